@@ -1,0 +1,99 @@
+// Package datafile reads and writes the data files tenantkit exchanges with
+// its users: the native userload format, CSV and Excel workbooks.
+//
+// Every format is a stream of rows grouped in tables. Readers and writers
+// hold one row at a time, so memory does not grow with the file.
+package datafile
+
+import "fmt"
+
+// Format names a data file format.
+type Format string
+
+// The supported formats.
+const (
+	Userload Format = "userload"
+	CSV      Format = "csv"
+	XLSX     Format = "xlsx"
+)
+
+// Value is one field of a row. The zero value is the empty string; Null marks
+// SQL NULL, which every format keeps apart from the empty string except XLSX
+// (where an empty cell reads back as NULL).
+type Value struct {
+	Str  string
+	Null bool
+}
+
+// Table describes the section a row belongs to.
+type Table struct {
+	Name    string
+	Columns []string
+	// Types optionally holds the PostgreSQL type name of each column
+	// (format_type output, e.g. "integer", "timestamp with time zone").
+	// Writers use it to choose typed cells (XLSX); readers leave it nil.
+	Types []string
+}
+
+// Pos is a position in an input file. Line and Col count from 1.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+func (p Pos) String() string {
+	if p.Col > 0 {
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
+
+// SyntaxError reports malformed input at a position: the file cannot be read
+// further. Its text is "FILE:LINE:COL: message".
+type SyntaxError struct {
+	Pos     Pos
+	Msg     string
+	Excerpt string // a short piece of the offending input, may be empty
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Excerpt != "" {
+		return fmt.Sprintf("%s: %s (near %q)", e.Pos, e.Msg, e.Excerpt)
+	}
+	return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
+}
+
+// Reader streams the rows of one or more tables.
+//
+//	for r.Next() {
+//		t, vals, pos := r.Table(), r.Values(), r.Pos()
+//	}
+//	if err := r.Err(); err != nil { ... }
+type Reader interface {
+	// Next advances to the next row and reports whether there is one.
+	Next() bool
+	// Table is the table of the current row. It stays the same pointer for
+	// every row of one section.
+	Table() *Table
+	// Values are the current row's fields, one per column of Table. The
+	// slice is reused by the next call to Next.
+	Values() []Value
+	// Pos is where the current record starts.
+	Pos() Pos
+	// Err is the error that stopped Next, nil at a clean end of input.
+	// Malformed input yields a *SyntaxError.
+	Err() error
+	// Close releases the underlying file.
+	Close() error
+}
+
+// Writer writes rows grouped in tables.
+type Writer interface {
+	// BeginTable starts a new section (a TABLE block, a sheet, a CSV file).
+	BeginTable(t *Table) error
+	// WriteRow writes one row of the current table.
+	WriteRow(vals []Value) error
+	// Close flushes and finishes the output.
+	Close() error
+}
