@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/urfave/cli/v2"
+
+	"github.com/tenantkit/tenantkit/internal/dbconn"
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/schema"
+)
+
+// commonFlags are accepted both before the command and among its own flags.
+// Each call makes new flag values, so the two places never share state.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "db", Usage: "connection `URL` (default: DATABASE_URL, else the PG* variables)"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no progress and no summary"},
+		&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
+	}
+}
+
+// schemaFlags are taken by every command that uses the object schema.
+func schemaFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "schema", Usage: "object schema overlay `FILE` (default: TENANTKIT_SCHEMA)"},
+		&cli.StringFlag{Name: "tenant-column", Usage: "conventional tenant column `NAME` (default: the overlay's, else \"tenant\")"},
+		&cli.StringFlag{Name: "db-schema", Usage: "PostgreSQL `SCHEMA` holding the objects (default: the overlay's, else the current schema)"},
+	}
+}
+
+// withCommon appends the common flags to a command's own.
+func withCommon(flags ...cli.Flag) []cli.Flag {
+	return append(flags, commonFlags()...)
+}
+
+// withSchema appends the common and the object schema flags.
+func withSchema(flags ...cli.Flag) []cli.Flag {
+	return append(withCommon(flags...), schemaFlags()...)
+}
+
+// env gives a command its settings, wherever on the command line they were.
+type env struct {
+	c      *cli.Context
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+func newEnv(c *cli.Context) *env {
+	return &env{c: c, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+}
+
+// isSet finds the innermost context where the flag was given.
+func (e *env) lookup(name string) (*cli.Context, bool) {
+	for _, cc := range e.c.Lineage() {
+		for _, n := range cc.LocalFlagNames() {
+			if n == name {
+				return cc, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// String is a string flag given here or before the command.
+func (e *env) String(name string) string {
+	if cc, ok := e.lookup(name); ok {
+		return cc.String(name)
+	}
+	return ""
+}
+
+// Bool is a boolean flag given here or before the command.
+func (e *env) Bool(name string) bool {
+	if cc, ok := e.lookup(name); ok {
+		return cc.Bool(name)
+	}
+	return false
+}
+
+// Quiet reports --quiet.
+func (e *env) Quiet() bool { return e.Bool("quiet") }
+
+// JSON reports --json.
+func (e *env) JSON() bool { return e.Bool("json") }
+
+// Pool connects to the database; a failure is exit 3.
+func (e *env) Pool() (*pgxpool.Pool, error) {
+	pool, err := dbconn.Open(e.c.Context, dbconn.Resolve(e.String("db")))
+	if err != nil {
+		return nil, exit.Failure(err)
+	}
+	return pool, nil
+}
+
+// SchemaOptions are the object schema settings.
+func (e *env) SchemaOptions() schema.Options {
+	overlay := e.String("schema")
+	if overlay == "" {
+		overlay = os.Getenv("TENANTKIT_SCHEMA")
+	}
+	return schema.Options{Overlay: overlay, TenantColumn: e.String("tenant-column"), DBSchema: e.String("db-schema")}
+}
+
+// Schema loads the object schema.
+func (e *env) Schema(q schema.Querier) (*schema.Schema, error) {
+	return schema.Load(e.c.Context, q, e.SchemaOptions())
+}
+
+// PrintJSON writes v as indented JSON on stdout.
+func (e *env) PrintJSON(v any) error {
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// splitList splits comma-separated flag values, dropping empty items.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

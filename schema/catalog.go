@@ -1,0 +1,135 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Querier is what the catalog reader needs: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const tablesSQL = `
+SELECT c.oid, c.relname
+FROM pg_class c
+WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ORDER BY c.relname`
+
+const columnsSQL = `
+SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, a.attnotnull,
+       coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity <> '', a.attgenerated <> ''
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum`
+
+// Constraints with their columns in key order; foreign keys with the
+// referenced table and columns.
+const constraintsSQL = `
+SELECT con.conrelid, con.contype, con.conname,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i)::text[],
+       coalesce(con.confrelid, 0),
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i)::text[]
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f')
+ORDER BY con.conrelid, con.contype, con.oid`
+
+type catalogFK struct {
+	name       string
+	from       uint32
+	cols       []string
+	to         uint32
+	targetCols []string
+}
+
+type catalog struct {
+	schema string
+	byOID  map[uint32]*Object
+	fks    []catalogFK
+}
+
+// readCatalog loads the tables of one PostgreSQL schema.
+func readCatalog(ctx context.Context, q Querier, dbSchema string) (*catalog, error) {
+	cat := &catalog{schema: dbSchema, byOID: map[uint32]*Object{}}
+	rows, err := q.Query(ctx, tablesSQL, dbSchema)
+	if err != nil {
+		return nil, fmt.Errorf("reading tables of schema %q: %w", dbSchema, err)
+	}
+	for rows.Next() {
+		var oid uint32
+		var name string
+		if err := rows.Scan(&oid, &name); err != nil {
+			return nil, err
+		}
+		cat.byOID[oid] = &Object{Name: name, Schema: dbSchema, Table: name, Tenancy: None}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading tables: %w", err)
+	}
+
+	rows, err = q.Query(ctx, columnsSQL, dbSchema)
+	if err != nil {
+		return nil, fmt.Errorf("reading columns: %w", err)
+	}
+	for rows.Next() {
+		var oid uint32
+		var c Column
+		if err := rows.Scan(&oid, &c.Name, &c.Type, &c.TypeOID, &c.NotNull, &c.Default, &c.Identity, &c.Generated); err != nil {
+			return nil, err
+		}
+		if o := cat.byOID[oid]; o != nil {
+			o.Columns = append(o.Columns, c)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading columns: %w", err)
+	}
+
+	rows, err = q.Query(ctx, constraintsSQL, dbSchema)
+	if err != nil {
+		return nil, fmt.Errorf("reading constraints: %w", err)
+	}
+	for rows.Next() {
+		var oid, target uint32
+		var kind, name string
+		var cols, targetCols []string
+		if err := rows.Scan(&oid, &kind, &name, &cols, &target, &targetCols); err != nil {
+			return nil, err
+		}
+		o := cat.byOID[oid]
+		if o == nil {
+			continue
+		}
+		switch kind {
+		case "p":
+			o.PrimaryKey = cols
+		case "u":
+			o.Uniques = append(o.Uniques, cols)
+		case "f":
+			cat.fks = append(cat.fks, catalogFK{name: name, from: oid, cols: cols, to: target, targetCols: targetCols})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading constraints: %w", err)
+	}
+	return cat, nil
+}
+
+func (cat *catalog) objects() []*Object {
+	out := make([]*Object, 0, len(cat.byOID))
+	for _, o := range cat.byOID {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
+	return out
+}
