@@ -130,3 +130,28 @@ func splitList(vals []string) []string {
 	}
 	return out
 }
+
+// dbAction wraps an action that needs the database: it connects (a failure
+// is exit 3) and closes the pool afterwards.
+func dbAction(fn func(e *env, pool *pgxpool.Pool) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		e := newEnv(c)
+		pool, err := e.Pool()
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		return fn(e, pool)
+	}
+}
+
+// schemaAction is dbAction for actions that also need the object schema.
+func schemaAction(fn func(e *env, pool *pgxpool.Pool, s *schema.Schema) error) cli.ActionFunc {
+	return dbAction(func(e *env, pool *pgxpool.Pool) error {
+		s, err := e.Schema(pool)
+		if err != nil {
+			return err
+		}
+		return fn(e, pool, s)
+	})
+}

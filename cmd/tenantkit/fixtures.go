@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/fixtures"
@@ -22,28 +23,23 @@ with sample rows unless --empty. Refuses when the tables already exist.
 Example:
    createdb desk && tenantkit fixtures load --db postgres://localhost/desk`,
 			Flags: withCommon(&cli.BoolFlag{Name: "empty", Usage: "create the tables without rows"}),
-			Action: func(c *cli.Context) error {
-				e := newEnv(c)
-				pool, err := e.Pool()
-				if err != nil {
-					return err
-				}
-				defer pool.Close()
+			Action: dbAction(func(e *env, pool *pgxpool.Pool) error {
+				ctx := e.c.Context
 				var exists bool
-				if err := pool.QueryRow(c.Context, "SELECT to_regclass('ca_tenant') IS NOT NULL").Scan(&exists); err != nil {
+				if err := pool.QueryRow(ctx, "SELECT to_regclass('ca_tenant') IS NOT NULL").Scan(&exists); err != nil {
 					return exit.Failure(err)
 				}
 				if exists {
 					return exit.Usagef("the fixture tables already exist in this database")
 				}
-				if err := fixtures.Load(c.Context, pool, !c.Bool("empty")); err != nil {
+				if err := fixtures.Load(ctx, pool, !e.c.Bool("empty")); err != nil {
 					return exit.Failure(err)
 				}
 				if !e.Quiet() {
 					fmt.Fprintln(e.Stdout, "fixture database created")
 				}
 				return nil
-			},
+			}),
 		}},
 	}
 }

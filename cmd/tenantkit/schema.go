@@ -1,7 +1,10 @@
 package main
 
 import (
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
+
+	"github.com/tenantkit/tenantkit/schema"
 )
 
 func schemaCommand() *cli.Command {
@@ -15,21 +18,11 @@ Examples:
    tenantkit schema --schema fixtures/schema.xml
    tenantkit schema --json --db postgres://localhost/desk`,
 		Flags: withSchema(),
-		Action: func(c *cli.Context) error {
-			e := newEnv(c)
-			pool, err := e.Pool()
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			s, err := e.Schema(pool)
-			if err != nil {
-				return err
-			}
+		Action: schemaAction(func(e *env, _ *pgxpool.Pool, s *schema.Schema) error {
 			if e.JSON() {
 				return e.PrintJSON(map[string]any{"db_schema": s.DBSchema, "tenants": s.Tenants, "objects": s.Summaries()})
 			}
 			return s.WriteText(e.Stdout)
-		},
+		}),
 	}
 }

@@ -1,0 +1,139 @@
+// Package tenant reads tenants and their hierarchy from the tenant table
+// described by the object schema. Tenant keys may be of any type (integer,
+// uuid, text); this package handles them in their text form, and SQL compares
+// them as key::text.
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantkit/tenantkit/schema"
+)
+
+// Tenant is one row of the tenant table.
+type Tenant struct {
+	ID                string  `json:"id"` // the key, as text
+	Name              string  `json:"name"`
+	Parent            *string `json:"parent,omitempty"` // the parent's key as text; nil at a root
+	Active            bool    `json:"active"`
+	ServiceProvider   bool    `json:"service_provider"`
+	SubtenantsAllowed bool    `json:"subtenants_allowed"`
+	Depth             int     `json:"depth"`
+}
+
+// ErrNotFound is returned when no tenant has the given name or key.
+var ErrNotFound = errors.New("no such tenant")
+
+// Querier is a pool, connection or transaction.
+type Querier = schema.Querier
+
+// selectList is the column list every query here reads, in Tenant order.
+// Optional columns the table lacks read as defaults.
+func selectList(tt *schema.TenantTable) string {
+	col := func(name, def string) string {
+		if name == "" {
+			return def
+		}
+		return "t." + pgx.Identifier{name}.Sanitize()
+	}
+	return fmt.Sprintf("t.%s::text, t.%s::text, %s, coalesce(%s, true), coalesce(%s, false), coalesce(%s, false), coalesce(%s, 0)::int",
+		pgx.Identifier{tt.Key}.Sanitize(), pgx.Identifier{tt.Name}.Sanitize(),
+		col(tt.Parent, "NULL")+"::text", col(tt.Active, "true")+"::bool", col(tt.ServiceProvider, "false")+"::bool",
+		col(tt.SubtenantsAllowed, "false")+"::bool", col(tt.Depth, "0"))
+}
+
+func scan(row pgx.Row) (*Tenant, error) {
+	var t Tenant
+	err := row.Scan(&t.ID, &t.Name, &t.Parent, &t.Active, &t.ServiceProvider, &t.SubtenantsAllowed, &t.Depth)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Lookup finds a tenant by name, else by key (compared as text).
+func Lookup(ctx context.Context, q Querier, tt *schema.TenantTable, ref string) (*Tenant, error) {
+	if tt == nil {
+		return nil, errors.New("the database has no tenant table")
+	}
+	sql := fmt.Sprintf(`SELECT %s FROM %s t WHERE t.%s = $1 OR t.%s::text = $1
+		ORDER BY t.%s = $1 DESC LIMIT 1`,
+		selectList(tt), tt.Ident(), pgx.Identifier{tt.Name}.Sanitize(), pgx.Identifier{tt.Key}.Sanitize(),
+		pgx.Identifier{tt.Name}.Sanitize())
+	t, err := scan(q.QueryRow(ctx, sql, ref))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("tenant %q: %w", ref, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up tenant %q: %w", ref, err)
+	}
+	return t, nil
+}
+
+// List returns every tenant in name order.
+func List(ctx context.Context, q Querier, tt *schema.TenantTable) ([]*Tenant, error) {
+	sql := fmt.Sprintf("SELECT %s FROM %s t ORDER BY t.%s", selectList(tt), tt.Ident(), pgx.Identifier{tt.Name}.Sanitize())
+	rows, err := q.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("listing tenants: %w", err)
+	}
+	defer rows.Close()
+	var out []*Tenant
+	for rows.Next() {
+		t, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// ServiceProvider returns the service provider tenant, or ErrNotFound. Without
+// a service-provider column, the service provider is the root tenant created
+// first (lowest key among tenants with no parent).
+func ServiceProvider(ctx context.Context, q Querier, tt *schema.TenantTable) (*Tenant, error) {
+	var where string
+	switch {
+	case tt.ServiceProvider != "":
+		where = "t." + pgx.Identifier{tt.ServiceProvider}.Sanitize()
+	case tt.Parent != "":
+		where = "t." + pgx.Identifier{tt.Parent}.Sanitize() + " IS NULL"
+	default:
+		where = "true"
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s t WHERE %s ORDER BY t.%s LIMIT 1", selectList(tt), tt.Ident(), where, pgx.Identifier{tt.Key}.Sanitize())
+	t, err := scan(q.QueryRow(ctx, sql))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("service provider: %w", ErrNotFound)
+	}
+	return t, err
+}
+
+// AncestorsCTE returns the body of a recursive CTE named name with columns
+// (tenant, ancestor): every tenant paired with itself and each of its
+// ancestors — its supertenants group, which is also its foreign-key group.
+// Use it as "WITH RECURSIVE " + AncestorsCTE(tt, "anc") + " SELECT …".
+// The recursion stops on cycles.
+func AncestorsCTE(tt *schema.TenantTable, name string) string {
+	key := pgx.Identifier{tt.Key}.Sanitize()
+	n := pgx.Identifier{name}.Sanitize()
+	if tt.Parent == "" {
+		return fmt.Sprintf("%s(tenant, ancestor) AS (SELECT t.%s, t.%s FROM %s t)", n, key, key, tt.Ident())
+	}
+	parent := pgx.Identifier{tt.Parent}.Sanitize()
+	return fmt.Sprintf(`%s(tenant, ancestor, path) AS (
+	SELECT t.%s, t.%s, ARRAY[t.%s::text] FROM %s t
+	UNION ALL
+	SELECT a.tenant, t.%s, a.path || t.%s::text
+	FROM %s a JOIN %s t ON t.%s = a.ancestor
+	WHERE t.%s IS NOT NULL AND NOT t.%s::text = ANY (a.path))`,
+		n, key, key, key, tt.Ident(),
+		parent, parent,
+		n, tt.Ident(), key,
+		parent, parent)
+}
