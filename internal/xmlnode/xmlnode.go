@@ -47,6 +47,9 @@ type Node struct {
 	Col      int
 
 	used map[string]bool
+	// mixed records character data between child elements, which Text
+	// (kept only for elements without children) does not show.
+	mixed bool
 }
 
 // ParseFile reads and parses an XML file.
@@ -81,6 +84,9 @@ func Parse(file string, data []byte) (*Node, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if len(stack) > 0 && strings.TrimSpace(text.String()) != "" {
+				stack[len(stack)-1].mixed = true
+			}
 			line, col := lc.pos(off)
 			n := &Node{Name: t.Name.Local, File: file, Line: line, Col: col}
 			for _, a := range t.Attr {
@@ -107,6 +113,8 @@ func Parse(file string, data []byte) (*Node, error) {
 			n := stack[len(stack)-1]
 			if len(n.Children) == 0 {
 				n.Text = strings.TrimSpace(text.String())
+			} else if strings.TrimSpace(text.String()) != "" {
+				n.mixed = true
 			}
 			text.Reset()
 			stack = stack[:len(stack)-1]
@@ -225,7 +233,7 @@ func (n *Node) CheckChildren(allowed ...string) error {
 
 // CheckNoText reports character data inside an element that allows none.
 func (n *Node) CheckNoText() error {
-	if n.Text != "" {
+	if n.Text != "" || n.mixed {
 		return n.Errorf("<%s> takes no text", n.Name)
 	}
 	return nil
