@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -280,7 +281,8 @@ func (r *runner) checkHierarchy(ctx context.Context, b *boundObject, w *workTabl
 	}
 	max := r.tt.MaxDepth
 	if err := r.collect(ctx, b, w, TooDeep, w.tooDeepSQL(), func(depth string, n int64) string {
-		return fmt.Sprintf("%s would be at depth %s, beyond the hierarchy's %d levels (maxDepth)", plural64(n, "new tenant", "new tenants"), depth, max)
+		d, _ := strconv.Atoi(depth)
+		return fmt.Sprintf("%s would be on level %d of the hierarchy (depth %d), beyond maxDepth %d", plural64(n, "new tenant", "new tenants"), d+1, d, max)
 	}, max); err != nil {
 		return err
 	}

@@ -299,3 +299,108 @@ func TestConfigRefused(t *testing.T) {
 		t.Errorf("%s tenants after refused configurations", n)
 	}
 }
+
+// A schema that shares nothing with the fixtures: its own PostgreSQL
+// schema, a uuid tenant key, a tenant column named owner_unit, a pre-tenant
+// object with a composite text key and a composite self-reference, and one
+// with no primary key at all.
+const otherSchemaSQL = `
+CREATE SCHEMA crm;
+CREATE TABLE crm.tenancy_unit (
+    uid uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    label varchar(40) NOT NULL UNIQUE,
+    code text,
+    boss uuid REFERENCES crm.tenancy_unit,
+    may_have_children boolean NOT NULL DEFAULT false,
+    is_sp boolean NOT NULL DEFAULT false,
+    lvl integer
+);
+CREATE TABLE crm.division (
+    region text, dcode text, title text NOT NULL, up_region text, up_dcode text,
+    owner_unit uuid REFERENCES crm.tenancy_unit, kind text,
+    PRIMARY KEY (region, dcode),
+    CONSTRAINT parent_division FOREIGN KEY (up_region, up_dcode) REFERENCES crm.division
+);
+CREATE TABLE crm.legacy_client (client_name text, owner_unit uuid REFERENCES crm.tenancy_unit);
+INSERT INTO crm.tenancy_unit (label, may_have_children, is_sp, lvl) VALUES ('Provider', true, true, 0);
+INSERT INTO crm.division VALUES
+    ('eu', 'north 1', 'Nordic "Ops"', NULL, NULL, NULL, NULL),
+    ('eu', 'north 2', E'Back\\slash\nnewline', 'eu', 'north 1', NULL, NULL),
+    ('us', 'x', 'Ünïcode', NULL, NULL, NULL, NULL),
+    ('us', 'y', 'Grandchild', 'eu', 'north 2', NULL, NULL),
+    ('us', 'z', 'Closed', NULL, NULL, NULL, 'closed');
+INSERT INTO crm.legacy_client VALUES ('Client A', NULL), ('Client B', NULL);`
+
+const otherOverlay = `<Schema dbSchema="crm">
+  <Tenants table="tenancy_unit" key="uid" name="label" parent="boss" subtenantsAllowed="may_have_children"
+           serviceProvider="is_sp" depth="lvl" maxDepth="3"/>
+  <Object name="division" table="division" tenancy="required" tenantColumn="owner_unit"/>
+  <Object name="client" table="legacy_client" tenancy="required" tenantColumn="owner_unit"/>
+</Schema>`
+
+const otherConfig = `<BuildTenant>
+  <Object from="division">
+    <Attribute from="title" to="label"/>
+    <Attribute from="dcode" to="code"/>
+    <Parent from="parent_division"/>
+    <Where>kind IS DISTINCT FROM 'closed'</Where>
+  </Object>
+  <Object from="legacy_client">
+    <Attribute from="client_name" to="label"/>
+  </Object>
+</BuildTenant>`
+
+func TestOtherSchema(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, otherSchemaSQL)
+	dir := t.TempDir()
+	ov, cfg := filepath.Join(dir, "overlay.xml"), filepath.Join(dir, "bt.xml")
+	for p, text := range map[string]string{ov: otherOverlay, cfg: otherConfig} {
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The grandchild would sit on level 4 of a 3-level hierarchy.
+	res := mustRun(t, db, 1, "buildtenant", "--schema", ov, "-f", cfg)
+	if want := "division: 1 new tenant would be on level 4 of the hierarchy (depth 3), beyond maxDepth 3: region=us dcode=y\n"; !strings.HasPrefix(res.Stderr, want) {
+		t.Errorf("stderr = %q, want it to start with %q", res.Stderr, want)
+	}
+	db.Exec(t, "UPDATE crm.division SET kind = 'closed' WHERE dcode = 'y'")
+
+	res = mustRun(t, db, 0, "buildtenant", "-c", "--schema", ov, "-f", cfg)
+	for _, want := range []string{
+		`would create tenant "Nordic \"Ops\"" under "Provider" (depth 1) for division region=eu dcode="north 1"`,
+		`would create tenant "Back\\slash\nnewline" under "Nordic \"Ops\"" (depth 2) for division region=eu dcode="north 2"`,
+		`would create tenant "Client A" under "Provider" (depth 1) for client ctid=`,
+		"division: 3 to create, 0 to adopt (3 rows selected)\nclient: 2 to create, 0 to adopt (2 rows selected)\ntotal: 5 to create, 0 to adopt\n",
+	} {
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("-c output lacks %q:\n%s", want, res.Stdout)
+		}
+	}
+	mustRun(t, db, 0, "buildtenant", "--schema", ov, "-f", cfg)
+	want := strings.Join([]string{
+		"Provider|NULL|-|t|0",
+		"Client A|NULL|Provider|f|1",
+		"Client B|NULL|Provider|f|1",
+		"Nordic \"Ops\"|north 1|Provider|t|1",
+		"Ünïcode|x|Provider|f|1",
+		"Back\\slash\nnewline|north 2|Nordic \"Ops\"|f|2",
+	}, "\n")
+	got := joined(db.Rows(t, `SELECT t.label, coalesce(t.code, 'NULL'), coalesce(p.label, '-'), t.may_have_children, t.lvl
+		FROM crm.tenancy_unit t LEFT JOIN crm.tenancy_unit p ON p.uid = t.boss ORDER BY t.lvl, t.label`))
+	if got != want {
+		t.Errorf("tenants:\n%s\nwant:\n%s", got, want)
+	}
+	got = joined(db.Rows(t, `SELECT d.dcode, coalesce(t.label, 'NULL') FROM crm.division d LEFT JOIN crm.tenancy_unit t ON t.uid = d.owner_unit ORDER BY d.dcode`))
+	if want := "north 1|Nordic \"Ops\"\nnorth 2|Back\\slash\nnewline\nx|Ünïcode\ny|NULL\nz|NULL"; got != want {
+		t.Errorf("divisions:\n%s\nwant:\n%s", got, want)
+	}
+	if n := db.Value(t, "SELECT count(*) FROM crm.legacy_client c JOIN crm.tenancy_unit t ON t.uid = c.owner_unit AND t.label = c.client_name"); n != "2" {
+		t.Errorf("%s clients linked to their tenants, want 2", n)
+	}
+	res = mustRun(t, db, 0, "buildtenant", "--schema", ov, "-f", cfg)
+	if !strings.Contains(res.Stdout, "total: 0 created, 0 adopted\n") {
+		t.Errorf("rerun stdout = %q", res.Stdout)
+	}
+}
