@@ -134,6 +134,9 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 	if _, err := tx.Exec(ctx, "LOCK TABLE "+tt.Ident()+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 		return nil, exit.Failure(fmt.Errorf("locking the tenant table: %w", err))
 	}
+	if err := tuneSession(ctx, tx); err != nil {
+		return nil, err
+	}
 	sp, err := tenant.ServiceProvider(ctx, tx, tt)
 	if errors.Is(err, tenant.ErrNotFound) {
 		return nil, exit.Usagef("tenant table %q has no service provider tenant: create it before building tenants", tt.Table)
@@ -157,6 +160,27 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 		return nil, exit.Failure(fmt.Errorf("committing: %w", err))
 	}
 	return r.res, nil
+}
+
+// tuneSession sets up the transaction for a few large statements. JIT
+// compilation is off: the recursive statements' row estimates are far too
+// high, and compiling them costs more than running them. The work table
+// should stay in memory: past the default 8MB of temporary buffers every
+// statement on it would go to disk; that setting can only change before the
+// session's first use of a temporary table, so a refusal is ignored (inside
+// a savepoint).
+func tuneSession(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
+	}
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
+	}
+	if _, err := sp.Exec(ctx, "SET LOCAL temp_buffers = '256MB'"); err != nil {
+		return sp.Rollback(ctx)
+	}
+	return sp.Commit(ctx)
 }
 
 // runner carries one run's transaction and results.
@@ -189,8 +213,10 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	if or.Rows == 0 {
 		return nil
 	}
-	if _, err := r.tx.Exec(ctx, "ANALYZE "+workTableName); err != nil {
-		return r.fail(b, "analyzing the work table", err)
+	for _, sql := range w.indexSQL() {
+		if _, err := r.tx.Exec(ctx, sql); err != nil {
+			return r.fail(b, "indexing the work table", err)
+		}
 	}
 	if err := r.checkNames(ctx, b, w); err != nil {
 		return err
@@ -255,7 +281,7 @@ func (r *runner) placeInHierarchy(ctx context.Context, b *boundObject, w *workTa
 	}
 	var steps []step
 	if b.parent != nil {
-		steps = append(steps, step{sql: w.parentRowSQL()}, step{sql: w.ancestorSQL()})
+		steps = append(steps, step{sql: w.ancestorSQL()})
 	}
 	if r.tt.Parent != "" {
 		steps = append(steps, step{sql: w.serviceProviderSQL(), args: []any{r.sp.ID}})
@@ -345,8 +371,7 @@ func (r *runner) collect(ctx context.Context, b *boundObject, w *workTable, kind
 	return nil
 }
 
-// insert creates the tenants level by level (parents first), then marks the
-// new tenants that received children as allowing subtenants, then links
+// insert creates the tenants level by level (parents first), then links
 // every selected row to its tenant.
 func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *ObjectResult) error {
 	var maxLevel int
@@ -367,11 +392,6 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 			return r.fail(b, "matching new tenants to rows", fmt.Errorf("%d tenants inserted at level %d but %d matched back by name (does a trigger or default change tenant names?)", want, level, tag.RowsAffected()))
 		}
 		or.Created += want
-	}
-	if r.tt.SubtenantsAllowed != "" && b.parent != nil {
-		if _, err := r.tx.Exec(ctx, w.allowSubtenantsSQL()); err != nil {
-			return r.fail(b, "allowing subtenants", err)
-		}
 	}
 	tag, err := r.tx.Exec(ctx, w.linkSQL())
 	if err != nil {

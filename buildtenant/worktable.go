@@ -23,6 +23,7 @@ import (
 //	parent_tenant  the existing tenant that is the parent
 //	lvl, depth     level in this run (parents first) and depth in the hierarchy
 //	adopted        the row is linked to an existing tenant of the same name
+//	has_children   the row's new tenant gets new children
 type workTable struct {
 	tt *schema.TenantTable
 	b  *boundObject
@@ -113,36 +114,63 @@ func (w *workTable) createSQL() string {
 	cols = append(cols,
 		list(w.mappedTo(), func(i int, n string) string { return fmt.Sprintf("t.%s AS v%d", ident(n), i) }),
 		fmt.Sprintf("t.%s AS tenant, t.%s AS parent_tenant", w.key(), w.key()),
-		"0::bigint AS parent_seq, 0 AS lvl, 0 AS depth, false AS adopted")
-	return fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM %s o, %s t WITH NO DATA",
+		"0::bigint AS parent_seq, 0 AS lvl, 0 AS depth, false AS adopted, false AS has_children")
+	// Free space in every page keeps the many updates of unindexed columns
+	// HOT: no index entries to write.
+	return fmt.Sprintf("CREATE TEMP TABLE %s WITH (fillfactor = 50) ON COMMIT DROP AS SELECT %s FROM %s o, %s t WITH NO DATA",
 		workTableName, strings.Join(cols, ", "), w.b.obj.Ident(), w.tt.Ident())
 }
 
 // fillSQL selects the rows: no tenant yet, and the Where condition, which is
 // evaluated over the object's table alone (no alias, no other table in
-// FROM), so its unqualified names are that table's columns.
+// FROM), so its unqualified names are that table's columns. A row whose
+// parent row is selected too gets that row's number as parent_seq; a row
+// that is its own parent is a root.
 func (w *workTable) fillSQL() string {
 	refs, targets := w.parentCols()
 	q := w.b.obj.Ident()
-	into := []string{"seq", numbered("", "r", len(w.rowKey))}
+	keyCols := list(w.rowKey, func(_ int, n string) string { return sourceCol(q, n) })
 	sel := []string{
-		fmt.Sprintf("row_number() OVER (ORDER BY %s)", list(w.rowKey, func(_ int, n string) string { return sourceCol(q, n) })),
-		list(w.rowKey, func(_ int, n string) string { return sourceCol(q, n) }),
+		fmt.Sprintf("row_number() OVER (ORDER BY %s) AS seq", keyCols),
+		list(w.rowKey, func(i int, n string) string { return fmt.Sprintf("%s AS r%d", sourceCol(q, n), i) }),
 	}
+	cols := []string{"seq", numbered("", "r", len(w.rowKey))}
+	parentSeq, join := "NULL::bigint", ""
 	if refs != nil {
-		into = append(into, numbered("", "p", len(refs)), numbered("", "f", len(targets)))
 		sel = append(sel,
-			list(refs, func(_ int, n string) string { return sourceCol(q, n) }),
-			list(targets, func(_ int, n string) string { return sourceCol(q, n) }))
+			list(refs, func(i int, n string) string { return fmt.Sprintf("%s AS p%d", sourceCol(q, n), i) }),
+			list(targets, func(i int, n string) string { return fmt.Sprintf("%s AS f%d", sourceCol(q, n), i) }))
+		cols = append(cols, numbered("", "p", len(refs)), numbered("", "f", len(targets)))
+		parentSeq = "pr.seq"
+		join = fmt.Sprintf(" LEFT JOIN sel pr ON (%s) = (%s) AND pr.seq <> s.seq", numbered("pr.", "f", len(targets)), numbered("s.", "p", len(refs)))
 	}
-	into = append(into, numbered("", "v", len(w.b.maps)), "adopted")
-	sel = append(sel, list(w.mappedFrom(), func(_ int, n string) string { return sourceCol(q, n) }), "false")
+	sel = append(sel, list(w.mappedFrom(), func(i int, n string) string { return fmt.Sprintf("%s AS v%d", sourceCol(q, n), i) }))
+	cols = append(cols, numbered("", "v", len(w.b.maps)))
 	where := sourceCol(q, w.b.obj.TenantColumn) + " IS NULL"
 	if w.b.rule.Where != "" {
 		where += " AND (\n" + w.b.rule.Where + "\n)"
 	}
-	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s",
-		workTableName, strings.Join(into, ", "), strings.Join(sel, ", "), q, where)
+	scols := strings.Join(cols, ", ")
+	return fmt.Sprintf("WITH sel AS (SELECT %s FROM %s WHERE %s)\nINSERT INTO %s (%s, parent_seq, adopted) SELECT %s, %s, false FROM sel s%s",
+		strings.Join(sel, ", "), q, where,
+		workTableName, scols, "s."+strings.ReplaceAll(scols, ", ", ", s."), parentSeq, join)
+}
+
+// indexSQL indexes the work table on the columns the later statements
+// join on, and gathers statistics (temporary tables get none otherwise),
+// so that each statement stays a hash join or an index lookup per row.
+func (w *workTable) indexSQL() []string {
+	t := workTableName
+	out := []string{
+		"CREATE UNIQUE INDEX ON " + t + " (seq)",
+		"CREATE INDEX ON " + t + " (" + w.nameCol("") + ")",
+	}
+	if refs, _ := w.parentCols(); refs != nil {
+		out = append(out,
+			"CREATE INDEX ON "+t+" (parent_seq)",
+			"CREATE INDEX ON "+t+" ("+numbered("", "f", len(refs))+")")
+	}
+	return append(out, "ANALYZE "+t)
 }
 
 // labelExpr renders a row's key as one text value, parts separated by \x1f.
@@ -202,13 +230,6 @@ func (w *workTable) duplicateNamesSQL() string {
 	return w.group(n+"::text") + fmt.Sprintf("WHERE NOT c.adopted AND %s IS NOT NULL GROUP BY %s HAVING count(*) > 1 ORDER BY min(c.seq) LIMIT $2::int", n, n)
 }
 
-// parentRowSQL links rows whose parent row is selected too.
-func (w *workTable) parentRowSQL() string {
-	refs, targets := w.parentCols()
-	return fmt.Sprintf("UPDATE %s c SET parent_seq = p.seq FROM %s p WHERE (%s) = (%s) AND p.seq <> c.seq",
-		workTableName, workTableName, numbered("p.", "f", len(targets)), numbered("c.", "p", len(refs)))
-}
-
 // ancestorSQL handles rows whose parent row is not selected (filtered out by
 // Where): it walks up the parent references through such rows to the
 // nearest one that is selected or already has a tenant. A row left without
@@ -246,8 +267,8 @@ func (w *workTable) serviceProviderSQL() string {
 WHERE c.parent_seq IS NULL AND c.parent_tenant IS NULL`, workTableName, w.key(), w.key(), w.tt.Ident(), w.key())
 }
 
-// levelSQL numbers the levels from the roots down and computes each new
-// tenant's depth from its parent's true depth (its number of ancestors, not
+// levelSQL numbers the levels from the roots down, notes which rows'
+// tenants get children, and computes each new tenant's depth from its parent's true depth (its number of ancestors, not
 // a depth column that may be stale). Rows on a cycle of parent rows are
 // never reached and keep a NULL level.
 func (w *workTable) levelSQL() string {
@@ -260,7 +281,9 @@ lv(seq, lvl, depth) AS (
 	UNION ALL
 	SELECT c.seq, lv.lvl + 1, CASE WHEN c.adopted THEN coalesce(ka.depth, 0) ELSE lv.depth + 1 END
 	FROM lv JOIN %[2]s c ON c.parent_seq = lv.seq LEFT JOIN known ka ON ka.tenant = c.tenant)
-UPDATE %[2]s c SET lvl = lv.lvl, depth = lv.depth FROM lv WHERE lv.seq = c.seq`,
+UPDATE %[2]s c SET lvl = lv.lvl, depth = lv.depth,
+	has_children = EXISTS (SELECT FROM %[2]s k WHERE k.parent_seq = c.seq AND NOT k.adopted)
+FROM lv WHERE lv.seq = c.seq`,
 		tenant.AncestorsCTE(w.tt, "anc"), workTableName)
 }
 
@@ -311,6 +334,16 @@ func (w *workTable) insertSQL() string {
 		cols += ", " + ident(w.tt.Depth)
 		vals += ", c.depth"
 	}
+	if s := w.tt.SubtenantsAllowed; s != "" {
+		// A new tenant that gets children must allow subtenants; the others
+		// take the column's default.
+		def := "NULL"
+		if c := w.tt.Object.Column(s); c != nil && c.Default != "" {
+			def = c.Default
+		}
+		cols += ", " + ident(s)
+		vals += fmt.Sprintf(", CASE WHEN c.has_children THEN true ELSE %s END", def)
+	}
 	return fmt.Sprintf(`WITH ins AS (
 	INSERT INTO %[1]s (%[2]s)
 	SELECT %[3]s FROM %[4]s c LEFT JOIN %[4]s p ON p.seq = c.parent_seq
@@ -319,15 +352,6 @@ func (w *workTable) insertSQL() string {
 	RETURNING %[5]s, %[6]s)
 UPDATE %[4]s c SET tenant = ins.%[5]s FROM ins WHERE %[7]s = ins.%[6]s AND c.lvl = $1 AND NOT c.adopted`,
 		w.tt.Ident(), cols, vals, workTableName, w.key(), w.name(), w.nameCol("c."))
-}
-
-// allowSubtenantsSQL lets the new tenants that received new children have
-// subtenants.
-func (w *workTable) allowSubtenantsSQL() string {
-	s := ident(w.tt.SubtenantsAllowed)
-	return fmt.Sprintf(`UPDATE %[1]s t SET %[2]s = true
-FROM (SELECT DISTINCT p.tenant FROM %[3]s c JOIN %[3]s p ON p.seq = c.parent_seq WHERE NOT c.adopted AND NOT p.adopted) x
-WHERE t.%[4]s = x.tenant AND t.%[2]s IS NOT TRUE`, w.tt.Ident(), s, workTableName, w.key())
 }
 
 // linkSQL sets every selected row's tenant, in one statement.
