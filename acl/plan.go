@@ -101,6 +101,17 @@ func MakePlan(ctx context.Context, q Querier, f *File, tenants TenantExists) (*P
 	if err != nil {
 		return nil, err
 	}
+	defaults, err := readTenantDefaults(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("reading tenantkit.acl_tenant_default: %w", err)
+	}
+	if len(defaults) > 0 {
+		withDefaults := *f
+		withDefaults.Groups = append([]Group(nil), f.Groups...)
+		withDefaults.Entries = append([]Entry(nil), f.Entries...)
+		withDefaults.withTenantDefaults(defaults)
+		f = &withDefaults
+	}
 	if err := checkNames(ctx, f, targets, tenants, master); err != nil {
 		return nil, err
 	}

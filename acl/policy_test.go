@@ -200,3 +200,23 @@ func TestBuiltins(t *testing.T) {
 		t.Errorf("master role: %s", d.Rights)
 	}
 }
+
+func TestTenantDefaults(t *testing.T) {
+	f := &File{
+		Persons: []Person{{Name: "ann"}, {Name: "bob"}},
+		Groups:  []Group{{Name: `Acme\Users`, Tenant: "Acme", Members: []string{"ann"}}},
+	}
+	f.withTenantDefaults([]string{"Acme"})
+	f.Groups[len(f.Groups)-1].Members = []string{"bob"} // Acme\Administrators, added
+	p := f.Policy("")
+	acme := Object{Kind: KindTenant, Name: "Acme"}
+	if d := p.Effective("ann", acme); d.Rights != RX {
+		t.Errorf(`Acme\Users member: %s, want RX`, d.Rights)
+	}
+	if d := p.Effective("bob", acme); d.Rights != Full {
+		t.Errorf(`Acme\Administrators member: %s, want Full`, d.Rights)
+	}
+	if len(f.Groups) != 2 || len(f.Entries) != 2 {
+		t.Errorf("defaults added %d groups and %d entries, want 2 and 2", len(f.Groups), len(f.Entries))
+	}
+}
