@@ -64,7 +64,8 @@ func (c *csvReader) Next() bool {
 			continue // blank line
 		}
 		if len(c.vals) != len(c.table.Columns) {
-			c.fail(c.s.errorf(c.recPos, "", "record has %d fields, the header has %d", len(c.vals), len(c.table.Columns)))
+			c.fail(c.s.errorf(c.recPos, "", "record has %s, the header has %d",
+				count(len(c.vals), "field"), len(c.table.Columns)))
 			return false
 		}
 		for i, q := range c.quoted {
@@ -140,7 +141,7 @@ func (c *csvReader) readRecord() (bool, error) {
 		c.vals = append(c.vals, Value{Str: text})
 		c.quoted = append(c.quoted, quoted)
 		if limit > 0 && len(c.vals) > limit {
-			return false, s.errorf(c.recPos, "", "record has more than the %d fields of the header", limit)
+			return false, s.errorf(c.recPos, "", "record has more fields than the %d of the header", limit)
 		}
 		b, ok := s.peek()
 		switch {

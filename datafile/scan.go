@@ -136,3 +136,11 @@ func excerpt(b []byte) string {
 	}
 	return string(b)
 }
+
+// count spells n things, as in "1 value" or "3 values".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}

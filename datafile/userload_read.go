@@ -100,7 +100,7 @@ func (u *userloadReader) next() error {
 				return err
 			}
 			if !strings.EqualFold(w, "TABLE") {
-				return s.errorf(p, excerpt([]byte(w)), `expected "{" or TABLE, found %q`, w)
+				return s.errorf(p, "", `expected "{" or TABLE, found %q`, excerpt([]byte(w)))
 			}
 			if err := u.readHeader(p); err != nil {
 				return err
@@ -285,8 +285,8 @@ func (u *userloadReader) readRecord() error {
 			}
 			s.skip()
 			if len(u.vals) != ncols {
-				return s.errorf(u.recPos, "", "record has %d values, table %s has %d columns",
-					len(u.vals), u.table.Name, ncols)
+				return s.errorf(u.recPos, "", "record has %s, table %s has %s",
+					count(len(u.vals), "value"), u.table.Name, count(ncols, "column"))
 			}
 			return nil
 		case b == ',':
@@ -310,7 +310,7 @@ func (u *userloadReader) readRecord() error {
 				return err
 			}
 			if !strings.EqualFold(w, "NULL") {
-				return s.errorf(p, excerpt([]byte(w)), "values must be quoted or NULL, found %q", w)
+				return s.errorf(p, "", "values must be quoted or NULL, found %q", excerpt([]byte(w)))
 			}
 			u.vals = append(u.vals, Value{Null: true})
 		default:
@@ -318,8 +318,8 @@ func (u *userloadReader) readRecord() error {
 		}
 		state = afterValue
 		if len(u.vals) > ncols {
-			return s.errorf(u.recPos, "", "record has more values than the %d columns of table %s",
-				ncols, u.table.Name)
+			return s.errorf(u.recPos, "", "record has more values than the %s of table %s",
+				count(ncols, "column"), u.table.Name)
 		}
 	}
 }

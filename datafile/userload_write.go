@@ -187,7 +187,7 @@ func checkRow(t *Table, vals []Value, row int64) error {
 		return fmt.Errorf("row written before any table")
 	}
 	if len(vals) != len(t.Columns) {
-		return fmt.Errorf("table %s row %d has %d values for %d columns", t.Name, row, len(vals), len(t.Columns))
+		return fmt.Errorf("table %s row %d has %s for %s", t.Name, row, count(len(vals), "value"), count(len(t.Columns), "column"))
 	}
 	for i, v := range vals {
 		if !v.Null && !utf8.ValidString(v.Str) {
