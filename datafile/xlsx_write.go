@@ -66,10 +66,11 @@ type xlsxWriter struct {
 	sheets    map[string]string // lower-cased sheet name -> table
 	dateStyle int
 	cells     []any
+	maxRows   int64 // xlsxMaxDataRows; lowered by tests
 }
 
 func newXLSXWriter(w io.Writer, closer io.Closer) *xlsxWriter {
-	return &xlsxWriter{f: excelize.NewFile(), out: w, closer: closer, sheets: make(map[string]string)}
+	return &xlsxWriter{f: excelize.NewFile(), out: w, closer: closer, sheets: make(map[string]string), maxRows: xlsxMaxDataRows}
 }
 
 // checkSheetName reports why a table name cannot be a sheet name.
@@ -192,8 +193,8 @@ func (x *xlsxWriter) WriteRow(vals []Value) error {
 	if err := checkRow(x.table, vals, x.rows+1); err != nil {
 		return fmt.Errorf("xlsx: %w", err)
 	}
-	if x.rows >= xlsxMaxDataRows {
-		return fmt.Errorf("xlsx: table %s row %d: a sheet holds at most %d rows of data", x.table.Name, x.rows+1, xlsxMaxDataRows)
+	if x.rows >= x.maxRows {
+		return fmt.Errorf("xlsx: table %s row %d: a sheet holds at most %d rows of data", x.table.Name, x.rows+1, x.maxRows)
 	}
 	x.rows++
 	x.cells = x.cells[:0]
