@@ -85,10 +85,10 @@ func (c *csvReader) value(s string, quoted bool) Value {
 	if quoted {
 		return Value{Str: s}
 	}
-	if c.null == nil {
-		return Value{Str: s, Null: s == ""}
+	if c.null == nil && s == "" || c.null != nil && s == *c.null {
+		return Value{Null: true}
 	}
-	return Value{Str: s, Null: s == *c.null}
+	return Value{Str: s}
 }
 
 func (c *csvReader) readHeader() error {
