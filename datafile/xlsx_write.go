@@ -148,7 +148,10 @@ func (x *xlsxWriter) ensureDateStyle() error {
 	}
 	for _, k := range x.kinds {
 		if k == dateCell {
-			format := "yyyy-mm-dd"
+			// The [$-409] locale (English) does not change how the date
+			// shows, but spares excelize's reader a slow search for the
+			// locale of every date cell.
+			format := "[$-409]yyyy-mm-dd"
 			id, err := x.f.NewStyle(&excelize.Style{CustomNumFmt: &format})
 			if err != nil {
 				return fmt.Errorf("xlsx: date style: %w", err)
