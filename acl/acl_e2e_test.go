@@ -86,11 +86,11 @@ func TestACLEndToEnd(t *testing.T) {
 	}
 	deal := `sales."Deal"`
 	for stmt, want := range map[string]bool{
-		"SELECT * FROM " + deal:                               true,
-		"UPDATE " + deal + " SET title = 'x'":                 true,
+		"SELECT * FROM " + deal:                              true,
+		"UPDATE " + deal + " SET title = 'x'":                true,
 		"INSERT INTO " + deal + " (title) VALUES ('serial')": true, // needs USAGE on the serial's sequence
-		"DELETE FROM " + deal:                                 false,
-		"SELECT * FROM sales.note":                            false,
+		"DELETE FROM " + deal:                                false,
+		"SELECT * FROM sales.note":                           false,
 	} {
 		if got := can(t, db, john, stmt); got != want {
 			t.Errorf("john: %s allowed=%v, want %v", stmt, got, want)

@@ -91,10 +91,11 @@ UNION ALL
 SELECT r.rolname, 'SCHEMA tenantkit', a.privilege_type, a.is_grantable
 FROM pg_namespace n, aclexplode(n.nspacl) a JOIN r ON r.oid = a.grantee
 WHERE n.nspname = 'tenantkit'
+
 UNION ALL
-SELECT r.rolname, 'TABLE tenantkit.acl_state', a.privilege_type, a.is_grantable
-FROM pg_class c, aclexplode(c.relacl) a JOIN r ON r.oid = a.grantee
-WHERE c.oid = to_regclass('tenantkit.acl_state')`
+SELECT r.rolname, 'TABLE tenantkit.' || c.relname, a.privilege_type, a.is_grantable
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a JOIN r ON r.oid = a.grantee
+WHERE n.nspname = 'tenantkit' AND c.relname = 'acl_state'`
 
 func readTargets(ctx context.Context, q Querier) ([]target, error) {
 	rows, err := q.Query(ctx, targetsSQL)

@@ -9,11 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
 )
-
-// TenantExists reports whether a tenant of that name or key exists. The
-// planner uses it to check tenant: objects and per-tenant groups.
-type TenantExists func(ctx context.Context, name string) (bool, error)
 
 // Plan is the SQL that makes the database match a file.
 type Plan struct {
@@ -90,9 +88,10 @@ func readState(ctx context.Context, q Querier) (roles, entries []stateRow, exist
 }
 
 // MakePlan compares the file with the live database and returns the
-// statements that make them match. tenants checks tenant names; nil means
-// the database has no tenants, so tenant objects are errors.
-func MakePlan(ctx context.Context, q Querier, f *File, tenants TenantExists) (*Plan, error) {
+// statements that make them match. With a tenant table in s, rights on
+// tenant:NAME objects scope the rows of every tenanted table (row-level
+// security); s may be nil.
+func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan, error) {
 	var master string
 	if err := q.QueryRow(ctx, "SELECT current_user").Scan(&master); err != nil {
 		return nil, fmt.Errorf("reading the current role: %w", err)
@@ -112,7 +111,15 @@ func MakePlan(ctx context.Context, q Querier, f *File, tenants TenantExists) (*P
 		withDefaults.withTenantDefaults(defaults)
 		f = &withDefaults
 	}
-	if err := checkNames(ctx, f, targets, tenants, master); err != nil {
+	var rs *rowScope
+	if s != nil && s.Tenants != nil {
+		list, err := tenant.List(ctx, q, s.Tenants)
+		if err != nil {
+			return nil, err
+		}
+		rs = &rowScope{s: s, tenants: list}
+	}
+	if f, err = checkNames(f, targets, rs, master); err != nil {
 		return nil, err
 	}
 	policy := f.Policy(master)
@@ -156,7 +163,9 @@ func MakePlan(ctx context.Context, q Querier, f *File, tenants TenantExists) (*P
 	}
 
 	plan := &Plan{}
-	emit := func(format string, args ...any) { plan.Statements = append(plan.Statements, fmt.Sprintf(format, args...)) }
+	emit := func(format string, args ...any) {
+		plan.Statements = append(plan.Statements, fmt.Sprintf(format, args...))
+	}
 	if !stateExists {
 		for _, stmt := range strings.Split(stateDDL, ";\n") {
 			emit("%s;", strings.TrimSuffix(stmt, ";"))
@@ -190,6 +199,11 @@ func MakePlan(ctx context.Context, q Querier, f *File, tenants TenantExists) (*P
 	}
 	if err := planMemberships(ctx, q, f, groupOf, former, emit); err != nil {
 		return nil, err
+	}
+	if rs != nil {
+		if err := rs.planDDL(ctx, q, emit); err != nil {
+			return nil, err
+		}
 	}
 	live, err := readLive(ctx, q, all)
 	if err != nil {
@@ -227,6 +241,11 @@ func MakePlan(ctx context.Context, q Querier, f *File, tenants TenantExists) (*P
 		emit("DELETE FROM tenantkit.acl_state;")
 		if len(wantEntries) > 0 {
 			emit("INSERT INTO tenantkit.acl_state (object, principal, rights, propagate, line) VALUES %s;", values(wantEntries, 5))
+		}
+	}
+	if rs != nil {
+		if err := rs.plan(ctx, q, policy, persons, emit); err != nil {
+			return nil, err
 		}
 	}
 	return plan, nil
@@ -288,8 +307,9 @@ func planMemberships(ctx context.Context, q Querier, f *File, groupOf map[string
 }
 
 // checkNames proves that every object, tenant and person the file names can
-// be used here.
-func checkNames(ctx context.Context, f *File, targets []target, tenants TenantExists, master string) error {
+// be used here, and returns the file with tenants named by key rewritten to
+// their names.
+func checkNames(f *File, targets []target, rs *rowScope, master string) (*File, error) {
 	known := map[Object]bool{}
 	for _, t := range targets {
 		known[t.obj] = true
@@ -297,54 +317,56 @@ func checkNames(ctx context.Context, f *File, targets []target, tenants TenantEx
 	posErr := func(line int, format string, args ...any) error {
 		return &xmlnode.Error{File: f.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
 	}
-	tenantOK := func(line int, name string) error {
-		if tenants == nil {
-			return posErr(line, "tenant %q: the database has no tenant table", name)
+	canonical := func(line int, name string) (string, error) {
+		if rs == nil {
+			return "", posErr(line, "tenant %q: the database has no tenant table", name)
 		}
-		ok, err := tenants(ctx, name)
-		if err != nil {
-			return err
-		}
+		t, ok := rs.canonicalTenant(name)
 		if !ok {
-			return posErr(line, "unknown tenant %q", name)
+			return "", posErr(line, "unknown tenant %q", name)
 		}
-		return nil
+		return t.Name, nil
 	}
-	check := func(o Object, line int) error {
+	check := func(o Object, line int) (Object, error) {
 		if o.Kind == KindTenant {
-			return tenantOK(line, o.Name)
+			name, err := canonical(line, o.Name)
+			return Object{Kind: KindTenant, Name: name}, err
 		}
 		if !known[o] {
-			return posErr(line, "unknown object %s", o)
+			return o, posErr(line, "unknown object %s", o)
 		}
-		return nil
+		return o, nil
 	}
-	for _, e := range f.Entries {
-		if err := check(e.Object, e.Line); err != nil {
-			return err
+	out := *f
+	out.Entries = append([]Entry(nil), f.Entries...)
+	out.Replaces = append([]Replace(nil), f.Replaces...)
+	var err error
+	for i := range out.Entries {
+		if out.Entries[i].Object, err = check(out.Entries[i].Object, out.Entries[i].Line); err != nil {
+			return nil, err
 		}
 	}
-	for _, r := range f.Replaces {
-		if err := check(r.Object, r.Line); err != nil {
-			return err
+	for i := range out.Replaces {
+		if out.Replaces[i].Object, err = check(out.Replaces[i].Object, out.Replaces[i].Line); err != nil {
+			return nil, err
 		}
 	}
 	for _, g := range f.Groups {
 		if g.Tenant != "" {
-			if err := tenantOK(g.Line, g.Tenant); err != nil {
-				return err
+			if _, err := canonical(g.Line, g.Tenant); err != nil {
+				return nil, err
 			}
 		}
 	}
 	for _, p := range f.Persons {
 		if p.Name == master {
-			return posErr(p.Line, "person %q is the role running tenantkit (the master role), which always has full rights", p.Name)
+			return nil, posErr(p.Line, "person %q is the role running tenantkit (the master role), which always has full rights", p.Name)
 		}
 		if len(p.Name) > 63 {
-			return posErr(p.Line, "person %q: role names are at most 63 bytes", p.Name)
+			return nil, posErr(p.Line, "person %q: role names are at most 63 bytes", p.Name)
 		}
 	}
-	return nil
+	return &out, nil
 }
 
 func entryRows(f *File) []stateRow {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
-	"github.com/tenantkit/tenantkit/tenant"
 )
 
 func aclCommand() *cli.Command {
@@ -45,7 +42,7 @@ directly, so No Access holds although PostgreSQL privileges only add up.`,
 						return exit.Failure(err)
 					}
 					defer tx.Rollback(e.c.Context)
-					plan, err := acl.MakePlan(e.c.Context, tx, f, tenantChecker(tx, s))
+					plan, err := acl.MakePlan(e.c.Context, tx, f, s)
 					if err != nil {
 						return err
 					}
@@ -78,7 +75,7 @@ directly, so No Access holds although PostgreSQL privileges only add up.`,
 					if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('tenantkit acl'))"); err != nil {
 						return exit.Failure(err)
 					}
-					plan, err := acl.MakePlan(ctx, tx, f, tenantChecker(tx, s))
+					plan, err := acl.MakePlan(ctx, tx, f, s)
 					if err != nil {
 						return err
 					}
@@ -155,20 +152,6 @@ Example:
 				}),
 			},
 		},
-	}
-}
-
-// tenantChecker checks tenant names against the tenant table, if any.
-func tenantChecker(q tenant.Querier, s *schema.Schema) acl.TenantExists {
-	if s.Tenants == nil {
-		return nil
-	}
-	return func(ctx context.Context, name string) (bool, error) {
-		_, err := tenant.Lookup(ctx, q, s.Tenants, name)
-		if errors.Is(err, tenant.ErrNotFound) {
-			return false, nil
-		}
-		return err == nil, err
 	}
 }
 
