@@ -165,7 +165,7 @@ func (p *planner) plan(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{SourceSchema: p.s.DBSchema, Accounts: len(p.accounts), Checked: p.opts.Check}
+	res := &Result{SourceSchema: p.s.DBSchema, Accounts: len(p.accounts), Checked: p.opts.Check, Steps: []Step{}}
 	inFile := map[string]bool{}
 	for _, acc := range p.accounts {
 		inFile[acc.login] = true
