@@ -32,6 +32,12 @@ func uniqueLogins(t *testing.T, n int) []string {
 	for i := range n {
 		logins = append(logins, fmt.Sprintf("tk_al_%s_%c", hex.EncodeToString(b[:]), 'a'+i))
 	}
+	dropRolesAtEnd(t, logins...)
+	return logins
+}
+
+// dropRolesAtEnd drops the roles when the test ends (see uniqueLogins).
+func dropRolesAtEnd(t *testing.T, logins ...string) {
 	t.Cleanup(func() {
 		ctx := context.Background()
 		admin, err := pgx.Connect(ctx, testkit.AdminURL())
@@ -46,7 +52,6 @@ func uniqueLogins(t *testing.T, n int) []string {
 			}
 		}
 	})
-	return logins
 }
 
 // writeFile writes an alias file into the test's directory.

@@ -71,10 +71,39 @@ func newPlanner(ctx context.Context, tx pgx.Tx, f *File, opts Options) (*planner
 	if err := p.selectSources(ctx); err != nil {
 		return nil, err
 	}
+	if err := p.checkReadable(ctx); err != nil {
+		return nil, err
+	}
 	if err := p.resolveAccounts(ctx); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+const unreadableSQL = `
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = ANY ($2) AND NOT has_table_privilege(c.oid, 'SELECT')
+ORDER BY c.relname`
+
+// checkReadable refuses sources tenantkit's role cannot read: the views read
+// with their owner's rights, so the logins would get only errors.
+func (p *planner) checkReadable(ctx context.Context) error {
+	var tables []string
+	for _, src := range p.sources {
+		tables = append(tables, src.table)
+	}
+	rows, err := p.tx.Query(ctx, unreadableSQL, p.s.DBSchema, tables)
+	if err != nil {
+		return exit.Failure(fmt.Errorf("aliases: checking privileges: %w", err))
+	}
+	unreadable, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return exit.Failure(fmt.Errorf("aliases: checking privileges: %w", err))
+	}
+	if len(unreadable) > 0 {
+		return exit.Usagef("aliases: role %q, which will own the views, cannot read %s in schema %q; grant it SELECT first", p.me, strings.Join(unreadable, ", "), p.s.DBSchema)
+	}
+	return nil
 }
 
 // loadSchema reads the object schema of the source schema: the file's
