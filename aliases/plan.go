@@ -141,6 +141,7 @@ func (p *planner) selectSources(ctx context.Context) error {
 		if len(p.sources) == 0 {
 			return exit.Usagef("aliases: schema %q has no tenanted tables to publish (name tables or views with --objects)", p.s.DBSchema)
 		}
+		sort.Slice(p.sources, func(i, j int) bool { return p.sources[i].table < p.sources[j].table })
 		return p.checkViewNames()
 	}
 	views, err := p.sourceViews(ctx)

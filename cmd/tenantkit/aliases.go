@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,54 +38,47 @@ Examples:
    tenantkit aliases --objects 'call_req,ca_*' --prefix v_ -f aliases.txt
    tenantkit aliases --include-subtenants --schema fixtures/schema.xml -f aliases.txt`,
 		Flags: withSchema(
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "alias `FILE`", Required: true},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "alias `FILE` (required)"},
 			&cli.StringSliceFlag{Name: "objects", Usage: "publish these objects, tables or views (names or shell `PATTERN`s, comma-separated; default: every tenanted table)"},
 			&cli.StringFlag{Name: "prefix", Usage: "put `TEXT` before every view name"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "print the plan and change nothing"},
 			&cli.BoolFlag{Name: "include-subtenants", Usage: "also show the rows of the accounts' tenants' subtenants"},
 		),
-		Action: dbAction(func(e *env, pool *pgxpool.Pool) error {
-			c := e.c
-			if c.NArg() > 0 {
-				return exit.Usagef("aliases takes no arguments (the alias file goes with -f)")
+		Action: func(c *cli.Context) error {
+			// The file is read before connecting: a mistake in it needs no server.
+			if c.NArg() > 0 || c.String("file") == "" {
+				return exit.Usagef("aliases needs the alias file as -f FILE, and no arguments")
 			}
 			f, err := aliases.ParseFile(c.String("file"))
 			if err != nil {
-				return classifyAliases(err)
+				return exit.Usage(err)
 			}
-			opts := aliases.Options{
-				Schema:            e.SchemaOptions(),
-				Objects:           splitList(c.StringSlice("objects")),
-				Prefix:            c.String("prefix"),
-				IncludeSubtenants: c.Bool("include-subtenants"),
-				Check:             c.Bool("check"),
-			}
-			if !e.Quiet() && !e.JSON() {
-				opts.Log = e.Stdout
-			}
-			res, err := aliases.Run(c.Context, pool, f, opts)
-			if err != nil {
-				return classifyAliases(err)
-			}
-			for _, w := range res.Warnings {
-				fmt.Fprintf(e.Stderr, "tenantkit: warning: %s\n", w)
-			}
-			switch {
-			case e.JSON():
-				return e.PrintJSON(res)
-			case !e.Quiet():
-				fmt.Fprintln(e.Stdout, res.Summary())
-			}
-			return nil
-		}),
+			return dbAction(func(e *env, pool *pgxpool.Pool) error {
+				opts := aliases.Options{
+					Schema:            e.SchemaOptions(),
+					Objects:           splitList(c.StringSlice("objects")),
+					Prefix:            c.String("prefix"),
+					IncludeSubtenants: c.Bool("include-subtenants"),
+					Check:             c.Bool("check"),
+				}
+				if !e.Quiet() && !e.JSON() {
+					opts.Log = e.Stdout
+				}
+				res, err := aliases.Run(c.Context, pool, f, opts)
+				if err != nil {
+					return err
+				}
+				for _, w := range res.Warnings {
+					fmt.Fprintf(e.Stderr, "tenantkit: warning: %s\n", w)
+				}
+				switch {
+				case e.JSON():
+					return e.PrintJSON(res)
+				case !e.Quiet():
+					fmt.Fprintln(e.Stdout, res.Summary())
+				}
+				return nil
+			})(c)
+		},
 	}
-}
-
-// classifyAliases makes a mistake in the alias file bad input (exit 2).
-func classifyAliases(err error) error {
-	var fe *aliases.Error
-	if errors.As(err, &fe) {
-		return exit.Usage(err)
-	}
-	return err
 }
