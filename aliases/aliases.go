@@ -110,31 +110,38 @@ func (r *Result) Count(verb, kind string) int {
 // Summary is a one-line account of the run.
 func (r *Result) Summary() string {
 	if len(r.Steps) == 0 {
-		return fmt.Sprintf("nothing to change: %d accounts, %d views up to date", r.Accounts, r.Unchanged)
+		return fmt.Sprintf("nothing to change: %s, %s up to date", plural(r.Accounts, "account", "accounts"), plural(r.Unchanged, "view", "views"))
 	}
 	var parts []string
 	known := 0
-	for _, c := range []struct{ verb, kind, label string }{
-		{"create", "role", "roles created"}, {"create", "schema", "schemas created"},
-		{"create", "view", "views created"}, {"replace", "view", "views replaced"},
-		{"drop", "view", "views dropped"}, {"disable", "role", "logins disabled"},
+	for _, c := range []struct{ verb, kind, one, many string }{
+		{"create", "role", "role created", "roles created"}, {"create", "schema", "schema created", "schemas created"},
+		{"create", "view", "view created", "views created"}, {"replace", "view", "view replaced", "views replaced"},
+		{"drop", "view", "view dropped", "views dropped"}, {"disable", "role", "login disabled", "logins disabled"},
 	} {
 		if n := r.Count(c.verb, c.kind); n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, c.label))
+			parts = append(parts, plural(n, c.one, c.many))
 			known += n
 		}
 	}
 	if other := len(r.Steps) - known; other > 0 {
-		parts = append(parts, fmt.Sprintf("%d other changes", other))
+		parts = append(parts, plural(other, "other change", "other changes"))
 	}
-	parts = append(parts, fmt.Sprintf("%d views unchanged", r.Unchanged))
+	parts = append(parts, plural(r.Unchanged, "view unchanged", "views unchanged"))
 	if r.Checked {
 		return "check only, nothing changed; would make: " + strings.Join(parts, ", ")
 	}
 	return strings.Join(parts, ", ")
 }
 
-// advisoryLockKey serialises aliases runs on one database.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// lockSQL serialises aliases runs on one database.
 const lockSQL = `SELECT pg_advisory_xact_lock(hashtext('tenantkit aliases'))`
 
 // Run brings the database in line with the alias file, in one transaction.
@@ -167,7 +174,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 	for _, s := range res.Steps {
 		logf(opts.Log, "%s\n", s)
 		if err := apply(ctx, tx, s); err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: %s: %w (rolled back, nothing changed)", strings.ToLower(s.String()[:1])+s.String()[1:], err))
+			return nil, exit.Failure(fmt.Errorf("aliases: %s %s: %w (rolled back, nothing changed)", s.Verb, s.object(), err))
 		}
 	}
 	if res.Warnings, err = p.directReaders(ctx); err != nil {

@@ -252,7 +252,7 @@ func TestAliasesEndToEnd(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("second run: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
-	if want := "7 views replaced, 7 views dropped, 1 logins disabled, 1 other changes, 7 views unchanged\n"; !strings.HasSuffix(res.Stdout, want) {
+	if want := "7 views replaced, 7 views dropped, 1 login disabled, 1 other change, 7 views unchanged\n"; !strings.HasSuffix(res.Stdout, want) {
 		t.Errorf("second run summary:\n%s\nwant suffix %s", res.Stdout, want)
 	}
 	if got := column(t, db, acme, pwA, "SELECT id FROM call_req ORDER BY id"); got != "1" {

@@ -50,7 +50,7 @@ SELECT n.nspname, pg_get_userbyid(n.nspowner), coalesce(obj_description(n.oid, '
        EXISTS (SELECT FROM aclexplode(n.nspacl) a JOIN pg_roles r ON r.oid = a.grantee
                WHERE r.rolname = n.nspname AND a.privilege_type = 'USAGE')
 FROM pg_namespace n
-WHERE n.nspname = ANY ($1) OR obj_description(n.oid, 'pg_namespace') LIKE 'managed by tenantkit aliases%'`
+WHERE n.nspname = ANY ($1) OR starts_with(obj_description(n.oid, 'pg_namespace'), $2)`
 
 const viewsSQL = `
 SELECT n.nspname, c.relname, c.relkind::text, coalesce(obj_description(c.oid, 'pg_class'), ''),
@@ -91,7 +91,7 @@ func (p *planner) readState(ctx context.Context) (*state, error) {
 		return nil, fail("logins", err)
 	}
 	var schemaNames []string
-	rows, err = p.tx.Query(ctx, schemasSQL, logins)
+	rows, err = p.tx.Query(ctx, schemasSQL, logins, managedMark)
 	if err != nil {
 		return nil, fail("schemas", err)
 	}

@@ -108,6 +108,16 @@ func TestAliasesNeverTouchesForeignViews(t *testing.T) {
 	if got := viewsIn(t, db, login); got != "category,v_ca_contact,v_ca_location,v_ca_organization,v_call_req,v_category,v_doc_repository,v_notification_rule" {
 		t.Errorf("views with --prefix = %s", got)
 	}
+	// Privileges granted by hand on a managed view are taken back.
+	view := pgx.Identifier{login, "v_call_req"}.Sanitize()
+	db.Exec(t, fmt.Sprintf("GRANT SELECT, UPDATE ON %s TO PUBLIC; REVOKE SELECT ON %s FROM %s", view, view, pgx.Identifier{login}.Sanitize()))
+	res = testkit.Run(t, db, "aliases", "--prefix", "v_", "-f", file)
+	if want := fmt.Sprintf("Resetting view v_call_req in tenant schema %[1]s (privileges: SELECT for %[1]s only)\n1 other change, 6 views unchanged\n", login); res.Code != 0 || res.Stdout != want {
+		t.Fatalf("exit %d\n%s%s\nwant\n%s", res.Code, res.Stdout, res.Stderr, want)
+	}
+	if got := db.Value(t, "SELECT array_to_string(array(SELECT DISTINCT coalesce(r.rolname, 'PUBLIC') || ':' || a.privilege_type FROM pg_class c, aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = $1::regclass AND a.grantee <> c.relowner), ',')", view); got != login+":SELECT" {
+		t.Errorf("privileges after the reset: %s", got)
+	}
 }
 
 // TestPasswordNeverShown: the password is in no output of the binary, and

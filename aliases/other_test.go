@@ -126,7 +126,7 @@ func TestAliasesAsNonSuperuser(t *testing.T) {
 		t.Errorf("view owner = %s, want %s", got, tool)
 	}
 	res = testkit.Run(t, nil, args...)
-	if want := fmt.Sprintf("Setting role %s (password; pg_authid is not readable, so the stored one cannot be compared)\n1 other changes, 7 views unchanged\n", login); res.Code != 0 || res.Stdout != want {
+	if want := fmt.Sprintf("Setting role %s (password; pg_authid is not readable, so the stored one cannot be compared)\n1 other change, 7 views unchanged\n", login); res.Code != 0 || res.Stdout != want {
 		t.Errorf("rerun: exit %d\n%s%s\nwant\n%s", res.Code, res.Stdout, res.Stderr, want)
 	}
 }
