@@ -71,6 +71,7 @@ func commands() []*cli.Command {
 		schemaCommand(),
 		aclCommand(),
 		aliasesCommand(),
+		convertCommand(),
 		fixturesCommand(),
 		versionCommand(),
 	}
