@@ -71,6 +71,9 @@ type state struct {
 	views   map[string]map[string]*viewState // schema → relation → state
 	// quoted is quote_ident of each login, as role settings store it.
 	quoted map[string]string
+	// databases of the cluster: a role's list of publishing databases
+	// forgets those that were dropped.
+	databases map[string]bool
 }
 
 func (p *planner) readState(ctx context.Context) (*state, error) {
@@ -82,7 +85,19 @@ func (p *planner) readState(ctx context.Context) (*state, error) {
 	fail := func(what string, err error) error {
 		return exit.Failure(fmt.Errorf("aliases: reading %s: %w", what, err))
 	}
-	rows, err := p.tx.Query(ctx, "SELECT l, quote_ident(l) FROM unnest($1::text[]) l", logins)
+	rows, err := p.tx.Query(ctx, "SELECT datname FROM pg_database")
+	if err != nil {
+		return nil, fail("databases", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fail("databases", err)
+	}
+	st.databases = map[string]bool{}
+	for _, n := range names {
+		st.databases[n] = true
+	}
+	rows, err = p.tx.Query(ctx, "SELECT l, quote_ident(l) FROM unnest($1::text[]) l", logins)
 	if err != nil {
 		return nil, fail("logins", err)
 	}
@@ -230,14 +245,14 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	}
 	mark, managed := parseRoleComment(r.comment)
 	if !managed || r.superuser {
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: a role of this name already exists and is not managed by tenantkit (roles are shared by every database of the server); choose another login", acc.login))
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: a role of this name already exists and was not created by tenantkit aliases (roles are shared by every database of the server); choose another login", acc.login))
 	}
 	var steps []Step
 	alter := func(verb, detail string, sql ...string) {
 		steps = append(steps, Step{Verb: verb, Kind: "role", Name: acc.login, Detail: detail, sql: sql})
 	}
 	if !slices.Contains(mark.Databases, p.db) {
-		mark.Databases = append(mark.Databases, p.db)
+		mark.Databases = append(slices.DeleteFunc(mark.Databases, func(db string) bool { return !st.databases[db] }), p.db)
 		alter("register", "for database "+p.db, fmt.Sprintf("COMMENT ON ROLE %s IS %s", role, quoteLiteral(roleComment(mark))))
 	}
 	if !r.canLogin {
@@ -294,7 +309,7 @@ func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 			grant,
 		}}}, nil
 	case !strings.HasPrefix(s.comment, managedMark):
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: schema %q already exists and is not managed by tenantkit; drop or rename it, or choose another login", acc.login, acc.login))
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: schema %q already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.login, acc.login))
 	case s.owner != p.me:
 		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: tenant schema %q is owned by %q, not by %q that tenantkit connects as", acc.login, acc.login, s.owner, p.me))
 	case !s.hasUsage:
@@ -401,8 +416,9 @@ func (p *planner) goneSteps(name string, st *state) []Step {
 		return steps
 	}
 	role := pgx.Identifier{name}.Sanitize()
-	if i := slices.Index(mark.Databases, p.db); i >= 0 {
-		mark.Databases = slices.Delete(mark.Databases, i, i+1)
+	listed := slices.Contains(mark.Databases, p.db)
+	mark.Databases = slices.DeleteFunc(mark.Databases, func(db string) bool { return db == p.db || !st.databases[db] })
+	if listed {
 		steps = append(steps, Step{Verb: "release", Kind: "role", Name: name, Detail: "from database " + p.db,
 			sql: []string{fmt.Sprintf("COMMENT ON ROLE %s IS %s", role, quoteLiteral(roleComment(mark)))}})
 	}

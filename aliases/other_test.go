@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,5 +129,51 @@ func TestAliasesAsNonSuperuser(t *testing.T) {
 	res = testkit.Run(t, nil, args...)
 	if want := fmt.Sprintf("Setting role %s (password; pg_authid is not readable, so the stored one cannot be compared)\n1 other change, 7 views unchanged\n", login); res.Code != 0 || res.Stdout != want {
 		t.Errorf("rerun: exit %d\n%s%s\nwant\n%s", res.Code, res.Stdout, res.Stderr, want)
+	}
+}
+
+// TestAliasesRoleSharedByDatabases: a login published by two databases
+// keeps its login until the last one drops it. The second database publishes
+// the tenant table (filtered on its key) and a table without tenancy.
+func TestAliasesRoleSharedByDatabases(t *testing.T) {
+	login := uniqueLogins(t, 1)[0]
+	db1, db2 := tenantFixture(t), tenantFixture(t)
+	file := writeFile(t, fmt.Sprintf(`(aliases-for-account login: %s password: pw (tenants: Acme 3))`, login))
+	empty := writeFile(t, "; no accounts\n")
+	for _, r := range []testkit.Result{
+		testkit.Run(t, db1, "aliases", "-f", file),
+		testkit.Run(t, db2, "aliases", "--objects", "ca_tenant,pri*", "-f", file),
+	} {
+		if r.Code != 0 {
+			t.Fatalf("exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	if got := column(t, db2, login, "pw", "SELECT id FROM ca_tenant ORDER BY id"); got != "2,3" {
+		t.Errorf("ca_tenant = %s", got)
+	}
+	if got := column(t, db2, login, "pw", "SELECT code FROM priority ORDER BY code"); got != "P1,P2,P3,P4" {
+		t.Errorf("priority = %s", got)
+	}
+	dbs := []string{db1.Name, db2.Name}
+	slices.Sort(dbs)
+	if got := db1.Value(t, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", login); got != fmt.Sprintf(`managed by tenantkit aliases {"databases":[%q,%q]}`, dbs[0], dbs[1]) {
+		t.Errorf("role comment = %s", got)
+	}
+	res := testkit.Run(t, db1, "aliases", "-f", empty)
+	if want := fmt.Sprintf("Releasing role %s (from database %s)\n", login, db1.Name); res.Code != 0 || !strings.Contains(res.Stdout, want) || strings.Contains(res.Stdout, "Disabling") {
+		t.Fatalf("exit %d\n%s%s\nwant %s", res.Code, res.Stdout, res.Stderr, want)
+	}
+	if got := viewsIn(t, db1, login); got != "" {
+		t.Errorf("views left in db1: %s", got)
+	}
+	if got := column(t, db2, login, "pw", "SELECT count(*) FROM priority"); got != "4" {
+		t.Errorf("db2 after db1 let go: %s", got)
+	}
+	res = testkit.Run(t, db2, "aliases", "-f", empty)
+	if want := fmt.Sprintf("Disabling role %s (login)\n", login); res.Code != 0 || !strings.Contains(res.Stdout, want) {
+		t.Fatalf("exit %d\n%s%s\nwant %s", res.Code, res.Stdout, res.Stderr, want)
+	}
+	if _, err := queryAs(t, db2, login, "pw", "SELECT 1"); err == nil || !strings.Contains(err.Error(), "not permitted to log in") {
+		t.Errorf("login after the last database let go: %v", err)
 	}
 }
