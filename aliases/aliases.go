@@ -12,11 +12,13 @@ package aliases
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
@@ -174,7 +176,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 	for _, s := range res.Steps {
 		logf(opts.Log, "%s\n", s)
 		if err := apply(ctx, tx, s); err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: %s %s: %w (rolled back, nothing changed)", s.Verb, s.object(), err))
+			return nil, exit.Failure(fmt.Errorf("aliases: %s %s: %w%s (rolled back, nothing changed)", s.Verb, s.object(), err, detail(err)))
 		}
 	}
 	if res.Warnings, err = p.directReaders(ctx); err != nil {
@@ -184,6 +186,16 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 		return nil, exit.Failure(fmt.Errorf("aliases: committing: %w", err))
 	}
 	return res, nil
+}
+
+// detail is the server's detail line of err, such as which objects depend
+// on a view that cannot be dropped.
+func detail(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Detail != "" {
+		return ": " + pe.Detail
+	}
+	return ""
 }
 
 func logf(w io.Writer, format string, args ...any) {

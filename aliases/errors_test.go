@@ -214,3 +214,29 @@ func (r *recorder) String() string {
 	defer r.mu.Unlock()
 	return r.b.String()
 }
+
+// TestAliasesFailureRollsBack: a statement the server refuses halfway
+// (dropping a view a hand-made view depends on) is exit 3, and nothing of
+// the run stays — not even the account it had created before.
+func TestAliasesFailureRollsBack(t *testing.T) {
+	logins := uniqueLogins(t, 2)
+	db := tenantFixture(t)
+	file := writeFile(t, fmt.Sprintf(`(aliases-for-account login: %s password: x (tenants: Acme))`, logins[0]))
+	if res := testkit.Run(t, db, "aliases", "-f", file); res.Code != 0 {
+		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	q := pgx.Identifier{logins[0]}.Sanitize()
+	// A renamed column changes the view's column list, so the view must be
+	// dropped and made again — which the hand-made view on top prevents.
+	db.Exec(t, fmt.Sprintf("CREATE VIEW %s.dep AS SELECT ref_num FROM %s.call_req; ALTER TABLE call_req RENAME COLUMN summary TO title", q, q))
+	file2 := writeFile(t, fmt.Sprintf("(aliases-for-account login: %s password: x (tenants: Acme))\n(aliases-for-account login: %s password: y (tenants: Globex))", logins[1], logins[0]))
+	res := testkit.Run(t, db, "aliases", "-f", file2)
+	if res.Code != 3 || !strings.Contains(res.Stderr, fmt.Sprintf("aliases: replace view call_req in tenant schema %s: ERROR: cannot drop view", logins[0])) ||
+		!strings.Contains(res.Stderr, "depends on view") || !strings.HasSuffix(res.Stderr, "(rolled back, nothing changed)\n") {
+		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	nothingCreated(t, db, logins[1])
+	if got := column(t, db, logins[0], "x", "SELECT id FROM call_req ORDER BY id"); got != "1" {
+		t.Errorf("call_req after the failed run = %s, want Acme's 1", got)
+	}
+}
