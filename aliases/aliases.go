@@ -143,10 +143,9 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// lockSQL serialises aliases runs on one database.
-const lockSQL = `SELECT pg_advisory_xact_lock(hashtext('tenantkit aliases'))`
-
 // Run brings the database in line with the alias file, in one transaction.
+// The caller serialises writing runs (the command holds tenantkit's run
+// lock).
 // Errors in the file or the options are exit-2 errors (*Error for those with
 // a position in the file); database failures are exit-3 errors, after which
 // nothing has changed.
@@ -156,9 +155,6 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 		return nil, exit.Failure(fmt.Errorf("aliases: starting the transaction: %w", err))
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, lockSQL); err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: locking: %w", err))
-	}
 	p, err := newPlanner(ctx, tx, f, opts)
 	if err != nil {
 		return nil, err

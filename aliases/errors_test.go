@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -239,4 +240,30 @@ func TestAliasesFailureRollsBack(t *testing.T) {
 	if got := column(t, db, logins[0], "x", "SELECT id FROM call_req ORDER BY id"); got != "1" {
 		t.Errorf("call_req after the failed run = %s, want Acme's 1", got)
 	}
+}
+
+// TestAliasesTakesRunLock: while another writing run holds tenantkit's run
+// lock, a run fails at once and changes nothing; a plan (-c) still works.
+func TestAliasesTakesRunLock(t *testing.T) {
+	login := uniqueLogins(t, 1)[0]
+	db := tenantFixture(t)
+	ctx := context.Background()
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1::bigint)", runlock.Key); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, "SELECT pg_advisory_unlock($1::bigint)", runlock.Key)
+	file := writeFile(t, fmt.Sprintf(`(aliases-for-account login: %s password: x (tenants: Acme))`, login))
+	if res := testkit.Run(t, db, "aliases", "-c", "-f", file); res.Code != 0 || !strings.Contains(res.Stdout, "would create role "+login) {
+		t.Fatalf("-c under the lock: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	res := testkit.Run(t, db, "aliases", "-f", file)
+	if res.Code != 3 || !strings.Contains(res.Stderr, "another tenantkit run is writing to this database") {
+		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	nothingCreated(t, db, login)
 }

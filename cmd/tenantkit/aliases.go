@@ -37,13 +37,13 @@ Examples:
    tenantkit aliases -c -f fixtures/aliases.txt                  # show the plan, change nothing
    tenantkit aliases --objects 'call_req,ca_*' --prefix v_ -f aliases.txt
    tenantkit aliases --include-subtenants --schema fixtures/schema.xml -f aliases.txt`,
-		Flags: withSchema(
+		Flags: withSchema(append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "alias `FILE` (required)"},
 			&cli.StringSliceFlag{Name: "objects", Usage: "publish these objects, tables or views (names or shell `PATTERN`s, comma-separated; default: every tenanted table)"},
 			&cli.StringFlag{Name: "prefix", Usage: "put `TEXT` before every view name"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "print the plan and change nothing"},
 			&cli.BoolFlag{Name: "include-subtenants", Usage: "also show the rows of the accounts' tenants' subtenants"},
-		),
+		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			// The file is read before connecting: a mistake in it needs no server.
 			if c.NArg() > 0 || c.String("file") == "" {
@@ -54,6 +54,13 @@ Examples:
 				return exit.Usage(err)
 			}
 			return dbAction(func(e *env, pool *pgxpool.Pool) error {
+				if !c.Bool("check") { // a plan changes nothing and takes no run lock
+					l, err := e.Lock(pool)
+					if err != nil {
+						return err
+					}
+					defer l.Release()
+				}
 				opts := aliases.Options{
 					Schema:            e.SchemaOptions(),
 					Objects:           splitList(c.StringSlice("objects")),
