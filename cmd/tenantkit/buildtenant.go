@@ -32,11 +32,11 @@ Examples:
    tenantkit buildtenant --schema fixtures/schema.xml
    tenantkit buildtenant -c --schema fixtures/schema.xml -f site/buildtenant.xml
    tenantkit buildtenant --on-conflict adopt --json -f buildtenant.xml`,
-		Flags: withSchema(
+		Flags: withSchema(append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "configuration `FILE` (default: the built-in fixtures/buildtenant.xml)"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "print what would be created and change nothing"},
 			&cli.StringFlag{Name: "on-conflict", Value: "error", Usage: "a row whose tenant name exists: `error` (report it) or adopt (link the row to that tenant)"},
-		),
+		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			// The configuration is checked before connecting.
 			opts := buildtenant.Options{Check: c.Bool("check")}
@@ -52,6 +52,13 @@ Examples:
 				return err
 			}
 			return schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+				if !opts.Check { // a check rolls back and takes no run lock
+					l, err := e.Lock(pool)
+					if err != nil {
+						return err
+					}
+					defer l.Release()
+				}
 				return runBuildtenant(e, pool, s, cfg, opts)
 			})(c)
 		},
