@@ -1,7 +1,6 @@
 package buildtenant
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,30 +99,14 @@ func TestConfigXSDAgrees(t *testing.T) {
 	if len(files) < 20 {
 		t.Fatalf("only %d sample configurations", len(files))
 	}
-	xsd := testkit.Path("schema/buildtenant.xsd")
-	for _, f := range files {
-		xsdOK, msg := testkit.XMLLint(t, xsd, f)
+	testkit.XSDAgrees(t, testkit.Path("schema/buildtenant.xsd"), files, func(f string) error {
 		_, err := ReadConfig(f)
-		goOK := err == nil
-		if xsdOK != goOK {
-			t.Errorf("%s: xmllint valid=%v (%s), Go valid=%v (%v)", f, xsdOK, strings.TrimSpace(msg), goOK, err)
-		}
-		wantOK := !strings.HasPrefix(filepath.Base(f), "bad-")
-		if goOK != wantOK {
-			t.Errorf("%s: valid=%v, want %v", f, goOK, wantOK)
-		}
-	}
+		return err
+	})
 }
 
 func FuzzParseConfig(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(configDir, "*.xml"))
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
+	testkit.AddSeeds(f, filepath.Join(configDir, "*.xml"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig("fuzz.xml", data)
 		if err == nil {
