@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -48,6 +49,8 @@ type Options struct {
 	// Adopt links a row whose tenant name already exists to that tenant
 	// instead of reporting a collision.
 	Adopt bool
+	// Quiet shows no progress.
+	Quiet bool
 }
 
 // Result summarises a run.
@@ -230,7 +233,9 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	if len(r.res.Problems) > 0 {
 		return nil // report everything, create nothing
 	}
-	if err := r.insert(ctx, b, w, or); err != nil {
+	prog := progress.New("buildtenant "+b.obj.Name, progress.Options{Quiet: r.opts.Quiet, Total: or.Rows, Unit: "rows"})
+	defer prog.Finish()
+	if err := r.insert(ctx, b, w, or, prog); err != nil {
 		return err
 	}
 	if r.opts.Check {
@@ -333,7 +338,7 @@ func (r *runner) checkTenantCount(ctx context.Context, b *boundObject, w *workTa
 	if existing+adding > int64(r.tt.MaxTenants) {
 		r.res.Problems = append(r.res.Problems, &Problem{
 			Object: b.obj.Name, Kind: TooManyTenants, RowCount: adding,
-			Message: fmt.Sprintf("%d tenants exist and %d would be added, beyond maxTenants %d", existing, adding, r.tt.MaxTenants),
+			Message: fmt.Sprintf("%s and %d would be added, beyond maxTenants %d", plural64(existing, "tenant exists", "tenants exist"), adding, r.tt.MaxTenants),
 		})
 	}
 	return nil
@@ -373,7 +378,7 @@ func (r *runner) collect(ctx context.Context, b *boundObject, w *workTable, kind
 
 // insert creates the tenants level by level (parents first), then links
 // every selected row to its tenant.
-func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *ObjectResult) error {
+func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *ObjectResult, prog *progress.Reporter) error {
 	var maxLevel int
 	var pending int64
 	if err := r.tx.QueryRow(ctx, w.levelsSQL()).Scan(&maxLevel, &pending, &or.Adopted); err != nil {
@@ -392,7 +397,9 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 			return r.fail(b, "matching new tenants to rows", fmt.Errorf("%d tenants inserted at level %d but %d matched back by name (does a trigger or default change tenant names?)", want, level, tag.RowsAffected()))
 		}
 		or.Created += want
+		prog.Add(want)
 	}
+	prog.Add(or.Adopted)
 	tag, err := r.tx.Exec(ctx, w.linkSQL())
 	if err != nil {
 		return r.fail(b, "setting the rows' tenant", err)

@@ -228,6 +228,19 @@ func TestHierarchyProblems(t *testing.T) {
 	if n := db.Value(t, "SELECT count(*) FROM ca_tenant"); n != "1" {
 		t.Errorf("%s tenants after a refused run", n)
 	}
+	// A cap on the number of tenants.
+	text, err := os.ReadFile(testkit.Path(overlay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped := filepath.Join(t.TempDir(), "capped.xml")
+	if err := os.WriteFile(capped, []byte(strings.Replace(string(text), `maxTenants="0"`, `maxTenants="3"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = mustRun(t, db, 1, "buildtenant", "--schema", capped)
+	if want := "org: 1 tenant exists and 5 would be added, beyond maxTenants 3\n"; !strings.Contains(res.Stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+	}
 }
 
 func TestMissingServiceProvider(t *testing.T) {
@@ -294,6 +307,14 @@ func TestConfigRefused(t *testing.T) {
 				t.Errorf("stderr\n got %q\nwant %q", res.Stderr, want)
 			}
 		})
+	}
+	res := mustRun(t, db, 2, "buildtenant", "--on-conflict", "merge", "--schema", overlay)
+	if res.Stderr != "tenantkit: --on-conflict \"merge\": want error or adopt\n" {
+		t.Errorf("stderr = %q", res.Stderr)
+	}
+	res = mustRun(t, db, 2, "buildtenant", "-f", "no/such/buildtenant.xml", "--schema", overlay)
+	if !strings.Contains(res.Stderr, "no/such/buildtenant.xml") {
+		t.Errorf("stderr = %q", res.Stderr)
 	}
 	if n := db.Value(t, "SELECT count(*) FROM ca_tenant"); n != "1" {
 		t.Errorf("%s tenants after refused configurations", n)

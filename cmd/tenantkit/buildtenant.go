@@ -49,7 +49,7 @@ Examples:
 			}
 			cfg, err := buildtenant.ReadConfig(c.String("file"))
 			if err != nil {
-				return err
+				return exit.Usage(err)
 			}
 			return schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 				if !opts.Check { // a check rolls back and takes no run lock
@@ -59,6 +59,7 @@ Examples:
 					}
 					defer l.Release()
 				}
+				opts.Quiet = e.Quiet()
 				return runBuildtenant(e, pool, s, cfg, opts)
 			})(c)
 		},
