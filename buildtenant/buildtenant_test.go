@@ -425,3 +425,38 @@ func TestOtherSchema(t *testing.T) {
 		t.Errorf("rerun stdout = %q", res.Stdout)
 	}
 }
+
+// A tenant table with nothing but a text key without a default and a name:
+// no hierarchy, no flags; the first tenant is the service provider.
+func TestMinimalTenantTable(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, `CREATE TABLE tenants (code text PRIMARY KEY, name text NOT NULL UNIQUE);
+CREATE TABLE customer (cid integer PRIMARY KEY, cname text, boss integer REFERENCES customer, tenant text REFERENCES tenants);
+INSERT INTO tenants VALUES ('sp', 'Provider');
+INSERT INTO customer VALUES (1, 'One', NULL, NULL), (2, 'Two', 1, NULL), (3, NULL, NULL, NULL);`)
+	dir := t.TempDir()
+	ov := filepath.Join(dir, "overlay.xml")
+	if err := os.WriteFile(ov, []byte(`<Schema><Object name="customer" tenancy="required"/></Schema>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noKey := writeConfig(t, `<BuildTenant><Object from="customer"><Attribute from="cname" to="name"/></Object></BuildTenant>`)
+	res := mustRun(t, db, 2, "buildtenant", "--schema", ov, "-f", noKey)
+	if want := noKey + `:1:14: object "customer": tenant column "code" is NOT NULL and has no default: map an <Attribute> to it`; !strings.Contains(res.Stderr, want) {
+		t.Errorf("stderr = %q, want %q", res.Stderr, want)
+	}
+	withParent := writeConfig(t, `<BuildTenant><Object from="customer"><Attribute from="cname" to="name"/><Attribute from="cid" to="code"/><Parent from="boss"/></Object></BuildTenant>`)
+	res = mustRun(t, db, 2, "buildtenant", "--schema", ov, "-f", withParent)
+	if want := `<Parent>: tenant table "tenants" has no parent column, so tenants cannot form a hierarchy`; !strings.Contains(res.Stderr, want) {
+		t.Errorf("stderr = %q, want %q", res.Stderr, want)
+	}
+	cfg := writeConfig(t, `<BuildTenant><Object from="customer"><Attribute from="cname" to="name"/><Attribute from="cid" to="code"/></Object></BuildTenant>`)
+	res = mustRun(t, db, 1, "buildtenant", "--schema", ov, "-f", cfg)
+	if want := "customer: 1 row has no tenant name (cname is NULL): cid=3\n"; !strings.HasPrefix(res.Stderr, want) {
+		t.Errorf("stderr = %q, want %q", res.Stderr, want)
+	}
+	db.Exec(t, "UPDATE customer SET cname = 'Three' WHERE cid = 3")
+	mustRun(t, db, 0, "buildtenant", "--schema", ov, "-f", cfg)
+	if got := joined(db.Rows(t, "SELECT c.cid, t.code, t.name FROM customer c JOIN tenants t ON t.code = c.tenant ORDER BY 1")); got != "1|1|One\n2|2|Two\n3|3|Three" {
+		t.Errorf("customers:\n%s", got)
+	}
+}
