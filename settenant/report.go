@@ -140,11 +140,11 @@ func (res *Result) WriteText(w io.Writer) error {
 			}
 		}
 		for _, c := range r.Conflicts {
-			what := "updated rows now reference a row of a tenant outside their supertenants"
+			what := "updated rows that reference a row of a tenant outside their supertenants"
 			if c.Direction == "incoming" {
-				what = "rows of other tenants now reference an updated row they may not see"
+				what = "rows of other tenants that reference updated rows"
 			}
-			ew.printf("  reference rule broken through %s: %d %s\n", c.Srel, c.Rows, what)
+			ew.printf("  reference rule broken through %s: %d %s (%s)\n", c.Srel, c.Rows, plural(c.Rows, "row"), what)
 		}
 	}
 	switch {
