@@ -1,6 +1,10 @@
 package settenant
 
 import (
+	"errors"
+	"io/fs"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
 )
 
@@ -56,6 +60,10 @@ func (r *Rule) Line() int { return r.node.Line }
 // by Compile. Errors are *xmlnode.Error values naming FILE:LINE:COL.
 func ParseFile(path string) (*Config, error) {
 	root, err := xmlnode.ParseFile(path)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, exit.Usage(err) // a missing or unreadable file is bad input
+	}
 	if err != nil {
 		return nil, err
 	}

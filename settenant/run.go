@@ -138,8 +138,16 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 		} else {
 			sql, _ = p.stmt.update(bounds{})
 		}
-		_, err := r.tx.Conn().PgConn().Prepare(ctx, "", sql, nil)
-		return err
+		// A savepoint keeps a failed prepare from aborting the transaction.
+		sp, err := r.tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := sp.Conn().PgConn().Prepare(ctx, "", sql, nil); err != nil {
+			_ = sp.Rollback(ctx)
+			return err
+		}
+		return sp.Commit(ctx)
 	}
 	err := prepare()
 	if err == nil {
