@@ -36,7 +36,15 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 	if s.Tenants == nil {
 		return nil, exit.Usagef("the database has no tenant table (name it with <Tenants table=…> in the schema overlay)")
 	}
+	// The report's reference-rule check lets eligible SRELs point at the
+	// service provider's rows.
 	var sp *tenant.Tenant
+	if opts.Report {
+		var err error
+		if sp, err = tenant.ServiceProvider(ctx, q, s.Tenants); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+			return nil, exit.Failure(err)
+		}
+	}
 	plans := make([]*plan, 0, len(cfg.Rules))
 	for i, r := range cfg.Rules {
 		p := &plan{rule: r, index: i + 1}
@@ -67,11 +75,6 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 		}
 		if ks := p.obj.KeyCandidates(); len(ks) > 0 {
 			p.shownKey = ks[0]
-		}
-		if sp == nil && opts.Report {
-			if sp, err = tenant.ServiceProvider(ctx, q, s.Tenants); err != nil && !errors.Is(err, tenant.ErrNotFound) {
-				return nil, exit.Failure(err)
-			}
 		}
 		p.stmt = buildStatements(p, s, sp)
 		plans = append(plans, p)

@@ -39,9 +39,10 @@ type statements struct {
 	keys   []string
 	tenant string // the source table's tenant column
 	reason string // the source table's reason column (report chain only)
-	// Querier state for the leak check.
 	schema *schema.Schema
-	sp     *tenant.Tenant
+	// sp is the service provider, for the report's reference-rule check;
+	// nil when there is none or no report was asked for.
+	sp *tenant.Tenant
 }
 
 func buildStatements(p *plan, s *schema.Schema, sp *tenant.Tenant) statements {
