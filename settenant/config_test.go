@@ -32,6 +32,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"bad-where-element.xml", "bad-where-element.xml:4:27: unknown element <and> inside <Where>"},
 		{"bad-where-attribute.xml", `bad-where-attribute.xml:4:12: unknown attribute "lang" on <Where>`},
 		{"bad-object-text.xml", "bad-object-text.xml:2:3: <Object> takes no text"},
+		{"bad-mixed-text.xml", "bad-mixed-text.xml:2:3: <Object> takes no text"},
 		{"bad-malformed.xml", "bad-malformed.xml:4: malformed XML: element <Object> closed by </SetTenant>"},
 	}
 	dir := filepath.Join("testdata", "configs")
