@@ -131,12 +131,12 @@ func (r *runner) commit(ctx context.Context) error {
 // running it, so that a wrong column or a bad condition is reported against
 // the file, before any rule changes anything.
 func (r *runner) validate(ctx context.Context, p *plan) error {
-	prepare := func() error {
+	prepare := func(st statements) error {
 		var sql string
 		if r.opts.Report {
-			sql, _ = p.stmt.report(bounds{}, 0)
+			sql, _ = st.report(bounds{}, 0)
 		} else {
-			sql, _ = p.stmt.update(bounds{})
+			sql, _ = st.update(bounds{})
 		}
 		// A savepoint keeps a failed prepare from aborting the transaction.
 		sp, err := r.tx.Begin(ctx)
@@ -149,7 +149,7 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 		}
 		return sp.Commit(ctx)
 	}
-	err := prepare()
+	err := prepare(p.stmt)
 	if err == nil {
 		return nil
 	}
@@ -157,14 +157,11 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 	if !errors.As(err, &pe) || !strings.HasPrefix(pe.Code, "42") {
 		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
-	where := p.rule.Where
-	p.rule.Where = "" // does the rule fail without its condition too?
-	errNoWhere := prepare()
-	p.rule.Where = where
-	if where != "" && errNoWhere == nil {
+	// Blame the condition when the rule is fine without it.
+	if p.rule.Where != "" && prepare(p.stmt.withoutWhere()) == nil {
 		return p.rule.whereErrorf("<Where>: %s", pe.Message)
 	}
-	return p.rule.ruleErrorf("%s: %s", p.describe(), pe.Message)
+	return p.rule.ruleErrorf("<TenantRule>: %s", pe.Message)
 }
 
 // runRule runs one rule, in key-range batches when asked to.

@@ -40,6 +40,8 @@ type statements struct {
 	tenant string // the source table's tenant column
 	reason string // the source table's reason column (report chain only)
 	schema *schema.Schema
+	// noWhere leaves the rule's condition out (to tell its errors apart).
+	noWhere bool
 	// sp is the service provider, for the report's reference-rule check;
 	// nil when there is none or no report was asked for.
 	sp *tenant.Tenant
@@ -139,6 +141,12 @@ func (st *statements) joinOn() []string {
 	return on
 }
 
+// withoutWhere returns the statements without the rule's condition.
+func (st statements) withoutWhere() statements {
+	st.noWhere = true
+	return st
+}
+
 // rangeCond restricts the target to a batch's key range.
 func (st *statements) rangeCond(a *args, b bounds) string {
 	if b.lo == nil && b.hi == nil {
@@ -168,7 +176,7 @@ func (st *statements) rangeCond(a *args, b bounds) string {
 // where wraps the rule's condition; it goes on lines of its own so that a
 // trailing -- comment cannot swallow the closing parenthesis.
 func (st *statements) where() string {
-	if st.p.rule.Where == "" {
+	if st.p.rule.Where == "" || st.noWhere {
 		return ""
 	}
 	return " AND (\n" + st.p.rule.Where + "\n)"
