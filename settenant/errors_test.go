@@ -60,3 +60,20 @@ func TestConfigErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestUsage(t *testing.T) {
+	res := testkit.Run(t, nil, "settenant", "--help")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "Examples:") || !strings.Contains(res.Stdout, "--batch-size") {
+		t.Errorf("settenant --help: exit %d\n%s", res.Code, res.Stdout)
+	}
+	for _, args := range [][]string{{"settenant"}, {"settenant", "-f", "x.xml", "--sample", "many"}} {
+		if res := testkit.Run(t, nil, args...); res.Code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, res.Code, res.Stderr)
+		}
+	}
+	// A malformed file is reported before connecting to any database.
+	res = testkit.Run(t, nil, "settenant", "--db", "postgres://nobody@127.0.0.1:1/none", "-f", "settenant/testdata/configs/bad-root.xml")
+	if want := "settenant/testdata/configs/bad-root.xml:1:1: root element is <Settenant>, want <SetTenant>"; res.Code != 2 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("bad file: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+}

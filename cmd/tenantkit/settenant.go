@@ -4,6 +4,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
+	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/settenant"
 )
@@ -39,36 +40,46 @@ Examples:
    tenantkit settenant -f settenant.xml -r --json
    tenantkit settenant -f big.xml --batch-size 100000 --commit-each-rule`,
 		Flags: withSchema(
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "the settenant `FILE`"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the settenant `FILE` (required)"},
 			&cli.BoolFlag{Name: "report", Aliases: []string{"r"}, Usage: "report per rule: matched, updated, left without a tenant and why"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "preview the report and change nothing"},
 			&cli.IntFlag{Name: "sample", Value: 10, Usage: "list up to `N` rows left without a tenant per rule"},
 			&cli.IntFlag{Name: "batch-size", Usage: "run each rule in key ranges of `N` rows (with a progress bar)"},
 			&cli.BoolFlag{Name: "commit-each-rule", Usage: "commit after each rule (and each batch) instead of once at the end"},
 		),
-		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
-			cfg, err := settenant.ParseFile(e.c.String("file"))
+		Action: func(c *cli.Context) error {
+			if c.String("file") == "" {
+				return exit.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
+			}
+			// A malformed file is reported before connecting.
+			cfg, err := settenant.ParseFile(c.String("file"))
 			if err != nil {
 				return err
 			}
-			res, err := settenant.Run(e.c.Context, pool, s, cfg, settenant.Options{
-				Report:         e.c.Bool("report"),
-				Check:          e.c.Bool("check"),
-				Sample:         e.c.Int("sample"),
-				BatchSize:      e.c.Int("batch-size"),
-				CommitEachRule: e.c.Bool("commit-each-rule"),
-				Quiet:          e.Quiet(),
-			})
-			if err != nil {
-				return err
-			}
-			switch {
-			case e.JSON():
-				return e.PrintJSON(res)
-			case e.Quiet():
-				return nil
-			}
-			return res.WriteText(e.Stdout)
-		}),
+			return schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+				return runSettenant(e, pool, s, cfg)
+			})(c)
+		},
 	}
+}
+
+func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.Config) error {
+	res, err := settenant.Run(e.c.Context, pool, s, cfg, settenant.Options{
+		Report:         e.c.Bool("report"),
+		Check:          e.c.Bool("check"),
+		Sample:         e.c.Int("sample"),
+		BatchSize:      e.c.Int("batch-size"),
+		CommitEachRule: e.c.Bool("commit-each-rule"),
+		Quiet:          e.Quiet(),
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case e.JSON():
+		return e.PrintJSON(res)
+	case e.Quiet():
+		return nil
+	}
+	return res.WriteText(e.Stdout)
 }
