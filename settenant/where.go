@@ -20,7 +20,7 @@ func checkCondition(s string) error {
 		case c == '-' && strings.HasPrefix(s[i:], "--"):
 			j := strings.IndexByte(s[i:], '\n')
 			if j < 0 {
-				return nil // a comment to the end; the wrapper adds the newline
+				j = len(s) - i - 1 // a comment to the end; the wrapper adds the newline
 			}
 			i += j + 1
 		case c == '/' && strings.HasPrefix(s[i:], "/*"):

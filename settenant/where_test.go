@@ -24,6 +24,7 @@ var conditionTests = []struct {
 	{"a = 1; DROP TABLE x", "contains ';'"},
 	{"a = 1) OR (true", "closes a parenthesis"},
 	{"(a = 1", "1 '(' left unclosed"},
+	{"(a = 1 -- comment", "1 '(' left unclosed"},
 	{"a = $1", "parameter"},
 	{"a = 'open", "string literal is not closed"},
 	{`"open = 1`, "quoted identifier"},
