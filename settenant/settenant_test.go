@@ -308,3 +308,23 @@ UPDATE call_req SET assignee = '00000000-0000-0000-0000-000000000003' WHERE ref_
 		}
 	}
 }
+
+// TestSampleConfig runs the shipped fixtures/settenant.xml after the top
+// organizations got their tenants, as buildtenant would leave them.
+func TestSampleConfig(t *testing.T) {
+	db := fixtureDB(t)
+	db.Exec(t, `UPDATE ca_organization SET tenant = CASE id WHEN 1 THEN 2 WHEN 2 THEN 3 WHEN 3 THEN 4 END`)
+	out := report(t, db, "fixtures/settenant.xml", "-r")
+	if len(out.Rules) != 4 || out.Updated != 1+6+5 {
+		t.Errorf("updated %d rows in %d rules, want 12 in 4", out.Updated, len(out.Rules))
+	}
+	if got, want := tenants(t, db, orgTenants), "1=2 2=3 3=4 4=2 5=NULL 6=NULL"; got != want {
+		t.Errorf("organizations: %s\nwant           %s", got, want)
+	}
+	if got, want := tenants(t, db, contactTenants), "hscorpio=3 jdupont=2 mbolton=4 orphan=NULL plumbergh=4 rrunner=2 wcoyote=2"; got != want {
+		t.Errorf("contacts: %s\nwant      %s", got, want)
+	}
+	if got, want := tenants(t, db, ticketTenants), "CR-1001=2 CR-1002=3 CR-1003=4 CR-1004=4 CR-1005=2"; got != want {
+		t.Errorf("tickets: %s\nwant     %s", got, want)
+	}
+}
