@@ -20,7 +20,6 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
@@ -28,16 +27,8 @@ import (
 	"github.com/tenantkit/tenantkit/tenant"
 )
 
-// querier is a pool or a transaction.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 // Beginner starts transactions: a pool or a connection.
 type Beginner interface {
-	querier
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
@@ -124,9 +115,6 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 		return nil, err
 	}
 	tt := s.Tenants
-	if err := checkWithServer(ctx, db, tt, objs); err != nil {
-		return nil, err
-	}
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return nil, exit.Failure(err)
@@ -138,6 +126,9 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 		return nil, exit.Failure(fmt.Errorf("locking the tenant table: %w", err))
 	}
 	if err := tuneSession(ctx, tx); err != nil {
+		return nil, err
+	}
+	if err := checkWithServer(ctx, tx, tt, objs); err != nil {
 		return nil, err
 	}
 	sp, err := tenant.ServiceProvider(ctx, tx, tt)
@@ -165,7 +156,9 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 	return r.res, nil
 }
 
-// tuneSession sets up the transaction for a few large statements. JIT
+// tuneSession sets up the transaction for a few large statements. Strings
+// are read with standard_conforming_strings on, as sqlcond.Check reads the
+// Where conditions. JIT
 // compilation is off: the recursive statements' row estimates are far too
 // high, and compiling them costs more than running them. The work table
 // should stay in memory: past the default 8MB of temporary buffers every
@@ -173,7 +166,7 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 // session's first use of a temporary table, so a refusal is ignored (inside
 // a savepoint).
 func tuneSession(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+	if _, err := tx.Exec(ctx, "SET LOCAL standard_conforming_strings = on; SET LOCAL jit = off"); err != nil {
 		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
 	sp, err := tx.Begin(ctx)

@@ -278,9 +278,9 @@ func TestConfigRefused(t *testing.T) {
 		{"where not boolean", obj(name + "\n    <Where>inactive</Where>"), false,
 			`:4:5: <Where>: argument of WHERE must be type boolean, not type smallint`},
 		{"where escapes its parentheses", obj(name + "\n    <Where>true) OR (true</Where>"), false,
-			`:4:5: <Where>: unbalanced ")" at offset 5`},
+			`:4:5: <Where>: a ')' closes a parenthesis the condition did not open`},
 		{"where two statements", obj(name + "\n    <Where>true; DELETE FROM ca_tenant</Where>"), false,
-			`:4:5: <Where>: ";" is not allowed: give one condition, not statements`},
+			`:4:5: <Where>: the condition contains ';': <Where> takes one SQL condition, not statements`},
 		{"not tenant-required", strings.Replace(obj(name), `"org"`, `"ca_organization"`, 1), true,
 			`:2:11: object "ca_organization" (table "ca_organization") is tenant-optional (column "tenant"); the pre-tenant object must be tenant-required: declare tenancy="required" in the schema overlay`},
 	}
