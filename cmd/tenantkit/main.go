@@ -70,6 +70,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
 		fixturesCommand(),
+		tenantCommand(),
 		versionCommand(),
 	}
 }
