@@ -29,7 +29,7 @@ COMMENT ON TABLE tenantkit.tenant_group IS 'tenantkit: user-defined tenant group
 COMMENT ON TABLE tenantkit.tenant_group_member IS 'tenantkit: members of user-defined tenant groups, tenant keys as text'`
 	// Concurrent CREATE … IF NOT EXISTS can still collide; one lock makes
 	// the first run create and the others wait and find the tables.
-	groupSchemaLockSQL = `SELECT pg_advisory_xact_lock(hashtext('tenantkit.tenant_group'))`
+	groupSchemaLockSQL  = `SELECT pg_advisory_xact_lock(hashtext('tenantkit.tenant_group'))`
 	groupTableExistsSQL = `SELECT to_regclass('tenantkit.tenant_group_member') IS NOT NULL`
 	groupMembersSQL     = `SELECT g.name, m.tenant FROM tenantkit.tenant_group g
 	LEFT JOIN tenantkit.tenant_group_member m ON m.group_name = g.name
