@@ -71,6 +71,7 @@ func commands() []*cli.Command {
 		schemaCommand(),
 		fixturesCommand(),
 		tenantCommand(),
+		verifyCommand(),
 		versionCommand(),
 	}
 }
