@@ -63,7 +63,8 @@ type Group struct {
 //	subtenants:TENANT      the tenant and all its descendants
 //	related:TENANT         the union of the two
 //
-// An unknown reference is an error wrapping ErrNotFound.
+// A tenant whose name is exactly the reference wins over every other
+// reading. An unknown reference is an error wrapping ErrNotFound.
 func ResolveList(ctx context.Context, q Querier, tt *schema.TenantTable, refs []string) ([]*Tenant, error) {
 	if tt == nil {
 		return nil, errors.New("the database has no tenant table")
@@ -93,6 +94,10 @@ func ResolveList(ctx context.Context, q Querier, tt *schema.TenantTable, refs []
 		return groups[name], nil
 	}
 	for _, ref := range refs {
+		if t := h.ByName(ref); t != nil { // a tenant's own name wins, prefix or not
+			add(t)
+			continue
+		}
 		kind, arg := splitRef(ref)
 		switch kind {
 		case "":

@@ -237,3 +237,89 @@ func TestVerifyPlanted(t *testing.T) {
 		})
 	}
 }
+
+const otherSchemaSQL = `
+CREATE SCHEMA crm;
+CREATE TABLE crm.customers_t (
+	uid uuid PRIMARY KEY DEFAULT gen_random_uuid(), label text NOT NULL UNIQUE, up uuid REFERENCES crm.customers_t,
+	may_have_children boolean NOT NULL DEFAULT false, is_provider boolean NOT NULL DEFAULT false,
+	enabled boolean NOT NULL DEFAULT true, lvl smallint);
+CREATE TABLE crm.account (region text, num int, "Owner Id" uuid NOT NULL REFERENCES crm.customers_t, name text, PRIMARY KEY (region, num));
+CREATE TABLE crm."Order" (id serial PRIMARY KEY, "Owner Id" uuid REFERENCES crm.customers_t, acct_region text, acct_num int,
+	parent_order int, currency text, FOREIGN KEY (acct_region, acct_num) REFERENCES crm.account);
+CREATE TABLE crm.currency (code text PRIMARY KEY);
+`
+
+const otherOverlay = `<Schema dbSchema="crm" tenantColumn="Owner Id">
+  <Tenants table="customers_t" key="uid" name="label" parent="up" subtenantsAllowed="may_have_children"
+           active="enabled" serviceProvider="is_provider" depth="lvl" maxDepth="3"/>
+  <Object name="order" table="Order">
+    <Srel attr="parent" column="parent_order" to="order"/>
+    <Srel attr="currency" column="currency" to="currency"/>
+  </Object>
+</Schema>
+`
+
+// TestVerifyOtherSchema runs the tenant commands and verify on a schema
+// unlike the fixture: uuid tenant keys, a tenant column named "Owner Id",
+// a composite foreign key, an overlay self-reference, a text reference to an
+// untenanted table, maxDepth 3.
+func TestVerifyOtherSchema(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, otherSchemaSQL)
+	overlay := filepath.Join(t.TempDir(), "crm.xml")
+	if err := os.WriteFile(overlay, []byte(otherOverlay), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tenant := func(code int, args ...string) {
+		t.Helper()
+		res := testkit.Run(t, db, append([]string{"--schema", overlay, "tenant", "create"}, args...)...)
+		if res.Code != code {
+			t.Fatalf("tenant create %q: exit %d, want %d: %s", args, res.Code, code, res.Stderr)
+		}
+	}
+	tenant(0, "--service-provider", "--subtenants-allowed", "Prov")
+	tenant(0, "--parent", "Prov", "--subtenants-allowed", "T1")
+	tenant(0, "--parent", "T1", "--subtenants-allowed", "T1a") // level 3: the cap
+	tenant(1, "--parent", "T1a", "T1a-x")                      // level 4
+	tenant(0, "T2")
+	if got := db.Value(t, "SELECT string_agg(label || '=' || lvl || ':' || (uid IS NOT NULL), ',' ORDER BY lvl, label) FROM crm.customers_t"); got != "Prov=0:true,T2=0:true,T1=1:true,T1a=2:true" {
+		t.Errorf("tenants %s", got)
+	}
+	db.Exec(t, `
+		CREATE FUNCTION pg_temp.t(text) RETURNS uuid AS 'SELECT uid FROM crm.customers_t WHERE label = $1' LANGUAGE sql;
+		INSERT INTO crm.currency VALUES ('EUR');
+		INSERT INTO crm.account VALUES ('eu', 1, pg_temp.t('T1'), 'a'), ('us', 1, pg_temp.t('T2'), 'b'),
+			('north "pole"', 3, pg_temp.t('T2'), 'c');
+		INSERT INTO crm."Order" (id, "Owner Id", acct_region, acct_num, parent_order, currency) VALUES
+			(1, pg_temp.t('T2'),  'eu', 1, NULL, 'EUR'),   -- T2 -> T1: leak (composite FK)
+			(2, pg_temp.t('T1'),  NULL, NULL, 1, NULL),    -- T1 -> T2: leak (self-reference)
+			(3, NULL,             'eu', 1, NULL, 'EUR'),   -- public -> T1: leak
+			(4, pg_temp.t('T1a'), 'eu', 1, 5, NULL),       -- T1a -> T1, its supertenant: fine
+			(5, pg_temp.t('T1'),  NULL, NULL, NULL, NULL),
+			(6, pg_temp.t('T1'),  NULL, NULL, 4, NULL),    -- T1 -> T1a, a subtenant: leak
+			(7, pg_temp.t('T1'),  NULL, NULL, 999, NULL),  -- dangling
+			(8, pg_temp.t('T1'),  'north "pole"', 3, NULL, NULL); -- T1 -> T2: leak
+	`)
+	rep, res := runVerify(t, db, "--schema", overlay)
+	if res.Code != 1 {
+		t.Errorf("exit %d: %s", res.Code, res.Stderr)
+	}
+	want := []string{
+		"dangling-reference order.parent->order: 1: id=7 -> parent_order=999",
+		`reference-rule order.Order_acct_region_acct_num_fkey->account: 3: id=1 (T2) -> region=eu num=1 (T1) | id=3 (public) -> region=eu num=1 (T1) | id=8 (T1) -> region="north \"pole\"" num=3 (T2)`,
+		"reference-rule order.parent->order: 2: id=2 (T1) -> id=1 (T2) | id=6 (T1) -> id=4 (T1a)",
+	}
+	if got := rep.lines(); !reflect.DeepEqual(got, want) {
+		t.Errorf("findings\n got %q\nwant %q", got, want)
+	}
+	// --objects limits the row checks; --sample limits the keys.
+	rep, _ = runVerify(t, db, "--schema", overlay, "--objects", "acc*", "--sample", "1")
+	if rep.Violations != 0 {
+		t.Errorf("--objects acc*: %v", rep.lines())
+	}
+	rep, _ = runVerify(t, db, "--schema", overlay, "--sample", "1")
+	if got := rep.lines(); len(got) != 3 || got[1] != "reference-rule order.Order_acct_region_acct_num_fkey->account: 3: id=1 (T2) -> region=eu num=1 (T1)" {
+		t.Errorf("--sample 1: %q", got)
+	}
+}

@@ -210,4 +210,3 @@ func writeCapped(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
-
