@@ -257,17 +257,43 @@ func sampleKey(o *schema.Object) []string {
 	return nil
 }
 
-// keySelect is the select list and ORDER BY of an object's sample key.
-func keySelect(o *schema.Object, alias string) (sel, order []string) {
+// keyExprs are the native expressions of an object's sample key.
+func keyExprs(o *schema.Object, alias string) []string {
 	key := sampleKey(o)
 	if key == nil {
-		return []string{alias + ".ctid::text"}, []string{alias + ".ctid"}
+		return []string{alias + ".ctid"}
 	}
-	for _, c := range key {
-		sel = append(sel, ident(alias, c)+"::text")
-		order = append(order, ident(alias, c))
+	out := make([]string, len(key))
+	for i, c := range key {
+		out[i] = ident(alias, c)
 	}
-	return sel, order
+	return out
+}
+
+// sampledSQL wraps a check: body ("FROM … WHERE …") finds the offending
+// rows; they are materialized first, so that the planner scans and hashes
+// the tables as a whole instead of walking an index in key order for the
+// LIMIT. The outer query returns the total count (a window over the
+// offenders) and the first $1 of them in key order: the sort keys keys
+// (native, shown as text), then the extra text columns.
+func sampledSQL(with string, keys, extras []string, body string) string {
+	var inner, outer, order []string
+	for i, k := range keys {
+		inner = append(inner, fmt.Sprintf("%s AS k%d", k, i))
+		outer = append(outer, fmt.Sprintf("k%d::text", i))
+		order = append(order, fmt.Sprintf("bad.k%d", i))
+	}
+	for i, x := range extras {
+		inner = append(inner, fmt.Sprintf("%s AS x%d", x, i))
+		outer = append(outer, fmt.Sprintf("x%d", i))
+	}
+	if with == "" {
+		with = "WITH "
+	} else {
+		with += ",\n"
+	}
+	return fmt.Sprintf("%sbad AS MATERIALIZED (SELECT %s\n%s)\nSELECT (count(*) OVER ())::text, %s FROM bad ORDER BY %s LIMIT $1",
+		with, strings.Join(inner, ", "), body, strings.Join(outer, ", "), strings.Join(order, ", "))
 }
 
 // formatKey renders key values as "col=value …".
@@ -346,44 +372,40 @@ func (b *builder) rowQueries(objs []*schema.Object) []*query {
 	return qs
 }
 
-const missingTenantSQL = `SELECT (count(*) OVER ())::text, %[1]s FROM %[2]s r WHERE %[3]s IS NULL ORDER BY %[4]s LIMIT $1`
+const missingTenantSQL = `FROM %[1]s r WHERE %[2]s IS NULL`
 
 func (b *builder) missingTenant(o *schema.Object) *query {
-	sel, order := keySelect(o, "r")
 	return &query{
 		finding: &Finding{Check: CheckMissingTenant, Object: o.Name},
-		sql:     fmt.Sprintf(missingTenantSQL, strings.Join(sel, ", "), o.Ident(), ident("r", o.TenantColumn), strings.Join(order, ", ")),
+		sql:     sampledSQL("", keyExprs(o, "r"), nil, fmt.Sprintf(missingTenantSQL, o.Ident(), ident("r", o.TenantColumn))),
 		sample:  func(cols []*string) string { return formatKey(o, cols) },
 	}
 }
 
-const unknownTenantSQL = `SELECT (count(*) OVER ())::text, %[1]s, %[2]s::text FROM %[3]s r
-WHERE %[2]s IS NOT NULL AND NOT EXISTS (SELECT FROM %[4]s t WHERE %[5]s)
-ORDER BY %[6]s LIMIT $1`
+const unknownTenantSQL = `FROM %[1]s r WHERE %[2]s IS NOT NULL AND NOT EXISTS (SELECT FROM %[3]s t WHERE %[4]s)`
 
 func (b *builder) unknownTenant(o *schema.Object) *query {
-	sel, order := keySelect(o, "r")
-	n := len(sel)
+	keys := keyExprs(o, "r")
+	n := len(keys)
+	body := fmt.Sprintf(unknownTenantSQL, o.Ident(), ident("r", o.TenantColumn), b.tt.Ident(), eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn))
 	return &query{
 		finding: &Finding{Check: CheckUnknownTenant, Object: o.Name},
-		sql: fmt.Sprintf(unknownTenantSQL, strings.Join(sel, ", "), ident("r", o.TenantColumn), o.Ident(), b.tt.Ident(),
-			eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn), strings.Join(order, ", ")),
+		sql:     sampledSQL("", keys, []string{ident("r", o.TenantColumn) + "::text"}, body),
 		sample: func(cols []*string) string {
 			return formatKey(o, cols[:n]) + " (tenant key " + quoteValue(cols[n]) + ")"
 		},
 	}
 }
 
-const inactiveTenantSQL = `SELECT (count(*) OVER ())::text, %[1]s, t.%[2]s FROM %[3]s r JOIN %[4]s t ON %[5]s
-WHERE NOT coalesce(t.%[6]s, true) ORDER BY %[7]s LIMIT $1`
+const inactiveTenantSQL = `FROM %[1]s r JOIN %[2]s t ON %[3]s WHERE NOT coalesce(t.%[4]s, true)`
 
 func (b *builder) inactiveTenant(o *schema.Object) *query {
-	sel, order := keySelect(o, "r")
-	n := len(sel)
+	keys := keyExprs(o, "r")
+	n := len(keys)
+	body := fmt.Sprintf(inactiveTenantSQL, o.Ident(), b.tt.Ident(), eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn), pgx.Identifier{b.tt.Active}.Sanitize())
 	return &query{
 		finding: &Finding{Check: CheckInactiveTenant, Object: o.Name},
-		sql: fmt.Sprintf(inactiveTenantSQL, strings.Join(sel, ", "), pgx.Identifier{b.tt.Name}.Sanitize(), o.Ident(), b.tt.Ident(),
-			eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn), pgx.Identifier{b.tt.Active}.Sanitize(), strings.Join(order, ", ")),
+		sql:     sampledSQL("", keys, []string{"t." + pgx.Identifier{b.tt.Name}.Sanitize() + "::text"}, body),
 		sample: func(cols []*string) string {
 			return formatKey(o, cols[:n]) + " (tenant " + tenantLabel(cols[n], "?") + ")"
 		},
@@ -399,27 +421,23 @@ func (b *builder) activeCond(alias string) string {
 }
 
 // referenceRuleSQL finds references from r (object o) to g (the SREL's
-// target) that break the reference rule. $1 is the sample size, $2 the
-// service provider's key as text (NULL when the SREL is not eligible).
-// Targets that are public or owned by a missing or inactive tenant are
-// left out (the join on gt and the activity condition), and so are
-// referencing rows whose own tenant is missing or inactive.
-const referenceRuleSQL = `WITH RECURSIVE %[1]s
-SELECT (count(*) OVER ())::text, %[2]s, rt.%[3]s, %[4]s, gt.%[3]s
-FROM %[5]s r
-JOIN %[6]s g ON %[7]s
-JOIN %[8]s gt ON %[9]s
-%[10]s
-WHERE %[11]s AND %[12]s
-  AND NOT (%[13]s)
-  AND NOT EXISTS (SELECT FROM anc a WHERE %[14]s AND %[15]s)
-  AND gt.%[16]s::text IS DISTINCT FROM $2
-ORDER BY %[17]s LIMIT $1`
+// target) that break the reference rule; $2 is the service provider's key
+// as text (NULL when the SREL is not eligible). Targets that are public or
+// owned by a missing or inactive tenant are left out (the join on gt and
+// the activity condition), and so are referencing rows whose own tenant is
+// missing or inactive (the source join and condition).
+const referenceRuleSQL = `FROM %[1]s r
+JOIN %[2]s g ON %[3]s
+JOIN %[4]s gt ON %[5]s
+%[6]s
+WHERE %[7]s AND %[8]s
+  AND NOT (%[9]s)
+  AND NOT EXISTS (SELECT FROM anc a WHERE %[10]s AND %[11]s)
+  AND gt.%[12]s::text IS DISTINCT FROM $2`
 
 func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	tg, tt := sr.Target, b.tt
-	rsel, rorder := keySelect(o, "r")
-	gsel, _ := keySelect(tg, "g")
+	rkeys := keyExprs(o, "r")
 	var on []string
 	for i, c := range sr.Columns {
 		on = append(on, eq("g", tg, sr.TargetColumns[i], "r", o, c))
@@ -448,15 +466,20 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	if sr.ServiceProviderEligible && b.spID != nil {
 		spArg = *b.spID
 	}
-	sql := fmt.Sprintf(referenceRuleSQL,
-		tenant.AncestorsCTE(tt, "anc"),
-		strings.Join(rsel, ", "), pgx.Identifier{tt.Name}.Sanitize(), strings.Join(gsel, ", "),
+	body := fmt.Sprintf(referenceRuleSQL,
 		o.Ident(), tg.Ident(), strings.Join(on, " AND "),
 		tt.Ident(), eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn),
 		srcJoin, srcCond, b.activeCond("gt"),
 		sameTenant, ancTenant, ancAncestor,
-		pgx.Identifier{tt.Key}.Sanitize(), strings.Join(rorder, ", "))
-	n := len(rsel)
+		pgx.Identifier{tt.Key}.Sanitize())
+	var extras []string
+	extras = append(extras, "rt."+pgx.Identifier{tt.Name}.Sanitize()+"::text")
+	for _, g := range keyExprs(tg, "g") {
+		extras = append(extras, g+"::text")
+	}
+	extras = append(extras, "gt."+pgx.Identifier{tt.Name}.Sanitize()+"::text")
+	sql := sampledSQL("WITH RECURSIVE "+tenant.AncestorsCTE(tt, "anc"), rkeys, extras, body)
+	n := len(rkeys)
 	return &query{
 		finding: &Finding{Check: CheckReferenceRule, Object: o.Name, Srel: sr.Attr, Target: tg.Name},
 		sql:     sql,
@@ -485,24 +508,22 @@ func castPair(o *schema.Object, oc string, tg *schema.Object, gc string) (string
 	return ident("r", oc) + "::text", ident("g", gc) + "::text"
 }
 
-const danglingSQL = `SELECT (count(*) OVER ())::text, %[1]s, %[2]s FROM %[3]s r
-WHERE %[4]s AND NOT EXISTS (SELECT FROM %[5]s g WHERE %[6]s)
-ORDER BY %[7]s LIMIT $1`
+const danglingSQL = `FROM %[1]s r WHERE %[2]s AND NOT EXISTS (SELECT FROM %[3]s g WHERE %[4]s)`
 
 func (b *builder) dangling(o *schema.Object, sr *schema.Srel) *query {
 	tg := sr.Target
-	sel, order := keySelect(o, "r")
+	keys := keyExprs(o, "r")
 	var vals, notNull, on []string
 	for i, c := range sr.Columns {
 		vals = append(vals, ident("r", c)+"::text")
 		notNull = append(notNull, ident("r", c)+" IS NOT NULL")
 		on = append(on, eq("g", tg, sr.TargetColumns[i], "r", o, c))
 	}
-	n := len(sel)
+	n := len(keys)
+	body := fmt.Sprintf(danglingSQL, o.Ident(), strings.Join(notNull, " AND "), tg.Ident(), strings.Join(on, " AND "))
 	return &query{
 		finding: &Finding{Check: CheckDanglingReference, Object: o.Name, Srel: sr.Attr, Target: tg.Name},
-		sql: fmt.Sprintf(danglingSQL, strings.Join(sel, ", "), strings.Join(vals, ", "), o.Ident(),
-			strings.Join(notNull, " AND "), tg.Ident(), strings.Join(on, " AND "), strings.Join(order, ", ")),
+		sql:     sampledSQL("", keys, vals, body),
 		sample: func(cols []*string) string {
 			parts := make([]string, len(sr.Columns))
 			for i, c := range sr.Columns {

@@ -299,7 +299,8 @@ func TestVerifyOtherSchema(t *testing.T) {
 			(5, pg_temp.t('T1'),  NULL, NULL, NULL, NULL),
 			(6, pg_temp.t('T1'),  NULL, NULL, 4, NULL),    -- T1 -> T1a, a subtenant: leak
 			(7, pg_temp.t('T1'),  NULL, NULL, 999, NULL),  -- dangling
-			(8, pg_temp.t('T1'),  'north "pole"', 3, NULL, NULL); -- T1 -> T2: leak
+			(8, pg_temp.t('T1'),  'north "pole"', 3, NULL, NULL), -- T1 -> T2: leak
+			(10, pg_temp.t('T2'), 'eu', 1, NULL, NULL);    -- T2 -> T1: leak, sorted after 8
 	`)
 	rep, res := runVerify(t, db, "--schema", overlay)
 	if res.Code != 1 {
@@ -307,7 +308,7 @@ func TestVerifyOtherSchema(t *testing.T) {
 	}
 	want := []string{
 		"dangling-reference order.parent->order: 1: id=7 -> parent_order=999",
-		`reference-rule order.Order_acct_region_acct_num_fkey->account: 3: id=1 (T2) -> region=eu num=1 (T1) | id=3 (public) -> region=eu num=1 (T1) | id=8 (T1) -> region="north \"pole\"" num=3 (T2)`,
+		`reference-rule order.Order_acct_region_acct_num_fkey->account: 4: id=1 (T2) -> region=eu num=1 (T1) | id=3 (public) -> region=eu num=1 (T1) | id=8 (T1) -> region="north \"pole\"" num=3 (T2) | id=10 (T2) -> region=eu num=1 (T1)`,
 		"reference-rule order.parent->order: 2: id=2 (T1) -> id=1 (T2) | id=6 (T1) -> id=4 (T1a)",
 	}
 	if got := rep.lines(); !reflect.DeepEqual(got, want) {
@@ -319,7 +320,7 @@ func TestVerifyOtherSchema(t *testing.T) {
 		t.Errorf("--objects acc*: %v", rep.lines())
 	}
 	rep, _ = runVerify(t, db, "--schema", overlay, "--sample", "1")
-	if got := rep.lines(); len(got) != 3 || got[1] != "reference-rule order.Order_acct_region_acct_num_fkey->account: 3: id=1 (T2) -> region=eu num=1 (T1)" {
+	if got := rep.lines(); len(got) != 3 || got[1] != "reference-rule order.Order_acct_region_acct_num_fkey->account: 4: id=1 (T2) -> region=eu num=1 (T1)" {
 		t.Errorf("--sample 1: %q", got)
 	}
 }
