@@ -80,6 +80,7 @@ type Options struct {
 type Finding struct {
 	Check  string `json:"check"`
 	Object string `json:"object,omitempty"`
+	Column string `json:"column,omitempty"` // data files: the column
 	Srel   string `json:"srel,omitempty"`
 	Target string `json:"target,omitempty"`
 	Count  int64  `json:"count"`
@@ -92,6 +93,8 @@ func (f *Finding) Where() string {
 	switch {
 	case f.Srel != "":
 		return f.Object + "." + f.Srel + " -> " + f.Target
+	case f.Column != "":
+		return f.Object + "." + f.Column
 	default:
 		return f.Object
 	}
@@ -119,11 +122,25 @@ func (r *Report) add(f *Finding) {
 	}
 	r.Findings = append(r.Findings, f)
 	r.Violations += f.Count
+	r.total(f.Check, f.Count)
+}
+
+// total adds n to the total of check.
+func (r *Report) total(check string, n int64) {
 	for i := range r.Checks {
-		if r.Checks[i].Check == f.Check {
-			r.Checks[i].Violations += f.Count
+		if r.Checks[i].Check == check {
+			r.Checks[i].Violations += n
 		}
 	}
+}
+
+// sortFindings orders the findings by check, in the order of checks.
+func (r *Report) sortFindings(checks []string) {
+	rank := map[string]int{}
+	for i, c := range checks {
+		rank[c] = i
+	}
+	sort.SliceStable(r.Findings, func(i, j int) bool { return rank[r.Findings[i].Check] < rank[r.Findings[j].Check] })
 }
 
 // query is one check query: a statement whose rows start with the total
@@ -187,11 +204,7 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 		bar.Add(1)
 	}
 	bar.Finish()
-	rank := map[string]int{}
-	for i, c := range Checks {
-		rank[c] = i
-	}
-	sort.SliceStable(rep.Findings, func(i, j int) bool { return rank[rep.Findings[i].Check] < rank[rep.Findings[j].Check] })
+	rep.sortFindings(Checks)
 	return rep, nil
 }
 

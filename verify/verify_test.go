@@ -42,6 +42,7 @@ type reportJSON struct {
 	Findings []struct {
 		Check   string   `json:"check"`
 		Object  string   `json:"object"`
+		Column  string   `json:"column"`
 		Srel    string   `json:"srel"`
 		Target  string   `json:"target"`
 		Count   int64    `json:"count"`
@@ -54,6 +55,9 @@ func (r *reportJSON) lines() []string {
 	var out []string
 	for _, f := range r.Findings {
 		where := f.Object
+		if f.Column != "" {
+			where += "." + f.Column
+		}
 		if f.Srel != "" {
 			where += "." + f.Srel + "->" + f.Target
 		}

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
+	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
 	"github.com/tenantkit/tenantkit/verify"
 )
 
@@ -51,8 +55,11 @@ Examples:
 			&cli.IntFlag{Name: "sample", Value: 10, Usage: "offending keys to show per finding (0: none)"},
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "check data `FILE` against the schema instead of the database (repeatable)"},
 			&cli.StringFlag{Name: "tenant", Aliases: []string{"t"}, Usage: "with -f: the `TENANT` the files would be loaded for"},
-			&cli.StringFlag{Name: "format", Usage: "with -f: file format (userload, csv, xlsx; default: from the extension)"},
-			&cli.StringFlag{Name: "table", Usage: "with -f: table name of CSV files (default: the file name)"},
+			&cli.StringFlag{Name: "format", Usage: "with -f: file `FORMAT` (userload, csv, xlsx; default: from the extension)"},
+			&cli.StringFlag{Name: "table", Usage: "with -f: table `NAME` of CSV files (default: the file name)"},
+			&cli.StringFlag{Name: "encoding", Usage: "with -f: input `ENCODING`, e.g. latin1 (default UTF-8)"},
+			&cli.StringFlag{Name: "null", Usage: "with -f: CSV: the unquoted `TEXT` meaning NULL (default: an empty unquoted field)"},
+			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "with -f: userload: backslashes are literal inside quotes"},
 		),
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			if e.c.NArg() > 0 {
@@ -69,6 +76,9 @@ Examples:
 				}
 			}
 			if files := e.c.StringSlice("file"); len(files) > 0 {
+				if objs != nil {
+					return exit.Usagef("--objects does not apply to -f")
+				}
 				return verifyFiles(e, pool, s, files)
 			}
 			if e.c.String("tenant") != "" {
@@ -78,23 +88,52 @@ Examples:
 			if err != nil {
 				return exit.Failure(err)
 			}
-			if e.JSON() {
-				if err := e.PrintJSON(rep); err != nil {
-					return err
-				}
-			} else if !e.Quiet() || rep.Violations > 0 {
-				if err := rep.WriteText(e.Stdout); err != nil {
-					return err
-				}
-			}
-			if rep.Violations > 0 {
-				return exit.Violations(fmt.Errorf("verify: %d violations", rep.Violations))
-			}
-			return nil
+			return printVerifyReport(e, rep)
 		}),
 	}
 }
 
+// printVerifyReport prints the report (text or JSON) and turns violations
+// into exit 1.
+func printVerifyReport(e *env, rep *verify.Report) error {
+	if e.JSON() {
+		if err := e.PrintJSON(rep); err != nil {
+			return err
+		}
+	} else if !e.Quiet() || rep.Violations > 0 {
+		if err := rep.WriteText(e.Stdout); err != nil {
+			return err
+		}
+	}
+	if rep.Violations > 0 {
+		return exit.Violations(fmt.Errorf("verify: %d violations", rep.Violations))
+	}
+	return nil
+}
+
 func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) error {
-	return exit.Usagef("verify -f is not available yet")
+	read := datafile.Options{Format: datafile.Format(e.c.String("format")), Table: e.c.String("table"),
+		Encoding: e.c.String("encoding"), LiteralBackslash: e.c.Bool("literal-backslash")}
+	if e.c.IsSet("null") {
+		v := e.c.String("null")
+		read.Null = &v
+	}
+	for _, f := range files {
+		if _, err := datafile.DetectFormat(f, read.Format); err != nil {
+			return exit.Usage(err)
+		}
+		if _, err := os.Stat(f); err != nil && f != "-" {
+			return exit.Usage(err)
+		}
+	}
+	rep, err := verify.Files(e.c.Context, pool, s, files, verify.FileOptions{
+		Tenant: e.c.String("tenant"), Read: read, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
+	})
+	switch {
+	case errors.Is(err, tenant.ErrNotFound), errors.Is(err, verify.ErrTenantInactive):
+		return exit.Usage(err)
+	case err != nil:
+		return err // a *datafile.SyntaxError is exit 2, the rest 3
+	}
+	return printVerifyReport(e, rep)
 }
