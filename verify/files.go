@@ -18,13 +18,13 @@ import (
 
 // The data file checks, in report order.
 const (
-	CheckUnknownTable     = "unknown-table"
-	CheckUnknownColumn    = "unknown-column"
-	CheckDuplicateColumn  = "duplicate-column"
-	CheckGeneratedColumn  = "generated-column"
-	CheckMissingKey       = "missing-key"
-	CheckBadValue         = "bad-value"
-	CheckNullValue        = "null-value"
+	CheckUnknownTable    = "unknown-table"
+	CheckUnknownColumn   = "unknown-column"
+	CheckDuplicateColumn = "duplicate-column"
+	CheckGeneratedColumn = "generated-column"
+	CheckMissingKey      = "missing-key"
+	CheckBadValue        = "bad-value"
+	CheckNullValue       = "null-value"
 )
 
 // FileChecks lists every data file check in report order.
@@ -314,7 +314,7 @@ func (s *sectionSource) Next() bool {
 }
 
 func (s *sectionSource) Values() ([]any, error) { return s.row, nil }
-func (s *sectionSource) Err() error              { return s.err }
+func (s *sectionSource) Err() error             { return s.err }
 
 // section checks the rows of one section held in a temporary table.
 type section struct {
