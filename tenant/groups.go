@@ -100,8 +100,8 @@ func ResolveList(ctx context.Context, q Querier, tt *schema.TenantTable, refs []
 		}
 		kind, arg := splitRef(ref)
 		switch kind {
-		case "":
-			if t := h.Find(arg); t != nil {
+		case "", PrefixGroup:
+			if t := h.Find(arg); t != nil && kind == "" {
 				add(t)
 				continue
 			}
@@ -110,16 +110,11 @@ func ResolveList(ctx context.Context, q Querier, tt *schema.TenantTable, refs []
 				return nil, err
 			}
 			if g == nil {
-				return nil, fmt.Errorf("tenant or tenant group %q: %w", arg, ErrNotFound)
-			}
-			add(g.Members...)
-		case PrefixGroup:
-			g, err := group(arg)
-			if err != nil {
-				return nil, err
-			}
-			if g == nil {
-				return nil, fmt.Errorf("tenant group %q: %w", arg, ErrNotFound)
+				what := "tenant group"
+				if kind == "" {
+					what = "tenant or tenant group"
+				}
+				return nil, fmt.Errorf("%s %q: %w", what, arg, ErrNotFound)
 			}
 			add(g.Members...)
 		default:

@@ -56,6 +56,9 @@ func Create(ctx context.Context, db TxStarter, tt *schema.TenantTable, opts Crea
 	if err := checkColumns(tt, opts); err != nil {
 		return nil, err
 	}
+	if key := tt.Object.Column(tt.Key); opts.ID == "" && !key.HasDefault() && !integerTypes[key.Type] {
+		return nil, fmt.Errorf("tenant table %s: key %s (%s) has no default: give the key (--id): %w", tt.Table, tt.Key, key.Type, ErrUnsupported)
+	}
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -88,6 +91,10 @@ func Create(ctx context.Context, db TxStarter, tt *schema.TenantTable, opts Crea
 	}
 	return t, tx.Commit(ctx)
 }
+
+// integerTypes are the key types for which Create numbers new tenants
+// itself when the key has no default.
+var integerTypes = map[string]bool{"smallint": true, "integer": true, "bigint": true, "numeric": true}
 
 // checkColumns refuses settings the tenant table has no column for.
 func checkColumns(tt *schema.TenantTable, opts CreateOptions) error {

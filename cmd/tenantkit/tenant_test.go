@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -208,5 +209,56 @@ func writeCapped(t *testing.T, path string) {
 	}
 	if err := os.WriteFile(path, []byte(strings.Replace(string(b), `maxTenants="0"`, `maxTenants="2"`, 1)), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTenantMinimalTable: a tenant table with a text key without default, a
+// parent, and none of the optional flag columns. The first tenant is the
+// service provider; every tenant may have subtenants.
+func TestTenantMinimalTable(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, `CREATE TABLE org_unit (code text PRIMARY KEY, title text NOT NULL UNIQUE, parent_code text REFERENCES org_unit);
+		CREATE TABLE ticket (id int PRIMARY KEY, owner text REFERENCES org_unit, note text, ref int REFERENCES ticket)`)
+	overlay := t.TempDir() + "/minimal.xml"
+	if err := os.WriteFile(overlay, []byte(`<Schema tenantColumn="owner"><Tenants table="org_unit" key="code" name="title" parent="parent_code" maxDepth="2"/></Schema>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(code int, args ...string) testkit.Result {
+		t.Helper()
+		res := testkit.Run(t, db, append([]string{"--schema", overlay, "tenant"}, args...)...)
+		if res.Code != code {
+			t.Fatalf("%q: exit %d, want %d: %s", args, res.Code, code, res.Stderr)
+		}
+		return res
+	}
+	run(2, "create", "HQ")                             // no default on the key: --id needed
+	run(2, "create", "--id", "hq", "--inactive", "HQ") // no active column
+	run(0, "create", "--id", "hq", "HQ")
+	run(0, "create", "--id", "it's", "--parent", "HQ", "IT \"Dept\"")
+	run(1, "create", "--id", "x", "--parent", "it's", "Too deep") // maxDepth 2
+	run(0, "create", "--id", "x-ext", "External")
+	run(1, "set-parent", "HQ", "External") // without a flag column, the root with the lowest key (HQ) is the service provider
+	run(0, "set-parent", "External", "HQ")
+	res := run(0, "tree")
+	if res.Stdout != "HQ (service provider, subtenants allowed)\n  External (subtenants allowed)\n  IT \"Dept\" (subtenants allowed)\n" {
+		t.Errorf("tree %q", res.Stdout)
+	}
+	db.Exec(t, `INSERT INTO ticket VALUES (1, 'x-ext', 'a', NULL), (2, 'it''s', 'b', 1), (3, 'hq', 'c', 2), (4, NULL, 'public', 3)`)
+	res = testkit.Run(t, db, "verify", "--schema", overlay, "--json")
+	var rep struct {
+		Violations int
+		Findings   []struct {
+			Check, Srel string
+			Samples     []string
+		}
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &rep); err != nil {
+		t.Fatalf("%v: %s %s", err, res.Stdout, res.Stderr)
+	}
+	// Ticket 2 (IT) -> 1 (External, a sibling) and the public ticket 4 -> 3
+	// (HQ) leak; ticket 3 (HQ) -> 2 (IT) too: IT is below HQ, not above.
+	want := `[{reference-rule ref [id=2 (IT "Dept") -> id=1 (External) id=3 (HQ) -> id=2 (IT "Dept") id=4 (public) -> id=3 (HQ)]}]`
+	if got := fmt.Sprint(rep.Findings); res.Code != 1 || got != want {
+		t.Errorf("exit %d, findings %s\nwant %s", res.Code, got, want)
 	}
 }
