@@ -215,6 +215,7 @@ func TestVerifyPlanted(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			db := testkit.NewFixtureDB(t)
 			db.Exec(t, cleanFixture)
 			if tc.plant != "" {

@@ -47,12 +47,22 @@ Examples:
 
 // tenantTableAction is schemaAction for commands that need the tenant table.
 func tenantTableAction(fn func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error) cli.ActionFunc {
-	return schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+	return schemaAction(withTenantTable(fn))
+}
+
+// tenantWriteAction is tenantTableAction for commands that change the
+// database: they hold the run lock (see --wait).
+func tenantWriteAction(fn func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error) cli.ActionFunc {
+	return writeAction(withTenantTable(fn))
+}
+
+func withTenantTable(fn func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error) func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+	return func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		if s.Tenants == nil {
 			return exit.Usagef("schema %s has no tenant table (name it in the overlay's <Tenants table=…>)", s.DBSchema)
 		}
 		return tenantError(fn(e, pool, s.Tenants))
-	})
+	}
 }
 
 // tenantError gives the tenant package's errors their exit codes: a refused
@@ -92,14 +102,14 @@ Examples:
    tenantkit tenant create --service-provider --subtenants-allowed SP
    tenantkit tenant create --parent SP --subtenants-allowed Acme
    tenantkit tenant create --parent Acme --inactive "Acme EU"`,
-		Flags: withSchema(
+		Flags: withSchema(append(writeFlags(),
 			&cli.StringFlag{Name: "parent", Usage: "parent tenant `NAME` or key"},
 			&cli.BoolFlag{Name: "subtenants-allowed", Usage: "the tenant may have subtenants"},
 			&cli.BoolFlag{Name: "service-provider", Usage: "the tenant is the service provider (the first tenant)"},
 			&cli.BoolFlag{Name: "inactive", Usage: "create the tenant inactive"},
 			&cli.StringFlag{Name: "id", Usage: "the tenant's `KEY` instead of the table's default"},
-		),
-		Action: tenantTableAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
+		)...),
+		Action: tenantWriteAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
 			name, err := oneArg(e, "the tenant name")
 			if err != nil {
 				return err
@@ -281,8 +291,8 @@ depth column, when the table has one, is rewritten for the whole subtree.
 Examples:
    tenantkit tenant set-parent "Acme EU" Globex
    tenantkit tenant set-parent --none "Acme EU"`,
-		Flags: withSchema(&cli.BoolFlag{Name: "none", Usage: "make the tenant a root (no parent)"}),
-		Action: tenantTableAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
+		Flags: withSchema(append(writeFlags(), &cli.BoolFlag{Name: "none", Usage: "make the tenant a root (no parent)"})...),
+		Action: tenantWriteAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
 			args := e.c.Args().Slice()
 			var ref, parent string
 			switch {
@@ -342,8 +352,8 @@ need --replace.
 Examples:
    tenantkit tenant group create Europe "Acme EU" Globex
    tenantkit tenant group create --replace Acme-all subtenants:Acme`,
-				Flags: withSchema(&cli.BoolFlag{Name: "replace", Usage: "replace the members of an existing group"}),
-				Action: tenantTableAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
+				Flags: withSchema(append(writeFlags(), &cli.BoolFlag{Name: "replace", Usage: "replace the members of an existing group"})...),
+				Action: tenantWriteAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
 					if e.c.NArg() < 2 {
 						return exit.Usagef("group create: want NAME TENANT… (flags come first)")
 					}
@@ -398,8 +408,8 @@ Examples:
 
 Examples:
    tenantkit tenant group delete Europe`,
-				Flags: withSchema(&cli.BoolFlag{Name: "if-exists", Usage: "a missing group is not an error"}),
-				Action: tenantTableAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
+				Flags: withSchema(append(writeFlags(), &cli.BoolFlag{Name: "if-exists", Usage: "a missing group is not an error"})...),
+				Action: tenantWriteAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
 					name, err := oneArg(e, "the group name")
 					if err != nil {
 						return err
