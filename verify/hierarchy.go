@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/tenantkit/tenantkit/schema"
 )
 
 // hierarchyWalkSQL walks up from every tenant, keeping the path so that a
@@ -81,11 +79,12 @@ func (b *builder) hierarchyQuery() *query {
 	if len(parts) == 0 {
 		parts = append(parts, "SELECT NULL::text, NULL::text, NULL::text WHERE false")
 	}
-	return &query{sql: with + "\nSELECT * FROM (\n" + strings.Join(parts, "\nUNION ALL\n") + "\n) v ORDER BY 1, 2"}
+	return &query{hierarchy: tt, sql: with + "\nSELECT * FROM (\n" + strings.Join(parts, "\nUNION ALL\n") + "\n) v ORDER BY 1, 2"}
 }
 
-// runHierarchy runs the hierarchy query and adds one finding per broken rule.
-func runHierarchy(ctx context.Context, tx pgx.Tx, q *query, rep *Report, sample int, tt *schema.TenantTable) error {
+// runHierarchy runs the hierarchy query and gives it one finding per broken rule.
+func runHierarchy(ctx context.Context, tx pgx.Tx, q *query, sample int) error {
+	tt := q.hierarchy
 	rows, err := tx.Query(ctx, q.sql)
 	if err != nil {
 		return fmt.Errorf("verify hierarchy: %w", err)
@@ -120,7 +119,7 @@ func runHierarchy(ctx context.Context, tx pgx.Tx, q *query, rep *Report, sample 
 	}
 	for _, c := range Checks {
 		if f := byCheck[c]; f != nil {
-			rep.add(f)
+			q.results = append(q.results, f)
 		}
 	}
 	return nil

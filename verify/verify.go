@@ -37,6 +37,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/schema"
@@ -74,6 +75,9 @@ type Options struct {
 	Sample int
 	// Quiet turns the progress report off.
 	Quiet bool
+	// Jobs is the number of connections running checks at once (0 or 1:
+	// one).
+	Jobs int
 }
 
 // Finding is the result of one check on one object, SREL or the hierarchy.
@@ -151,10 +155,25 @@ type query struct {
 	sql     string
 	args    []any
 	sample  func(cols []*string) string
+	// hierarchy is set on the hierarchy query, whose rows are (check,
+	// tenant, detail), one per violation; it receives a finding per check.
+	hierarchy *schema.TenantTable
+	results   []*Finding
 }
 
-// Database runs every check on the database in one read-only, repeatable
-// read transaction, so that all checks see the same snapshot.
+// findings are the query's results.
+func (q *query) findings() []*Finding {
+	if q.hierarchy != nil {
+		return q.results
+	}
+	return []*Finding{q.finding}
+}
+
+// Database runs every check on the database in read-only, repeatable read
+// transactions that share one snapshot, so that all checks see the same
+// data. With Jobs > 1, db must hand out independent connections (a pool):
+// the checks then run on that many connections at once, the first
+// transaction exporting its snapshot to the others.
 func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts Options) (*Report, error) {
 	objs := opts.Objects
 	if objs == nil {
@@ -188,28 +207,83 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 	if b.tt != nil {
 		qs = append(qs, b.hierarchyQuery())
 	}
+	txs, err := snapshotSharers(ctx, db, tx, min(max(opts.Jobs, 1), len(qs)))
+	for _, t := range txs[1:] {
+		defer t.Rollback(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
 	bar := progress.New("verify", progress.Options{Quiet: opts.Quiet, Total: int64(len(qs)), Unit: "checks"})
-	for _, q := range qs {
-		if q.finding == nil {
-			if err := runHierarchy(ctx, tx, q, rep, opts.Sample, b.tt); err != nil {
-				return nil, err
+	next := make(chan *query)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, t := range txs {
+		g.Go(func() error {
+			for q := range next {
+				if err := runQuery(gctx, t, q, opts.Sample); err != nil {
+					return err
+				}
+				bar.Add(1)
 			}
-		} else {
-			if err := runQuery(ctx, tx, q, opts.Sample); err != nil {
-				return nil, err
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(next)
+		for _, q := range qs {
+			select {
+			case next <- q:
+			case <-gctx.Done():
+				return gctx.Err()
 			}
-			rep.add(q.finding)
 		}
-		rep.Queries++
-		bar.Add(1)
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	bar.Finish()
+	for _, q := range qs {
+		for _, f := range q.findings() {
+			rep.add(f)
+		}
+	}
+	rep.Queries = len(qs)
 	rep.sortFindings(Checks)
 	return rep, nil
 }
 
-// runQuery runs a row check and fills its finding.
+// snapshotSharers returns tx and jobs-1 more read-only transactions that
+// import tx's snapshot.
+func snapshotSharers(ctx context.Context, db tenant.TxStarter, tx pgx.Tx, jobs int) ([]pgx.Tx, error) {
+	txs := []pgx.Tx{tx}
+	if jobs <= 1 {
+		return txs, nil
+	}
+	var snap string
+	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap); err != nil {
+		return txs, fmt.Errorf("exporting the verify snapshot: %w", err)
+	}
+	for i := 1; i < jobs; i++ {
+		t, err := db.Begin(ctx)
+		if err != nil {
+			return txs, err
+		}
+		txs = append(txs, t)
+		setup := "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '" + strings.ReplaceAll(snap, "'", "''") + "'"
+		if _, err := t.Exec(ctx, setup); err != nil {
+			return txs, fmt.Errorf("sharing the verify snapshot: %w", err)
+		}
+	}
+	return txs, nil
+}
+
+// runQuery runs a check and fills its finding (or, for the hierarchy, its
+// findings).
 func runQuery(ctx context.Context, tx pgx.Tx, q *query, sample int) error {
+	if q.hierarchy != nil {
+		return runHierarchy(ctx, tx, q, sample)
+	}
 	rows, err := tx.Query(ctx, q.sql, append([]any{sample}, q.args...)...)
 	if err != nil {
 		return fmt.Errorf("verify %s %s: %w", q.finding.Check, q.finding.Where(), err)

@@ -319,6 +319,13 @@ func TestVerifyOtherSchema(t *testing.T) {
 	if got := rep.lines(); !reflect.DeepEqual(got, want) {
 		t.Errorf("findings\n got %q\nwant %q", got, want)
 	}
+	// More jobs, same findings.
+	for _, jobs := range []string{"1", "8"} {
+		rep, _ := runVerify(t, db, "--schema", overlay, "--jobs", jobs)
+		if got := rep.lines(); !reflect.DeepEqual(got, want) {
+			t.Errorf("--jobs %s: findings\n got %q\nwant %q", jobs, got, want)
+		}
+	}
 	// --objects limits the row checks; --sample limits the keys.
 	rep, _ = runVerify(t, db, "--schema", overlay, "--objects", "acc*", "--sample", "1")
 	if rep.Violations != 0 {

@@ -38,6 +38,9 @@ and object or SREL, all in one read-only snapshot:
 
 A row flagged by one of the first three checks is not checked again by
 reference-rule, neither as the referencing nor as the referenced row.
+--objects limits the row checks to the objects whose rows reference; the
+hierarchy is always checked. --jobs runs that many checks at once, on
+connections sharing one snapshot.
 Prints the count per check, then per object and SREL with sample keys of the
 offending rows (tenants by name). Exits 1 when anything is found.
 
@@ -53,6 +56,7 @@ Examples:
 		Flags: withSchema(
 			&cli.StringSliceFlag{Name: "objects", Usage: "check only these objects or tables (names or shell patterns, comma-separated)"},
 			&cli.IntFlag{Name: "sample", Value: 10, Usage: "offending keys to show per finding (0: none)"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 2, Usage: "database checks to run at once, on as many connections sharing one snapshot"},
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "check data `FILE` against the schema instead of the database (repeatable)"},
 			&cli.StringFlag{Name: "tenant", Aliases: []string{"t"}, Usage: "with -f: the `TENANT` the files would be loaded for"},
 			&cli.StringFlag{Name: "format", Usage: "with -f: file `FORMAT` (userload, csv, xlsx; default: from the extension)"},
@@ -67,6 +71,9 @@ Examples:
 			}
 			if e.c.Int("sample") < 0 {
 				return exit.Usagef("--sample must be 0 or more")
+			}
+			if e.c.Int("jobs") < 1 {
+				return exit.Usagef("--jobs must be 1 or more")
 			}
 			var objs []*schema.Object
 			if pats := splitList(e.c.StringSlice("objects")); len(pats) > 0 {
@@ -84,7 +91,9 @@ Examples:
 			if e.c.String("tenant") != "" {
 				return exit.Usagef("-t/--tenant is for checking data files (-f)")
 			}
-			rep, err := verify.Database(e.c.Context, pool, s, verify.Options{Objects: objs, Sample: e.c.Int("sample"), Quiet: e.Quiet()})
+			rep, err := verify.Database(e.c.Context, pool, s, verify.Options{Objects: objs, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
+				// Each job holds a connection for the whole run.
+				Jobs: min(e.c.Int("jobs"), int(pool.Config().MaxConns))})
 			if err != nil {
 				return exit.Failure(err)
 			}
