@@ -117,6 +117,7 @@ func TestVerifyFilesErrors(t *testing.T) {
 		{"-f", ok, "-t", "Umbrella"}, // inactive
 		{"-f", filepath.Join(t.TempDir(), "missing.dat")},
 		{"-t", "Acme"}, // -t without -f
+		{"-f", ok, "--encoding", "klingon"},
 	} {
 		res := testkit.Run(t, db, append([]string{"verify", "--schema", "fixtures/schema.xml"}, args...)...)
 		if res.Code != 2 {

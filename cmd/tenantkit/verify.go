@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
@@ -127,13 +126,17 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) e
 		v := e.c.String("null")
 		read.Null = &v
 	}
+	// Unreadable files and bad reading options are bad input: find them
+	// before anything runs.
 	for _, f := range files {
-		if _, err := datafile.DetectFormat(f, read.Format); err != nil {
+		if f == "-" {
+			continue
+		}
+		r, err := datafile.Open(f, read)
+		if err != nil {
 			return exit.Usage(err)
 		}
-		if _, err := os.Stat(f); err != nil && f != "-" {
-			return exit.Usage(err)
-		}
+		r.Close()
 	}
 	rep, err := verify.Files(e.c.Context, pool, s, files, verify.FileOptions{
 		Tenant: e.c.String("tenant"), Read: read, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
