@@ -118,6 +118,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
 		aclCommand(),
+		aliasesCommand(),
 		convertCommand(),
 		fixturesCommand(),
 		tenantCommand(),
