@@ -361,8 +361,9 @@ func keyExprs(o *schema.Object, alias string) []string {
 // rows; they are materialized first, so that the planner scans and hashes
 // the tables as a whole instead of walking an index in key order for the
 // LIMIT. The outer query returns the total count (a window over the
-// offenders) and the first $1 of them in key order: the sort keys keys
-// (native, shown as text), then the extra text columns.
+// offenders) and the first $1 of them (at least one, to carry the count)
+// in key order: the keys (native, shown as text), then the extra text
+// columns.
 func sampledSQL(with string, keys, extras []string, body string) string {
 	var inner, outer, order []string
 	for i, k := range keys {
@@ -379,7 +380,7 @@ func sampledSQL(with string, keys, extras []string, body string) string {
 	} else {
 		with += ",\n"
 	}
-	return fmt.Sprintf("%sbad AS MATERIALIZED (SELECT %s\n%s)\nSELECT (count(*) OVER ())::text, %s FROM bad ORDER BY %s LIMIT $1",
+	return fmt.Sprintf("%sbad AS MATERIALIZED (SELECT %s\n%s)\nSELECT (count(*) OVER ())::text, %s FROM bad ORDER BY %s LIMIT greatest($1::int, 1)",
 		with, strings.Join(inner, ", "), body, strings.Join(outer, ", "), strings.Join(order, ", "))
 }
 

@@ -331,6 +331,10 @@ func TestVerifyOtherSchema(t *testing.T) {
 	if rep.Violations != 0 {
 		t.Errorf("--objects acc*: %v", rep.lines())
 	}
+	rep, _ = runVerify(t, db, "--schema", overlay, "--sample", "0")
+	if rep.Violations != 7 || len(rep.Findings) != 3 || len(rep.Findings[0].Samples) != 0 {
+		t.Errorf("--sample 0: %d violations, %q", rep.Violations, rep.lines())
+	}
 	rep, _ = runVerify(t, db, "--schema", overlay, "--sample", "1")
 	if got := rep.lines(); len(got) != 3 || got[1] != "reference-rule order.Order_acct_region_acct_num_fkey->account: 4: id=1 (T2) -> region=eu num=1 (T1)" {
 		t.Errorf("--sample 1: %q", got)
