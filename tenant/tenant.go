@@ -137,20 +137,28 @@ func ServiceProvider(ctx context.Context, q Querier, tt *schema.TenantTable) (*T
 // Use it as "WITH RECURSIVE " + AncestorsCTE(tt, "anc") + " SELECT …".
 // The recursion stops on cycles.
 func AncestorsCTE(tt *schema.TenantTable, name string) string {
+	return closureCTE(tt, name, "ancestor", true)
+}
+
+// closureCTE is the recursive CTE pairing every tenant with itself and each
+// tenant reached by following parent links up (or down), in column col.
+// The path of visited keys stops the recursion on cycles.
+func closureCTE(tt *schema.TenantTable, name, col string, up bool) string {
 	key := pgx.Identifier{tt.Key}.Sanitize()
 	n := pgx.Identifier{name}.Sanitize()
 	if tt.Parent == "" {
-		return fmt.Sprintf("%s(tenant, ancestor) AS (SELECT t.%s, t.%s FROM %s t)", n, key, key, tt.Ident())
+		return fmt.Sprintf("%s(tenant, %s) AS (SELECT t.%s, t.%s FROM %s t)", n, col, key, key, tt.Ident())
 	}
 	parent := pgx.Identifier{tt.Parent}.Sanitize()
-	return fmt.Sprintf(`%s(tenant, ancestor, path) AS (
-	SELECT t.%s, t.%s, ARRAY[t.%s::text] FROM %s t
+	next, match := parent, key // up: from a tenant to its parent
+	if !up {
+		next, match = key, parent // down: from a tenant to its children
+	}
+	return fmt.Sprintf(`%[1]s(tenant, %[2]s, path) AS (
+	SELECT t.%[3]s, t.%[3]s, ARRAY[t.%[3]s::text] FROM %[4]s t
 	UNION ALL
-	SELECT a.tenant, t.%s, a.path || t.%s::text
-	FROM %s a JOIN %s t ON t.%s = a.ancestor
-	WHERE t.%s IS NOT NULL AND NOT t.%s::text = ANY (a.path))`,
-		n, key, key, key, tt.Ident(),
-		parent, parent,
-		n, tt.Ident(), key,
-		parent, parent)
+	SELECT c.tenant, t.%[5]s, c.path || t.%[5]s::text
+	FROM %[1]s c JOIN %[4]s t ON t.%[6]s = c.%[2]s
+	WHERE t.%[5]s IS NOT NULL AND NOT t.%[5]s::text = ANY (c.path))`,
+		n, col, key, tt.Ident(), next, match)
 }
