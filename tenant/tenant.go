@@ -1,7 +1,12 @@
-// Package tenant reads tenants and their hierarchy from the tenant table
-// described by the object schema. Tenant keys may be of any type (integer,
-// uuid, text); this package handles them in their text form, and SQL compares
-// them as key::text.
+// Package tenant reads and changes tenants and their hierarchy in the
+// tenant table described by the object schema: lookups, the hierarchy
+// snapshot with its system-maintained groups (supertenants, subtenants,
+// related), the hierarchy rules enforced by Create and SetParent,
+// user-defined tenant groups, tenant lists (ResolveList) and the recursive
+// CTEs other packages use in SQL (AncestorsCTE, DescendantsCTE).
+//
+// Tenant keys may be of any type (integer, uuid, text); this package
+// handles them in their text form, and SQL compares them as key::text.
 package tenant
 
 import (
