@@ -122,6 +122,8 @@ func commands() []*cli.Command {
 		aliasesCommand(),
 		convertCommand(),
 		fixturesCommand(),
+		tenantCommand(),
+		verifyCommand(),
 		versionCommand(),
 	}
 }
