@@ -120,6 +120,7 @@ func commands() []*cli.Command {
 		settenantCommand(),
 		aclCommand(),
 		aliasesCommand(),
+		buildtenantCommand(),
 		convertCommand(),
 		fixturesCommand(),
 		tenantCommand(),
