@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/schema"
@@ -42,6 +43,9 @@ type Options struct {
 	Adopt bool
 	// Quiet shows no progress.
 	Quiet bool
+	// AccessGroups gives every created tenant the default access groups
+	// (TENANT\Administrators, TENANT\Users) at the next acl apply.
+	AccessGroups bool
 }
 
 // Result summarises a run.
@@ -402,7 +406,26 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 	}
 	r.res.Created += or.Created
 	r.res.Adopted += or.Adopted
+	if r.opts.AccessGroups && or.Created > 0 {
+		if err := r.accessGroups(ctx, w); err != nil {
+			return r.fail(b, "recording the default access groups", err)
+		}
+	}
 	return nil
+}
+
+// accessGroups records the default access groups of the tenants this
+// object's rows created, in the run's transaction.
+func (r *runner) accessGroups(ctx context.Context, w *workTable) error {
+	rows, err := r.tx.Query(ctx, fmt.Sprintf("SELECT %s::text FROM %s c WHERE NOT c.adopted", w.nameCol("c."), workTableName))
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	return acl.AddTenantDefaults(ctx, r.tx, names...)
 }
 
 // plan lists, for a checked run, the tenants it would create or adopt.

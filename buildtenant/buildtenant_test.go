@@ -437,3 +437,21 @@ INSERT INTO customer VALUES (1, 'One', NULL, NULL), (2, 'Two', 1, NULL), (3, NUL
 		t.Errorf("customers:\n%s", got)
 	}
 }
+
+func TestBuildWithAccessGroups(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, spSQL)
+	db.Exec(t, `INSERT INTO ca_tenant (name, parent, subtenants_ok, tenant_depth) SELECT 'Acme', id, true, 1 FROM ca_tenant WHERE name = 'SP'`)
+	mustRun(t, db, 0, "buildtenant", "--schema", overlay, "--on-conflict", "adopt", "--with-access-groups")
+	// Created tenants are recorded, the adopted one (Acme) is not.
+	got := joined(db.Rows(t, "SELECT tenant FROM tenantkit.acl_tenant_default ORDER BY tenant"))
+	if want := "Acme Europe\nGlobex\nInitech\nSociété Générale"; got != want {
+		t.Errorf("tenants with default groups:\n%s\nwant\n%s", got, want)
+	}
+	// The next acl plan creates their groups.
+	acl := testkit.WriteFile(t, "acl.xml", "<AccessControl/>")
+	res := mustRun(t, db, 0, "acl", "plan", "--schema", overlay, "-f", acl)
+	if !strings.Contains(res.Stdout, `COMMENT ON ROLE "tkg_globex_administrators_`) || !strings.Contains(res.Stdout, `COMMENT ON ROLE "tkg_initech_users_`) {
+		t.Errorf("acl plan lacks the default groups:\n%s", res.Stdout)
+	}
+}
