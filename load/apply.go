@@ -1,0 +1,493 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/schema"
+)
+
+// setupSQL creates the rejects table and the helper that names a value's
+// cast error (used only after a set-based cast has failed; PostgreSQL 15
+// has no pg_input_is_valid).
+const setupSQL = `
+CREATE TEMP TABLE tk_rej (_n bigint, grp int, _f int, _l int, _c int, col text, val text, reason text) ON COMMIT DROP;
+CREATE FUNCTION pg_temp.tk_cast_error(v text, t text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('SELECT CAST(%L AS %s)', v, t);
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLERRM;
+END $$`
+
+// notRejected is the condition keeping records s that have no reject.
+const notRejected = "NOT EXISTS (SELECT FROM tk_rej r WHERE r._n = s._n)"
+
+func (l *loader) setup(ctx context.Context) error {
+	if _, err := l.tx.Exec(ctx, setupSQL); err != nil {
+		return exit.Failure(fmt.Errorf("userload: preparing the session: %w", err))
+	}
+	return nil
+}
+
+// exec runs a statement; failures are database failures.
+func (l *loader) exec(ctx context.Context, what, sql string, args ...any) (int64, error) {
+	tag, err := l.tx.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, exit.Failure(fmt.Errorf("userload: %s: %w", what, err))
+	}
+	return tag.RowsAffected(), nil
+}
+
+// trySavepoint runs sql in a savepoint and reports the database's refusal
+// as a *pgconn.PgError with the savepoint rolled back.
+func (l *loader) trySavepoint(ctx context.Context, sql string, args ...any) (int64, *pgconn.PgError, error) {
+	sp, err := l.tx.Begin(ctx)
+	if err != nil {
+		return 0, nil, exit.Failure(err)
+	}
+	tag, err := sp.Exec(ctx, sql, args...)
+	var pgErr *pgconn.PgError
+	if err != nil {
+		if !errors.As(err, &pgErr) {
+			return 0, nil, exit.Failure(err)
+		}
+		if err := sp.Rollback(ctx); err != nil {
+			return 0, nil, exit.Failure(err)
+		}
+		return 0, pgErr, nil
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return 0, nil, exit.Failure(err)
+	}
+	return tag.RowsAffected(), nil, nil
+}
+
+// saveNulRejects records the values PostgreSQL text cannot hold.
+func (l *loader) saveNulRejects(ctx context.Context) error {
+	for _, r := range l.nuls {
+		_, err := l.exec(ctx, "recording a reject", `INSERT INTO tk_rej VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			r.rec.n, r.grp.id, r.file, r.rec.pos.Line, r.rec.pos.Col, r.column,
+			strings.ReplaceAll(r.value, "\x00", `\0`), "the value holds a NUL character, which PostgreSQL text cannot store")
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyAll applies the staged groups, parents before children (children
+// first when deleting).
+func (l *loader) applyAll(ctx context.Context) error {
+	var objs []*schema.Object
+	for _, g := range l.groups {
+		if !slices.Contains(objs, g.obj) {
+			objs = append(objs, g.obj)
+		}
+	}
+	order := schema.Ordered(objs)
+	if l.opts.Mode == Delete {
+		slices.Reverse(order)
+	}
+	for _, o := range order {
+		for _, g := range l.groups {
+			if g.obj == o && g.staged > 0 {
+				if err := l.apply(ctx, g); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// apply runs one group's checks and changes, each a set-based statement.
+func (l *loader) apply(ctx context.Context, g *group) error {
+	steps := []func(context.Context, *group) error{
+		l.castValues, l.checkLengths, l.checkDuplicateKeys, l.findMatches,
+		l.checkMatches, l.checkNotNull, l.checkForeignKeys, l.change,
+	}
+	for _, step := range steps {
+		if err := step(ctx, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// castValues builds the typed table from the staging table. When a value
+// does not convert, each failing value of each failing column becomes a
+// reject, and the cast runs again without those records.
+func (l *loader) castValues(ctx context.Context, g *group) error {
+	sel := make([]string, len(g.cols))
+	for i, c := range g.cols {
+		sel[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", col(i), castType(c), col(i))
+	}
+	sql := fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT _n, _f, _l, _c, %s FROM %s s WHERE %s`,
+		g.typed(), strings.Join(sel, ", "), g.stage(), notRejected)
+	_, pgErr, err := l.trySavepoint(ctx, sql)
+	if err != nil || pgErr == nil {
+		return l.analyze(ctx, g, err)
+	}
+	for i, c := range g.cols {
+		if castCannotFail(c) {
+			continue
+		}
+		probe := fmt.Sprintf("SELECT count(CAST(%s AS %s)) FROM %s", col(i), castType(c), g.stage())
+		if _, bad, err := l.trySavepoint(ctx, probe); err != nil {
+			return err
+		} else if bad == nil {
+			continue
+		}
+		_, err := l.exec(ctx, "finding values that do not convert", fmt.Sprintf(`
+			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, %[1]s, e FROM (
+				SELECT *, pg_temp.tk_cast_error(%[1]s, $3) AS e FROM %[2]s WHERE %[1]s IS NOT NULL) s
+			WHERE e IS NOT NULL`, col(i), g.stage()), g.id, c.Name, castType(c))
+		if err != nil {
+			return err
+		}
+	}
+	_, err = l.exec(ctx, "converting the staged values of "+g.obj.Table, sql)
+	return l.analyze(ctx, g, err)
+}
+
+func (l *loader) analyze(ctx context.Context, g *group, err error) error {
+	if err != nil {
+		return err
+	}
+	_, err = l.exec(ctx, "analyzing staged rows", "ANALYZE "+g.typed())
+	return err
+}
+
+// checkLengths rejects values too long for a length-limited character column.
+func (l *loader) checkLengths(ctx context.Context, g *group) error {
+	if l.opts.Mode == Delete {
+		return nil
+	}
+	for i, c := range g.cols {
+		n := lengthLimit(c)
+		if n == 0 {
+			continue
+		}
+		_, err := l.exec(ctx, "checking value lengths", fmt.Sprintf(`
+			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, %[1]s, $3 FROM %[2]s s
+			WHERE char_length(%[1]s) > %[3]d`, col(i), g.typed(), n),
+			g.id, c.Name, fmt.Sprintf("value too long for type %s", c.Type))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkDuplicateKeys rejects records repeating the key of an earlier
+// record of the run: applied together they would collide or be ambiguous.
+func (l *loader) checkDuplicateKeys(ctx context.Context, g *group) error {
+	if g.key == nil || l.opts.Mode == Delete {
+		return nil
+	}
+	var keys, notNull []string
+	for _, k := range g.key {
+		keys = append(keys, col(k))
+		notNull = append(notNull, col(k)+" IS NOT NULL")
+	}
+	_, err := l.exec(ctx, "checking duplicate keys", fmt.Sprintf(`
+		INSERT INTO tk_rej
+		SELECT _n, $1, _f, _l, _c, NULL, NULL,
+			format('duplicate key %%s in the loaded data (first at %%s:%%s)', kt, ($2::text[])[ff + 1], fl)
+		FROM (SELECT s._n, s._f, s._l, s._c, %[1]s AS kt,
+				row_number() OVER w AS rn, first_value(s._f) OVER w AS ff, first_value(s._l) OVER w AS fl
+			FROM %[2]s s WHERE %[3]s AND %[4]s
+			WINDOW w AS (PARTITION BY %[5]s ORDER BY s._n)) d
+		WHERE rn > 1`, g.keyText("s"), g.typed(), strings.Join(notNull, " AND "), notRejected, strings.Join(keys, ", ")),
+		g.id, l.opts.Files)
+	return err
+}
+
+// findMatches counts, for every record, the target rows its key matches;
+// only records with a match get a row in the match table.
+func (l *loader) findMatches(ctx context.Context, g *group) error {
+	sql := fmt.Sprintf("CREATE TEMP TABLE %s (_n bigint, cnt bigint) ON COMMIT DROP", g.match())
+	if g.key != nil {
+		sql = fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS
+			SELECT s._n, count(*) AS cnt FROM %s s JOIN %s t ON %s WHERE %s GROUP BY s._n`,
+			g.match(), g.typed(), g.obj.Ident(), g.keyJoin("t", "s"), notRejected)
+	}
+	_, err := l.exec(ctx, "matching records to rows of "+g.obj.Table, sql)
+	return err
+}
+
+// checkMatches rejects records whose matches the mode does not allow.
+func (l *loader) checkMatches(ctx context.Context, g *group) error {
+	if g.key == nil {
+		return nil
+	}
+	type rule struct{ cond, reason string }
+	var rules []rule
+	matched := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n)", g.match())
+	several := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n AND m.cnt > 1)", g.match())
+	switch l.opts.Mode {
+	case InsertOnly:
+		rules = append(rules, rule{matched, "'key ' || %s || ' already exists (-i inserts only)'"})
+	case UpdateOnly, Delete:
+		rules = append(rules, rule{"NOT " + matched, "'no row matches key ' || %s"})
+	}
+	if !l.opts.All && l.opts.Mode != InsertOnly {
+		rules = append(rules, rule{several, "'key ' || %s || ' matches several rows (-a applies the record to all of them)'"})
+	}
+	for _, r := range rules {
+		_, err := l.exec(ctx, "checking matches", fmt.Sprintf(`
+			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, NULL, NULL, %s
+			FROM %s s WHERE %s AND %s`, fmt.Sprintf(r.reason, g.keyText("s")), g.typed(), r.cond, notRejected), g.id)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkNotNull rejects NULLs in NOT NULL columns, and inserts that leave
+// out a NOT NULL column without a default.
+func (l *loader) checkNotNull(ctx context.Context, g *group) error {
+	if l.opts.Mode == Delete {
+		return nil
+	}
+	insert := fmt.Sprintf("NOT EXISTS (SELECT FROM %s m WHERE m._n = s._n)", g.match())
+	for i, c := range g.cols {
+		if !c.NotNull {
+			continue
+		}
+		_, err := l.exec(ctx, "checking NOT NULL columns", fmt.Sprintf(`
+			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, $2, NULL, 'NULL in a NOT NULL column'
+			FROM %s s WHERE s.%s IS NULL AND %s`, g.typed(), col(i), notRejected), g.id, c.Name)
+		if err != nil {
+			return err
+		}
+	}
+	if l.opts.Mode == UpdateOnly {
+		return nil
+	}
+	for _, c := range g.obj.Columns {
+		if !c.NotNull || c.HasDefault() || c.Generated || slices.ContainsFunc(g.cols, func(fc *schema.Column) bool { return fc.Name == c.Name }) {
+			continue
+		}
+		_, err := l.exec(ctx, "checking NOT NULL columns", fmt.Sprintf(`
+			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, $2, NULL,
+				'cannot insert: the column is NOT NULL, has no default and is not in the file'
+			FROM %s s WHERE %s AND %s`, g.typed(), insert, notRejected), g.id, c.Name)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkForeignKeys rejects records whose declared foreign keys point at no
+// row: neither in the target table (whose own new rows, as a parent, were
+// applied already) nor, for a self-reference, among the records loaded.
+func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
+	if l.opts.Mode == Delete {
+		return nil
+	}
+	for _, sr := range g.obj.Srels {
+		if sr.ForeignKey == "" || sr.Target == nil {
+			continue
+		}
+		idx := g.indexes(sr.Columns)
+		if idx == nil {
+			continue
+		}
+		var present, join, self []string
+		for i, k := range idx {
+			present = append(present, fmt.Sprintf("s.%s IS NOT NULL", col(k)))
+			join = append(join, fmt.Sprintf("p.%s = s.%s", pgx.Identifier{sr.TargetColumns[i]}.Sanitize(), col(k)))
+		}
+		cond := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s)", sr.Target.Ident(), strings.Join(join, " AND "))
+		if sr.Target == g.obj {
+			if tidx := g.indexes(sr.TargetColumns); tidx != nil {
+				for i, k := range idx {
+					self = append(self, fmt.Sprintf("p.%s = s.%s", col(tidx[i]), col(k)))
+				}
+				cond += fmt.Sprintf(" AND NOT EXISTS (SELECT FROM %s p WHERE %s AND NOT EXISTS (SELECT FROM tk_rej r WHERE r._n = p._n))",
+					g.typed(), strings.Join(self, " AND "))
+			}
+		}
+		column, value := literal(strings.Join(sr.Columns, ", ")), "NULL"
+		if len(idx) == 1 {
+			value = fmt.Sprintf("s.%s::text", col(idx[0]))
+		}
+		reason := fmt.Sprintf("no row of %s has (%s) = (%s) (foreign key %s)", sr.Target.Table,
+			strings.Join(sr.TargetColumns, ", "), "%s", sr.ForeignKey)
+		vals := make([]string, len(idx))
+		for i, k := range idx {
+			vals[i] = fmt.Sprintf("s.%s::text", col(k))
+		}
+		_, err := l.exec(ctx, "checking references", fmt.Sprintf(`
+			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, %s, %s, format($2, concat_ws(', ', %s))
+			FROM %s s WHERE %s AND %s AND %s`, column, value, strings.Join(vals, ", "),
+			g.typed(), strings.Join(present, " AND "), notRejected, cond), g.id, reason)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexes are the positions in the group's columns of the named columns,
+// nil unless all are present.
+func (g *group) indexes(names []string) []int {
+	var idx []int
+	for _, n := range names {
+		i := slices.IndexFunc(g.cols, func(c *schema.Column) bool { return c.Name == n })
+		if i < 0 {
+			return nil
+		}
+		idx = append(idx, i)
+	}
+	return idx
+}
+
+// change applies the group: UPDATE the matched rows, INSERT the rest, or
+// DELETE the matched rows.
+func (l *loader) change(ctx context.Context, g *group) error {
+	switch l.opts.Mode {
+	case Delete:
+		n, err := l.changeSafely(ctx, g, fmt.Sprintf(`DELETE FROM %s t USING %s s WHERE %s AND %s`,
+			g.obj.Ident(), g.typed(), g.keyJoin("t", "s"), notRejected))
+		g.counts.Deleted += n
+		return err
+	case UpdateOnly, Upsert:
+		if g.key != nil {
+			n, err := l.update(ctx, g)
+			g.counts.Updated += n
+			if err != nil || l.opts.Mode == UpdateOnly {
+				return err
+			}
+		}
+	}
+	vals := make([]string, len(g.cols))
+	overriding := ""
+	for i, c := range g.cols {
+		vals[i] = "s." + col(i)
+		if c.Identity {
+			overriding = " OVERRIDING SYSTEM VALUE"
+		}
+	}
+	n, err := l.changeSafely(ctx, g, fmt.Sprintf(`INSERT INTO %s (%s)%s SELECT %s FROM %s s
+		WHERE NOT EXISTS (SELECT FROM %s m WHERE m._n = s._n) AND %s`,
+		g.obj.Ident(), g.quotedColumns(), overriding, strings.Join(vals, ", "), g.typed(), g.match(), notRejected))
+	g.counts.Inserted += n
+	return err
+}
+
+func (l *loader) update(ctx context.Context, g *group) (int64, error) {
+	var set []string
+	for i, c := range g.cols {
+		if !slices.Contains(g.key, i) {
+			set = append(set, fmt.Sprintf("%s = s.%s", pgx.Identifier{c.Name}.Sanitize(), col(i)))
+		}
+	}
+	if len(set) == 0 { // the file holds only the key: matched rows stay as they are
+		var n int64
+		err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(sum(cnt), 0) FROM %s s WHERE %s", g.match(), notRejected)).Scan(&n)
+		return n, err
+	}
+	return l.changeSafely(ctx, g, fmt.Sprintf(`UPDATE %s t SET %s FROM %s s WHERE %s AND %s`,
+		g.obj.Ident(), strings.Join(set, ", "), g.typed(), g.keyJoin("t", "s"), notRejected))
+}
+
+// chunkSize is the number of record numbers a statement covers on the
+// failure path before it falls back to one record at a time.
+const chunkSize = 5000
+
+// changeSafely runs a set-based change. When the database refuses it (a
+// check constraint, a trigger, a unique constraint other than the key…),
+// the change is retried in chunks of records, and the records of refused
+// chunks one by one, so that each refused record becomes a reject with the
+// database's reason and everything else is applied.
+func (l *loader) changeSafely(ctx context.Context, g *group, sql string) (int64, error) {
+	n, pgErr, err := l.trySavepoint(ctx, sql)
+	if err != nil || pgErr == nil {
+		return n, err
+	}
+	ranged := sql + " AND s._n BETWEEN $1 AND $2"
+	if _, err := l.exec(ctx, "indexing staged rows", fmt.Sprintf("CREATE INDEX ON %s (_n)", g.typed())); err != nil {
+		return 0, err
+	}
+	var lo, hi int64
+	if err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(min(_n), 0), coalesce(max(_n), -1) FROM %s", g.typed())).Scan(&lo, &hi); err != nil {
+		return 0, exit.Failure(err)
+	}
+	var total int64
+	for start := lo; start <= hi; start += chunkSize {
+		n, pgErr, err := l.trySavepoint(ctx, ranged, start, start+chunkSize-1)
+		if err != nil {
+			return total, err
+		}
+		if pgErr == nil {
+			total += n
+			continue
+		}
+		one, err := l.changeOneByOne(ctx, g, ranged, start, start+chunkSize-1)
+		total += one
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (l *loader) changeOneByOne(ctx context.Context, g *group, ranged string, lo, hi int64) (int64, error) {
+	rows, err := l.tx.Query(ctx, fmt.Sprintf("SELECT s._n, s._f, s._l, s._c FROM %s s WHERE s._n BETWEEN $1 AND $2 AND %s ORDER BY s._n",
+		g.typed(), notRejected), lo, hi)
+	if err != nil {
+		return 0, exit.Failure(err)
+	}
+	type pos struct {
+		n       int64
+		f, l, c int32
+	}
+	var recs []pos
+	for rows.Next() {
+		var p pos
+		if err := rows.Scan(&p.n, &p.f, &p.l, &p.c); err != nil {
+			return 0, exit.Failure(err)
+		}
+		recs = append(recs, p)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, exit.Failure(err)
+	}
+	var total int64
+	for _, p := range recs {
+		n, pgErr, err := l.trySavepoint(ctx, ranged, p.n, p.n)
+		if err != nil {
+			return total, err
+		}
+		if pgErr == nil {
+			total += n
+			continue
+		}
+		reason := pgErr.Message
+		if pgErr.Detail != "" {
+			reason += " (" + pgErr.Detail + ")"
+		}
+		var column any
+		if pgErr.ColumnName != "" {
+			column = pgErr.ColumnName
+		}
+		_, err = l.exec(ctx, "recording a reject", `INSERT INTO tk_rej VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)`,
+			p.n, g.id, p.f, p.l, p.c, column, reason)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
