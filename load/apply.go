@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -18,6 +19,9 @@ import (
 // cast error (used only after a set-based cast has failed; PostgreSQL 15
 // has no pg_input_is_valid).
 const setupSQL = `
+SET LOCAL temp_buffers = '64MB';
+SET LOCAL work_mem = '128MB';
+SET LOCAL jit = off;
 CREATE TEMP TABLE tk_rej (_n bigint, grp int, _f int, _l int, _c int, col text, val text, reason text) ON COMMIT DROP;
 CREATE FUNCTION pg_temp.tk_cast_error(v text, t text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -98,7 +102,7 @@ func (l *loader) applyAll(ctx context.Context) error {
 	}
 	for _, o := range order {
 		for _, g := range l.groups {
-			if g.obj == o && g.staged > 0 {
+			if g.obj == o && g.staged() {
 				if err := l.apply(ctx, g); err != nil {
 					return err
 				}
@@ -122,15 +126,18 @@ func (l *loader) apply(ctx context.Context, g *group) error {
 	return nil
 }
 
-// castValues builds the typed table from the staging table. When a value
-// does not convert, each failing value of each failing column becomes a
-// reject, and the cast runs again without those records.
+// castValues moves the records of the text staging table into the typed
+// one. When a value does not convert, each failing value of each failing
+// column becomes a reject, and the cast runs again without those records.
 func (l *loader) castValues(ctx context.Context, g *group) error {
+	if g.textStaged == 0 {
+		return l.analyze(ctx, g, nil)
+	}
 	sel := make([]string, len(g.cols))
 	for i, c := range g.cols {
-		sel[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", col(i), castType(c), col(i))
+		sel[i] = fmt.Sprintf("CAST(%s AS %s)", col(i), castType(c))
 	}
-	sql := fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT _n, _f, _l, _c, %s FROM %s s WHERE %s`,
+	sql := fmt.Sprintf(`INSERT INTO %s SELECT _n, _f, _l, _c, %s FROM %s s WHERE %s`,
 		g.typed(), strings.Join(sel, ", "), g.stage(), notRejected)
 	_, pgErr, err := l.trySavepoint(ctx, sql)
 	if err != nil || pgErr == nil {
@@ -162,7 +169,7 @@ func (l *loader) analyze(ctx context.Context, g *group, err error) error {
 	if err != nil {
 		return err
 	}
-	_, err = l.exec(ctx, "analyzing staged rows", "ANALYZE "+g.typed())
+	_, err = l.exec(ctx, "analyzing staged rows", "ANALYZE "+g.typed()+" (_n"+g.keyColumnList("", ", ")+")")
 	return err
 }
 
@@ -198,7 +205,13 @@ func (l *loader) checkDuplicateKeys(ctx context.Context, g *group) error {
 		keys = append(keys, col(k))
 		notNull = append(notNull, col(k)+" IS NOT NULL")
 	}
-	_, err := l.exec(ctx, "checking duplicate keys", fmt.Sprintf(`
+	var dup bool
+	err := l.tx.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT FROM %s s WHERE %s AND %s GROUP BY %s HAVING count(*) > 1)`,
+		g.typed(), strings.Join(notNull, " AND "), notRejected, strings.Join(keys, ", "))).Scan(&dup)
+	if err != nil || !dup {
+		return err
+	}
+	_, err = l.exec(ctx, "checking duplicate keys", fmt.Sprintf(`
 		INSERT INTO tk_rej
 		SELECT _n, $1, _f, _l, _c, NULL, NULL,
 			format('duplicate key %%s in the loaded data (first at %%s:%%s)', kt, ($2::text[])[ff + 1], fl)
@@ -211,18 +224,62 @@ func (l *loader) checkDuplicateKeys(ctx context.Context, g *group) error {
 	return err
 }
 
-// findMatches counts, for every record, the target rows its key matches;
-// only records with a match get a row in the match table.
+// findMatches builds, where it is needed, the match table: for every
+// record with a match, the number of target rows its key matches and how
+// many of them its values would change. It is needed for the record
+// detail and for keys the database does not enforce (several matches).
+// Elsewhere, matches are found by joining the target directly.
 func (l *loader) findMatches(ctx context.Context, g *group) error {
-	sql := fmt.Sprintf("CREATE TEMP TABLE %s (_n bigint, cnt bigint) ON COMMIT DROP", g.match())
-	if g.key != nil {
-		sql = fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS
-			SELECT s._n, count(*) AS cnt FROM %s s JOIN %s t ON %s WHERE %s GROUP BY s._n`,
-			g.match(), g.typed(), g.obj.Ident(), g.keyJoin("t", "s"), notRejected)
+	if g.key == nil || !(l.opts.Verbose || !g.keyUnique) {
+		return nil
 	}
-	_, err := l.exec(ctx, "matching records to rows of "+g.obj.Table, sql)
+	_, err := l.exec(ctx, "matching records to rows of "+g.obj.Table, fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS
+		SELECT s._n, count(*) AS cnt, count(*) FILTER (WHERE %s) AS changed
+		FROM %s s JOIN %s t ON %s WHERE %s GROUP BY s._n`,
+		g.match(), l.differs(g), g.typed(), g.obj.Ident(), g.keyJoin("t", "s"), notRejected))
+	g.hasMatches = err == nil
 	return err
 }
+
+// matched is the condition that record s matches a row of the target.
+func (g *group) matched() string {
+	switch {
+	case g.key == nil:
+		return "false"
+	case g.hasMatches:
+		return fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n)", g.match())
+	}
+	return fmt.Sprintf("EXISTS (SELECT FROM %s t WHERE %s)", g.obj.Ident(), g.keyJoin("t", "s"))
+}
+
+// differs is the condition that target row t differs from record s in a
+// column the record sets. Types without an equality operator (json, xml,
+// geometric types…) are compared in their text form.
+func (l *loader) differs(g *group) string {
+	if l.opts.Mode == Delete || l.opts.Mode == InsertOnly {
+		return "true"
+	}
+	var conds []string
+	for i, c := range g.cols {
+		if slices.Contains(g.key, i) {
+			continue
+		}
+		name := pgx.Identifier{c.Name}.Sanitize()
+		if hasEquality(c) {
+			conds = append(conds, fmt.Sprintf("t.%s IS DISTINCT FROM s.%s", name, col(i)))
+		} else {
+			conds = append(conds, fmt.Sprintf("t.%s::text IS DISTINCT FROM s.%s::text", name, col(i)))
+		}
+	}
+	if len(conds) == 0 {
+		return "false"
+	}
+	return "(" + strings.Join(conds, " OR ") + ")"
+}
+
+var equalityTypes = regexp.MustCompile(`^(smallint|integer|bigint|numeric|real|double precision|text|character varying|character|bpchar|varchar|boolean|date|timestamp|time|uuid|bytea|jsonb|interval|inet|cidr|macaddr|money|oid)\b`)
+
+func hasEquality(c *schema.Column) bool { return equalityTypes.MatchString(c.Type) }
 
 // checkMatches rejects records whose matches the mode does not allow.
 func (l *loader) checkMatches(ctx context.Context, g *group) error {
@@ -231,15 +288,14 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 	}
 	type rule struct{ cond, reason string }
 	var rules []rule
-	matched := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n)", g.match())
-	several := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n AND m.cnt > 1)", g.match())
 	switch l.opts.Mode {
 	case InsertOnly:
-		rules = append(rules, rule{matched, "'key ' || %s || ' already exists (-i inserts only)'"})
+		rules = append(rules, rule{g.matched(), "'key ' || %s || ' already exists (-i inserts only)'"})
 	case UpdateOnly, Delete:
-		rules = append(rules, rule{"NOT " + matched, "'no row matches key ' || %s"})
+		rules = append(rules, rule{"NOT " + g.matched(), "'no row matches key ' || %s"})
 	}
-	if !l.opts.All && l.opts.Mode != InsertOnly {
+	if !l.opts.All && g.hasMatches && !g.keyUnique {
+		several := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n AND m.cnt > 1)", g.match())
 		rules = append(rules, rule{several, "'key ' || %s || ' matches several rows (-a applies the record to all of them)'"})
 	}
 	for _, r := range rules {
@@ -259,7 +315,7 @@ func (l *loader) checkNotNull(ctx context.Context, g *group) error {
 	if l.opts.Mode == Delete {
 		return nil
 	}
-	insert := fmt.Sprintf("NOT EXISTS (SELECT FROM %s m WHERE m._n = s._n)", g.match())
+	insert := "NOT " + g.matched()
 	for i, c := range g.cols {
 		if !c.NotNull {
 			continue
@@ -354,37 +410,41 @@ func (g *group) indexes(names []string) []int {
 	return idx
 }
 
-// change applies the group: UPDATE the matched rows, INSERT the rest, or
-// DELETE the matched rows.
+// change applies the group: UPDATE the matched rows that differ, INSERT
+// the rest, or DELETE the matched rows.
 func (l *loader) change(ctx context.Context, g *group) error {
-	switch l.opts.Mode {
-	case Delete:
+	if l.opts.Mode == Delete {
 		n, err := l.changeSafely(ctx, g, fmt.Sprintf(`DELETE FROM %s t USING %s s WHERE %s AND %s`,
 			g.obj.Ident(), g.typed(), g.keyJoin("t", "s"), notRejected))
 		g.counts.Deleted += n
 		return err
-	case UpdateOnly, Upsert:
-		if g.key != nil {
-			n, err := l.update(ctx, g)
-			g.counts.Updated += n
-			if err != nil || l.opts.Mode == UpdateOnly {
-				return err
+	}
+	var inserted, updated int64
+	if g.key != nil && l.opts.Mode != InsertOnly {
+		var err error
+		if updated, err = l.update(ctx, g); err != nil {
+			return err
+		}
+	}
+	if l.opts.Mode != UpdateOnly {
+		vals := make([]string, len(g.cols))
+		overriding := ""
+		for i, c := range g.cols {
+			vals[i] = "s." + col(i)
+			if c.Identity {
+				overriding = " OVERRIDING SYSTEM VALUE"
 			}
 		}
-	}
-	vals := make([]string, len(g.cols))
-	overriding := ""
-	for i, c := range g.cols {
-		vals[i] = "s." + col(i)
-		if c.Identity {
-			overriding = " OVERRIDING SYSTEM VALUE"
+		var err error
+		inserted, err = l.changeSafely(ctx, g, fmt.Sprintf(`INSERT INTO %s (%s)%s SELECT %s FROM %s s WHERE NOT %s AND %s`,
+			g.obj.Ident(), g.quotedColumns(), overriding, strings.Join(vals, ", "), g.typed(), g.matched(), notRejected))
+		if err != nil {
+			return err
 		}
 	}
-	n, err := l.changeSafely(ctx, g, fmt.Sprintf(`INSERT INTO %s (%s)%s SELECT %s FROM %s s
-		WHERE NOT EXISTS (SELECT FROM %s m WHERE m._n = s._n) AND %s`,
-		g.obj.Ident(), g.quotedColumns(), overriding, strings.Join(vals, ", "), g.typed(), g.match(), notRejected))
-	g.counts.Inserted += n
-	return err
+	g.counts.Inserted += inserted
+	g.counts.Updated += updated
+	return l.countUnchanged(ctx, g, inserted, updated)
 }
 
 func (l *loader) update(ctx context.Context, g *group) (int64, error) {
@@ -395,12 +455,31 @@ func (l *loader) update(ctx context.Context, g *group) (int64, error) {
 		}
 	}
 	if len(set) == 0 { // the file holds only the key: matched rows stay as they are
-		var n int64
-		err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(sum(cnt), 0) FROM %s s WHERE %s", g.match(), notRejected)).Scan(&n)
-		return n, err
+		return 0, nil
 	}
-	return l.changeSafely(ctx, g, fmt.Sprintf(`UPDATE %s t SET %s FROM %s s WHERE %s AND %s`,
-		g.obj.Ident(), strings.Join(set, ", "), g.typed(), g.keyJoin("t", "s"), notRejected))
+	return l.changeSafely(ctx, g, fmt.Sprintf(`UPDATE %s t SET %s FROM %s s WHERE %s AND %s AND %s`,
+		g.obj.Ident(), strings.Join(set, ", "), g.typed(), g.keyJoin("t", "s"), l.differs(g), notRejected))
+}
+
+// countUnchanged counts the matched rows a record left as they were.
+func (l *loader) countUnchanged(ctx context.Context, g *group, inserted, updated int64) error {
+	if g.key == nil || l.opts.Mode == InsertOnly {
+		return nil
+	}
+	var n int64
+	var err error
+	if g.hasMatches {
+		err = l.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(sum(cnt - changed), 0) FROM %s s WHERE %s", g.match(), notRejected)).Scan(&n)
+	} else { // the key is unique: every valid record not inserted matched one row
+		var valid int64
+		err = l.tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s s WHERE %s", g.typed(), notRejected)).Scan(&valid)
+		n = valid - inserted - updated
+	}
+	if err != nil {
+		return exit.Failure(fmt.Errorf("userload: counting unchanged rows of %s: %w", g.obj.Table, err))
+	}
+	g.counts.Unchanged += n
+	return nil
 }
 
 // chunkSize is the number of record numbers a statement covers on the

@@ -3,6 +3,7 @@ package load
 import (
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -70,7 +71,7 @@ func (s *stageSource) Err() error             { return nil }
 type textCopySource struct {
 	stream *batchStream
 	sec    *section
-	extra  []string // constant trailing fields, already encoded
+	aux    bool // lead each row with the record's number and position
 	buf    []byte
 	off    int
 	rows   int64
@@ -90,6 +91,16 @@ func (s *textCopySource) Read(p []byte) (int, error) {
 		}
 		for _, rec := range b.recs {
 			s.rows++
+			if s.aux {
+				s.buf = strconv.AppendInt(s.buf, rec.n, 10)
+				s.buf = append(s.buf, '\t')
+				s.buf = strconv.AppendInt(s.buf, int64(s.sec.file), 10)
+				s.buf = append(s.buf, '\t')
+				s.buf = strconv.AppendInt(s.buf, int64(rec.pos.Line), 10)
+				s.buf = append(s.buf, '\t')
+				s.buf = strconv.AppendInt(s.buf, int64(rec.pos.Col), 10)
+				s.buf = append(s.buf, '\t')
+			}
 			for j, v := range rec.vals {
 				if j > 0 {
 					s.buf = append(s.buf, '\t')
@@ -102,10 +113,6 @@ func (s *textCopySource) Read(p []byte) (int, error) {
 					return 0, errNulInValue
 				}
 				s.buf = appendCopyText(s.buf, v.Str)
-			}
-			for _, e := range s.extra {
-				s.buf = append(s.buf, '\t')
-				s.buf = append(s.buf, e...)
 			}
 			s.buf = append(s.buf, '\n')
 		}

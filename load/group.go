@@ -29,9 +29,26 @@ type group struct {
 	// keyUnique says the database enforces the key (primary key or unique
 	// constraint), so a COPY straight into the table catches duplicates.
 	keyUnique bool
-	staged    int64 // records in the staging table
-	fast      int64 // records copied straight into the table
-	counts    *TableCounts
+	// Records copied into the typed staging table (text COPY), into the
+	// text staging table (binary COPY, cast later) and straight into the
+	// target table.
+	typedRows, textStaged, fast int64
+	hasStage                    bool
+	// hasMatches says the match table was built (see findMatches).
+	hasMatches bool
+	counts     *TableCounts
+}
+
+// staged reports records waiting in staging tables.
+func (g *group) staged() bool { return g.typedRows+g.textStaged > 0 }
+
+// auxAndValueColumns are the staging tables' columns.
+func (g *group) auxAndValueColumns() []string {
+	cols := []string{"_n", "_f", "_l", "_c"}
+	for i := range g.cols {
+		cols = append(cols, col(i))
+	}
+	return cols
 }
 
 // name of the group's temporary tables: s = staging (text), t = typed, m = matches.
@@ -83,6 +100,15 @@ func (g *group) keyJoin(t, s string) string {
 		conds[i] = fmt.Sprintf("%s.%s = %s.%s", t, pgx.Identifier{g.cols[k].Name}.Sanitize(), s, col(k))
 	}
 	return strings.Join(conds, " AND ")
+}
+
+// keyColumnList lists the key's staging columns, each after sep, with prefix.
+func (g *group) keyColumnList(prefix, sep string) string {
+	var b strings.Builder
+	for _, k := range g.key {
+		b.WriteString(sep + prefix + col(k))
+	}
+	return b.String()
 }
 
 // keyText is an SQL expression showing a record's key as (a, b)=(1, 2).

@@ -119,8 +119,10 @@ type TableCounts struct {
 	Records  int64  `json:"records"`
 	Inserted int64  `json:"inserted"`
 	Updated  int64  `json:"updated"`
-	Deleted  int64  `json:"deleted"`
-	Rejected int64  `json:"rejected"`
+	// Unchanged counts matched rows that already held the record's values.
+	Unchanged int64 `json:"unchanged"`
+	Deleted   int64 `json:"deleted"`
+	Rejected  int64 `json:"rejected"`
 	// FastPath reports that records were copied straight into the table.
 	FastPath bool `json:"fast_path"`
 }
@@ -156,9 +158,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	for _, t := range s.Tables {
 		width = max(width, len(t.Table))
 	}
-	fmt.Fprintf(w, "%-*s %10s %10s %10s %10s\n", width, "TABLE", "INSERTED", "UPDATED", "DELETED", "REJECTED")
+	fmt.Fprintf(w, "%-*s %10s %10s %10s %10s %10s\n", width, "TABLE", "INSERTED", "UPDATED", "UNCHANGED", "DELETED", "REJECTED")
 	for _, t := range s.Tables {
-		fmt.Fprintf(w, "%-*s %10d %10d %10d %10d\n", width, t.Table, t.Inserted, t.Updated, t.Deleted, t.Rejected)
+		fmt.Fprintf(w, "%-*s %10d %10d %10d %10d %10d\n", width, t.Table, t.Inserted, t.Updated, t.Unchanged, t.Deleted, t.Rejected)
 	}
 	var err error
 	switch {

@@ -140,13 +140,18 @@ func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
 func (l *loader) writeDetail(ctx context.Context, byID map[int]*group) error {
 	var parts []string
 	for _, g := range l.groups {
-		if g.staged == 0 {
+		if !g.staged() {
 			continue
 		}
-		act := map[Mode]string{InsertOnly: "'insert'", UpdateOnly: "'update'", Delete: "'delete'",
-			Upsert: "CASE WHEN m._n IS NULL THEN 'insert' ELSE 'update' END"}[l.opts.Mode]
+		update := "CASE WHEN m.changed = 0 THEN 'unchanged' ELSE 'update' END"
+		act := map[Mode]string{InsertOnly: "'insert'", UpdateOnly: update, Delete: "'delete'",
+			Upsert: "CASE WHEN m._n IS NULL THEN 'insert' WHEN m.changed = 0 THEN 'unchanged' ELSE 'update' END"}[l.opts.Mode]
+		from := fmt.Sprintf("%s s LEFT JOIN %s m ON m._n = s._n", g.typed(), g.match())
+		if !g.hasMatches {
+			from = fmt.Sprintf("%s s LEFT JOIN (SELECT NULL::bigint AS _n, 0::bigint AS cnt, 0::bigint AS changed) m ON false", g.typed())
+		}
 		parts = append(parts, fmt.Sprintf(`SELECT s._f, s._l, s._c, s._n, %d AS grp, %s AS act, coalesce(m.cnt, 0) AS cnt, NULL AS reason
-			FROM %s s LEFT JOIN %s m ON m._n = s._n WHERE %s`, g.id, act, g.typed(), g.match(), notRejected))
+			FROM %s WHERE %s`, g.id, act, from, notRejected))
 	}
 	parts = append(parts, `SELECT _f, _l, _c, _n, grp, 'reject', 0,
 		string_agg(CASE WHEN col IS NULL THEN reason ELSE format('column %I: %s', col, reason) END, '; ' ORDER BY reason)
@@ -194,7 +199,7 @@ func (l *loader) writeRejects(ctx context.Context) error {
 	enc := rowEncoder{opts: datafile.Options{Format: datafile.Userload, LiteralBackslash: l.opts.File.LiteralBackslash, Encoding: l.opts.File.Encoding}}
 	fmt.Fprintf(w, "# tenantkit userload rejects: fix the records below and load this file again\n")
 	for _, g := range l.groups {
-		if g.counts.Rejected == 0 || g.staged == 0 {
+		if g.counts.Rejected == 0 || !g.staged() {
 			continue
 		}
 		if err := l.writeGroupRejects(ctx, w, &enc, g); err != nil {
@@ -211,13 +216,23 @@ func (l *loader) writeRejects(ctx context.Context) error {
 
 func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *rowEncoder, g *group) error {
 	t := &datafile.Table{Name: g.obj.Table, Columns: g.columnNames()}
+	// A record's values: as read, from the text staging table, else in
+	// their text form from the typed one.
 	vals := make([]string, len(g.cols))
 	for i := range g.cols {
+		vals[i] = "s." + col(i) + "::text"
+	}
+	source := fmt.Sprintf("SELECT _n, %s FROM %s s", strings.Join(vals, ", "), g.typed())
+	if g.hasStage {
+		source = fmt.Sprintf("SELECT _n, %s FROM %s s UNION ALL %s WHERE NOT EXISTS (SELECT FROM %s x WHERE x._n = s._n)",
+			strings.Join(vals, ", "), g.stage(), source, g.stage())
+	}
+	for i := range vals {
 		vals[i] = "s." + col(i)
 	}
 	rows, err := l.tx.Query(ctx, fmt.Sprintf(`SELECT r._n, r._f, r._l, r._c, r.col, r.reason, %s
-		FROM tk_rej r JOIN %s s ON s._n = r._n WHERE r.grp = $1 ORDER BY r._f, r._l, r._c, r._n, r.reason`,
-		strings.Join(vals, ", "), g.stage()), g.id)
+		FROM tk_rej r JOIN (%s) s ON s._n = r._n WHERE r.grp = $1 ORDER BY r._f, r._l, r._c, r._n, r.reason`,
+		strings.Join(vals, ", "), source), g.id)
 	if err != nil {
 		return exit.Failure(err)
 	}

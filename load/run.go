@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -158,50 +159,57 @@ func (l *loader) copySection(ctx context.Context, stream *batchStream, sec *sect
 	if err != nil {
 		return err
 	}
-	fast, err := l.canCopyStraight(ctx, g, sec)
+	if l.opts.Files[sec.file] == "-" { // not readable twice: stage as text, cast later
+		return l.copyStaged(ctx, stream, sec, g)
+	}
+	straight, err := l.canCopyStraight(ctx, g)
 	if err != nil {
 		return err
 	}
-	if fast {
-		ok, err := l.copyStraight(ctx, stream, sec, g)
-		if err != nil || ok {
-			return err
-		}
-		l.rereads = append(l.rereads, sec)
-		for { // drop the rest of the section; it is read again into staging
-			if _, more := stream.nextOf(sec); !more {
-				return nil
-			}
+	ok, err := l.copyText(ctx, stream, sec, g, straight)
+	if err != nil || ok {
+		return err
+	}
+	l.rereads = append(l.rereads, sec)
+	for { // drop the rest of the section; it is read again into text staging
+		if _, more := stream.nextOf(sec); !more {
+			return nil
 		}
 	}
-	return l.copyStaged(ctx, stream, sec, g)
 }
 
-// copyStaged copies a section into its group's staging table.
+// copyStaged copies a section in binary form into its group's text staging
+// table, from which castValues converts it, naming every value that does
+// not convert.
 func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *section, g *group) error {
-	src := &stageSource{stream: stream, sec: sec, grp: g}
-	cols := append([]string{"_n", "_f", "_l", "_c"}, make([]string, len(g.cols))...)
-	for i := range g.cols {
-		cols[auxColumns+i] = col(i)
+	if !g.hasStage {
+		ddl := fmt.Sprintf("CREATE TEMP TABLE %s (_n bigint, _f int, _l int, _c int", g.stage())
+		for i := range g.cols {
+			ddl += ", " + col(i) + " text"
+		}
+		if _, err := l.tx.Exec(ctx, ddl+") ON COMMIT DROP"); err != nil {
+			return exit.Failure(fmt.Errorf("userload: creating the staging table for %s: %w", g.obj.Table, err))
+		}
+		g.hasStage = true
 	}
-	n, err := l.tx.CopyFrom(ctx, pgx.Identifier{g.stage()}, cols, src)
+	src := &stageSource{stream: stream, sec: sec, grp: g}
+	n, err := l.tx.CopyFrom(ctx, pgx.Identifier{g.stage()}, g.auxAndValueColumns(), src)
 	if err != nil {
 		return exit.Failure(fmt.Errorf("userload: %s: copying into staging: %w", sec.first.File, err))
 	}
-	l.prog.Add(0)
-	g.staged += n
+	g.textStaged += n
 	g.counts.Records += n
 	l.sum.Records += n
 	l.nuls = append(l.nuls, src.nuls...)
 	return nil
 }
 
-// canCopyStraight decides the fast path for a section: a rereadable file,
-// a load that only inserts, and a key the database itself enforces (or no
-// key), into an empty table or with -i.
-func (l *loader) canCopyStraight(ctx context.Context, g *group, sec *section) (bool, error) {
+// canCopyStraight decides the fast path for a section: a load that only
+// inserts, a key the database itself enforces (or no key), into an empty
+// table or with -i. Check and detail runs always stage.
+func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 	o := l.opts
-	if o.Check || o.Verbose || l.opts.Files[sec.file] == "-" || (o.Mode != Upsert && o.Mode != InsertOnly) {
+	if o.Check || o.Verbose || (o.Mode != Upsert && o.Mode != InsertOnly) {
 		return false, nil
 	}
 	if g.key != nil && !g.keyUnique {
@@ -218,16 +226,21 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group, sec *section) (b
 	return empty, nil
 }
 
-// copyStraight copies a section into its target table inside a savepoint.
-// It reports false when the database refused the data; the savepoint is
-// then rolled back and nothing of the section remains.
-func (l *loader) copyStraight(ctx context.Context, stream *batchStream, sec *section, g *group) (bool, error) {
+// copyText copies a section in COPY's text format inside a savepoint:
+// straight into the target table (the fast path), or into the group's typed
+// staging table, letting the server parse every value as psql's \copy
+// would. It reports false when the database refused the data; the
+// savepoint is then rolled back and nothing of the section remains.
+func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section, g *group, straight bool) (bool, error) {
 	sp, err := l.tx.Begin(ctx)
 	if err != nil {
 		return false, exit.Failure(err)
 	}
-	src := &textCopySource{stream: stream, sec: sec}
+	src := &textCopySource{stream: stream, sec: sec, aux: !straight}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", g.obj.Ident(), g.quotedColumns())
+	if !straight {
+		sql = fmt.Sprintf("COPY %s (%s) FROM STDIN", g.typed(), strings.Join(g.auxAndValueColumns(), ", "))
+	}
 	tag, err := l.tx.Conn().PgConn().CopyFrom(ctx, src, sql)
 	var pgErr *pgconn.PgError
 	if err != nil {
@@ -243,11 +256,15 @@ func (l *loader) copyStraight(ctx context.Context, stream *batchStream, sec *sec
 		return false, exit.Failure(err)
 	}
 	n := tag.RowsAffected()
-	g.fast += n
 	g.counts.Records += n
-	g.counts.Inserted += n
-	g.counts.FastPath = true
 	l.sum.Records += n
+	if straight {
+		g.fast += n
+		g.counts.Inserted += n
+		g.counts.FastPath = true
+	} else {
+		g.typedRows += n
+	}
 	return true, nil
 }
 
@@ -307,9 +324,9 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, key: key, keyUnique: unique, counts: l.sum.table(sec.obj.Table)}
 	l.groups = append(l.groups, g)
 	l.bySig[g.signature()] = g
-	ddl := fmt.Sprintf("CREATE TEMP TABLE %s (_n bigint, _f int, _l int, _c int", g.stage())
-	for i := range g.cols {
-		ddl += ", " + col(i) + " text"
+	ddl := fmt.Sprintf("CREATE TEMP TABLE %s (_n bigint, _f int, _l int, _c int", g.typed())
+	for i, c := range g.cols {
+		ddl += fmt.Sprintf(", %s %s", col(i), castType(c))
 	}
 	if _, err := l.tx.Exec(ctx, ddl+") ON COMMIT DROP"); err != nil {
 		return nil, exit.Failure(fmt.Errorf("userload: creating the staging table for %s: %w", g.obj.Table, err))
