@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,6 +44,7 @@ func (l *loader) setup(ctx context.Context) error {
 
 // exec runs a statement; failures are database failures.
 func (l *loader) exec(ctx context.Context, what, sql string, args ...any) (int64, error) {
+	defer l.trace(time.Now(), sql)
 	tag, err := l.tx.Exec(ctx, sql, args...)
 	if err != nil {
 		return 0, exit.Failure(fmt.Errorf("userload: %s: %w", what, err))
@@ -50,9 +52,17 @@ func (l *loader) exec(ctx context.Context, what, sql string, args ...any) (int64
 	return tag.RowsAffected(), nil
 }
 
+// trace reports a statement's duration to Options.Trace.
+func (l *loader) trace(start time.Time, sql string) {
+	if l.opts.Trace != nil {
+		fmt.Fprintf(l.opts.Trace, "userload: %8.3fs %s\n", time.Since(start).Seconds(), strings.Join(strings.Fields(sql), " "))
+	}
+}
+
 // trySavepoint runs sql in a savepoint and reports the database's refusal
 // as a *pgconn.PgError with the savepoint rolled back.
 func (l *loader) trySavepoint(ctx context.Context, sql string, args ...any) (int64, *pgconn.PgError, error) {
+	defer l.trace(time.Now(), sql)
 	sp, err := l.tx.Begin(ctx)
 	if err != nil {
 		return 0, nil, exit.Failure(err)
@@ -197,9 +207,13 @@ func (l *loader) checkLengths(ctx context.Context, g *group) error {
 // checkDuplicateKeys rejects records repeating the key of an earlier
 // record of the run: applied together they would collide or be ambiguous.
 func (l *loader) checkDuplicateKeys(ctx context.Context, g *group) error {
-	if g.key == nil || l.opts.Mode == Delete {
-		return nil
+	if g.key == nil || l.opts.Mode == Delete || l.canUpsert(g) {
+		return nil // an upsert looks for them only when it fails
 	}
+	return l.findDuplicateKeys(ctx, g)
+}
+
+func (l *loader) findDuplicateKeys(ctx context.Context, g *group) error {
 	var keys, notNull []string
 	for _, k := range g.key {
 		keys = append(keys, col(k))
@@ -256,6 +270,11 @@ func (g *group) matched() string {
 // column the record sets. Types without an equality operator (json, xml,
 // geometric types…) are compared in their text form.
 func (l *loader) differs(g *group) string {
+	return l.differsFrom(g, func(i int) string { return "s." + col(i) })
+}
+
+// differsFrom is differs with the record's value of column i given by val.
+func (l *loader) differsFrom(g *group, val func(i int) string) string {
 	if l.opts.Mode == Delete || l.opts.Mode == InsertOnly {
 		return "true"
 	}
@@ -266,9 +285,9 @@ func (l *loader) differs(g *group) string {
 		}
 		name := pgx.Identifier{c.Name}.Sanitize()
 		if hasEquality(c) {
-			conds = append(conds, fmt.Sprintf("t.%s IS DISTINCT FROM s.%s", name, col(i)))
+			conds = append(conds, fmt.Sprintf("t.%s IS DISTINCT FROM %s", name, val(i)))
 		} else {
-			conds = append(conds, fmt.Sprintf("t.%s::text IS DISTINCT FROM s.%s::text", name, col(i)))
+			conds = append(conds, fmt.Sprintf("t.%s::text IS DISTINCT FROM %s::text", name, val(i)))
 		}
 	}
 	if len(conds) == 0 {
@@ -316,13 +335,17 @@ func (l *loader) checkNotNull(ctx context.Context, g *group) error {
 		return nil
 	}
 	insert := "NOT " + g.matched()
+	var checks []string
 	for i, c := range g.cols {
-		if !c.NotNull {
-			continue
+		if c.NotNull {
+			checks = append(checks, fmt.Sprintf("(%s, s.%s IS NULL)", literal(c.Name), col(i)))
 		}
+	}
+	if len(checks) > 0 {
 		_, err := l.exec(ctx, "checking NOT NULL columns", fmt.Sprintf(`
-			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, $2, NULL, 'NULL in a NOT NULL column'
-			FROM %s s WHERE s.%s IS NULL AND %s`, g.typed(), col(i), notRejected), g.id, c.Name)
+			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, v.col, NULL, 'NULL in a NOT NULL column'
+			FROM %s s CROSS JOIN LATERAL (VALUES %s) v(col, missing) WHERE v.missing AND %s`,
+			g.typed(), strings.Join(checks, ", "), notRejected), g.id)
 		if err != nil {
 			return err
 		}
@@ -410,14 +433,28 @@ func (g *group) indexes(names []string) []int {
 	return idx
 }
 
+// condMark is where a change statement takes an extra condition on its
+// records s (the record ranges of the failure path).
+const condMark = "/*cond*/"
+
+// statement is a set-based change. Counted statements return one row
+// (inserted, updated); the others count their affected rows as inserted.
+type statement struct {
+	sql     string
+	counted bool
+}
+
 // change applies the group: UPDATE the matched rows that differ, INSERT
 // the rest, or DELETE the matched rows.
 func (l *loader) change(ctx context.Context, g *group) error {
 	if l.opts.Mode == Delete {
-		n, err := l.changeSafely(ctx, g, fmt.Sprintf(`DELETE FROM %s t USING %s s WHERE %s AND %s`,
-			g.obj.Ident(), g.typed(), g.keyJoin("t", "s"), notRejected))
+		n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`DELETE FROM %s t USING %s s WHERE %s AND %s %s`,
+			g.obj.Ident(), g.typed(), g.keyJoin("t", "s"), notRejected, condMark)})
 		g.counts.Deleted += n
 		return err
+	}
+	if l.canUpsert(g) {
+		return l.upsert(ctx, g)
 	}
 	var inserted, updated int64
 	if g.key != nil && l.opts.Mode != InsertOnly {
@@ -427,18 +464,67 @@ func (l *loader) change(ctx context.Context, g *group) error {
 		}
 	}
 	if l.opts.Mode != UpdateOnly {
-		vals := make([]string, len(g.cols))
-		overriding := ""
-		for i, c := range g.cols {
-			vals[i] = "s." + col(i)
-			if c.Identity {
-				overriding = " OVERRIDING SYSTEM VALUE"
-			}
-		}
 		var err error
-		inserted, err = l.changeSafely(ctx, g, fmt.Sprintf(`INSERT INTO %s (%s)%s SELECT %s FROM %s s WHERE NOT %s AND %s`,
-			g.obj.Ident(), g.quotedColumns(), overriding, strings.Join(vals, ", "), g.typed(), g.matched(), notRejected))
+		inserted, _, err = l.changeSafely(ctx, g, l.insertStatement(g, "WHERE NOT "+g.matched()+" AND "+notRejected+" "+condMark))
 		if err != nil {
+			return err
+		}
+	}
+	g.counts.Inserted += inserted
+	g.counts.Updated += updated
+	return l.countUnchanged(ctx, g, inserted, updated)
+}
+
+// insertStatement inserts the records of the typed table chosen by where.
+func (l *loader) insertStatement(g *group, where string) statement {
+	vals := make([]string, len(g.cols))
+	overriding := ""
+	for i, c := range g.cols {
+		vals[i] = "s." + col(i)
+		if c.Identity {
+			overriding = " OVERRIDING SYSTEM VALUE"
+		}
+	}
+	return statement{sql: fmt.Sprintf(`INSERT INTO %s AS t (%s)%s SELECT %s FROM %s s %s`,
+		g.obj.Ident(), g.quotedColumns(), overriding, strings.Join(vals, ", "), g.typed(), where)}
+}
+
+// canUpsert says whether the group is applied with one INSERT … ON
+// CONFLICT: a default-mode load on a key the database enforces, without
+// record detail.
+func (l *loader) canUpsert(g *group) bool {
+	return l.opts.Mode == Upsert && g.key != nil && g.keyUnique && !g.hasMatches
+}
+
+// upsert inserts and updates in one statement. Records repeating a key make
+// it fail ("cannot affect row a second time", or a unique violation); only
+// then are duplicate keys looked for, and the statement run again.
+func (l *loader) upsert(ctx context.Context, g *group) error {
+	var set, keys []string
+	for i, c := range g.cols {
+		name := pgx.Identifier{c.Name}.Sanitize()
+		if slices.Contains(g.key, i) {
+			keys = append(keys, name)
+		} else {
+			set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", name, name))
+		}
+	}
+	onConflict := fmt.Sprintf("ON CONFLICT (%s) DO NOTHING", strings.Join(keys, ", "))
+	if len(set) > 0 {
+		onConflict = fmt.Sprintf("ON CONFLICT (%s) DO UPDATE SET %s WHERE %s", strings.Join(keys, ", "),
+			strings.Join(set, ", "), l.differsFrom(g, func(i int) string { return "EXCLUDED." + pgx.Identifier{g.cols[i].Name}.Sanitize() }))
+	}
+	ins := l.insertStatement(g, "WHERE "+notRejected+" "+condMark+" "+onConflict+" RETURNING xmax = 0 AS ins")
+	st := statement{sql: "WITH u AS (" + ins.sql + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM u", counted: true}
+	inserted, updated, pgErr, err := l.runChange(ctx, st, "")
+	if err != nil {
+		return err
+	}
+	if pgErr != nil {
+		if err := l.findDuplicateKeys(ctx, g); err != nil {
+			return err
+		}
+		if inserted, updated, err = l.changeSafely(ctx, g, st); err != nil {
 			return err
 		}
 	}
@@ -457,8 +543,9 @@ func (l *loader) update(ctx context.Context, g *group) (int64, error) {
 	if len(set) == 0 { // the file holds only the key: matched rows stay as they are
 		return 0, nil
 	}
-	return l.changeSafely(ctx, g, fmt.Sprintf(`UPDATE %s t SET %s FROM %s s WHERE %s AND %s AND %s`,
-		g.obj.Ident(), strings.Join(set, ", "), g.typed(), g.keyJoin("t", "s"), l.differs(g), notRejected))
+	n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`UPDATE %s t SET %s FROM %s s WHERE %s AND %s AND %s %s`,
+		g.obj.Ident(), strings.Join(set, ", "), g.typed(), g.keyJoin("t", "s"), l.differs(g), notRejected, condMark)})
+	return n, err
 }
 
 // countUnchanged counts the matched rows a record left as they were.
@@ -482,52 +569,87 @@ func (l *loader) countUnchanged(ctx context.Context, g *group, inserted, updated
 	return nil
 }
 
+// runChange executes a change in a savepoint, restricted by cond; the database's
+// refusal comes back as a *pgconn.PgError with the savepoint rolled back.
+func (l *loader) runChange(ctx context.Context, st statement, cond string, args ...any) (int64, int64, *pgconn.PgError, error) {
+	sql := strings.Replace(st.sql, condMark, cond, 1)
+	defer l.trace(time.Now(), sql)
+	sp, err := l.tx.Begin(ctx)
+	if err != nil {
+		return 0, 0, nil, exit.Failure(err)
+	}
+	var a, b int64
+	if st.counted {
+		err = sp.QueryRow(ctx, sql, args...).Scan(&a, &b)
+	} else {
+		var tag pgconn.CommandTag
+		tag, err = sp.Exec(ctx, sql, args...)
+		a = tag.RowsAffected()
+	}
+	var pgErr *pgconn.PgError
+	if err != nil {
+		if !errors.As(err, &pgErr) {
+			return 0, 0, nil, exit.Failure(err)
+		}
+		if err := sp.Rollback(ctx); err != nil {
+			return 0, 0, nil, exit.Failure(err)
+		}
+		return 0, 0, pgErr, nil
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return 0, 0, nil, exit.Failure(err)
+	}
+	return a, b, nil, nil
+}
+
 // chunkSize is the number of record numbers a statement covers on the
 // failure path before it falls back to one record at a time.
 const chunkSize = 5000
+
+const inRange = "AND s._n BETWEEN $1 AND $2"
 
 // changeSafely runs a set-based change. When the database refuses it (a
 // check constraint, a trigger, a unique constraint other than the key…),
 // the change is retried in chunks of records, and the records of refused
 // chunks one by one, so that each refused record becomes a reject with the
 // database's reason and everything else is applied.
-func (l *loader) changeSafely(ctx context.Context, g *group, sql string) (int64, error) {
-	n, pgErr, err := l.trySavepoint(ctx, sql)
+func (l *loader) changeSafely(ctx context.Context, g *group, st statement) (int64, int64, error) {
+	a, b, pgErr, err := l.runChange(ctx, st, "")
 	if err != nil || pgErr == nil {
-		return n, err
+		return a, b, err
 	}
-	ranged := sql + " AND s._n BETWEEN $1 AND $2"
-	if _, err := l.exec(ctx, "indexing staged rows", fmt.Sprintf("CREATE INDEX ON %s (_n)", g.typed())); err != nil {
-		return 0, err
+	if !g.indexed {
+		if _, err := l.exec(ctx, "indexing staged rows", fmt.Sprintf("CREATE INDEX ON %s (_n)", g.typed())); err != nil {
+			return 0, 0, err
+		}
+		g.indexed = true
 	}
 	var lo, hi int64
 	if err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(min(_n), 0), coalesce(max(_n), -1) FROM %s", g.typed())).Scan(&lo, &hi); err != nil {
-		return 0, exit.Failure(err)
+		return 0, 0, exit.Failure(err)
 	}
-	var total int64
+	var totalA, totalB int64
 	for start := lo; start <= hi; start += chunkSize {
-		n, pgErr, err := l.trySavepoint(ctx, ranged, start, start+chunkSize-1)
+		a, b, pgErr, err := l.runChange(ctx, st, inRange, start, start+chunkSize-1)
 		if err != nil {
-			return total, err
+			return totalA, totalB, err
 		}
-		if pgErr == nil {
-			total += n
-			continue
+		if pgErr != nil {
+			a, b, err = l.changeOneByOne(ctx, g, st, start, start+chunkSize-1)
+			if err != nil {
+				return totalA, totalB, err
+			}
 		}
-		one, err := l.changeOneByOne(ctx, g, ranged, start, start+chunkSize-1)
-		total += one
-		if err != nil {
-			return total, err
-		}
+		totalA, totalB = totalA+a, totalB+b
 	}
-	return total, nil
+	return totalA, totalB, nil
 }
 
-func (l *loader) changeOneByOne(ctx context.Context, g *group, ranged string, lo, hi int64) (int64, error) {
+func (l *loader) changeOneByOne(ctx context.Context, g *group, st statement, lo, hi int64) (int64, int64, error) {
 	rows, err := l.tx.Query(ctx, fmt.Sprintf("SELECT s._n, s._f, s._l, s._c FROM %s s WHERE s._n BETWEEN $1 AND $2 AND %s ORDER BY s._n",
 		g.typed(), notRejected), lo, hi)
 	if err != nil {
-		return 0, exit.Failure(err)
+		return 0, 0, exit.Failure(err)
 	}
 	type pos struct {
 		n       int64
@@ -537,21 +659,21 @@ func (l *loader) changeOneByOne(ctx context.Context, g *group, ranged string, lo
 	for rows.Next() {
 		var p pos
 		if err := rows.Scan(&p.n, &p.f, &p.l, &p.c); err != nil {
-			return 0, exit.Failure(err)
+			return 0, 0, exit.Failure(err)
 		}
 		recs = append(recs, p)
 	}
 	if err := rows.Err(); err != nil {
-		return 0, exit.Failure(err)
+		return 0, 0, exit.Failure(err)
 	}
-	var total int64
+	var totalA, totalB int64
 	for _, p := range recs {
-		n, pgErr, err := l.trySavepoint(ctx, ranged, p.n, p.n)
+		a, b, pgErr, err := l.runChange(ctx, st, inRange, p.n, p.n)
 		if err != nil {
-			return total, err
+			return totalA, totalB, err
 		}
 		if pgErr == nil {
-			total += n
+			totalA, totalB = totalA+a, totalB+b
 			continue
 		}
 		reason := pgErr.Message
@@ -565,8 +687,8 @@ func (l *loader) changeOneByOne(ctx context.Context, g *group, ranged string, lo
 		_, err = l.exec(ctx, "recording a reject", `INSERT INTO tk_rej VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)`,
 			p.n, g.id, p.f, p.l, p.c, column, reason)
 		if err != nil {
-			return total, err
+			return totalA, totalB, err
 		}
 	}
-	return total, nil
+	return totalA, totalB, nil
 }

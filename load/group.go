@@ -36,7 +36,9 @@ type group struct {
 	hasStage                    bool
 	// hasMatches says the match table was built (see findMatches).
 	hasMatches bool
-	counts     *TableCounts
+	// indexed says the typed table has its index on _n (failure path).
+	indexed bool
+	counts  *TableCounts
 }
 
 // staged reports records waiting in staging tables.

@@ -81,6 +81,8 @@ type Options struct {
 	Quiet bool
 	// Detail receives one line per record with Verbose; nil discards.
 	Detail io.Writer
+	// Trace, when set, receives each statement's duration (for tuning).
+	Trace io.Writer
 	// OnReject, when set, is called with every reject in file order.
 	OnReject func(Reject)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -193,6 +194,7 @@ func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *secti
 		g.hasStage = true
 	}
 	src := &stageSource{stream: stream, sec: sec, grp: g}
+	defer l.trace(time.Now(), "COPY (binary) "+g.stage())
 	n, err := l.tx.CopyFrom(ctx, pgx.Identifier{g.stage()}, g.auxAndValueColumns(), src)
 	if err != nil {
 		return exit.Failure(fmt.Errorf("userload: %s: copying into staging: %w", sec.first.File, err))
@@ -241,6 +243,7 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 	if !straight {
 		sql = fmt.Sprintf("COPY %s (%s) FROM STDIN", g.typed(), strings.Join(g.auxAndValueColumns(), ", "))
 	}
+	defer l.trace(time.Now(), sql)
 	tag, err := l.tx.Conn().PgConn().CopyFrom(ctx, src, sql)
 	var pgErr *pgconn.PgError
 	if err != nil {

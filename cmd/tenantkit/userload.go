@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
@@ -105,8 +106,11 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			fmt.Fprintf(e.Stderr, "%s\n", r)
 		}
 	}
+	if os.Getenv("TENANTKIT_TRACE") != "" {
+		opts.Trace = e.Stderr
+	}
 	sum, err := load.Run(c.Context, pool, s, opts)
-	if sum != nil && !e.Quiet() {
+	if sum != nil && !e.Quiet() && exit.Code(err) <= exit.Violation {
 		if e.JSON() {
 			if perr := e.PrintJSON(sum); perr != nil && err == nil {
 				err = perr
