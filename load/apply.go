@@ -107,6 +107,17 @@ func (l *loader) applyAll(ctx context.Context) error {
 		}
 	}
 	order := schema.Ordered(objs)
+	// The tenant table is every tenanted table's parent, though the tenant
+	// column is no SREL.
+	slices.SortStableFunc(order, func(a, b *schema.Object) int {
+		switch {
+		case a.IsTenantTable == b.IsTenantTable:
+			return 0
+		case a.IsTenantTable:
+			return -1
+		}
+		return 1
+	})
 	if l.opts.Mode == Delete {
 		slices.Reverse(order)
 	}
