@@ -38,7 +38,7 @@ Examples:
    tenantkit userload -u --key userid -f emails.csv          # update matching rows only
    tenantkit userload -r -a --key server -f old_repos.dat    # delete every match
    tenantkit userload --rejects rejects.dat -f contacts.dat  # partial load`,
-		Flags: withSchema(
+		Flags: withSchema(append(writeFlags(),
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "data `FILE` to load (repeatable; - is standard input)"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "apply a record to every row it matches (update or delete)"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "report what would be inserted, updated, deleted or rejected; change nothing"},
@@ -53,8 +53,8 @@ Examples:
 			&cli.StringFlag{Name: "encoding", Usage: "text `ENCODING` of userload and CSV files (default utf-8)"},
 			&cli.StringFlag{Name: "table", Usage: "`TABLE` of CSV files (default: the file name)"},
 			&cli.StringFlag{Name: "null", Usage: "CSV `TEXT` meaning NULL when unquoted (default: the empty field)"},
-		),
-		Action: schemaAction(runUserload),
+		)...),
+		Action: writeAction(runUserload),
 	}
 }
 
