@@ -136,8 +136,8 @@ func (l *loader) applyAll(ctx context.Context) error {
 // apply runs one group's checks and changes, each a set-based statement.
 func (l *loader) apply(ctx context.Context, g *group) error {
 	steps := []func(context.Context, *group) error{
-		l.castValues, l.checkLengths, l.checkDuplicateKeys, l.findMatches,
-		l.checkMatches, l.checkNotNull, l.checkForeignKeys, l.change,
+		l.castValues, l.assignNewKeys, l.rewireReferences, l.checkLengths, l.checkDuplicateKeys, l.findMatches,
+		l.checkMatches, l.checkNotNull, l.checkTenantRequired, l.checkForeignKeys, l.checkReferences, l.change,
 	}
 	for _, step := range steps {
 		if err := step(ctx, g); err != nil {

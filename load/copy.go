@@ -45,15 +45,15 @@ func (s *stageSource) Next() bool {
 	s.i++
 	s.rows++
 	if s.vals == nil {
-		s.vals = make([]any, auxColumns+len(s.sec.cols))
+		s.vals = make([]any, auxColumns+len(s.grp.cols))
 	}
 	s.vals[0], s.vals[1], s.vals[2], s.vals[3] = rec.n, int32(s.sec.file), int32(rec.pos.Line), int32(rec.pos.Col)
-	for j, v := range rec.vals {
-		switch {
+	for j := range s.grp.cols {
+		switch v := s.grp.value(rec, j); {
 		case v.Null:
 			s.vals[auxColumns+j] = nil
 		case strings.IndexByte(v.Str, 0) >= 0:
-			s.nuls = append(s.nuls, nulReject{rec: rec, file: s.sec.file, column: s.sec.cols[j].Name, value: v.Str, grp: s.grp})
+			s.nuls = append(s.nuls, nulReject{rec: rec, file: s.sec.file, column: s.grp.cols[j].Name, value: v.Str, grp: s.grp})
 			s.vals[auxColumns+j] = nil
 		default:
 			s.vals[auxColumns+j] = v.Str
@@ -71,6 +71,7 @@ func (s *stageSource) Err() error             { return nil }
 type textCopySource struct {
 	stream *batchStream
 	sec    *section
+	grp    *group
 	aux    bool // lead each row with the record's number and position
 	buf    []byte
 	off    int
@@ -101,7 +102,8 @@ func (s *textCopySource) Read(p []byte) (int, error) {
 				s.buf = strconv.AppendInt(s.buf, int64(rec.pos.Col), 10)
 				s.buf = append(s.buf, '\t')
 			}
-			for j, v := range rec.vals {
+			for j := range s.grp.cols {
+				v := s.grp.value(rec, j)
 				if j > 0 {
 					s.buf = append(s.buf, '\t')
 				}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -39,6 +40,10 @@ type group struct {
 	// indexed says the typed table has its index on _n (failure path).
 	indexed bool
 	counts  *TableCounts
+	// stampIdx is the position in cols of the tenant column filled with
+	// stamp (the tenant of -t); -1 when the group is not stamped.
+	stampIdx int
+	stamp    datafile.Value
 }
 
 // staged reports records waiting in staging tables.

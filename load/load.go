@@ -77,6 +77,13 @@ type Options struct {
 	// RejectsFile opts into partial loads: rejects are written there in
 	// userload format and everything else is committed.
 	RejectsFile string
+	// Tenant (a name or key) gives every row of a tenanted table that
+	// tenant (-t); it must exist and be active.
+	Tenant string
+	// NewKeys treats the keys of tables whose key has a default as labels:
+	// records are inserted with fresh keys and the SRELs of the run that
+	// point at the labels are rewritten (--new-keys).
+	NewKeys bool
 	// Quiet turns the progress report off.
 	Quiet bool
 	// Detail receives one line per record with Verbose; nil discards.
@@ -125,6 +132,14 @@ type TableCounts struct {
 	Unchanged int64 `json:"unchanged"`
 	Deleted   int64 `json:"deleted"`
 	Rejected  int64 `json:"rejected"`
+	// Stamped counts records given the tenant of -t.
+	Stamped int64 `json:"stamped,omitempty"`
+	// Rewired counts references rewritten from labels to new keys (--new-keys).
+	Rewired int64 `json:"rewired,omitempty"`
+	// NoTenantRejects and RefRejects count rejects for a missing tenant and
+	// for the reference rule.
+	NoTenantRejects int64 `json:"no_tenant_rejects,omitempty"`
+	RefRejects      int64 `json:"reference_rule_rejects,omitempty"`
 	// FastPath reports that records were copied straight into the table.
 	FastPath bool `json:"fast_path"`
 }
@@ -136,9 +151,16 @@ type Summary struct {
 	Rejected  int64          `json:"rejected"`
 	Committed bool           `json:"committed"`
 	Checked   bool           `json:"check,omitempty"`
+	Tenant    *TenantRef     `json:"tenant,omitempty"`
 	Tables    []*TableCounts `json:"tables"`
 	// RejectsFile is where rejects were written, "" when none were.
 	RejectsFile string `json:"rejects_file,omitempty"`
+}
+
+// TenantRef names the tenant of -t.
+type TenantRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // table returns the counts of the named table, adding them if need be.
@@ -163,6 +185,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "%-*s %10s %10s %10s %10s %10s\n", width, "TABLE", "INSERTED", "UPDATED", "UNCHANGED", "DELETED", "REJECTED")
 	for _, t := range s.Tables {
 		fmt.Fprintf(w, "%-*s %10d %10d %10d %10d %10d\n", width, t.Table, t.Inserted, t.Updated, t.Unchanged, t.Deleted, t.Rejected)
+	}
+	if s.Tenant != nil {
+		for _, t := range s.Tables {
+			if t.Stamped+t.Rewired+t.RefRejects+t.NoTenantRejects > 0 {
+				fmt.Fprintf(w, "%s: %d stamped with tenant %s (%s), %d references rewired, %d reference-rule rejects, %d no-tenant rejects\n",
+					t.Table, t.Stamped, s.Tenant.Name, s.Tenant.ID, t.Rewired, t.RefRejects, t.NoTenantRejects)
+			}
+		}
 	}
 	var err error
 	switch {

@@ -16,6 +16,7 @@ import (
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
 )
 
 // loader holds the state of one run.
@@ -30,6 +31,11 @@ type loader struct {
 	nuls    []nulReject
 	next    int64 // record numbers handed out so far
 	prog    *progress.Reporter
+	// tenant is the tenant of -t, nil without; serviceProvider may be nil.
+	tenant, serviceProvider *tenant.Tenant
+	// keyMaps names, per object, the temporary table mapping the labels of
+	// --new-keys to the new keys.
+	keyMaps map[*schema.Object]string
 }
 
 // Run loads the files of opts into the database described by s, in one
@@ -59,7 +65,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	l := &loader{
-		opts: opts, schema: s, tx: tx, bySig: map[string]*group{},
+		opts: opts, schema: s, tx: tx, bySig: map[string]*group{}, keyMaps: map[*schema.Object]string{},
 		sum: &Summary{Mode: opts.Mode.String(), Checked: opts.Check},
 	}
 	if err := l.run(ctx); err != nil {
@@ -93,6 +99,9 @@ func (l *loader) rejectError() error {
 
 func (l *loader) run(ctx context.Context) error {
 	if err := l.setup(ctx); err != nil {
+		return err
+	}
+	if err := l.resolveTenant(ctx); err != nil {
 		return err
 	}
 	if err := l.readAll(ctx); err != nil {
@@ -201,6 +210,9 @@ func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *secti
 	}
 	g.textStaged += n
 	g.counts.Records += n
+	if g.stamps() {
+		g.counts.Stamped += n
+	}
 	l.sum.Records += n
 	l.nuls = append(l.nuls, src.nuls...)
 	return nil
@@ -211,11 +223,14 @@ func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *secti
 // table or with -i. Check and detail runs always stage.
 func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 	o := l.opts
-	if o.Check || o.Verbose || (o.Mode != Upsert && o.Mode != InsertOnly) {
+	if o.Check || o.Verbose || o.NewKeys || (o.Mode != Upsert && o.Mode != InsertOnly) {
 		return false, nil
 	}
 	if g.key != nil && !g.keyUnique {
 		return false, nil
+	}
+	if len(l.refRules(g)) > 0 || (g.obj.Tenancy == schema.Required && !g.stamps()) {
+		return false, nil // tenant checks need the records apart
 	}
 	if o.Mode == InsertOnly {
 		return true, nil
@@ -238,7 +253,7 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 	if err != nil {
 		return false, exit.Failure(err)
 	}
-	src := &textCopySource{stream: stream, sec: sec, aux: !straight}
+	src := &textCopySource{stream: stream, sec: sec, grp: g, aux: !straight}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", g.obj.Ident(), g.quotedColumns())
 	if !straight {
 		sql = fmt.Sprintf("COPY %s (%s) FROM STDIN", g.typed(), strings.Join(g.auxAndValueColumns(), ", "))
@@ -260,6 +275,9 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 	}
 	n := tag.RowsAffected()
 	g.counts.Records += n
+	if g.stamps() {
+		g.counts.Stamped += n
+	}
 	l.sum.Records += n
 	if straight {
 		g.fast += n
@@ -316,17 +334,23 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 		return g, nil
 	}
 	where := fmt.Sprintf("%s:%d", sec.first.File, sec.first.Line)
-	key, unique, err := chooseKey(sec.obj, sec.cols, l.opts.Key, where)
-	if err != nil {
-		return nil, err
+	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, counts: l.sum.table(sec.obj.Table)}
+	g.setStamp(l.tenant)
+	if k := l.newKeyColumn(g); k >= 0 { // labels: every record is inserted with a fresh key
+		g.key, g.keyUnique = []int{k}, true
+	} else {
+		key, unique, err := chooseKey(sec.obj, sec.cols, l.opts.Key, where)
+		if err != nil {
+			return nil, err
+		}
+		g.key, g.keyUnique = key, unique
 	}
-	if key == nil && (l.opts.Mode == UpdateOnly || l.opts.Mode == Delete) {
+	if g.key == nil && (l.opts.Mode == UpdateOnly || l.opts.Mode == Delete) {
 		return nil, exit.Usagef("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
 			where, sec.obj.Table, l.opts.Mode)
 	}
-	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, key: key, keyUnique: unique, counts: l.sum.table(sec.obj.Table)}
 	l.groups = append(l.groups, g)
-	l.bySig[g.signature()] = g
+	l.bySig[sigOf(sec)] = g
 	ddl := fmt.Sprintf("CREATE TEMP TABLE %s (_n bigint, _f int, _l int, _c int", g.typed())
 	for i, c := range g.cols {
 		ddl += fmt.Sprintf(", %s %s", col(i), castType(c))

@@ -26,7 +26,7 @@ columns the file gives. Sections are applied parents before children.
 
 The run is one transaction: any reject (a value that does not convert, a NULL
 in a NOT NULL column, a dangling foreign key, a key that matches several
-rows, …) rolls everything back, and every reject is printed as
+rows, a reference to another tenant's row, …) rolls everything back, and every reject is printed as
 FILE:LINE:COL: TABLE: reason (exit 1). With --rejects FILE the rejected
 records go to FILE (userload format, each after a comment with its reason)
 and the rest is committed; fix FILE and load it again.
@@ -37,7 +37,8 @@ Examples:
    tenantkit userload -i -f big.csv                          # insert only (fast path)
    tenantkit userload -u --key userid -f emails.csv          # update matching rows only
    tenantkit userload -r -a --key server -f old_repos.dat    # delete every match
-   tenantkit userload --rejects rejects.dat -f contacts.dat  # partial load`,
+   tenantkit userload --rejects rejects.dat -f contacts.dat  # partial load
+   tenantkit userload -t Acme --new-keys -f template.dat      # seed a tenant from a template`,
 		Flags: withSchema(append(writeFlags(),
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "data `FILE` to load (repeatable; - is standard input)"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "apply a record to every row it matches (update or delete)"},
@@ -47,6 +48,8 @@ Examples:
 			&cli.BoolFlag{Name: "delete", Aliases: []string{"r"}, Usage: "delete the rows each record matches"},
 			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "backslashes in userload values are ordinary characters"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print one line per record: FILE:LINE:COL: insert|update|delete|reject TABLE"},
+			&cli.StringFlag{Name: "tenant", Aliases: []string{"t"}, Usage: "give every row of a tenanted table the `TENANT` (name or key); it must exist and be active"},
+			&cli.BoolFlag{Name: "new-keys", Usage: "keys with a default are labels: insert with fresh keys and rewrite the references of the run to them"},
 			&cli.StringFlag{Name: "key", Usage: "match key `COLUMNS` (comma-separated) for every table in the files"},
 			&cli.StringFlag{Name: "rejects", Usage: "partial load: write rejected records to `FILE` and commit the rest"},
 			&cli.StringFlag{Name: "format", Usage: "data file `FORMAT`: userload, csv or xlsx (default: from the extension)"},
@@ -70,6 +73,8 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		Verbose:     c.Bool("verbose"),
 		Key:         splitList([]string{c.String("key")}),
 		RejectsFile: c.String("rejects"),
+		Tenant:      c.String("tenant"),
+		NewKeys:     c.Bool("new-keys"),
 		Quiet:       e.Quiet() || e.JSON(),
 		Detail:      e.Stdout,
 		File: datafile.Options{
