@@ -137,14 +137,8 @@ func (l *loader) readAll(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	ch := make(chan batch, queueDepth)
 	g.Go(func() error { return sr.run(gctx, ch) })
-	g.Go(func() error {
-		err := l.copyAll(gctx, &batchStream{ch: ch})
-		if err != nil {
-			for range ch { // let the reader finish
-			}
-		}
-		return err
-	})
+	// On an error, errgroup cancels gctx, which stops the reader.
+	g.Go(func() error { return l.copyAll(gctx, &batchStream{ch: ch}) })
 	err := g.Wait()
 	l.next = sr.records
 	return err
@@ -316,10 +310,12 @@ func (l *loader) rereadRefused(ctx context.Context) error {
 			}
 			stream.peeked = &b
 			g := l.bySig[sigOf(b.sec)]
-			err := l.copyStaged(ectx, stream, b.sec, g)
-			for range ch {
+			if err := l.copyStaged(ectx, stream, b.sec, g); err != nil {
+				return err
 			}
-			return err
+			for range ch { // the reader stops after the section
+			}
+			return nil
 		})
 		if err := eg.Wait(); err != nil {
 			return err

@@ -468,3 +468,12 @@ func TestSummaryJSONShape(t *testing.T) {
 		t.Errorf("committed = %v", got["committed"])
 	}
 }
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
