@@ -324,6 +324,13 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 	case UpdateOnly, Delete:
 		rules = append(rules, rule{"NOT " + g.matched(), "'no row matches key ' || %s"})
 	}
+	if g.stamps() && g.key != nil {
+		// With -t a record may only change rows of that tenant: matching a
+		// public row or another tenant's would move it to the tenant.
+		other := fmt.Sprintf("EXISTS (SELECT FROM %s t WHERE %s AND t.%s::text IS DISTINCT FROM %s)",
+			g.obj.Ident(), g.keyJoin("t", "s"), pgx.Identifier{g.obj.TenantColumn}.Sanitize(), literal(g.stamp.Str))
+		rules = append(rules, rule{other, "'key ' || %s || ' matches a row that is public or owned by another tenant'"})
+	}
 	if !l.opts.All && g.hasMatches && !g.keyUnique {
 		several := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n AND m.cnt > 1)", g.match())
 		rules = append(rules, rule{several, "'key ' || %s || ' matches several rows (-a applies the record to all of them)'"})

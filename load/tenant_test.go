@@ -57,6 +57,18 @@ TABLE ca_organization
 	g := write(t, "seed2.dat", "TABLE category\n id sym\n { \"31\", \"Globex thing\" }\n")
 	userload(t, db, 0, "--schema", overlay, "-t", "4", "-f", g)
 	wantRows(t, db, "SELECT tenant FROM category WHERE id = 31", "4")
+	// A record may not take over another tenant's row or a public one.
+	steal := write(t, "steal.dat", "TABLE category\n id sym\n { \"3\", \"mine now\" }\n { \"1\", \"mine too\" }\n")
+	res = userload(t, db, 1, "--schema", overlay, "-t", "Acme", "-f", steal)
+	for _, want := range []string{
+		steal + `:3:2: category: key (id)=(3) matches a row that is public or owned by another tenant`,
+		steal + `:4:2: category: key (id)=(1) matches a row that is public or owned by another tenant`,
+	} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+	wantRows(t, db, "SELECT id, sym, tenant FROM category WHERE id IN (1, 3) ORDER BY id", "1|Hardware|NULL\n3|Network|4")
 	for _, bad := range []string{"Nobody", "Dead"} {
 		h := write(t, "seed3.dat", "TABLE category\n id sym\n { \"32\", \"x\" }\n")
 		res := userload(t, db, 2, "--schema", overlay, "-t", bad, "-f", h)

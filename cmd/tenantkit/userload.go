@@ -27,9 +27,16 @@ columns the file gives. Sections are applied parents before children.
 The run is one transaction: any reject (a value that does not convert, a NULL
 in a NOT NULL column, a dangling foreign key, a key that matches several
 rows, a reference to another tenant's row, …) rolls everything back, and every reject is printed as
-FILE:LINE:COL: TABLE: reason (exit 1). With --rejects FILE the rejected
+FILE:LINE:COL: TABLE: reason on stderr (exit 1). With --rejects FILE the rejected
 records go to FILE (userload format, each after a comment with its reason)
 and the rest is committed; fix FILE and load it again.
+
+With -t TENANT every row of a tenanted table gets that tenant, a record may
+only match rows of that tenant, and references must obey the reference rule
+(public rows, the tenant's, its supertenants', the service provider's through
+an eligible SREL). With --new-keys the keys of tables whose key has a default
+are labels: records get fresh keys and the references of the run follow them,
+so one template seeds any number of tenants.
 
 Examples:
    tenantkit userload -f contacts.dat
@@ -106,11 +113,7 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 	if _, err := datafile.DetectFormat("", opts.File.Format); opts.File.Format != "" && err != nil {
 		return exit.Usage(fmt.Errorf("userload: --format: %w", err))
 	}
-	opts.OnReject = func(r load.Reject) {
-		if !e.JSON() {
-			fmt.Fprintf(e.Stderr, "%s\n", r)
-		}
-	}
+	opts.OnReject = func(r load.Reject) { fmt.Fprintf(e.Stderr, "%s\n", r) }
 	if os.Getenv("TENANTKIT_TRACE") != "" {
 		opts.Trace = e.Stderr
 	}
