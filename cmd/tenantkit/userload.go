@@ -91,6 +91,9 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			Table:            c.String("table"),
 		},
 	}
+	if e.JSON() { // stdout holds the JSON summary
+		opts.Detail = e.Stderr
+	}
 	if c.IsSet("null") {
 		null := c.String("null")
 		opts.File.Null = &null
