@@ -119,6 +119,7 @@ func commands() []*cli.Command {
 		schemaCommand(),
 		userloadCommand(),
 		aclCommand(),
+		aliasesCommand(),
 		convertCommand(),
 		fixturesCommand(),
 		versionCommand(),

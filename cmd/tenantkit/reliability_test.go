@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,13 +74,31 @@ func TestRunLockFailsFast(t *testing.T) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer safe to read while the child process writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // startWaiting starts a writing run that queues behind the held lock and
 // returns once it waits.
-func startWaiting(t *testing.T, db *testkit.DB) (*exec.Cmd, *bytes.Buffer) {
+func startWaiting(t *testing.T, db *testkit.DB) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(testkit.Binary(t), "--db", db.URL, "acl", "apply", "--wait", "-f", emptyACL(t))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +107,7 @@ func startWaiting(t *testing.T, db *testkit.DB) (*exec.Cmd, *bytes.Buffer) {
 	for {
 		n := db.Value(t, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tenantkit acl apply' AND wait_event_type = 'Lock'")
 		if n == "1" {
-			return cmd, &stderr
+			return cmd, stderr
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the run never queued for the lock; stderr %q", stderr.String())
