@@ -479,3 +479,17 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+func TestNulCharacterIsARejectNotACrash(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	f := write(t, "nul.dat", `TABLE priority
+    code label sort_order
+    { "P5", "Five", "5" }
+    { "P6", "nul\0000here", "6" }
+`)
+	res := userload(t, db, 1, "-f", f)
+	if !strings.Contains(res.Stderr, f+`:4:5: priority: column "label": value "nul\\0here": the value holds a NUL character`) {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	wantRows(t, db, "SELECT count(*) FROM priority", "4")
+}
