@@ -42,14 +42,14 @@ type Node struct {
 	Attrs    []Attr
 	Children []*Node
 	Text     string // character data directly inside, trimmed
-	File     string
-	Line     int
-	Col      int
+	// Mixed is true when non-blank text stands next to child elements
+	// (Text is kept only for elements without children).
+	Mixed bool
+	File  string
+	Line  int
+	Col   int
 
 	used map[string]bool
-	// mixed records character data between child elements, which Text
-	// (kept only for elements without children) does not show.
-	mixed bool
 }
 
 // ParseFile reads and parses an XML file.
@@ -84,9 +84,6 @@ func Parse(file string, data []byte) (*Node, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if len(stack) > 0 && strings.TrimSpace(text.String()) != "" {
-				stack[len(stack)-1].mixed = true
-			}
 			line, col := lc.pos(off)
 			n := &Node{Name: t.Name.Local, File: file, Line: line, Col: col}
 			for _, a := range t.Attr {
@@ -104,6 +101,9 @@ func Parse(file string, data []byte) (*Node, error) {
 			} else {
 				parent := stack[len(stack)-1]
 				parent.Children = append(parent.Children, n)
+				if strings.TrimSpace(text.String()) != "" {
+					parent.Mixed = true
+				}
 			}
 			stack = append(stack, n)
 			text.Reset()
@@ -114,7 +114,7 @@ func Parse(file string, data []byte) (*Node, error) {
 			if len(n.Children) == 0 {
 				n.Text = strings.TrimSpace(text.String())
 			} else if strings.TrimSpace(text.String()) != "" {
-				n.mixed = true
+				n.Mixed = true
 			}
 			text.Reset()
 			stack = stack[:len(stack)-1]
@@ -231,9 +231,10 @@ func (n *Node) CheckChildren(allowed ...string) error {
 	return nil
 }
 
-// CheckNoText reports character data inside an element that allows none.
+// CheckNoText reports character data inside an element that allows none,
+// also between its child elements.
 func (n *Node) CheckNoText() error {
-	if n.Text != "" || n.mixed {
+	if n.Text != "" || n.Mixed {
 		return n.Errorf("<%s> takes no text", n.Name)
 	}
 	return nil
