@@ -32,7 +32,9 @@ var ErrNotFound = errors.New("no such tenant")
 type Querier = schema.Querier
 
 // selectList is the column list every query here reads, in Tenant order.
-// Optional columns the table lacks read as defaults.
+// Optional columns the table lacks read as defaults: active, subtenants
+// allowed (no column means no restriction), depth 0, and the service
+// provider is the lowest-keyed root (see ServiceProvider).
 func selectList(tt *schema.TenantTable) string {
 	col := func(name, def string) string {
 		if name == "" {
@@ -42,8 +44,23 @@ func selectList(tt *schema.TenantTable) string {
 	}
 	return fmt.Sprintf("t.%s::text, t.%s::text, %s, coalesce(%s, true), coalesce(%s, false), coalesce(%s, false), coalesce(%s, 0)::int",
 		pgx.Identifier{tt.Key}.Sanitize(), pgx.Identifier{tt.Name}.Sanitize(),
-		col(tt.Parent, "NULL")+"::text", col(tt.Active, "true")+"::bool", col(tt.ServiceProvider, "false")+"::bool",
-		col(tt.SubtenantsAllowed, "false")+"::bool", col(tt.Depth, "0"))
+		col(tt.Parent, "NULL")+"::text", col(tt.Active, "true")+"::bool",
+		spExpr(tt), col(tt.SubtenantsAllowed, "true")+"::bool", col(tt.Depth, "0"))
+}
+
+// spExpr is true for the service provider. Without a service-provider
+// column, that is the root tenant with the lowest key, as ServiceProvider
+// has it.
+func spExpr(tt *schema.TenantTable) string {
+	if tt.ServiceProvider != "" {
+		return "t." + pgx.Identifier{tt.ServiceProvider}.Sanitize() + "::bool"
+	}
+	key := pgx.Identifier{tt.Key}.Sanitize()
+	where := ""
+	if tt.Parent != "" {
+		where = " WHERE s." + pgx.Identifier{tt.Parent}.Sanitize() + " IS NULL"
+	}
+	return fmt.Sprintf("t.%s = (SELECT s.%s FROM %s s%s ORDER BY s.%s LIMIT 1)", key, key, tt.Ident(), where, key)
 }
 
 func scan(row pgx.Row) (*Tenant, error) {

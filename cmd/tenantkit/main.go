@@ -123,6 +123,8 @@ func commands() []*cli.Command {
 		buildtenantCommand(),
 		convertCommand(),
 		fixturesCommand(),
+		tenantCommand(),
+		verifyCommand(),
 		versionCommand(),
 	}
 }
