@@ -118,6 +118,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
 		settenantCommand(),
+		userloadCommand(),
 		aclCommand(),
 		aliasesCommand(),
 		buildtenantCommand(),
