@@ -319,7 +319,7 @@ const createPublicSQL = `CREATE TEMP TABLE %s (rel oid, tid tid, PRIMARY KEY (re
 func (r *rowSelection) collectSQL(o *schema.Object) string {
 	p := r.public[o]
 	var refs []string
-	for _, src := range schema.Ordered(append(append([]*schema.Object(nil), r.order...), mapKeys(r.public)...)) {
+	for _, src := range r.sources() {
 		var sel []string
 		if cond, ok := r.tenantObjs[src]; ok {
 			sel = append(sel, "("+cond("s")+")")
@@ -343,6 +343,18 @@ func (r *rowSelection) collectSQL(o *schema.Object) string {
 	}
 	return fmt.Sprintf(`INSERT INTO %s (rel, tid) SELECT t.tableoid, t.ctid FROM %s t
 WHERE %s AND NOT %s AND (%s)`, p.table, o.Ident(), publicCond(o, "t"), p.cond("t"), strings.Join(refs, "\n OR "))
+}
+
+// sources lists every object whose selected rows may reference public
+// rows: the tenant's objects and the public objects, each once.
+func (r *rowSelection) sources() []*schema.Object {
+	objs := append([]*schema.Object(nil), r.order...)
+	for o := range r.public {
+		if _, ok := r.tenantObjs[o]; !ok {
+			objs = append(objs, o)
+		}
+	}
+	return schema.Ordered(objs)
 }
 
 func mapKeys(m map[*schema.Object]*publicSet) []*schema.Object {
