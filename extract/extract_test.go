@@ -44,7 +44,7 @@ func TestRoundTripFixtures(t *testing.T) {
 			if err := fixtures.Load(context.Background(), dst.Pool, false); err != nil {
 				t.Fatal(err)
 			}
-			loadData(t, dst, tc.out)
+			loadData(t, dst, "", tc.out)
 			got := checksums(t, dst, tc.xlsx)
 			w := want
 			if tc.xlsx {

@@ -74,8 +74,8 @@ func (s *section) column(t *testing.T, name string) []string {
 
 // loadData is a test-only loader standing in for userload: it loads every
 // section of a data file into the table of the same name with COPY FROM in
-// text format, foreign keys unchecked.
-func loadData(t *testing.T, db *testkit.DB, path string) {
+// text format, foreign keys unchecked, into dbSchema ("" = the current one).
+func loadData(t *testing.T, db *testkit.DB, dbSchema, path string) {
 	t.Helper()
 	ctx := context.Background()
 	r, err := datafile.Open(path, datafile.Options{})
@@ -93,7 +93,11 @@ func loadData(t *testing.T, db *testkit.DB, path string) {
 		for i, c := range cur.Columns {
 			cols[i] = pgx.Identifier{c}.Sanitize()
 		}
-		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", pgx.Identifier{cur.Name}.Sanitize(), strings.Join(cols, ", "))
+		table := pgx.Identifier{cur.Name}
+		if dbSchema != "" {
+			table = pgx.Identifier{dbSchema, cur.Name}
+		}
+		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", table.Sanitize(), strings.Join(cols, ", "))
 		conn, err := db.Pool.Acquire(ctx)
 		if err != nil {
 			t.Fatal(err)
