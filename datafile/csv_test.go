@@ -2,10 +2,12 @@ package datafile
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func readCSV(t *testing.T, in string, opts Options) (string, error) {
@@ -16,7 +18,14 @@ func readCSV(t *testing.T, in string, opts Options) (string, error) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	return dump(r)
+	got, err := dump(r)
+	// The same input fed one byte at a time crosses every buffer boundary.
+	r1, _ := NewReader(iotest.OneByteReader(strings.NewReader(in)), "f.csv", opts)
+	got1, err1 := dump(r1)
+	if got1 != got || fmt.Sprint(err1) != fmt.Sprint(err) {
+		t.Errorf("one byte at a time: %q, %v\nat once: %q, %v", got1, err1, got, err)
+	}
+	return got, err
 }
 
 func TestCSVGrammar(t *testing.T) {

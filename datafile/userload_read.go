@@ -106,7 +106,7 @@ func (u *userloadReader) next() error {
 				return err
 			}
 		default:
-			return s.errorf(p, "", `expected "{" or TABLE, found %q`, u.peekChar())
+			return s.errorf(p, "", `expected "{" or TABLE, found %q`, peekRune(u.s))
 		}
 	}
 }
@@ -141,14 +141,6 @@ func (u *userloadReader) skipBlank(newlines bool) error {
 			return nil
 		}
 	}
-}
-
-// peekChar returns the next character for an error message.
-func (u *userloadReader) peekChar() string {
-	s := u.s
-	s.ensure(utf8.UTFMax)
-	r, _ := utf8.DecodeRune(s.buf[s.r:s.w])
-	return string(r)
 }
 
 // isWordByte reports whether b may start a bare word.
@@ -213,7 +205,7 @@ func (u *userloadReader) readHeader(p Pos) error {
 		return err
 	}
 	if b, ok := s.peek(); ok && b != '\n' {
-		return s.errorf(s.pos(), "", "unexpected %q after the table name %s", u.peekChar(), name)
+		return s.errorf(s.pos(), "", "unexpected %q after the table name %s", peekRune(u.s), name)
 	}
 	if err := u.skipBlank(true); err != nil {
 		return err
@@ -233,7 +225,7 @@ func (u *userloadReader) readHeader(p Pos) error {
 		}
 		cp := s.pos()
 		if !isWordByte(b) && b != '"' {
-			return s.errorf(cp, "", "unexpected %q in the column names of table %s", u.peekChar(), name)
+			return s.errorf(cp, "", "unexpected %q in the column names of table %s", peekRune(u.s), name)
 		}
 		col, err := u.readName("column")
 		if err != nil {
@@ -314,7 +306,7 @@ func (u *userloadReader) readRecord() error {
 			}
 			u.vals = append(u.vals, Value{Null: true})
 		default:
-			return s.errorf(p, "", "unexpected %q in a record", u.peekChar())
+			return s.errorf(p, "", "unexpected %q in a record", peekRune(u.s))
 		}
 		state = afterValue
 		if len(u.vals) > ncols {
@@ -429,7 +421,7 @@ func (u *userloadReader) readEscape(sb []byte) ([]byte, error) {
 		s.col += 3
 		sb = utf8.AppendRune(sb, code)
 	default:
-		c := u.peekChar()
+		c := peekRune(u.s)
 		if c == string(utf8.RuneError) {
 			c = fmt.Sprintf("\\x%02x", b)
 		}

@@ -2,8 +2,10 @@ package datafile
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func readUserload(t *testing.T, in string, opts Options) (string, error) {
@@ -14,7 +16,14 @@ func readUserload(t *testing.T, in string, opts Options) (string, error) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	return dump(r)
+	got, err := dump(r)
+	// The same input fed one byte at a time crosses every buffer boundary.
+	r1, _ := NewReader(iotest.OneByteReader(strings.NewReader(in)), "f.dat", opts)
+	got1, err1 := dump(r1)
+	if got1 != got || fmt.Sprint(err1) != fmt.Sprint(err) {
+		t.Errorf("one byte at a time: %q, %v\nat once: %q, %v", got1, err1, got, err)
+	}
+	return got, err
 }
 
 func TestUserloadGrammar(t *testing.T) {

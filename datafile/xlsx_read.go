@@ -14,6 +14,10 @@ import (
 // read as the text a spreadsheet shows (dates formatted by their number
 // format); an empty cell is NULL. Empty rows between rows of data are rows
 // of NULLs, empty rows after the last row of data are dropped.
+//
+// Memory: rows are streamed, but a workbook saved by Excel keeps its text in
+// a shared-strings table that excelize loads whole. Workbooks written by
+// this package use inline strings and have no such table.
 type xlsxReader struct {
 	f      *excelize.File
 	name   string

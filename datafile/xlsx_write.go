@@ -1,6 +1,7 @@
 package datafile
 
 import (
+	"archive/zip"
 	"fmt"
 	"io"
 	"strconv"
@@ -56,7 +57,6 @@ var firstExcelDate = time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC)
 // string are both an empty cell.
 type xlsxWriter struct {
 	f      *excelize.File
-	out    io.Writer
 	closer io.Closer
 
 	sw        *excelize.StreamWriter
@@ -70,7 +70,15 @@ type xlsxWriter struct {
 }
 
 func newXLSXWriter(w io.Writer, closer io.Closer) *xlsxWriter {
-	return &xlsxWriter{f: excelize.NewFile(), out: w, closer: closer, sheets: make(map[string]string), maxRows: xlsxMaxDataRows}
+	f := excelize.NewFile()
+	// excelize assembles the finished zip archive in a bytes.Buffer, which
+	// would hold the whole compressed workbook in memory. Its ZipWriter hook
+	// lets the archive go straight to the output instead (the buffer stays
+	// empty). The one thing lost is excelize's patch of the local header
+	// version of zip64 entries, needed only for a sheet over 4 GiB of XML;
+	// archive/zip still writes valid zip64 records for it.
+	f.ZipWriter = func(io.Writer) excelize.ZipWriter { return zip.NewWriter(w) }
+	return &xlsxWriter{f: f, closer: closer, sheets: make(map[string]string), maxRows: xlsxMaxDataRows}
 }
 
 // checkSheetName reports why a table name cannot be a sheet name.
@@ -148,7 +156,10 @@ func (x *xlsxWriter) ensureDateStyle() error {
 	}
 	for _, k := range x.kinds {
 		if k == dateCell {
-			format := "yyyy-mm-dd"
+			// The [$-409] locale (English) does not change how the date
+			// shows, but spares excelize's reader a slow search for the
+			// locale of every date cell.
+			format := "[$-409]yyyy-mm-dd"
 			id, err := x.f.NewStyle(&excelize.Style{CustomNumFmt: &format})
 			if err != nil {
 				return fmt.Errorf("xlsx: date style: %w", err)
@@ -272,7 +283,7 @@ func (x *xlsxWriter) endSheet() error {
 func (x *xlsxWriter) Close() error {
 	err := x.endSheet()
 	if err == nil {
-		if werr := x.f.Write(x.out); werr != nil {
+		if _, werr := x.f.WriteToBuffer(); werr != nil {
 			err = fmt.Errorf("xlsx: %w", werr)
 		}
 	}
