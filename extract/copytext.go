@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/tenantkit/tenantkit/datafile"
 )
@@ -17,7 +18,9 @@ import (
 // is NULL, and backslash escapes (\b \f \n \r \t \v \\, octal \NNN, hex \xHH,
 // any other \c meaning c) stand for the bytes the format cannot carry raw.
 type copyDecoder struct {
-	ncols   int
+	ncols int
+	// emit receives each row; it must not keep the values after it
+	// returns.
 	emit    func([]datafile.Value) error
 	vals    []datafile.Value
 	partial []byte
@@ -66,11 +69,16 @@ func (d *copyDecoder) Close() error {
 	return nil
 }
 
-// row decodes one line. The line is converted to a string once; fields
-// without escapes are substrings of it, so a row costs one allocation.
+// row decodes one line. Fields without escapes are substrings of the line,
+// viewed as a string without copying: they are valid only until emit
+// returns, which the writers honour (they copy each row into their own
+// buffer), and save an allocation and a copy per row.
 func (d *copyDecoder) row(line []byte) error {
 	d.rows++
-	s := string(line)
+	var s string
+	if len(line) > 0 {
+		s = unsafe.String(&line[0], len(line))
+	}
 	col := 0
 	for {
 		i := strings.IndexByte(s, '\t')

@@ -40,7 +40,11 @@ func collect(t *testing.T, ncols int, pieces ...string) ([][]datafile.Value, err
 	t.Helper()
 	var rows [][]datafile.Value
 	d := newCopyDecoder(ncols, func(v []datafile.Value) error {
-		rows = append(rows, append([]datafile.Value(nil), v...))
+		row := make([]datafile.Value, len(v))
+		for i, x := range v {
+			row[i] = datafile.Value{Str: strings.Clone(x.Str), Null: x.Null}
+		}
+		rows = append(rows, row)
 		return nil
 	})
 	for _, p := range pieces {
