@@ -336,27 +336,3 @@ func ensureGroupTables(ctx context.Context, tx pgx.Tx) error {
 	}
 	return nil
 }
-
-// DescendantsCTE returns the body of a recursive CTE named name with columns
-// (tenant, descendant): every tenant paired with itself and each of its
-// descendants — its subtenants group. Use it as
-// "WITH RECURSIVE " + DescendantsCTE(tt, "sub") + " SELECT …". The
-// recursion stops on cycles.
-func DescendantsCTE(tt *schema.TenantTable, name string) string {
-	key := pgx.Identifier{tt.Key}.Sanitize()
-	n := pgx.Identifier{name}.Sanitize()
-	if tt.Parent == "" {
-		return fmt.Sprintf("%s(tenant, descendant) AS (SELECT t.%s, t.%s FROM %s t)", n, key, key, tt.Ident())
-	}
-	parent := pgx.Identifier{tt.Parent}.Sanitize()
-	return fmt.Sprintf(`%s(tenant, descendant, path) AS (
-	SELECT t.%s, t.%s, ARRAY[t.%s::text] FROM %s t
-	UNION ALL
-	SELECT d.tenant, t.%s, d.path || t.%s::text
-	FROM %s d JOIN %s t ON t.%s = d.descendant
-	WHERE NOT t.%s::text = ANY (d.path))`,
-		n, key, key, key, tt.Ident(),
-		key, key,
-		n, tt.Ident(), parent,
-		key)
-}

@@ -119,6 +119,8 @@ func commands() []*cli.Command {
 		schemaCommand(),
 		settenantCommand(),
 		userloadCommand(),
+		extractCommand(),
+		tenantExtractCommand(),
 		aclCommand(),
 		aliasesCommand(),
 		buildtenantCommand(),
