@@ -1,0 +1,274 @@
+// Package e2e_test runs the three workflows of the user guide end to end,
+// with the real binary against a scratch copy of the fixture database, and
+// asserts the rows each tenant owns at the end:
+//
+//  1. converting the pre-tenant database (tenant create, buildtenant,
+//     settenant, verify, aliases);
+//  2. seeding a new tenant from a template tenant's standard data
+//     (tenant-extract --strip-tenant, tenant create, userload --new-keys);
+//  3. rerunning the conversion after new rows arrived, which touches only
+//     the new rows (examples/rerun).
+//
+// The SQL the workflows add rows with is shared with scripts/demo and the
+// examples: examples/template-rows.sql and examples/new-rows.sql.
+package e2e_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tenantkit/tenantkit/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// overlay is the fixture's object schema overlay, given to every command.
+const overlay = "fixtures/schema.xml"
+
+// serviceProvider is the service provider's name fixtures/settenant.xml
+// expects.
+const serviceProvider = "Service Provider"
+
+// run runs tenantkit with the fixture overlay and wants exit code want.
+func run(t *testing.T, db *testkit.DB, want int, args ...string) testkit.Result {
+	t.Helper()
+	res := testkit.Run(t, db, append([]string{"--schema", overlay}, args...)...)
+	if res.Code != want {
+		t.Fatalf("tenantkit %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s",
+			strings.Join(args, " "), res.Code, want, res.Stdout, res.Stderr)
+	}
+	return res
+}
+
+// wantLine fails unless out has a line equal to want.
+func wantLine(t *testing.T, what, out, want string) {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if strings.TrimSpace(l) == want {
+			return
+		}
+	}
+	t.Errorf("%s: no line %q in\n%s", what, want, out)
+}
+
+// execFile runs an SQL file of the repository against db.
+func execFile(t *testing.T, db *testkit.DB, rel string) {
+	t.Helper()
+	sql, err := os.ReadFile(testkit.Path(rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(t, string(sql))
+}
+
+// convert runs workflow 1 up to verify: the service provider, one tenant per
+// active organization, every row stamped by the sample rules, no violation.
+func convert(t *testing.T, db *testkit.DB) {
+	t.Helper()
+	run(t, db, 0, "tenant", "create", "--service-provider", "--subtenants-allowed", serviceProvider)
+	res := run(t, db, 0, "buildtenant")
+	wantLine(t, "buildtenant", res.Stdout, "org: 5 created, 0 adopted (5 rows selected)")
+	res = run(t, db, 0, "settenant", "-f", "fixtures/settenant.xml")
+	wantLine(t, "settenant", res.Stdout, "17 rows updated by 10 rules")
+	res = run(t, db, 0, "verify")
+	wantLine(t, "verify", res.Stdout, "total                            0")
+}
+
+// ownedRows is, per tenant (and "public" for rows without one), the rows it
+// owns in each table, as "name org/cnt/loc/cr/cat/nr/repo".
+const ownedRows = `
+WITH owners AS (
+    SELECT id, name FROM ca_tenant
+    UNION ALL SELECT NULL, 'public'
+)
+SELECT o.name || ' ' || concat_ws('/',
+    (SELECT count(*) FROM ca_organization x WHERE x.tenant IS NOT DISTINCT FROM o.id),
+    (SELECT count(*) FROM ca_contact x WHERE x.tenant IS NOT DISTINCT FROM o.id),
+    (SELECT count(*) FROM ca_location x WHERE x.tenant IS NOT DISTINCT FROM o.id),
+    (SELECT count(*) FROM call_req x WHERE x.tenant IS NOT DISTINCT FROM o.id),
+    (SELECT count(*) FROM category x WHERE x.tenant IS NOT DISTINCT FROM o.id),
+    (SELECT count(*) FROM notification_rule x WHERE x.tenant IS NOT DISTINCT FROM o.id),
+    (SELECT count(*) FROM doc_repository x WHERE x.tenant IS NOT DISTINCT FROM o.id))
+FROM owners o ORDER BY o.name`
+
+// convertedRows is ownedRows right after workflow 1.
+var convertedRows = []string{
+	"Acme 1/2/1/1/0/0/0",
+	"Acme Europe 1/1/1/1/0/0/0",
+	"Globex 1/1/1/1/0/0/0",
+	"Initech 1/2/1/2/0/0/0",
+	"Service Provider 1/1/0/0/0/0/0",
+	"Société Générale 1/0/0/0/0/0/0",
+	"public 0/0/0/0/3/2/2",
+}
+
+func wantOwned(t *testing.T, db *testkit.DB, want []string) {
+	t.Helper()
+	var got []string
+	for _, r := range db.Rows(t, ownedRows) {
+		got = append(got, r[0])
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows per tenant (org/cnt/loc/cr/cat/nr/repo):\n%s\nwant\n%s",
+			strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// uniqueLogin returns a login name nobody else uses on the server (roles
+// are cluster-wide), dropped when the test ends.
+func uniqueLogin(t *testing.T, prefix string) string {
+	t.Helper()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	login := fmt.Sprintf("tk_e2e_%s_%s", prefix, hex.EncodeToString(b[:]))
+	testkit.DropRolesAfter(t, login)
+	return login
+}
+
+// TestConvertPreTenantDatabase is workflow 1: from organizations and no
+// tenants to a converted database with per-tenant views.
+func TestConvertPreTenantDatabase(t *testing.T) {
+	t.Parallel()
+	acme, all := uniqueLogin(t, "acme"), uniqueLogin(t, "all")
+	db := testkit.NewFixtureDB(t)
+	convert(t, db)
+	wantOwned(t, db, convertedRows)
+	if got, want := db.Value(t, `SELECT string_agg(t.name || '<' || coalesce(p.name, '-'), ', ' ORDER BY t.name)
+		FROM ca_tenant t LEFT JOIN ca_tenant p ON p.id = t.parent`),
+		"Acme<Service Provider, Acme Europe<Acme, Globex<Service Provider, Initech<Service Provider, Service Provider<-, Société Générale<Service Provider"; got != want {
+		t.Errorf("hierarchy: %s\nwant       %s", got, want)
+	}
+
+	aliases := filepath.Join(t.TempDir(), "aliases.txt")
+	body := fmt.Sprintf("(gim-user-schema public)\n"+
+		"(aliases-for-account name: Acme login: %q password: \"pw-acme\" (tenants: \"Acme\" \"Acme Europe\"))\n"+
+		"(aliases-for-account name: Ops login: %q password: \"pw-ops\" (tenants: all))\n", acme, all)
+	if err := os.WriteFile(aliases, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, db, 0, "aliases", "-f", aliases)
+	wantLine(t, "aliases", res.Stdout, "2 roles created, 2 schemas created, 14 views created, 0 views unchanged")
+	// Acme's views show Acme's and Acme Europe's rows and the public ones.
+	rows := db.Rows(t, fmt.Sprintf(`SELECT (SELECT count(*) FROM %[1]s.ca_contact), (SELECT count(*) FROM %[1]s.call_req),
+		(SELECT count(*) FROM %[1]s.category), (SELECT count(*) FROM %[2]s.ca_contact)`, acme, all))
+	if got, want := strings.Join(rows[0], "/"), "3/2/3/7"; got != want {
+		t.Errorf("contacts/tickets/categories in Acme's views, contacts in Ops': %s, want %s", got, want)
+	}
+}
+
+// TestSeedTenantFromTemplate is workflow 2: a template tenant's standard
+// data, extracted without its tenant, seeds a new tenant with fresh keys.
+func TestSeedTenantFromTemplate(t *testing.T) {
+	t.Parallel()
+	db := testkit.NewFixtureDB(t)
+	convert(t, db)
+	execFile(t, db, "examples/template-rows.sql")
+
+	dir := t.TempDir()
+	template := filepath.Join(dir, "template.dat")
+	res := run(t, db, 0, "tenant-extract", "--tenant", "Acme", "--objects", "pcat,nr,repo", "--strip-tenant", "-o", template)
+	wantLine(t, "tenant-extract", res.Stderr, "extracted 5 rows from 3 tables to "+template+" (userload)")
+	data, err := os.ReadFile(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "tenant") {
+		t.Errorf("--strip-tenant left a tenant column:\n%s", data)
+	}
+	// Repositories have a natural key (server, path): the new tenant's get
+	// their own paths, as the demo does with sed.
+	seed := filepath.Join(dir, "newco.dat")
+	if err := os.WriteFile(seed, []byte(strings.ReplaceAll(string(data), `"/docs/acme/`, `"/docs/newco/`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	run(t, db, 0, "tenant", "create", "--parent", serviceProvider, "NewCo")
+	res = run(t, db, 0, "userload", "-t", "NewCo", "--new-keys", "-f", seed)
+	wantLine(t, "userload", res.Stdout, "5 records read, 0 rejected, committed")
+	res = run(t, db, 0, "verify")
+	wantLine(t, "verify", res.Stdout, "total                            0")
+
+	want := append([]string(nil), convertedRows...)
+	want[0] = "Acme 1/2/1/1/2/2/1"
+	want = append(want[:4], append([]string{"NewCo 0/0/0/0/2/2/1"}, want[4:]...)...)
+	wantOwned(t, db, want)
+	// NewCo's rules point at NewCo's categories, not at the template's.
+	if got, want := db.Value(t, `SELECT string_agg(r.name || '→' || c.sym || '@' || t.name, ', ' ORDER BY r.name)
+		FROM notification_rule r JOIN category c ON c.id = r.category JOIN ca_tenant t ON t.id = c.tenant
+		WHERE r.tenant = (SELECT id FROM ca_tenant WHERE name = 'NewCo')`),
+		"Mail the Badge team→Badge@NewCo, Mail the Laptop team→Laptop@NewCo"; got != want {
+		t.Errorf("NewCo's notification rules: %s\nwant %s", got, want)
+	}
+}
+
+// TestRerunTouchesOnlyNewRows is workflow 3: the conversion runs again after
+// new rows arrived and changes those rows only.
+func TestRerunTouchesOnlyNewRows(t *testing.T) {
+	t.Parallel()
+	db := testkit.NewFixtureDB(t)
+	convert(t, db)
+	// Every row's version (xmin) before the second run: an UPDATE changes it,
+	// even one writing the same values.
+	const versions = `SELECT 'org' || id || ':' || xmin FROM ca_organization
+		UNION ALL SELECT 'cnt' || userid || ':' || xmin FROM ca_contact
+		UNION ALL SELECT 'cr' || ref_num || ':' || xmin FROM call_req
+		UNION ALL SELECT 'loc' || id || ':' || xmin FROM ca_location
+		UNION ALL SELECT 'tenant' || id || ':' || xmin FROM ca_tenant ORDER BY 1`
+	before := db.Rows(t, versions)
+	execFile(t, db, "examples/new-rows.sql")
+
+	res := run(t, db, 0, "--json", "buildtenant")
+	var built struct{ Created, Adopted int }
+	if err := json.Unmarshal([]byte(res.Stdout), &built); err != nil {
+		t.Fatalf("buildtenant --json: %v\n%s", err, res.Stdout)
+	}
+	if built.Created != 1 || built.Adopted != 0 {
+		t.Errorf("second buildtenant created %d, adopted %d; want 1 (Hooli), 0", built.Created, built.Adopted)
+	}
+	res = run(t, db, 0, "--json", "settenant", "-f", "fixtures/settenant.xml")
+	var set struct {
+		Updated int
+		Rules   []struct{ Updated int }
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &set); err != nil {
+		t.Fatalf("settenant --json: %v\n%s", err, res.Stdout)
+	}
+	var perRule []string
+	for _, r := range set.Rules {
+		perRule = append(perRule, fmt.Sprint(r.Updated))
+	}
+	// Rule 2 (contacts by organization) and rule 3 (tickets by customer).
+	if got, want := fmt.Sprintf("%d: %s", set.Updated, strings.Join(perRule, " ")), "3: 0 2 1 0 0 0 0 0 0 0"; got != want {
+		t.Errorf("second settenant updated %s, want %s", got, want)
+	}
+	res = run(t, db, 0, "verify")
+	wantLine(t, "verify", res.Stdout, "total                            0")
+
+	after := map[string]bool{}
+	for _, r := range db.Rows(t, versions) {
+		after[r[0]] = true
+	}
+	for _, r := range before {
+		if !after[r[0]] {
+			t.Errorf("the second run changed an old row: %s", r[0])
+		}
+	}
+	want := append([]string(nil), convertedRows...)
+	want[2] = "Globex 1/2/1/1/0/0/0"
+	want = append(want[:3], append([]string{"Hooli 1/1/0/1/0/0/0"}, want[3:]...)...)
+	wantOwned(t, db, want)
+
+	// A third run finds nothing to do.
+	res = run(t, db, 0, "buildtenant")
+	wantLine(t, "buildtenant", res.Stdout, "org: 0 created, 0 adopted (0 rows selected)")
+	res = run(t, db, 0, "settenant", "-f", "fixtures/settenant.xml")
+	wantLine(t, "settenant", res.Stdout, "0 rows updated by 10 rules")
+}
