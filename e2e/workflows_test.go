@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -271,4 +272,44 @@ func TestRerunTouchesOnlyNewRows(t *testing.T) {
 	wantLine(t, "buildtenant", res.Stdout, "org: 0 created, 0 adopted (0 rows selected)")
 	res = run(t, db, 0, "settenant", "-f", "fixtures/settenant.xml")
 	wantLine(t, "settenant", res.Stdout, "0 rows updated by 10 rules")
+}
+
+// TestRerunScript runs the shipped examples/rerun-conversion.sh against a
+// fresh database and checks the counts it prints for the second and third
+// runs.
+func TestRerunScript(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("psql"); err != nil {
+		t.Fatalf("examples/rerun-conversion.sh needs psql: %v", err)
+	}
+	db := testkit.NewDB(t)
+	cmd := exec.Command(testkit.Path("examples/rerun-conversion.sh"))
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+db.URL, "TENANTKIT_BIN="+testkit.Binary(t), "TENANTKIT_SCHEMA=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("examples/rerun-conversion.sh: %v\n%s", err, out)
+	}
+	second := string(out)
+	if i := strings.Index(second, "== conversion run 2"); i >= 0 {
+		second = second[i:]
+	} else {
+		t.Fatalf("no second run in\n%s", out)
+	}
+	for _, want := range []string{
+		"buildtenant:  org: 1 created, 0 adopted (1 row selected)",
+		"settenant:    rule 2 (line 19): cnt ← SREL organization where tenant is null: updated 2 rows",
+		"settenant:    rule 3 (line 24): cr ← SREL customer where tenant is null: updated 1 row",
+		"settenant:    3 rows updated by 10 rules",
+		"ca_contact: 2 (gbelson, hscorpio2)",
+		"ca_organization: 1 (Hooli)",
+		"ca_tenant: 1 (Hooli)",
+		"call_req: 1 (CR-2001)",
+		"buildtenant:  org: 0 created, 0 adopted (0 rows selected)",
+		"settenant:    0 rows updated by 10 rules",
+	} {
+		wantLine(t, "examples/rerun-conversion.sh after the first run", second, want)
+	}
+	if strings.Contains(second, "ca_location:") {
+		t.Errorf("the second run wrote locations:\n%s", second)
+	}
 }
