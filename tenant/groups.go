@@ -336,3 +336,12 @@ func ensureGroupTables(ctx context.Context, tx pgx.Tx) error {
 	}
 	return nil
 }
+
+// DescendantsCTE returns the body of a recursive CTE named name with columns
+// (tenant, descendant): every tenant paired with itself and each of its
+// descendants — its subtenants group. Use it as
+// "WITH RECURSIVE " + DescendantsCTE(tt, "sub") + " SELECT …". The
+// recursion stops on cycles.
+func DescendantsCTE(tt *schema.TenantTable, name string) string {
+	return closureCTE(tt, name, "descendant", false)
+}

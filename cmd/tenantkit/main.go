@@ -151,6 +151,10 @@ func classify(err error) error {
 	if errors.As(err, &xe) || errors.As(err, &se) {
 		return exit.Usage(err)
 	}
+	// urfave/cli reports missing required flags without OnUsageError.
+	if msg := err.Error(); strings.HasPrefix(msg, "Required flag") {
+		return exit.Usage(err)
+	}
 	if lost(err) {
 		return exit.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction, so nothing was changed", err))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
+	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -96,7 +97,8 @@ func tenantCreateCommand() *cli.Command {
 and never has a parent. The key comes from the table's default (identity,
 sequence, gen_random_uuid()), else from --id, else max(key)+1 for numbers.
 The depth column, when the table has one, is set to the parent's plus one (0
-at a root).
+at a root). --with-access-groups records the tenant's default access groups
+(TENANT\Administrators, TENANT\Users), which the next acl apply creates.
 
 Examples:
    tenantkit tenant create --service-provider --subtenants-allowed SP
@@ -108,6 +110,7 @@ Examples:
 			&cli.BoolFlag{Name: "service-provider", Usage: "the tenant is the service provider (the first tenant)"},
 			&cli.BoolFlag{Name: "inactive", Usage: "create the tenant inactive"},
 			&cli.StringFlag{Name: "id", Usage: "the tenant's `KEY` instead of the table's default"},
+			&cli.BoolFlag{Name: "with-access-groups", Usage: `give the tenant the default access groups TENANT\Administrators and TENANT\Users (added by the next acl apply)`},
 		)...),
 		Action: tenantWriteAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
 			name, err := oneArg(e, "the tenant name")
@@ -117,13 +120,28 @@ Examples:
 			if strings.TrimSpace(name) == "" {
 				return exit.Usagef("tenant create: the name is empty")
 			}
-			t, err := tenant.Create(e.c.Context, pool, tt, tenant.CreateOptions{
+			ctx := e.c.Context
+			// One transaction for the tenant and its default access groups.
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				return exit.Failure(err)
+			}
+			defer tx.Rollback(ctx)
+			t, err := tenant.Create(ctx, tx, tt, tenant.CreateOptions{
 				Name: name, Parent: e.c.String("parent"), ID: e.c.String("id"),
 				SubtenantsAllowed: e.c.Bool("subtenants-allowed"), ServiceProvider: e.c.Bool("service-provider"),
 				Inactive: e.c.Bool("inactive"),
 			})
 			if err != nil {
 				return err
+			}
+			if e.c.Bool("with-access-groups") {
+				if err := acl.AddTenantDefaults(ctx, tx, t.Name); err != nil {
+					return exit.Failure(err)
+				}
+			}
+			if err := tx.Commit(ctx); err != nil {
+				return exit.Failure(err)
 			}
 			if e.JSON() {
 				return e.PrintJSON(t)

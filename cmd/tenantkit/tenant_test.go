@@ -44,7 +44,10 @@ func TestTenantHierarchyRules(t *testing.T) {
 		t.Errorf("stderr %q", res.Stderr)
 	}
 	tenantRun(t, db, 1, "create", "SP") // duplicate name
-	tenantRun(t, db, 0, "create", "--parent", "SP", "--subtenants-allowed", "Acme")
+	tenantRun(t, db, 0, "create", "--parent", "SP", "--subtenants-allowed", "--with-access-groups", "Acme")
+	if got := db.Value(t, "SELECT string_agg(tenant, ',') FROM tenantkit.acl_tenant_default"); got != "Acme" {
+		t.Errorf("default access groups recorded for %s", got)
+	}
 	res = tenantRun(t, db, 0, "create", "--parent", "Acme", "--subtenants-allowed", "Acme EU")
 	if res.Stdout != "created tenant Acme EU (key 3, depth 2, subtenants allowed)\n" {
 		t.Errorf("stdout %q", res.Stdout)
