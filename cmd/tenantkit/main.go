@@ -117,8 +117,8 @@ configuration (nothing changed), 3 database or internal failure (nothing changed
 func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
-		settenantCommand(),
 		userloadCommand(),
+		settenantCommand(),
 		extractCommand(),
 		tenantExtractCommand(),
 		aclCommand(),
