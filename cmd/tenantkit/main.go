@@ -119,6 +119,8 @@ func commands() []*cli.Command {
 		schemaCommand(),
 		userloadCommand(),
 		settenantCommand(),
+		extractCommand(),
+		tenantExtractCommand(),
 		aclCommand(),
 		aliasesCommand(),
 		buildtenantCommand(),
