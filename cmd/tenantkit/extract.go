@@ -152,6 +152,10 @@ func (e *env) printExtractSummary(sum *extract.Summary) error {
 	if e.Quiet() {
 		return nil
 	}
-	_, err := fmt.Fprintf(e.Stderr, "extracted %d rows from %d tables to %s (%s)\n", sum.Rows, len(sum.Tables), sum.Output, sum.Format)
+	tables := "tables"
+	if len(sum.Tables) == 1 {
+		tables = "table"
+	}
+	_, err := fmt.Fprintf(e.Stderr, "extracted %d rows from %d %s to %s (%s)\n", sum.Rows, len(sum.Tables), tables, sum.Output, sum.Format)
 	return err
 }
