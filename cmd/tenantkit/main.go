@@ -119,10 +119,13 @@ func commands() []*cli.Command {
 		schemaCommand(),
 		extractCommand(),
 		tenantExtractCommand(),
+		settenantCommand(),
 		aclCommand(),
 		aliasesCommand(),
 		convertCommand(),
 		fixturesCommand(),
+		tenantCommand(),
+		verifyCommand(),
 		versionCommand(),
 	}
 }
@@ -144,6 +147,10 @@ func classify(err error) error {
 	var xe *xmlnode.Error
 	var se *datafile.SyntaxError
 	if errors.As(err, &xe) || errors.As(err, &se) {
+		return exit.Usage(err)
+	}
+	// urfave/cli reports missing required flags without OnUsageError.
+	if msg := err.Error(); strings.HasPrefix(msg, "Required flag") {
 		return exit.Usage(err)
 	}
 	if lost(err) {
