@@ -18,6 +18,9 @@
 //     provider's rows; a public row pointing at a tenant's row is a leak.
 //   - dangling-reference: overlay SRELs (no foreign key guards them) whose
 //     value matches no row.
+//   - row-scoping: once acl row scoping is in use (tenantkit.acl_tenant_rights
+//     exists), every tenanted table must have row security enabled and all
+//     of acl's policies; a table added since the last acl apply is not.
 //   - the hierarchy rules: service-provider (exactly one, without a parent),
 //     cycle, depth (at most MaxDepth levels), subtenants-not-allowed,
 //     unknown-parent, max-tenants, and stored-depth (the depth column agrees
@@ -39,6 +42,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -51,6 +55,7 @@ const (
 	CheckInactiveTenant    = "inactive-tenant"
 	CheckReferenceRule     = "reference-rule"
 	CheckDanglingReference = "dangling-reference"
+	CheckRowScoping        = "row-scoping"
 	CheckServiceProvider   = tenant.RuleServiceProvider
 	CheckCycle             = tenant.RuleCycle
 	CheckDepth             = tenant.RuleDepth
@@ -63,7 +68,7 @@ const (
 // Checks lists every database check in report order.
 var Checks = []string{
 	CheckMissingTenant, CheckUnknownTenant, CheckInactiveTenant, CheckReferenceRule, CheckDanglingReference,
-	CheckServiceProvider, CheckCycle, CheckDepth, CheckSubtenantsAllowed, CheckUnknownParent, CheckMaxTenants, CheckStoredDepth,
+	CheckRowScoping, CheckServiceProvider, CheckCycle, CheckDepth, CheckSubtenantsAllowed, CheckUnknownParent, CheckMaxTenants, CheckStoredDepth,
 }
 
 // Options tune a run.
@@ -457,7 +462,33 @@ func (b *builder) rowQueries(objs []*schema.Object) []*query {
 			}
 		}
 	}
+	for _, o := range objs {
+		if o.Tenanted() && !o.IsTenantTable {
+			qs = append(qs, b.rowScoping(o))
+		}
+	}
 	return qs
+}
+
+// rowScopingSQL lists what acl's row scoping lacks on table $3, when row
+// scoping is in use at all.
+const rowScopingSQL = `
+WITH bad AS MATERIALIZED (
+	SELECT 'policy ' || p AS x0 FROM unnest($2::text[]) p
+	WHERE NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = $3::regclass AND polname = p)
+	UNION ALL
+	SELECT 'row security disabled' FROM pg_class WHERE oid = $3::regclass AND NOT relrowsecurity)
+SELECT (count(*) OVER ())::text, x0 FROM bad
+WHERE to_regclass('tenantkit.acl_tenant_rights') IS NOT NULL
+ORDER BY x0 LIMIT greatest($1::int, 1)`
+
+func (b *builder) rowScoping(o *schema.Object) *query {
+	return &query{
+		finding: &Finding{Check: CheckRowScoping, Object: o.Name},
+		sql:     rowScopingSQL,
+		args:    []any{acl.RowPolicyNames(), o.Ident()},
+		sample:  func(cols []*string) string { return deref(cols[0]) },
+	}
 }
 
 const missingTenantSQL = `FROM %[1]s r WHERE %[2]s IS NULL`

@@ -122,6 +122,7 @@ func commands() []*cli.Command {
 		settenantCommand(),
 		aclCommand(),
 		aliasesCommand(),
+		buildtenantCommand(),
 		convertCommand(),
 		fixturesCommand(),
 		tenantCommand(),
