@@ -119,6 +119,7 @@ func commands() []*cli.Command {
 		schemaCommand(),
 		extractCommand(),
 		tenantExtractCommand(),
+		userloadCommand(),
 		settenantCommand(),
 		aclCommand(),
 		aliasesCommand(),
