@@ -117,6 +117,7 @@ configuration (nothing changed), 3 database or internal failure (nothing changed
 func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
+		userloadCommand(),
 		aclCommand(),
 		aliasesCommand(),
 		convertCommand(),
