@@ -118,6 +118,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
 		userloadCommand(),
+		settenantCommand(),
 		aclCommand(),
 		aliasesCommand(),
 		convertCommand(),
