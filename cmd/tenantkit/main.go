@@ -121,6 +121,7 @@ func commands() []*cli.Command {
 		settenantCommand(),
 		aclCommand(),
 		aliasesCommand(),
+		buildtenantCommand(),
 		convertCommand(),
 		fixturesCommand(),
 		versionCommand(),

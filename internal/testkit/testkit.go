@@ -320,3 +320,38 @@ func DropRolesAfter(t testing.TB, roles ...string) {
 		}
 	})
 }
+
+// XSDAgrees proves that an XSD and a Go validator accept and reject the same
+// files: for each file, xmllint's verdict must equal validate's, and files
+// named bad-* must be rejected and all others accepted.
+func XSDAgrees(t *testing.T, xsd string, files []string, validate func(file string) error) {
+	t.Helper()
+	for _, f := range files {
+		xsdOK, msg := XMLLint(t, xsd, f)
+		err := validate(f)
+		goOK := err == nil
+		if xsdOK != goOK {
+			t.Errorf("%s: xmllint valid=%v (%s), Go valid=%v (%v)", f, xsdOK, strings.TrimSpace(msg), goOK, err)
+		}
+		if wantOK := !strings.HasPrefix(filepath.Base(f), "bad-"); goOK != wantOK {
+			t.Errorf("%s: valid=%v, want %v", f, goOK, wantOK)
+		}
+	}
+}
+
+// AddSeeds adds the contents of the files matching pattern to a fuzz
+// target's seed corpus, so that plain go test runs them too.
+func AddSeeds(f *testing.F, pattern string) {
+	f.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		f.Fatalf("testkit: no seed files match %s", pattern)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+}
