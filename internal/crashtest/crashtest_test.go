@@ -24,6 +24,7 @@ var (
 	rowsFlag  = flag.Int("crash.rows", 20000, "rows of generated data per big table (contacts, tickets, loaded files)")
 	killsFlag = flag.Int("crash.kills", 10, "kills at moments spread over a run, per command (phase kills come on top)")
 	seedFlag  = flag.Int64("crash.seed", 0, "seed of the kill moments' jitter (0: from the clock; the test logs it)")
+	freshFlag = flag.Bool("crash.fresh", false, "kill every run on a fresh copy and rerun after each kill (default: kills follow each other on one copy while it stays unchanged, then one rerun)")
 	onlyFlag  = flag.String("crash.only", "", "run only the commands whose names contain this text")
 )
 
@@ -118,6 +119,7 @@ type result struct {
 	name                    string
 	kills, killedMidway     int
 	statesCompared, unequal int
+	reruns                  int
 }
 
 func TestKill(t *testing.T) {
@@ -174,7 +176,7 @@ func TestKill(t *testing.T) {
 			app: "tenantkit settenant", phases: []*regexp.Regexp{re(`(?i)UPDATE`)}}, "buildtenant"},
 		{scenario{name: "aliases", args: []string{"aliases", "--schema", overlay, "-f", aliasFile}, app: "tenantkit aliases",
 			phases: []*regexp.Regexp{re(`(?i)^CREATE ROLE`), re(`(?i)^CREATE (OR REPLACE )?VIEW`), re(`(?i)^(GRANT|COMMENT)`)},
-			roles: logins}, "settenant"},
+			roles:  logins}, "settenant"},
 	}
 
 	admin, err := pgx.Connect(ctx, testkit.AdminURL())
@@ -208,24 +210,36 @@ func TestKill(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s: the uninterrupted run took %s", sc.name, took.Round(time.Millisecond))
-		r := result{name: sc.name}
-		for _, w := range moments(rng, took, kills, sc.phases) {
-			t.Run(sc.name, func(t *testing.T) {
-				killed, equal, compared := crashOnce(t, admin, golden, sc.scenario, w, want)
-				r.kills++
-				if killed {
-					r.killedMidway++
-				}
-				r.statesCompared += compared
-				r.unequal += compared - equal
-			})
+		// Every copy of golden starts as golden is (roles aside: they are
+		// the cluster's and read in each copy).
+		initial := startState{}
+		if initial.state, err = Capture(ctx, golden.Pool, Options{}); err != nil {
+			t.Fatal(err)
 		}
-		results = append(results, r)
+		if initial.seqs, err = Sequences(ctx, golden.Pool); err != nil {
+			t.Fatal(err)
+		}
+		r := &result{name: sc.name}
+		tr := &trial{t: t, admin: admin, golden: golden, start: initial, sc: sc.scenario, want: want, fresh: *freshFlag, r: r}
+		ms := moments(rng, took, kills, sc.phases)
+		for i, w := range ms {
+			tr.kill(w, i == len(ms)-1)
+		}
+		for try := 0; r.reruns == 0 && try < 3; try++ { // at least one rerun after a kill
+			tr.kill(When{After: took / 2}, true)
+		}
+		results = append(results, *r)
 	}
 	for _, r := range results {
-		t.Logf("SUMMARY %s: %d kills tried (%d killed mid-run, the others finished first), %d states compared, %d unequal",
-			r.name, r.kills, r.killedMidway, r.statesCompared, r.unequal)
+		t.Logf("SUMMARY %s: %d kills tried (%d hit the run, the others came after it ended), %d states compared (%d after reruns), %d unequal",
+			r.name, r.kills, r.killedMidway, r.statesCompared, r.reruns, r.unequal)
 	}
+}
+
+// startState is what every copy of a golden database starts with.
+type startState struct {
+	state State
+	seqs  []Sequence
 }
 
 // moments spreads n kills over a run that takes d: at fractions 0.05 … 0.95
@@ -244,82 +258,129 @@ func moments(rng *mrand.Rand, d time.Duration, n int, phases []*regexp.Regexp) [
 	for _, p := range phases {
 		out = append(out, When{Phase: p})
 	}
+	out = append(out, When{Phase: regexp.MustCompile(`(?i)^COMMIT`)})
 	return out
 }
 
-// crashOnce kills one run on a copy of golden, compares the database with
-// its state before, reruns the command and compares with want. It returns
-// whether the kill hit the run midway, and how many of the states compared
-// were equal.
-func crashOnce(t *testing.T, admin *pgx.Conn, golden *testkit.DB, sc scenario, w When, want State) (killed bool, equal, compared int) {
-	ctx := context.Background()
-	t0 := time.Now()
-	db := testkit.CloneDB(t, golden)
-	t.Logf("clone %s", time.Since(t0))
-	seqs, err := Sequences(ctx, db.Pool)
+// trial runs a scenario's kills against copies of golden.
+type trial struct {
+	t      *testing.T
+	admin  *pgx.Conn
+	golden *testkit.DB
+	start  startState
+	sc     scenario
+	want   State // after an uninterrupted run (Stable)
+	fresh  bool  // a new copy and a rerun for every kill
+	r      *result
+
+	db *testkit.DB // the copy in use, as golden is; nil: none yet
+}
+
+// kill kills one run and compares the database with its state before the
+// run; a run that committed before the kill took effect (or finished by
+// itself) must equal an uninterrupted run's. Without fresh, the next kill
+// runs on the same copy while it is unchanged, and the last one reruns.
+func (tr *trial) kill(w When, last bool) {
+	t, ctx, sc := tr.t, context.Background(), tr.sc
+	if tr.db == nil {
+		tr.db = testkit.CloneDB(t, tr.golden)
+	}
+	db := tr.db
+	// Earlier killed runs on this copy advanced its sequences: put them
+	// back, so that a run that completes draws the same generated keys.
+	if err := RestoreSequences(ctx, db.Pool, tr.start.seqs); err != nil {
+		t.Fatal(err)
+	}
+	before, err := CaptureRoles(ctx, db.Pool, Options{Roles: sc.roles})
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := Capture(ctx, db.Pool, Options{Roles: sc.roles})
-	if err != nil {
-		t.Fatal(err)
+	for k, v := range tr.start.state {
+		before[k] = v
 	}
 	db.Pool.Reset() // the run's backends are the only ones left
-	t.Logf("captured %s", time.Since(t0))
 
 	cmd := exec.Command(testkit.Binary(t), append([]string{"--db", db.URL}, sc.args...)...)
 	cmd.Dir = testkit.RepoRoot()
 	cmd.Env = append(os.Environ(), "TENANTKIT_SCHEMA=", "DATABASE_URL=")
-	mon := Monitor{Q: admin, Database: db.Name, App: sc.app}
+	mon := Monitor{Q: tr.admin, Database: db.Name, App: sc.app}
 	k, err := mon.Run(ctx, cmd, w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s %s", sc.name, k)
 	if err := mon.WaitGone(ctx, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("gone %s", time.Since(t0))
-
-	if k.Finished {
-		// It ended before the kill: it must have succeeded; compare with
-		// the reference only.
+	tr.r.kills++
+	after, err := Capture(ctx, db.Pool, Options{Roles: sc.roles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.r.statesCompared++
+	changed := len(Diff(before, after)) > 0
+	switch {
+	case k.Finished:
 		if k.Code != 0 {
-			t.Errorf("%s: the run ended with exit %d before the kill", sc.name, k.Code)
+			tr.fail("%s %s", sc.name, k)
 		}
-	} else {
-		killed = true
-		after, err := Capture(ctx, db.Pool, Options{Roles: sc.roles})
+	case !changed:
+		tr.r.killedMidway++
+		t.Logf("%s %s; database as before the run", sc.name, k)
+	}
+	if changed || k.Finished {
+		// Only a run that committed may have changed anything, and then
+		// completely: compare with the uninterrupted run.
+		got, err := Capture(ctx, db.Pool, Options{Stable: true, Roles: sc.roles})
 		if err != nil {
 			t.Fatal(err)
 		}
-		compared++
-		if d := Diff(before, after); len(d) > 0 {
-			t.Errorf("%s: after the kill (%s) the database differs from before the run:\n  %s", sc.name, k, strings.Join(d, "\n  "))
+		if d := Diff(tr.want, got); len(d) > 0 {
+			tr.fail("%s %s: the database is neither as before the run nor as after an uninterrupted run:\n  %s",
+				sc.name, k, strings.Join(Diff(before, after), "\n  "))
+		} else if !k.Finished {
+			tr.r.killedMidway++
+			t.Logf("%s %s; committed before the kill took effect, as an uninterrupted run", sc.name, k)
 		} else {
-			equal++
+			t.Logf("%s %s; as an uninterrupted run", sc.name, k)
 		}
-		if err := RestoreSequences(ctx, db.Pool, seqs); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("rerun start %s", time.Since(t0))
-		res := testkit.Run(t, db, sc.args...)
-		t.Logf("rerun done %s", time.Since(t0))
-		if res.Code != 0 {
-			t.Errorf("%s: the rerun after the kill failed: exit %d\n%s%s", sc.name, res.Code, res.Stdout, res.Stderr)
-		}
+		tr.db = nil // no longer as golden
+		return
+	}
+	if tr.fresh || last {
+		tr.rerun()
+	}
+}
+
+// rerun runs the command again on the killed copy (its sequences put back)
+// and compares the database with an uninterrupted run's.
+func (tr *trial) rerun() {
+	t, ctx, sc, db := tr.t, context.Background(), tr.sc, tr.db
+	tr.db = nil
+	if err := RestoreSequences(ctx, db.Pool, tr.start.seqs); err != nil {
+		t.Fatal(err)
+	}
+	res := testkit.Run(t, db, sc.args...)
+	if res.Code != 0 {
+		tr.fail("%s: the rerun after the kill failed: exit %d\n%s%s", sc.name, res.Code, res.Stdout, res.Stderr)
+		return
 	}
 	got, err := Capture(ctx, db.Pool, Options{Stable: true, Roles: sc.roles})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compared++
-	if d := Diff(want, got); len(d) > 0 {
-		t.Errorf("%s: after the rerun the database differs from an uninterrupted run's:\n  %s", sc.name, strings.Join(d, "\n  "))
-	} else {
-		equal++
+	tr.r.statesCompared++
+	tr.r.reruns++
+	if d := Diff(tr.want, got); len(d) > 0 {
+		tr.fail("%s: after the rerun the database differs from an uninterrupted run's:\n  %s", sc.name, strings.Join(d, "\n  "))
+		return
 	}
-	return killed, equal, compared
+	t.Logf("%s: rerun after the kill: as an uninterrupted run", sc.name)
+}
+
+func (tr *trial) fail(format string, args ...any) {
+	tr.t.Helper()
+	tr.r.unequal++
+	tr.t.Errorf(format, args...)
 }
 
 // dropRoles drops the test's login roles (their databases are gone by then).

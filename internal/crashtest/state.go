@@ -150,19 +150,34 @@ func Capture(ctx context.Context, q Querier, opts Options) (State, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if len(opts.Roles) > 0 {
-		if err := collect(ctx, q, st, rolesSQL, []any{opts.Roles}, func(v []string) (string, string) {
-			if v[1] != "true" {
-				return "role " + v[0], "absent"
-			}
-			if opts.Stable {
-				return "role " + v[0], fmt.Sprintf("login %s; super %s; createrole %s; settings %s; member of %s", v[2], v[3], v[4], v[7], v[8])
-			}
-			return "role " + v[0], fmt.Sprintf("login %s; super %s; createrole %s; password md5 %s; comment %q; settings %s; member of %s",
-				v[2], v[3], v[4], v[5], v[6], v[7], v[8])
-		}); err != nil {
-			return nil, err
+	roles, err := CaptureRoles(ctx, q, opts)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range roles {
+		st[k] = v
+	}
+	return st, nil
+}
+
+// CaptureRoles reads the state of opts.Roles only: an entry per role.
+func CaptureRoles(ctx context.Context, q Querier, opts Options) (State, error) {
+	st := State{}
+	if len(opts.Roles) == 0 {
+		return st, nil
+	}
+	err := collect(ctx, q, st, rolesSQL, []any{opts.Roles}, func(v []string) (string, string) {
+		if v[1] != "true" {
+			return "role " + v[0], "absent"
 		}
+		if opts.Stable {
+			return "role " + v[0], fmt.Sprintf("login %s; super %s; createrole %s; settings %s; member of %s", v[2], v[3], v[4], v[7], v[8])
+		}
+		return "role " + v[0], fmt.Sprintf("login %s; super %s; createrole %s; password md5 %s; comment %q; settings %s; member of %s",
+			v[2], v[3], v[4], v[5], v[6], v[7], v[8])
+	})
+	if err != nil {
+		return nil, err
 	}
 	return st, nil
 }
