@@ -36,6 +36,9 @@ type loader struct {
 	// keyMaps names, per object, the temporary table mapping the labels of
 	// --new-keys to the new keys.
 	keyMaps map[*schema.Object]string
+	// rejectsTmp is the rejects file written under a temporary name in its
+	// directory, renamed to RejectsFile once the load commits.
+	rejectsTmp string
 }
 
 // Run loads the files of opts into the database described by s, in one
@@ -68,6 +71,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 		opts: opts, schema: s, tx: tx, bySig: map[string]*group{}, keyMaps: map[*schema.Object]string{},
 		sum: &Summary{Mode: opts.Mode.String(), Checked: opts.Check},
 	}
+	defer func() {
+		if l.rejectsTmp != "" { // not committed: no rejects file
+			os.Remove(l.rejectsTmp)
+		}
+	}()
 	if err := l.run(ctx); err != nil {
 		return l.sum, err
 	}
@@ -81,6 +89,12 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 		return l.sum, exit.Failure(fmt.Errorf("userload: commit: %w", err))
 	}
 	l.sum.Committed = true
+	if l.rejectsTmp != "" {
+		if err := os.Rename(l.rejectsTmp, opts.RejectsFile); err != nil {
+			return l.sum, exit.Failure(fmt.Errorf("userload: the load was committed but the rejects file could not be put in place: %w", err))
+		}
+		l.rejectsTmp = ""
+	}
 	return l.sum, l.rejectError()
 }
 
