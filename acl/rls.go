@@ -57,6 +57,16 @@ func (p rowPolicy) hash() string {
 	return hex.EncodeToString(sum[:6])
 }
 
+// RowPolicyNames are the policies acl apply keeps on every tenanted table
+// once row scoping is in use (verify checks that they are all there).
+func RowPolicyNames() []string {
+	var names []string
+	for _, p := range rowPolicies(&schema.Object{TenantColumn: "tenant"}) {
+		names = append(names, p.name)
+	}
+	return names
+}
+
 // rowPolicies are the policies of one tenanted object. Roles tenantkit does
 // not manage are not scoped (tenantkit_unscoped), so enabling row security
 // never locks an application role out.

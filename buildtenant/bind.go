@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -116,7 +117,7 @@ func bindObject(r *ObjectRule, s *schema.Schema) (*boundObject, error) {
 		b.parent = p
 	}
 	if r.Where != "" {
-		if err := checkCondition(r.Where); err != nil {
+		if err := sqlcond.Check(r.Where); err != nil {
 			return nil, r.WhereNode.Errorf("<Where>: %v", err)
 		}
 	}
@@ -201,19 +202,30 @@ const (
 )
 
 // checkWithServer reports a configuration the server rejects, positioned at
-// the offending element.
-func checkWithServer(ctx context.Context, q querier, tt *schema.TenantTable, objs []*boundObject) error {
+// the offending element. Each check runs in a savepoint of tx.
+func checkWithServer(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, objs []*boundObject) error {
+	explain := func(sql string) error {
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := sp.Exec(ctx, sql); err != nil {
+			_ = sp.Rollback(ctx)
+			return err
+		}
+		return sp.Commit(ctx)
+	}
 	for _, b := range objs {
 		oi := b.obj.Ident()
 		for i, m := range b.maps {
 			sql := fmt.Sprintf(explainMappingSQL, tt.Ident(), ident(m.to), oi, ident(m.from), oi)
-			if _, err := q.Exec(ctx, sql); err != nil {
+			if err := explain(sql); err != nil {
 				n := b.rule.Attributes[i].Node
 				return configError(n, fmt.Sprintf("<Attribute from=%q to=%q>", b.rule.Attributes[i].From, m.to), err)
 			}
 		}
 		if b.rule.Where != "" {
-			if _, err := q.Exec(ctx, fmt.Sprintf(explainWhereSQL, oi, b.rule.Where)); err != nil {
+			if err := explain(fmt.Sprintf(explainWhereSQL, oi, b.rule.Where)); err != nil {
 				return configError(b.rule.WhereNode, "<Where>", err)
 			}
 		}

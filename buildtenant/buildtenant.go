@@ -20,24 +20,16 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
 
-// querier is a pool or a transaction.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 // Beginner starts transactions: a pool or a connection.
 type Beginner interface {
-	querier
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
@@ -51,6 +43,9 @@ type Options struct {
 	Adopt bool
 	// Quiet shows no progress.
 	Quiet bool
+	// AccessGroups gives every created tenant the default access groups
+	// (TENANT\Administrators, TENANT\Users) at the next acl apply.
+	AccessGroups bool
 }
 
 // Result summarises a run.
@@ -124,9 +119,6 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 		return nil, err
 	}
 	tt := s.Tenants
-	if err := checkWithServer(ctx, db, tt, objs); err != nil {
-		return nil, err
-	}
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return nil, exit.Failure(err)
@@ -138,6 +130,9 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 		return nil, exit.Failure(fmt.Errorf("locking the tenant table: %w", err))
 	}
 	if err := tuneSession(ctx, tx); err != nil {
+		return nil, err
+	}
+	if err := checkWithServer(ctx, tx, tt, objs); err != nil {
 		return nil, err
 	}
 	sp, err := tenant.ServiceProvider(ctx, tx, tt)
@@ -165,7 +160,9 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 	return r.res, nil
 }
 
-// tuneSession sets up the transaction for a few large statements. JIT
+// tuneSession sets up the transaction for a few large statements. Strings
+// are read with standard_conforming_strings on, as sqlcond.Check reads the
+// Where conditions. JIT
 // compilation is off: the recursive statements' row estimates are far too
 // high, and compiling them costs more than running them. The work table
 // should stay in memory: past the default 8MB of temporary buffers every
@@ -173,7 +170,7 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 // session's first use of a temporary table, so a refusal is ignored (inside
 // a savepoint).
 func tuneSession(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+	if _, err := tx.Exec(ctx, "SET LOCAL standard_conforming_strings = on; SET LOCAL jit = off"); err != nil {
 		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
 	sp, err := tx.Begin(ctx)
@@ -409,7 +406,26 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 	}
 	r.res.Created += or.Created
 	r.res.Adopted += or.Adopted
+	if r.opts.AccessGroups && or.Created > 0 {
+		if err := r.accessGroups(ctx, w); err != nil {
+			return r.fail(b, "recording the default access groups", err)
+		}
+	}
 	return nil
+}
+
+// accessGroups records the default access groups of the tenants this
+// object's rows created, in the run's transaction.
+func (r *runner) accessGroups(ctx context.Context, w *workTable) error {
+	rows, err := r.tx.Query(ctx, fmt.Sprintf("SELECT %s::text FROM %s c WHERE NOT c.adopted", w.nameCol("c."), workTableName))
+	if err != nil {
+		return err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	return acl.AddTenantDefaults(ctx, r.tx, names...)
 }
 
 // plan lists, for a checked run, the tenants it would create or adopt.

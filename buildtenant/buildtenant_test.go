@@ -3,7 +3,6 @@ package buildtenant
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,12 +31,19 @@ func joined(rows [][]string) string {
 
 // writeConfig writes a configuration file and returns its path.
 func writeConfig(t *testing.T, text string) string {
+	return testkit.WriteFile(t, "buildtenant.xml", text)
+}
+
+// assertNothingBuilt checks that a run left only the wanted tenants and
+// linked no organization.
+func assertNothingBuilt(t *testing.T, db *testkit.DB, tenants string) {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "buildtenant.xml")
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
+	if n := db.Value(t, "SELECT count(*) FROM ca_tenant"); n != tenants {
+		t.Errorf("%s tenants, want %s", n, tenants)
 	}
-	return p
+	if n := db.Value(t, "SELECT count(*) FROM ca_organization WHERE tenant IS NOT NULL"); n != "0" {
+		t.Errorf("%s organizations linked, want none", n)
+	}
 }
 
 func mustRun(t *testing.T, db *testkit.DB, want int, args ...string) testkit.Result {
@@ -119,12 +125,7 @@ check only: nothing was changed
 	if res.Stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", res.Stdout, want)
 	}
-	if n := db.Value(t, "SELECT count(*) FROM ca_tenant"); n != "1" {
-		t.Errorf("%s tenants after -c, want 1", n)
-	}
-	if n := db.Value(t, "SELECT count(*) FROM ca_organization WHERE tenant IS NOT NULL"); n != "0" {
-		t.Errorf("%s organizations linked after -c", n)
-	}
+	assertNothingBuilt(t, db, "1")
 }
 
 func TestWhereAndUnselectedParents(t *testing.T) {
@@ -175,12 +176,7 @@ func TestCollisionsAndAdopt(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
 		}
 	}
-	if n := db.Value(t, "SELECT count(*) FROM ca_tenant"); n != "2" {
-		t.Errorf("%s tenants after a refused run, want 2", n)
-	}
-	if n := db.Value(t, "SELECT count(*) FROM ca_organization WHERE tenant IS NOT NULL"); n != "0" {
-		t.Errorf("%s organizations linked after a refused run", n)
-	}
+	assertNothingBuilt(t, db, "2")
 	// The JSON summary lists the problems too.
 	res = mustRun(t, db, 1, "buildtenant", "--schema", overlay, "--json", "-c")
 	var sum Result
@@ -225,18 +221,13 @@ func TestHierarchyProblems(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
 		}
 	}
-	if n := db.Value(t, "SELECT count(*) FROM ca_tenant"); n != "1" {
-		t.Errorf("%s tenants after a refused run", n)
-	}
+	assertNothingBuilt(t, db, "1")
 	// A cap on the number of tenants.
 	text, err := os.ReadFile(testkit.Path(overlay))
 	if err != nil {
 		t.Fatal(err)
 	}
-	capped := filepath.Join(t.TempDir(), "capped.xml")
-	if err := os.WriteFile(capped, []byte(strings.Replace(string(text), `maxTenants="0"`, `maxTenants="3"`, 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	capped := testkit.WriteFile(t, "capped.xml", strings.Replace(string(text), `maxTenants="0"`, `maxTenants="3"`, 1))
 	res = mustRun(t, db, 1, "buildtenant", "--schema", capped)
 	if want := "org: 1 tenant exists and 5 would be added, beyond maxTenants 3\n"; !strings.Contains(res.Stderr, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
@@ -249,9 +240,7 @@ func TestMissingServiceProvider(t *testing.T) {
 	if res.Stderr != "tenantkit: tenant table \"ca_tenant\" has no service provider tenant: create it before building tenants\n" {
 		t.Errorf("stderr = %q", res.Stderr)
 	}
-	if n := db.Value(t, "SELECT count(*) FROM ca_tenant"); n != "0" {
-		t.Errorf("%s tenants created", n)
-	}
+	assertNothingBuilt(t, db, "0")
 }
 
 func TestConfigRefused(t *testing.T) {
@@ -289,9 +278,9 @@ func TestConfigRefused(t *testing.T) {
 		{"where not boolean", obj(name + "\n    <Where>inactive</Where>"), false,
 			`:4:5: <Where>: argument of WHERE must be type boolean, not type smallint`},
 		{"where escapes its parentheses", obj(name + "\n    <Where>true) OR (true</Where>"), false,
-			`:4:5: <Where>: unbalanced ")" at offset 5`},
+			`:4:5: <Where>: a ')' closes a parenthesis the condition did not open`},
 		{"where two statements", obj(name + "\n    <Where>true; DELETE FROM ca_tenant</Where>"), false,
-			`:4:5: <Where>: ";" is not allowed: give one condition, not statements`},
+			`:4:5: <Where>: the condition contains ';': <Where> takes one SQL condition, not statements`},
 		{"not tenant-required", strings.Replace(obj(name), `"org"`, `"ca_organization"`, 1), true,
 			`:2:11: object "ca_organization" (table "ca_organization") is tenant-optional (column "tenant"); the pre-tenant object must be tenant-required: declare tenancy="required" in the schema overlay`},
 	}
@@ -316,9 +305,7 @@ func TestConfigRefused(t *testing.T) {
 	if !strings.Contains(res.Stderr, "no/such/buildtenant.xml") {
 		t.Errorf("stderr = %q", res.Stderr)
 	}
-	if n := db.Value(t, "SELECT count(*) FROM ca_tenant"); n != "1" {
-		t.Errorf("%s tenants after refused configurations", n)
-	}
+	assertNothingBuilt(t, db, "1")
 }
 
 // A schema that shares nothing with the fixtures: its own PostgreSQL
@@ -374,13 +361,7 @@ const otherConfig = `<BuildTenant>
 func TestOtherSchema(t *testing.T) {
 	db := testkit.NewDB(t)
 	db.Exec(t, otherSchemaSQL)
-	dir := t.TempDir()
-	ov, cfg := filepath.Join(dir, "overlay.xml"), filepath.Join(dir, "bt.xml")
-	for p, text := range map[string]string{ov: otherOverlay, cfg: otherConfig} {
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ov, cfg := testkit.WriteFile(t, "overlay.xml", otherOverlay), writeConfig(t, otherConfig)
 	// The grandchild would sit on level 4 of a 3-level hierarchy.
 	res := mustRun(t, db, 1, "buildtenant", "--schema", ov, "-f", cfg)
 	if want := "division: 1 new tenant would be on level 4 of the hierarchy (depth 3), beyond maxDepth 3: region=us dcode=y\n"; !strings.HasPrefix(res.Stderr, want) {
@@ -434,11 +415,7 @@ func TestMinimalTenantTable(t *testing.T) {
 CREATE TABLE customer (cid integer PRIMARY KEY, cname text, boss integer REFERENCES customer, tenant text REFERENCES tenants);
 INSERT INTO tenants VALUES ('sp', 'Provider');
 INSERT INTO customer VALUES (1, 'One', NULL, NULL), (2, 'Two', 1, NULL), (3, NULL, NULL, NULL);`)
-	dir := t.TempDir()
-	ov := filepath.Join(dir, "overlay.xml")
-	if err := os.WriteFile(ov, []byte(`<Schema><Object name="customer" tenancy="required"/></Schema>`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ov := testkit.WriteFile(t, "overlay.xml", `<Schema><Object name="customer" tenancy="required"/></Schema>`)
 	noKey := writeConfig(t, `<BuildTenant><Object from="customer"><Attribute from="cname" to="name"/></Object></BuildTenant>`)
 	res := mustRun(t, db, 2, "buildtenant", "--schema", ov, "-f", noKey)
 	if want := noKey + `:1:14: object "customer": tenant column "code" is NOT NULL and has no default: map an <Attribute> to it`; !strings.Contains(res.Stderr, want) {
@@ -458,5 +435,23 @@ INSERT INTO customer VALUES (1, 'One', NULL, NULL), (2, 'Two', 1, NULL), (3, NUL
 	mustRun(t, db, 0, "buildtenant", "--schema", ov, "-f", cfg)
 	if got := joined(db.Rows(t, "SELECT c.cid, t.code, t.name FROM customer c JOIN tenants t ON t.code = c.tenant ORDER BY 1")); got != "1|1|One\n2|2|Two\n3|3|Three" {
 		t.Errorf("customers:\n%s", got)
+	}
+}
+
+func TestBuildWithAccessGroups(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, spSQL)
+	db.Exec(t, `INSERT INTO ca_tenant (name, parent, subtenants_ok, tenant_depth) SELECT 'Acme', id, true, 1 FROM ca_tenant WHERE name = 'SP'`)
+	mustRun(t, db, 0, "buildtenant", "--schema", overlay, "--on-conflict", "adopt", "--with-access-groups")
+	// Created tenants are recorded, the adopted one (Acme) is not.
+	got := joined(db.Rows(t, "SELECT tenant FROM tenantkit.acl_tenant_default ORDER BY tenant"))
+	if want := "Acme Europe\nGlobex\nInitech\nSociété Générale"; got != want {
+		t.Errorf("tenants with default groups:\n%s\nwant\n%s", got, want)
+	}
+	// The next acl plan creates their groups.
+	acl := testkit.WriteFile(t, "acl.xml", "<AccessControl/>")
+	res := mustRun(t, db, 0, "acl", "plan", "--schema", overlay, "-f", acl)
+	if !strings.Contains(res.Stdout, `COMMENT ON ROLE "tkg_globex_administrators_`) || !strings.Contains(res.Stdout, `COMMENT ON ROLE "tkg_initech_users_`) {
+		t.Errorf("acl plan lacks the default groups:\n%s", res.Stdout)
 	}
 }

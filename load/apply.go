@@ -23,7 +23,7 @@ const setupSQL = `
 SET LOCAL temp_buffers = '64MB';
 SET LOCAL work_mem = '128MB';
 SET LOCAL jit = off;
-CREATE TEMP TABLE tk_rej (_n bigint, grp int, _f int, _l int, _c int, col text, val text, reason text) ON COMMIT DROP;
+CREATE TEMP TABLE tk_rej (_n bigint, grp int, _f int, _l int, _c int, col text, val text, reason text, kind text) ON COMMIT DROP;
 CREATE FUNCTION pg_temp.tk_cast_error(v text, t text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
 	EXECUTE format('SELECT CAST(%L AS %s)', v, t);
@@ -87,7 +87,7 @@ func (l *loader) trySavepoint(ctx context.Context, sql string, args ...any) (int
 // saveNulRejects records the values PostgreSQL text cannot hold.
 func (l *loader) saveNulRejects(ctx context.Context) error {
 	for _, r := range l.nuls {
-		_, err := l.exec(ctx, "recording a reject", `INSERT INTO tk_rej VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		_, err := l.exec(ctx, "recording a reject", `INSERT INTO tk_rej VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'bad value')`,
 			r.rec.n, r.grp.id, r.file, r.rec.pos.Line, r.rec.pos.Col, r.column,
 			strings.ReplaceAll(r.value, "\x00", `\0`), "the value holds a NUL character, which PostgreSQL text cannot store")
 		if err != nil {
@@ -175,7 +175,7 @@ func (l *loader) castValues(ctx context.Context, g *group) error {
 			continue
 		}
 		_, err := l.exec(ctx, "finding values that do not convert", fmt.Sprintf(`
-			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, %[1]s, e FROM (
+			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, %[1]s, e, 'bad value' FROM (
 				SELECT *, pg_temp.tk_cast_error(%[1]s, $3) AS e FROM %[2]s WHERE %[1]s IS NOT NULL) s
 			WHERE e IS NOT NULL`, col(i), g.stage()), g.id, c.Name, castType(c))
 		if err != nil {
@@ -205,7 +205,7 @@ func (l *loader) checkLengths(ctx context.Context, g *group) error {
 			continue
 		}
 		_, err := l.exec(ctx, "checking value lengths", fmt.Sprintf(`
-			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, %[1]s, $3 FROM %[2]s s
+			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, %[1]s, $3, 'bad value' FROM %[2]s s
 			WHERE char_length(%[1]s) > %[3]d`, col(i), g.typed(), n),
 			g.id, c.Name, fmt.Sprintf("value too long for type %s", c.Type))
 		if err != nil {
@@ -239,7 +239,7 @@ func (l *loader) findDuplicateKeys(ctx context.Context, g *group) error {
 	_, err = l.exec(ctx, "checking duplicate keys", fmt.Sprintf(`
 		INSERT INTO tk_rej
 		SELECT _n, $1, _f, _l, _c, NULL, NULL,
-			format('duplicate key %%s in the loaded data (first at %%s:%%s)', kt, ($2::text[])[ff + 1], fl)
+			format('duplicate key %%s in the loaded data (first at %%s:%%s)', kt, ($2::text[])[ff + 1], fl), 'duplicate key in the files'
 		FROM (SELECT s._n, s._f, s._l, s._c, %[1]s AS kt,
 				row_number() OVER w AS rn, first_value(s._f) OVER w AS ff, first_value(s._l) OVER w AS fl
 			FROM %[2]s s WHERE %[3]s AND %[4]s
@@ -316,29 +316,29 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 	if g.key == nil {
 		return nil
 	}
-	type rule struct{ cond, reason string }
+	type rule struct{ cond, reason, kind string }
 	var rules []rule
 	switch l.opts.Mode {
 	case InsertOnly:
-		rules = append(rules, rule{g.matched(), "'key ' || %s || ' already exists (-i inserts only)'"})
+		rules = append(rules, rule{g.matched(), "'key ' || %s || ' already exists (-i inserts only)'", "key exists"})
 	case UpdateOnly, Delete:
-		rules = append(rules, rule{"NOT " + g.matched(), "'no row matches key ' || %s"})
+		rules = append(rules, rule{"NOT " + g.matched(), "'no row matches key ' || %s", "no match"})
 	}
 	if g.stamps() && g.key != nil {
 		// With -t a record may only change rows of that tenant: matching a
 		// public row or another tenant's would move it to the tenant.
 		other := fmt.Sprintf("EXISTS (SELECT FROM %s t WHERE %s AND t.%s::text IS DISTINCT FROM %s)",
 			g.obj.Ident(), g.keyJoin("t", "s"), pgx.Identifier{g.obj.TenantColumn}.Sanitize(), literal(g.stamp.Str))
-		rules = append(rules, rule{other, "'key ' || %s || ' matches a row that is public or owned by another tenant'"})
+		rules = append(rules, rule{other, "'key ' || %s || ' matches a row that is public or owned by another tenant'", "another tenant's row"})
 	}
 	if !l.opts.All && g.hasMatches && !g.keyUnique {
 		several := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n AND m.cnt > 1)", g.match())
-		rules = append(rules, rule{several, "'key ' || %s || ' matches several rows (-a applies the record to all of them)'"})
+		rules = append(rules, rule{several, "'key ' || %s || ' matches several rows (-a applies the record to all of them)'", "several matches"})
 	}
 	for _, r := range rules {
 		_, err := l.exec(ctx, "checking matches", fmt.Sprintf(`
-			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, NULL, NULL, %s
-			FROM %s s WHERE %s AND %s`, fmt.Sprintf(r.reason, g.keyText("s")), g.typed(), r.cond, notRejected), g.id)
+			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, NULL, NULL, %s, $2
+			FROM %s s WHERE %s AND %s`, fmt.Sprintf(r.reason, g.keyText("s")), g.typed(), r.cond, notRejected), g.id, r.kind)
 		if err != nil {
 			return err
 		}
@@ -361,7 +361,7 @@ func (l *loader) checkNotNull(ctx context.Context, g *group) error {
 	}
 	if len(checks) > 0 {
 		_, err := l.exec(ctx, "checking NOT NULL columns", fmt.Sprintf(`
-			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, v.col, NULL, 'NULL in a NOT NULL column'
+			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, v.col, NULL, 'NULL in a NOT NULL column', 'NOT NULL'
 			FROM %s s CROSS JOIN LATERAL (VALUES %s) v(col, missing) WHERE v.missing AND %s`,
 			g.typed(), strings.Join(checks, ", "), notRejected), g.id)
 		if err != nil {
@@ -377,7 +377,7 @@ func (l *loader) checkNotNull(ctx context.Context, g *group) error {
 		}
 		_, err := l.exec(ctx, "checking NOT NULL columns", fmt.Sprintf(`
 			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, $2, NULL,
-				'cannot insert: the column is NOT NULL, has no default and is not in the file'
+				'cannot insert: the column is NOT NULL, has no default and is not in the file', 'NOT NULL'
 			FROM %s s WHERE %s AND %s`, g.typed(), insert, notRejected), g.id, c.Name)
 		if err != nil {
 			return err
@@ -427,7 +427,7 @@ func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
 			vals[i] = fmt.Sprintf("s.%s::text", col(k))
 		}
 		_, err := l.exec(ctx, "checking references", fmt.Sprintf(`
-			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, %s, %s, format($2, concat_ws(', ', %s))
+			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, %s, %s, format($2, concat_ws(', ', %s)), 'dangling foreign key'
 			FROM %s s WHERE %s AND %s AND %s`, column, value, strings.Join(vals, ", "),
 			g.typed(), strings.Join(present, " AND "), notRejected, cond), g.id, reason)
 		if err != nil {
@@ -702,7 +702,7 @@ func (l *loader) changeOneByOne(ctx context.Context, g *group, st statement, lo,
 		if pgErr.ColumnName != "" {
 			column = pgErr.ColumnName
 		}
-		_, err = l.exec(ctx, "recording a reject", `INSERT INTO tk_rej VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)`,
+		_, err = l.exec(ctx, "recording a reject", `INSERT INTO tk_rej VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, 'refused by the database')`,
 			p.n, g.id, p.f, p.l, p.c, column, reason)
 		if err != nil {
 			return totalA, totalB, err

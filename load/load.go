@@ -153,6 +153,9 @@ type Summary struct {
 	Checked   bool           `json:"check,omitempty"`
 	Tenant    *TenantRef     `json:"tenant,omitempty"`
 	Tables    []*TableCounts `json:"tables"`
+	// RejectsByReason counts rejected records by kind of reason ("bad
+	// value", "NOT NULL", "dangling foreign key", "reference rule", …).
+	RejectsByReason map[string]int64 `json:"rejects_by_reason,omitempty"`
 	// RejectsFile is where rejects were written, "" when none were.
 	RejectsFile string `json:"rejects_file,omitempty"`
 }

@@ -49,6 +49,9 @@ type sectionReader struct {
 	// records numbers the records read, across files and re-reads.
 	records int64
 	onByte  func(int64)
+	// stdinCopy receives what is read from standard input, so that its
+	// sections can be read again; nil when no file is "-".
+	stdinCopy *os.File
 }
 
 // run reads all files into out and closes it.
@@ -138,6 +141,11 @@ func (sr *sectionReader) open(path string, count bool) (datafile.Reader, error) 
 	if err != nil {
 		return nil, err
 	}
+	opts := sr.opts
+	opts.Format = format
+	if path == "-" && sr.stdinCopy != nil {
+		return sr.openStdin(count, opts)
+	}
 	fi, statErr := os.Stat(path)
 	if format == datafile.XLSX || path == "-" || statErr != nil || !fi.Mode().IsRegular() || !count {
 		return datafile.Open(path, sr.opts)
@@ -146,9 +154,25 @@ func (sr *sectionReader) open(path string, count bool) (datafile.Reader, error) 
 	if err != nil {
 		return nil, err
 	}
-	opts := sr.opts
-	opts.Format = format
 	r, err := datafile.NewReader(&countingReader{r: f, sr: sr}, path, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &closingReader{Reader: r, c: f}, nil
+}
+
+// openStdin reads standard input the first time, keeping a copy of it in
+// stdinCopy, and that copy when a section must be read again.
+func (sr *sectionReader) openStdin(first bool, opts datafile.Options) (datafile.Reader, error) {
+	if first {
+		return datafile.NewReader(&countingReader{r: io.TeeReader(os.Stdin, sr.stdinCopy), sr: sr}, "-", opts)
+	}
+	f, err := os.Open(sr.stdinCopy.Name())
+	if err != nil {
+		return nil, err
+	}
+	r, err := datafile.NewReader(f, "-", opts)
 	if err != nil {
 		f.Close()
 		return nil, err

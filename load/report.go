@@ -88,6 +88,11 @@ func (l *loader) report(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return exit.Failure(err)
 	}
+	if l.sum.Rejected > 0 {
+		if err := l.countReasons(ctx); err != nil {
+			return err
+		}
+	}
 	if l.opts.OnReject != nil && l.sum.Rejected > 0 {
 		if err := l.eachReject(ctx, byID); err != nil {
 			return err
@@ -105,6 +110,24 @@ func (l *loader) report(ctx context.Context) error {
 		l.sum.RejectsFile = l.opts.RejectsFile
 	}
 	return nil
+}
+
+func (l *loader) countReasons(ctx context.Context) error {
+	rows, err := l.tx.Query(ctx, "SELECT kind, count(DISTINCT _n) FROM tk_rej GROUP BY kind")
+	if err != nil {
+		return exit.Failure(err)
+	}
+	defer rows.Close()
+	l.sum.RejectsByReason = map[string]int64{}
+	for rows.Next() {
+		var kind string
+		var n int64
+		if err := rows.Scan(&kind, &n); err != nil {
+			return exit.Failure(err)
+		}
+		l.sum.RejectsByReason[kind] = n
+	}
+	return rows.Err()
 }
 
 func (l *loader) pos(f, line, c int32) datafile.Pos {

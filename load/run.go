@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,8 @@ type loader struct {
 	nuls    []nulReject
 	next    int64 // record numbers handed out so far
 	prog    *progress.Reporter
+	// stdinCopy keeps what was read from standard input (see sectionReader).
+	stdinCopy *os.File
 	// tenant is the tenant of -t, nil without; serviceProvider may be nil.
 	tenant, serviceProvider *tenant.Tenant
 	// keyMaps names, per object, the temporary table mapping the labels of
@@ -76,6 +79,13 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 			os.Remove(l.rejectsTmp)
 		}
 	}()
+	if slices.Contains(opts.Files, "-") {
+		if l.stdinCopy, err = os.CreateTemp("", "tenantkit-userload-stdin-*"); err != nil {
+			return nil, exit.Failure(fmt.Errorf("userload: keeping a copy of standard input: %w", err))
+		}
+		defer os.Remove(l.stdinCopy.Name())
+		defer l.stdinCopy.Close()
+	}
 	if err := l.run(ctx); err != nil {
 		return l.sum, err
 	}
@@ -147,7 +157,7 @@ func (l *loader) readAll(ctx context.Context) error {
 	}
 	l.prog = progress.New("userload", progress.Options{Quiet: l.opts.Quiet, Total: total, Unit: "bytes", Bytes: true})
 	defer l.prog.Finish()
-	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add}
+	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, stdinCopy: l.stdinCopy}
 	g, gctx := errgroup.WithContext(ctx)
 	ch := make(chan batch, queueDepth)
 	g.Go(func() error { return sr.run(gctx, ch) })
@@ -176,9 +186,6 @@ func (l *loader) copySection(ctx context.Context, stream *batchStream, sec *sect
 	g, err := l.groupFor(ctx, sec)
 	if err != nil {
 		return err
-	}
-	if l.opts.Files[sec.file] == "-" { // not readable twice: stage as text, cast later
-		return l.copyStaged(ctx, stream, sec, g)
 	}
 	straight, err := l.canCopyStraight(ctx, g)
 	if err != nil {
@@ -300,7 +307,7 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 // rereadRefused reads again, into staging, the sections the database
 // refused on the fast path, so that every bad record is named.
 func (l *loader) rereadRefused(ctx context.Context) error {
-	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema}
+	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, stdinCopy: l.stdinCopy}
 	sr.records = l.next
 	for _, sec := range l.rereads {
 		ch := make(chan batch, queueDepth)

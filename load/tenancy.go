@@ -107,7 +107,7 @@ func (l *loader) checkTenantRequired(ctx context.Context, g *group) error {
 		cond = fmt.Sprintf("s.%s IS NULL", col(i))
 	}
 	n, err := l.exec(ctx, "checking tenants", fmt.Sprintf(`
-		INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, $2, NULL, $3 FROM %s s WHERE %s AND %s`,
+		INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, $2, NULL, $3, 'no tenant' FROM %s s WHERE %s AND %s`,
 		g.typed(), cond, notRejected), g.id, g.obj.TenantColumn, reason)
 	g.counts.NoTenantRejects += n
 	return err
@@ -175,7 +175,7 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 			INSERT INTO tk_rej
 			SELECT s._n, $1, s._f, s._l, s._c, $2, %s,
 				format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by tenant %%s, which is neither public nor tenant %%s or one of its supertenants',
-					$3::text, $4::text, $5::text, $6::text, %s, %s)
+					$3::text, $4::text, $5::text, $6::text, %s, %s), 'reference rule'
 			FROM %s s JOIN %s p ON %s
 			WHERE %s IS NOT NULL AND %s IS NOT NULL AND %s <> %s AND %s
 			  AND NOT EXISTS (SELECT FROM anc a WHERE a.tenant::text = %s AND a.ancestor::text = %s)

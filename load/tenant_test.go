@@ -140,7 +140,7 @@ TABLE ca_organization
 
 	rej := write(t, "rej.dat", "")
 	res = userload(t, db, 1, "--schema", overlay, "-t", "AcmeSub", "--json", "--rejects", rej, "-f", f)
-	if !strings.Contains(res.Stdout, `"reference_rule_rejects": 4`) {
+	if !strings.Contains(res.Stdout, `"reference_rule_rejects": 4`) || !strings.Contains(res.Stdout, `"reference rule": 5`) {
 		t.Errorf("summary:\n%s", res.Stdout)
 	}
 	wantRows(t, db, "SELECT ref_num, tenant FROM call_req WHERE tenant IS NOT NULL ORDER BY ref_num", "OK-1|3\nOK-2|3\nOK-3|3")

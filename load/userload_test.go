@@ -233,8 +233,10 @@ TABLE priority
     code label sort_order
     { "P9", "Nine", "9" }
 `)
-	userload(t, db, 0, "--schema", overlay, "-f", f)
-	wantRows(t, db, "SELECT ref_num, organization, category, priority FROM call_req WHERE ref_num = 'CR-2001'", "CR-2001|40|20|P9")
+	// The overlay makes call_req and ca_organization tenant-required.
+	db.Exec(t, "INSERT INTO ca_tenant (id, name, service_provider) VALUES (1, 'SP', true)")
+	userload(t, db, 0, "--schema", overlay, "-t", "SP", "-f", f)
+	wantRows(t, db, "SELECT ref_num, organization, category, priority, tenant FROM call_req WHERE ref_num = 'CR-2001'", "CR-2001|40|20|P9|1")
 	wantRows(t, db, "SELECT id, name, coalesce(parent_org_id::text, '-') FROM ca_organization WHERE id >= 40 ORDER BY id", "40|Parent org|-\n41|Child org|40")
 	// The sequences behind the loaded keys moved past them: plain INSERTs work.
 	db.Exec(t, "INSERT INTO ca_organization (name) VALUES ('after')")
@@ -476,4 +478,18 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestNulCharacterIsARejectNotACrash(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	f := write(t, "nul.dat", `TABLE priority
+    code label sort_order
+    { "P5", "Five", "5" }
+    { "P6", "nul\0000here", "6" }
+`)
+	res := userload(t, db, 1, "-f", f)
+	if !strings.Contains(res.Stderr, f+`:4:5: priority: column "label": value "nul\\0here": the value holds a NUL character`) {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	wantRows(t, db, "SELECT count(*) FROM priority", "4")
 }

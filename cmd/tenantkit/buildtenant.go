@@ -35,11 +35,12 @@ Examples:
 		Flags: withSchema(append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "configuration `FILE` (default: the built-in fixtures/buildtenant.xml)"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "print what would be created and change nothing"},
+			&cli.BoolFlag{Name: "with-access-groups", Usage: "give each created tenant the default access groups TENANT\\Administrators and TENANT\\Users (applied by the next acl apply)"},
 			&cli.StringFlag{Name: "on-conflict", Value: "error", Usage: "a row whose tenant name exists: `error` (report it) or adopt (link the row to that tenant)"},
 		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			// The configuration is checked before connecting.
-			opts := buildtenant.Options{Check: c.Bool("check")}
+			opts := buildtenant.Options{Check: c.Bool("check"), AccessGroups: c.Bool("with-access-groups")}
 			switch c.String("on-conflict") {
 			case "error":
 			case "adopt":

@@ -124,6 +124,8 @@ func commands() []*cli.Command {
 		buildtenantCommand(),
 		convertCommand(),
 		fixturesCommand(),
+		tenantCommand(),
+		verifyCommand(),
 		versionCommand(),
 	}
 }
@@ -145,6 +147,10 @@ func classify(err error) error {
 	var xe *xmlnode.Error
 	var se *datafile.SyntaxError
 	if errors.As(err, &xe) || errors.As(err, &se) {
+		return exit.Usage(err)
+	}
+	// urfave/cli reports missing required flags without OnUsageError.
+	if msg := err.Error(); strings.HasPrefix(msg, "Required flag") {
 		return exit.Usage(err)
 	}
 	if lost(err) {

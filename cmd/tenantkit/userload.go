@@ -26,10 +26,11 @@ columns the file gives. Sections are applied parents before children.
 
 The run is one transaction: any reject (a value that does not convert, a NULL
 in a NOT NULL column, a dangling foreign key, a key that matches several
-rows, a reference to another tenant's row, …) rolls everything back, and every reject is printed as
-FILE:LINE:COL: TABLE: reason on stderr (exit 1). With --rejects FILE the rejected
-records go to FILE (userload format, each after a comment with its reason)
-and the rest is committed; fix FILE and load it again.
+rows, a reference to another tenant's row, …) rolls everything back, and
+every reject is printed on stderr as FILE:LINE:COL: TABLE: reason (exit 1).
+With --rejects FILE the rejected records go to FILE (userload format, each
+after a comment with its reason) and the rest is committed; fix FILE and load
+it again.
 
 With -t TENANT every row of a tenanted table gets that tenant, a record may
 only match rows of that tenant, and references must obey the reference rule
@@ -54,7 +55,7 @@ Examples:
 			&cli.BoolFlag{Name: "update", Aliases: []string{"u"}, Usage: "update only: a record matching no row is rejected"},
 			&cli.BoolFlag{Name: "delete", Aliases: []string{"r"}, Usage: "delete the rows each record matches"},
 			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "backslashes in userload values are ordinary characters"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print one line per record: FILE:LINE:COL: insert|update|delete|reject TABLE"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print one line per record: FILE:LINE:COL: insert|update|unchanged|delete|reject TABLE"},
 			&cli.StringFlag{Name: "tenant", Aliases: []string{"t"}, Usage: "give every row of a tenanted table the `TENANT` (name or key); it must exist and be active"},
 			&cli.BoolFlag{Name: "new-keys", Usage: "keys with a default are labels: insert with fresh keys and rewrite the references of the run to them"},
 			&cli.StringFlag{Name: "key", Usage: "match key `COLUMNS` (comma-separated) for every table in the files"},

@@ -373,3 +373,14 @@ func AddSeeds(f *testing.F, pattern string) {
 		f.Add(data)
 	}
 }
+
+// WriteFile writes text to a file called name in a directory of the test's
+// own and returns its path.
+func WriteFile(t testing.TB, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	return p
+}

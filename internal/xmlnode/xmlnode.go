@@ -42,12 +42,12 @@ type Node struct {
 	Attrs    []Attr
 	Children []*Node
 	Text     string // character data directly inside, trimmed
-	// Mixed is true when non-blank text stands next to child elements
-	// (Text is kept only for elements without children).
-	Mixed bool
 	File     string
 	Line     int
 	Col      int
+	// Mixed is true when non-blank text stands next to child elements
+	// (Text is kept only for elements without children).
+	Mixed bool
 
 	used map[string]bool
 }
