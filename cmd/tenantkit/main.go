@@ -118,6 +118,8 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
 		userloadCommand(),
+		extractCommand(),
+		tenantExtractCommand(),
 		settenantCommand(),
 		aclCommand(),
 		aliasesCommand(),
