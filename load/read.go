@@ -49,6 +49,7 @@ type sectionReader struct {
 	// records numbers the records read, across files and re-reads.
 	records int64
 	onByte  func(int64)
+	onRows  func(int64)
 	// stdinCopy receives what is read from standard input, so that its
 	// sections can be read again; nil when no file is "-".
 	stdinCopy *os.File
@@ -90,6 +91,9 @@ func (sr *sectionReader) readFile(ctx context.Context, fileIdx int, path string,
 	flush := func() error {
 		if len(b.recs) == 0 {
 			return nil
+		}
+		if sr.onRows != nil {
+			sr.onRows(int64(len(b.recs)))
 		}
 		err := emit(b)
 		b = batch{sec: cur}

@@ -157,7 +157,7 @@ func (l *loader) readAll(ctx context.Context) error {
 	}
 	l.prog = progress.New("userload", progress.Options{Quiet: l.opts.Quiet, Total: total, Unit: "bytes", Bytes: true})
 	defer l.prog.Finish()
-	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, stdinCopy: l.stdinCopy}
+	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, onRows: l.prog.AddRows, stdinCopy: l.stdinCopy}
 	g, gctx := errgroup.WithContext(ctx)
 	ch := make(chan batch, queueDepth)
 	g.Go(func() error { return sr.run(gctx, ch) })

@@ -118,9 +118,9 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
 		userloadCommand(),
+		settenantCommand(),
 		extractCommand(),
 		tenantExtractCommand(),
-		settenantCommand(),
 		aclCommand(),
 		aliasesCommand(),
 		buildtenantCommand(),

@@ -191,3 +191,11 @@ func TestSchemaConfigErrorsAreBadInput(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
 	}
 }
+
+func TestMissingOverlayIsBadInput(t *testing.T) {
+	db := testkit.NewDB(t)
+	res := testkit.Run(t, db, "schema", "--schema", "no/such/overlay.xml")
+	if res.Code != 2 || !strings.Contains(res.Stderr, "no/such/overlay.xml: no such file or directory") {
+		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
+	}
+}
