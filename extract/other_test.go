@@ -41,6 +41,8 @@ CREATE TABLE crm.account (
     doubled   text GENERATED ALWAYS AS (acct_no || acct_no) STORED,
     PRIMARY KEY (country, acct_no)
 );
+CREATE TABLE crm.audit_log (at timestamptz, msg text);
+INSERT INTO crm.audit_log VALUES ('2026-01-01 00:00:00+00', 'b'), ('2026-01-01 00:00:00+00', 'a'), (NULL, NULL), (NULL, '');
 INSERT INTO crm."Org Unit" VALUES ('HQ', 'Head office', NULL, true), ('T1', 'Tenant ''one''', 'HQ', true), ('T1a', 'Sub of one', 'T1', false), ('T2', 'Two', 'HQ', false);
 INSERT INTO crm.region VALUES ('world', NULL, NULL), ('eu', 'world', NULL), ('fr', 'eu', NULL), ('mine', 'world', 'T1'), ('unused', NULL, NULL);
 INSERT INTO crm.account (country, acct_no, region, note, amounts, ratio, span, payload, blob, seen_at, owner_ref, changed) VALUES
@@ -83,7 +85,7 @@ func TestOtherSchemaRoundTrip(t *testing.T) {
 			run(t, db, 0, "extract", "--schema", overlay, "-o", tc.out, "ALL")
 			dst := testkit.NewDB(t)
 			dst.Exec(t, otherSchema)
-			dst.Exec(t, `TRUNCATE crm.account, crm.region, crm."Org Unit"`)
+			dst.Exec(t, `TRUNCATE crm.account, crm.region, crm."Org Unit", crm.audit_log`)
 			loadData(t, dst, "crm", tc.out)
 			if got := checksums2(t, dst); !reflect.DeepEqual(got, want) {
 				t.Errorf("checksums differ\n got %v\nwant %v", got, want)
@@ -94,6 +96,10 @@ func TestOtherSchemaRoundTrip(t *testing.T) {
 	acct := readData(t, join(dir, "crm.dat"))["account"]
 	if len(acct.columns) != 12 {
 		t.Errorf("account columns = %v", acct.columns)
+	}
+	// A table without any key comes out ordered by every column's text.
+	if got := readData(t, join(dir, "crm.dat"))["audit_log"].column(t, "msg"); !reflect.DeepEqual(got, []string{"a", "b", "", "NULL"}) {
+		t.Errorf("audit_log msg order = %q", got)
 	}
 	notes := acct.column(t, "note")
 	want2 := []string{"NULL", "tab\there, newline\nthere, CR\r, backslash \\ and \"quotes\"", "", "日本語 ✓ 🎉", "not Tenant one's"}
@@ -106,7 +112,7 @@ func TestOtherSchemaRoundTrip(t *testing.T) {
 func checksums2(t *testing.T, db *testkit.DB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, tab := range []string{`"Org Unit"`, "region", "account"} {
+	for _, tab := range []string{`"Org Unit"`, "region", "account", "audit_log"} {
 		out[tab] = db.Value(t, `SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text), '')) FROM crm.`+tab+` t`)
 	}
 	return out

@@ -47,7 +47,11 @@ func openOutput(out Output, n int) (*outputFile, error) {
 	}
 	fi, statErr := os.Stat(path)
 	isDir := statErr == nil && fi.IsDir()
-	if format == datafile.CSV && (n > 1 || isDir || strings.HasSuffix(path, string(filepath.Separator)) || strings.HasSuffix(path, "/")) {
+	toDir := isDir || strings.HasSuffix(path, string(filepath.Separator)) || strings.HasSuffix(path, "/")
+	if format == datafile.CSV && n > 1 && !toDir && strings.EqualFold(filepath.Ext(path), ".csv") {
+		return nil, exit.Usagef("%d tables as CSV need a directory, and %s names a file: give -o DIRECTORY", n, path)
+	}
+	if format == datafile.CSV && (n > 1 || toDir) {
 		return f.openDir(path, statErr == nil && !isDir)
 	}
 	if isDir {

@@ -55,25 +55,3 @@ func TestLookupAndAncestors(t *testing.T) {
 		t.Errorf("rows with a cycle = %s, want 10", n)
 	}
 }
-
-func TestDescendants(t *testing.T) {
-	db := testkit.NewFixtureDB(t)
-	db.Exec(t, `INSERT INTO ca_tenant (id, name, parent, subtenants_ok, service_provider, tenant_depth) VALUES
-		(1, 'SP', NULL, true, true, 0), (2, 'Acme', 1, true, false, 1), (3, 'Acme EU', 2, false, false, 2), (4, 'Other', NULL, false, false, 0)`)
-	s, err := schema.Load(context.Background(), db.Pool, schema.Options{Overlay: filepath.Join("..", "fixtures", "schema.xml")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := db.Rows(t, "WITH RECURSIVE "+DescendantsCTE(s.Tenants, "des")+" SELECT tenant, string_agg(descendant::text, ',' ORDER BY descendant) FROM des GROUP BY tenant ORDER BY tenant")
-	var lines []string
-	for _, r := range rows {
-		lines = append(lines, r[0]+":"+r[1])
-	}
-	if got := strings.Join(lines, " "); got != "1:1,2,3 2:2,3 3:3 4:4" {
-		t.Errorf("descendants = %s", got)
-	}
-	db.Exec(t, "UPDATE ca_tenant SET parent = 3 WHERE id = 1")
-	if n := db.Value(t, "WITH RECURSIVE "+DescendantsCTE(s.Tenants, "des")+" SELECT count(*) FROM des"); n != "10" {
-		t.Errorf("rows with a cycle = %s, want 10", n)
-	}
-}

@@ -17,7 +17,7 @@ import (
 func outputFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (a directory for several tables as CSV; default: standard output)"},
-		&cli.StringFlag{Name: "format", Usage: "`FORMAT` userload, csv or xlsx (default: from the -o extension, else userload)"},
+		&cli.StringFlag{Name: "format", Usage: "file `FORMAT`: userload, csv or xlsx (default: from the -o extension, else userload)"},
 		&cli.StringFlag{Name: "control", Usage: "incremental control `FILE`: the first run extracts everything, later runs only rows changed since"},
 	}
 }
@@ -83,8 +83,9 @@ seed another tenant with userload -t.
 
 --control FILE makes runs incremental: the first run extracts everything, each
 later run with the same file only the rows whose change column (changeColumn
-in the overlay, e.g. last_mod) moved past the recorded high-water mark. Rows
-are never missed; a few may be extracted twice (userload updates them).
+in the overlay, e.g. last_mod) moved past the recorded high-water mark. As
+long as writers maintain the change column, no row is missed; a few may come
+twice (userload updates them).
 Deleted rows are not detected. Objects without a change column are extracted
 in full every run.
 
@@ -151,6 +152,10 @@ func (e *env) printExtractSummary(sum *extract.Summary) error {
 	if e.Quiet() {
 		return nil
 	}
-	_, err := fmt.Fprintf(e.Stderr, "extracted %d rows from %d tables to %s (%s)\n", sum.Rows, len(sum.Tables), sum.Output, sum.Format)
+	tables := "tables"
+	if len(sum.Tables) == 1 {
+		tables = "table"
+	}
+	_, err := fmt.Fprintf(e.Stderr, "extracted %d rows from %d %s to %s (%s)\n", sum.Rows, len(sum.Tables), tables, sum.Output, sum.Format)
 	return err
 }

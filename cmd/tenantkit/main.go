@@ -117,17 +117,17 @@ configuration (nothing changed), 3 database or internal failure (nothing changed
 func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
-		userloadCommand(),
+		tenantCommand(),
+		buildtenantCommand(),
 		settenantCommand(),
 		extractCommand(),
 		tenantExtractCommand(),
-		aclCommand(),
+		userloadCommand(),
+		verifyCommand(),
 		aliasesCommand(),
-		buildtenantCommand(),
+		aclCommand(),
 		convertCommand(),
 		fixturesCommand(),
-		tenantCommand(),
-		verifyCommand(),
 		versionCommand(),
 	}
 }
