@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -328,7 +329,7 @@ func run(ctx context.Context, tx pgx.Tx, sections []*section, out Output, ctl *c
 	sum := &Summary{Output: f.name(), Format: f.format}
 	rep := progress.New("extract", progress.Options{Quiet: out.Quiet, Total: -1, Unit: "rows"})
 	for _, sec := range sections {
-		n, err := copySection(ctx, tx, f.w, sec, rep)
+		n, err := copySection(ctx, tx, f.w, f.name(), sec, rep)
 		if err != nil {
 			rep.Finish()
 			return nil, err
@@ -385,9 +386,24 @@ func queryError(sec *section, err error) error {
 	return exit.Failure(fmt.Errorf("%s: %w", sec.what, err))
 }
 
+// outputError is the exit 3 error for a failed write of the output, nil
+// when err is not one (a value the format refuses, say).
+func outputError(target string, sec *section, err error) error {
+	var pathErr *fs.PathError
+	if !errors.As(err, &pathErr) {
+		return nil
+	}
+	return exit.Failure(fmt.Errorf("writing %s: %s: %w", target, sec.what, pathErr.Err))
+}
+
 // copySection streams one section from COPY TO into the writer.
-func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, sec *section, rep *progress.Reporter) (int64, error) {
+// Failures to write the output (a full disk, a size limit, an unwritable
+// directory) are exit 3 naming the output, target.
+func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target string, sec *section, rep *progress.Reporter) (int64, error) {
 	if err := w.BeginTable(&sec.table); err != nil {
+		if ioErr := outputError(target, sec, err); ioErr != nil {
+			return 0, ioErr
+		}
 		return 0, exit.Usage(fmt.Errorf("%s: %w", sec.what, err))
 	}
 	var pending int64
@@ -405,6 +421,9 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, sec *section
 	})
 	_, err := tx.Conn().PgConn().CopyTo(ctx, dec, "COPY (\n"+sec.query+"\n) TO STDOUT")
 	rep.Add(pending)
+	if ioErr := outputError(target, sec, writeErr); ioErr != nil {
+		return dec.rows, ioErr
+	}
 	if writeErr != nil {
 		// The writer refused a value (e.g. beyond Excel's limits): bad
 		// input for that format, not a database failure.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -213,10 +214,23 @@ func (l *loader) writeDetail(ctx context.Context, byID map[int]*group) error {
 // writeRejects writes the rejected records in userload format, each after
 // comments giving its position and reasons, so that the file loads back
 // once fixed.
+//
+// The file is written under a temporary name next to RejectsFile and only
+// renamed to it after the commit (see Run): a failed write (an unwritable
+// directory, a full disk) or a failed load leaves no partial file, and the
+// error names the path.
 func (l *loader) writeRejects(ctx context.Context) error {
-	f, err := os.Create(l.opts.RejectsFile)
+	path := l.opts.RejectsFile
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return exit.Usage(fmt.Errorf("userload: rejects file: %w", err))
+		return exit.Usage(fmt.Errorf("userload: rejects file %s: %w", path, err))
+	}
+	l.rejectsTmp = f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(l.rejectsTmp)
+		l.rejectsTmp = ""
+		return err
 	}
 	w := bufio.NewWriter(f)
 	enc := rowEncoder{opts: datafile.Options{Format: datafile.Userload, LiteralBackslash: l.opts.File.LiteralBackslash, Encoding: l.opts.File.Encoding}}
@@ -226,15 +240,16 @@ func (l *loader) writeRejects(ctx context.Context) error {
 			continue
 		}
 		if err := l.writeGroupRejects(ctx, w, &enc, g); err != nil {
-			f.Close()
-			return err
+			return fail(err)
 		}
 	}
 	if err := w.Flush(); err != nil {
-		f.Close()
-		return exit.Failure(fmt.Errorf("userload: writing %s: %w", l.opts.RejectsFile, err))
+		return fail(exit.Failure(fmt.Errorf("userload: writing rejects file %s: %w", path, err)))
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fail(exit.Failure(fmt.Errorf("userload: writing rejects file %s: %w", path, err)))
+	}
+	return nil
 }
 
 func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *rowEncoder, g *group) error {

@@ -39,6 +39,9 @@ type loader struct {
 	// keyMaps names, per object, the temporary table mapping the labels of
 	// --new-keys to the new keys.
 	keyMaps map[*schema.Object]string
+	// rejectsTmp is the rejects file written under a temporary name in its
+	// directory, renamed to RejectsFile once the load commits.
+	rejectsTmp string
 }
 
 // Run loads the files of opts into the database described by s, in one
@@ -71,6 +74,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 		opts: opts, schema: s, tx: tx, bySig: map[string]*group{}, keyMaps: map[*schema.Object]string{},
 		sum: &Summary{Mode: opts.Mode.String(), Checked: opts.Check},
 	}
+	defer func() {
+		if l.rejectsTmp != "" { // not committed: no rejects file
+			os.Remove(l.rejectsTmp)
+		}
+	}()
 	if slices.Contains(opts.Files, "-") {
 		if l.stdinCopy, err = os.CreateTemp("", "tenantkit-userload-stdin-*"); err != nil {
 			return nil, exit.Failure(fmt.Errorf("userload: keeping a copy of standard input: %w", err))
@@ -91,6 +99,12 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 		return l.sum, exit.Failure(fmt.Errorf("userload: commit: %w", err))
 	}
 	l.sum.Committed = true
+	if l.rejectsTmp != "" {
+		if err := os.Rename(l.rejectsTmp, opts.RejectsFile); err != nil {
+			return l.sum, exit.Failure(fmt.Errorf("userload: the load was committed but the rejects file could not be put in place: %w", err))
+		}
+		l.rejectsTmp = ""
+	}
 	return l.sum, l.rejectError()
 }
 

@@ -63,6 +63,20 @@ type DB struct {
 // NewDB creates an empty database that is dropped when the test ends.
 func NewDB(t testing.TB) *DB {
 	t.Helper()
+	return newDB(t, "")
+}
+
+// CloneDB creates a copy of src (CREATE DATABASE … TEMPLATE), dropped when
+// the test ends. It closes src's idle connections first: PostgreSQL copies
+// only a database nobody is connected to.
+func CloneDB(t testing.TB, src *DB) *DB {
+	t.Helper()
+	src.Pool.Reset()
+	return newDB(t, src.Name)
+}
+
+func newDB(t testing.TB, template string) *DB {
+	t.Helper()
 	ctx := context.Background()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -72,7 +86,11 @@ func NewDB(t testing.TB) *DB {
 		t.Fatalf("testkit: connecting to the test server: %v", err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		create += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := admin.Exec(ctx, create); err != nil {
 		t.Fatalf("testkit: creating database %s: %v", name, err)
 	}
 	cfg, err := pgxpool.ParseConfig(AdminURL())
