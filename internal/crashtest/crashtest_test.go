@@ -35,7 +35,7 @@ func TestMain(m *testing.M) { testkit.Main(m) }
 // database, with text that needs quoting, and creates the empty crash_item.
 // Keys are deterministic, so every copy of the database holds equal rows.
 var generateSQL = []string{
-	`INSERT INTO ca_tenant (name, subtenants_ok, service_provider) VALUES ('Provider', true, true)`,
+	`INSERT INTO ca_tenant (name, subtenants_ok, service_provider) VALUES ('Service Provider', true, true)`,
 	`INSERT INTO ca_organization (id, name, description, parent_org_id, inactive)
 	 SELECT 1000 + i, 'Org ' || i, CASE i % 3 WHEN 0 THEN NULL WHEN 1 THEN '' ELSE E'Süd "GmbH"\\ ' || i || E'\nline' END,
 	        CASE i % 4 WHEN 0 THEN NULL WHEN 3 THEN 999 + i ELSE 1000 + i - i % 4 + CASE WHEN i < 4 THEN 4 ELSE 0 END END,
