@@ -2,7 +2,28 @@
 // its users: the native userload format, CSV and Excel workbooks.
 //
 // Every format is a stream of rows grouped in tables. Readers and writers
-// hold one row at a time, so memory does not grow with the file.
+// hold one row at a time, so memory does not grow with the file. Open and
+// Create pick the format from the file name (see DetectFormat), and Copy
+// converts between any two:
+//
+//	r, err := datafile.Open("in.dat", datafile.Options{})
+//	...
+//	w, err := datafile.Create("out/", datafile.Options{}) // one CSV file per table
+//	...
+//	n, err := datafile.Copy(w, r)
+//
+// The grammar of each format is described on its reader type in the
+// source. What does not survive a round trip:
+//
+//   - A Reader yields rows, so a table without rows (a TABLE section with no
+//     records, a CSV file with only a header) is not seen by Copy.
+//   - XLSX cannot keep NULL apart from the empty string: both are an empty
+//     cell, which reads back as NULL. Empty rows at the end of a sheet are
+//     dropped, and control characters other than tab, CR and LF cannot be
+//     stored (the writer reports them).
+//   - XLSX cells are read as the text a spreadsheet shows: the writer only
+//     types cells whose display is the exact value (integers of at most 15
+//     digits, dates as yyyy-mm-dd); everything else is a text cell.
 package datafile
 
 import "fmt"
@@ -42,6 +63,7 @@ type Pos struct {
 	Col  int
 }
 
+// String formats p as FILE:LINE:COL, or FILE:LINE when the column is unknown.
 func (p Pos) String() string {
 	if p.Col > 0 {
 		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
@@ -57,6 +79,8 @@ type SyntaxError struct {
 	Excerpt string // a short piece of the offending input, may be empty
 }
 
+// Error formats the error as "FILE:LINE:COL: message", followed by the
+// excerpt if there is one.
 func (e *SyntaxError) Error() string {
 	if e.Excerpt != "" {
 		return fmt.Sprintf("%s: %s (near %q)", e.Pos, e.Msg, e.Excerpt)

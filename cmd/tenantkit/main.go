@@ -69,6 +69,8 @@ configuration (nothing changed), 3 database or internal failure (nothing changed
 func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
+		aclCommand(),
+		convertCommand(),
 		fixturesCommand(),
 		versionCommand(),
 	}

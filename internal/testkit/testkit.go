@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,4 +287,36 @@ func XMLLint(t testing.TB, xsd, file string) (bool, string) {
 		t.Fatalf("testkit: xmllint: %v", err)
 	}
 	return err == nil, string(out)
+}
+
+// URLAs is the database's connection string for another role (the test
+// server trusts local connections).
+func (db *DB) URLAs(role string) string {
+	u, err := url.Parse(db.URL)
+	if err != nil {
+		panic(err)
+	}
+	u.User = url.User(role)
+	return u.String()
+}
+
+// DropRolesAfter drops the named roles when the test ends, after its
+// databases are gone (roles are cluster-wide and outlive them). Call it
+// before NewDB, so that its cleanup runs after the database is dropped.
+func DropRolesAfter(t testing.TB, roles ...string) {
+	t.Helper()
+	t.Cleanup(func() {
+		ctx := context.Background()
+		admin, err := pgx.Connect(ctx, AdminURL())
+		if err != nil {
+			t.Errorf("testkit: dropping roles: %v", err)
+			return
+		}
+		defer admin.Close(ctx)
+		for _, r := range roles {
+			if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
+				t.Errorf("testkit: dropping role %s: %v", r, err)
+			}
+		}
+	})
 }

@@ -1,0 +1,444 @@
+package acl
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantkit/tenantkit/internal/xmlnode"
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
+)
+
+// Plan is the SQL that makes the database match a file.
+type Plan struct {
+	// Statements, one per line, in the order they must run.
+	Statements []string
+	// Warnings about managed roles that privileges cannot restrict.
+	Warnings []string
+}
+
+// Empty reports whether there is nothing to do.
+func (p *Plan) Empty() bool { return len(p.Statements) == 0 }
+
+const stateDDL = `CREATE SCHEMA IF NOT EXISTS tenantkit;
+CREATE TABLE IF NOT EXISTS tenantkit.acl_role (kind text NOT NULL, name text NOT NULL, role name NOT NULL, PRIMARY KEY (kind, name));
+CREATE TABLE IF NOT EXISTS tenantkit.acl_state (object text NOT NULL, principal text NOT NULL, rights text NOT NULL, propagate boolean NOT NULL, line integer NOT NULL, PRIMARY KEY (object, principal));
+COMMENT ON TABLE tenantkit.acl_state IS 'managed by tenantkit acl: the declared permission entries; readable with ReadPermissions on the database'`
+
+// roleInfo is what the catalog says of a role.
+type roleInfo struct {
+	exists, managed, super, bypassRLS bool
+}
+
+func readRoles(ctx context.Context, q Querier, names []string) (map[string]roleInfo, error) {
+	rows, err := q.Query(ctx, `SELECT r.rolname, coalesce(shobj_description(r.oid, 'pg_authid') = $2, false), r.rolsuper, r.rolbypassrls
+		FROM pg_roles r WHERE r.rolname = ANY ($1)`, names, roleComment)
+	if err != nil {
+		return nil, fmt.Errorf("reading roles: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]roleInfo{}
+	for rows.Next() {
+		var name string
+		ri := roleInfo{exists: true}
+		if err := rows.Scan(&name, &ri.managed, &ri.super, &ri.bypassRLS); err != nil {
+			return nil, err
+		}
+		out[name] = ri
+	}
+	return out, rows.Err()
+}
+
+// stateRow is one row of tenantkit.acl_role or tenantkit.acl_state, as text.
+type stateRow []string
+
+func readState(ctx context.Context, q Querier) (roles, entries []stateRow, exists bool, err error) {
+	if err := q.QueryRow(ctx, "SELECT to_regclass('tenantkit.acl_state') IS NOT NULL AND to_regclass('tenantkit.acl_role') IS NOT NULL").Scan(&exists); err != nil || !exists {
+		return nil, nil, false, err
+	}
+	read := func(sql string) ([]stateRow, error) {
+		rows, err := q.Query(ctx, sql)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []stateRow
+		for rows.Next() {
+			var a, b, c, d string
+			if err := rows.Scan(&a, &b, &c, &d); err != nil {
+				return nil, err
+			}
+			out = append(out, stateRow{a, b, c, d})
+		}
+		return out, rows.Err()
+	}
+	if roles, err = read("SELECT kind, name, role::text, '' FROM tenantkit.acl_role"); err != nil {
+		return nil, nil, true, err
+	}
+	if entries, err = read("SELECT object, principal, rights, propagate::text FROM tenantkit.acl_state"); err != nil {
+		return nil, nil, true, err
+	}
+	sortRows(roles)
+	sortRows(entries)
+	return roles, entries, true, nil
+}
+
+// MakePlan compares the file with the live database and returns the
+// statements that make them match. With a tenant table in s, rights on
+// tenant:NAME objects scope the rows of every tenanted table (row-level
+// security); s may be nil.
+func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan, error) {
+	var master string
+	if err := q.QueryRow(ctx, "SELECT current_user").Scan(&master); err != nil {
+		return nil, fmt.Errorf("reading the current role: %w", err)
+	}
+	targets, err := readTargets(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defaults, err := readTenantDefaults(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("reading tenantkit.acl_tenant_default: %w", err)
+	}
+	if len(defaults) > 0 {
+		withDefaults := *f
+		withDefaults.Groups = append([]Group(nil), f.Groups...)
+		withDefaults.Entries = append([]Entry(nil), f.Entries...)
+		withDefaults.withTenantDefaults(defaults)
+		f = &withDefaults
+	}
+	var rs *rowScope
+	if s != nil && s.Tenants != nil {
+		list, err := tenant.List(ctx, q, s.Tenants)
+		if err != nil {
+			return nil, err
+		}
+		rs = &rowScope{s: s, tenants: list}
+	}
+	if f, err = checkNames(f, targets, rs, master); err != nil {
+		return nil, err
+	}
+	policy := f.Policy(master)
+	liveRoles, liveEntries, stateExists, err := readState(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("reading tenantkit.acl_state: %w", err)
+	}
+
+	var persons, groupRoles, all []string
+	var wantRoles []stateRow
+	for _, p := range f.Persons {
+		persons = append(persons, p.Name)
+		wantRoles = append(wantRoles, stateRow{"person", p.Name, p.Name, ""})
+	}
+	groupOf := map[string]string{}
+	for _, g := range f.Groups {
+		if builtinGroups[g.Name] {
+			continue
+		}
+		r := GroupRole(g.Name)
+		groupOf[g.Name] = r
+		groupRoles = append(groupRoles, r)
+		wantRoles = append(wantRoles, stateRow{"group", g.Name, r, ""})
+	}
+	sortRows(wantRoles)
+	// Roles managed before but absent from the file lose what they hold here.
+	var former []string
+	inFile := map[string]bool{}
+	for _, r := range wantRoles {
+		inFile[r[2]] = true
+	}
+	for _, r := range liveRoles {
+		if !inFile[r[2]] {
+			former = append(former, r[2])
+		}
+	}
+	all = append(append(append(all, persons...), groupRoles...), former...)
+	info, err := readRoles(ctx, q, all)
+	if err != nil {
+		return nil, err
+	}
+
+	plan := &Plan{}
+	emit := func(format string, args ...any) {
+		plan.Statements = append(plan.Statements, fmt.Sprintf(format, args...))
+	}
+	if !stateExists {
+		for _, stmt := range strings.Split(stateDDL, ";\n") {
+			emit("%s;", strings.TrimSuffix(stmt, ";"))
+		}
+	}
+	for _, p := range f.Persons {
+		ri := info[p.Name]
+		switch {
+		case !ri.exists:
+			emit("CREATE ROLE %s LOGIN;", ident(p.Name))
+			emit("COMMENT ON ROLE %s IS %s;", ident(p.Name), literal(roleComment))
+		case ri.super:
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("person %q is a superuser: privileges do not restrict it", p.Name))
+		case ri.bypassRLS:
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("person %q has BYPASSRLS: row-level security does not restrict it", p.Name))
+		}
+	}
+	for _, g := range f.Groups {
+		r, ok := groupOf[g.Name]
+		if !ok {
+			continue
+		}
+		ri := info[r]
+		if ri.exists && !ri.managed {
+			return nil, &xmlnode.Error{File: f.Path, Line: g.Line, Msg: fmt.Sprintf("access group %q maps to role %q, which exists and is not managed by tenantkit", g.Name, r)}
+		}
+		if !ri.exists {
+			emit("CREATE ROLE %s NOLOGIN;", ident(r))
+			emit("COMMENT ON ROLE %s IS %s;", ident(r), literal(roleComment))
+		}
+	}
+	if err := planMemberships(ctx, q, f, groupOf, former, emit); err != nil {
+		return nil, err
+	}
+	if rs != nil {
+		if err := rs.planDDL(ctx, q, emit); err != nil {
+			return nil, err
+		}
+	}
+	live, err := readLive(ctx, q, all)
+	if err != nil {
+		return nil, err
+	}
+	want := desired(policy, persons, targets)
+	for _, k := range sortedKeys(live) {
+		l := live[k]
+		w, ok := want[k]
+		switch {
+		case !ok:
+			emit("REVOKE %s ON %s FROM %s CASCADE;", l.priv, l.target, ident(l.role))
+		case l.grantable && !w.grantable:
+			emit("REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", l.priv, l.target, ident(l.role))
+		}
+	}
+	for _, k := range sortedKeys(want) {
+		w := want[k]
+		l, ok := live[k]
+		switch {
+		case !ok && w.grantable, ok && w.grantable && !l.grantable:
+			emit("GRANT %s ON %s TO %s WITH GRANT OPTION;", w.priv, w.target, ident(w.role))
+		case !ok:
+			emit("GRANT %s ON %s TO %s;", w.priv, w.target, ident(w.role))
+		}
+	}
+	if !equalRows(liveRoles, wantRoles) {
+		emit("DELETE FROM tenantkit.acl_role;")
+		if len(wantRoles) > 0 {
+			emit("INSERT INTO tenantkit.acl_role (kind, name, role) VALUES %s;", values(wantRoles, 3))
+		}
+	}
+	wantEntries := entryRows(f)
+	if !equalRows(liveEntries, stripLine(wantEntries)) {
+		emit("DELETE FROM tenantkit.acl_state;")
+		if len(wantEntries) > 0 {
+			emit("INSERT INTO tenantkit.acl_state (object, principal, rights, propagate, line) VALUES %s;", values(wantEntries, 5))
+		}
+	}
+	if rs != nil {
+		if err := rs.plan(ctx, q, policy, persons, emit); err != nil {
+			return nil, err
+		}
+	}
+	return plan, nil
+}
+
+// planMemberships makes group role memberships match the file.
+func planMemberships(ctx context.Context, q Querier, f *File, groupOf map[string]string, former []string, emit func(string, ...any)) error {
+	groups := append([]string(nil), former...)
+	for _, r := range groupOf {
+		groups = append(groups, r)
+	}
+	rows, err := q.Query(ctx, `SELECT g.rolname, m.rolname FROM pg_auth_members am
+		JOIN pg_roles g ON g.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
+		WHERE g.rolname = ANY ($1) ORDER BY 1, 2`, groups)
+	if err != nil {
+		return fmt.Errorf("reading group members: %w", err)
+	}
+	live := map[[2]string]bool{}
+	for rows.Next() {
+		var g, m string
+		if err := rows.Scan(&g, &m); err != nil {
+			rows.Close()
+			return err
+		}
+		live[[2]string{g, m}] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	want := map[[2]string]bool{}
+	for _, g := range f.Groups {
+		if r, ok := groupOf[g.Name]; ok {
+			for _, m := range g.Members {
+				want[[2]string{r, m}] = true
+			}
+		}
+	}
+	var revoke, grant [][2]string
+	for k := range live {
+		if !want[k] {
+			revoke = append(revoke, k)
+		}
+	}
+	for k := range want {
+		if !live[k] {
+			grant = append(grant, k)
+		}
+	}
+	sortPairs(revoke)
+	sortPairs(grant)
+	for _, k := range revoke {
+		emit("REVOKE %s FROM %s;", ident(k[0]), ident(k[1]))
+	}
+	for _, k := range grant {
+		emit("GRANT %s TO %s;", ident(k[0]), ident(k[1]))
+	}
+	return nil
+}
+
+// checkNames proves that every object, tenant and person the file names can
+// be used here, and returns the file with tenants named by key rewritten to
+// their names.
+func checkNames(f *File, targets []target, rs *rowScope, master string) (*File, error) {
+	known := map[Object]bool{}
+	for _, t := range targets {
+		known[t.obj] = true
+	}
+	posErr := func(line int, format string, args ...any) error {
+		return &xmlnode.Error{File: f.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
+	}
+	canonical := func(line int, name string) (string, error) {
+		if rs == nil {
+			return "", posErr(line, "tenant %q: the database has no tenant table", name)
+		}
+		t, ok := rs.canonicalTenant(name)
+		if !ok {
+			return "", posErr(line, "unknown tenant %q", name)
+		}
+		return t.Name, nil
+	}
+	check := func(o Object, line int) (Object, error) {
+		if o.Kind == KindTenant {
+			name, err := canonical(line, o.Name)
+			return Object{Kind: KindTenant, Name: name}, err
+		}
+		if !known[o] {
+			return o, posErr(line, "unknown object %s", o)
+		}
+		return o, nil
+	}
+	out := *f
+	out.Entries = append([]Entry(nil), f.Entries...)
+	out.Replaces = append([]Replace(nil), f.Replaces...)
+	var err error
+	for i := range out.Entries {
+		if out.Entries[i].Object, err = check(out.Entries[i].Object, out.Entries[i].Line); err != nil {
+			return nil, err
+		}
+	}
+	for i := range out.Replaces {
+		if out.Replaces[i].Object, err = check(out.Replaces[i].Object, out.Replaces[i].Line); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range f.Groups {
+		if g.Tenant != "" {
+			if _, err := canonical(g.Line, g.Tenant); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, p := range f.Persons {
+		if p.Name == master {
+			return nil, posErr(p.Line, "person %q is the role running tenantkit (the master role), which always has full rights", p.Name)
+		}
+		if len(p.Name) > 63 {
+			return nil, posErr(p.Line, "person %q: role names are at most 63 bytes", p.Name)
+		}
+	}
+	return &out, nil
+}
+
+func entryRows(f *File) []stateRow {
+	var out []stateRow
+	for _, e := range f.Entries {
+		out = append(out, stateRow{e.Object.String(), e.Principal, e.Grant.String(), fmt.Sprint(e.Propagate), fmt.Sprint(e.Line)})
+	}
+	for _, r := range f.Replaces {
+		out = append(out, stateRow{r.Object.String(), "*replace*", "Replace", "true", fmt.Sprint(r.Line)})
+	}
+	sortRows(out)
+	return out
+}
+
+func stripLine(rows []stateRow) []stateRow {
+	out := make([]stateRow, len(rows))
+	for i, r := range rows {
+		out[i] = r[:4]
+	}
+	return out
+}
+
+func sortRows(rows []stateRow) {
+	sort.Slice(rows, func(i, j int) bool {
+		return strings.Join(rows[i], "\x00") < strings.Join(rows[j], "\x00")
+	})
+}
+
+func sortPairs(p [][2]string) {
+	sort.Slice(p, func(i, j int) bool { return p[i][0]+"\x00"+p[i][1] < p[j][0]+"\x00"+p[j][1] })
+}
+
+func equalRows(a, b []stateRow) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if strings.Join(a[i], "\x00") != strings.Join(b[i], "\x00") {
+			return false
+		}
+	}
+	return true
+}
+
+func values(rows []stateRow, n int) string {
+	var parts []string
+	for _, r := range rows {
+		var vals []string
+		for i := 0; i < n; i++ {
+			if n == 5 && i >= 3 {
+				vals = append(vals, r[i]) // propagate and line: boolean and integer
+			} else {
+				vals = append(vals, literal(r[i]))
+			}
+		}
+		parts = append(parts, "("+strings.Join(vals, ", ")+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// literal quotes a string for SQL (standard_conforming_strings is on in
+// every supported server).
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Apply runs the plan in tx.
+func Apply(ctx context.Context, tx pgx.Tx, p *Plan) error {
+	for _, stmt := range p.Statements {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,332 @@
+package acl
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
+)
+
+// Row scoping: rights on tenant:NAME govern the rows of that tenant in every
+// tenanted table. The effective (person, tenant, rights) triples are kept in
+// tenantkit.acl_tenant_rights, which no person can read; policies ask
+// functions for the current role's tenants, which read them through views
+// that show each role only its own rows. Letters:
+// V visible (Read on the tenant or on one of its subtenants: supertenant rows
+// are visible read-only), R read, C create, U change, D delete; tenant '*'
+// stands for public rows (only Super Administrators may write them).
+
+const rowScopeVersion = "1"
+
+// policyComment marks the policies tenantkit manages; the hash tells when a
+// definition changed.
+const policyComment = "managed by tenantkit acl"
+
+const rightsTableDDL = `CREATE TABLE IF NOT EXISTS tenantkit.acl_tenant_rights (role name NOT NULL, tenant text NOT NULL, rights text[] NOT NULL, PRIMARY KEY (role, tenant))`
+
+// scopeFunctions are created once; tenants_with returns the tenant key's
+// type. A view's current_user is the querying role, so the security-barrier
+// views show each role its own rows only; the tables behind them stay
+// unreadable, and the functions run with the caller's rights.
+func scopeFunctions(keyType string) []string {
+	return []string{
+		`CREATE VIEW tenantkit.my_tenant_rights WITH (security_barrier) AS SELECT tenant, rights FROM tenantkit.acl_tenant_rights WHERE role = current_user;`,
+		`CREATE VIEW tenantkit.my_scope WITH (security_barrier) AS SELECT EXISTS (SELECT FROM tenantkit.acl_role WHERE kind = 'person' AND role = current_user) AS scoped;`,
+		fmt.Sprintf(`CREATE FUNCTION tenantkit.tenants_with(r text) RETURNS %s[] LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT coalesce(array_agg(tenant::%s), '{}') FROM tenantkit.my_tenant_rights WHERE tenant <> '*' AND r = ANY (rights) $$;`, keyType, keyType),
+		`CREATE FUNCTION tenantkit.public_with(r text) RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT EXISTS (SELECT FROM tenantkit.my_tenant_rights WHERE tenant = '*' AND r = ANY (rights)) $$;`,
+		`CREATE FUNCTION tenantkit.row_scoped() RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT scoped FROM tenantkit.my_scope $$;`,
+		// Every role evaluates the policies, managed or not; these objects
+		// only ever show the caller its own rows.
+		`GRANT USAGE ON SCHEMA tenantkit TO PUBLIC;`,
+		`GRANT SELECT ON tenantkit.my_tenant_rights, tenantkit.my_scope TO PUBLIC;`,
+	}
+}
+
+// rowPolicy is one policy tenantkit wants on a table.
+type rowPolicy struct {
+	name, command, using, check string
+}
+
+func (p rowPolicy) hash() string {
+	sum := sha256.Sum256([]byte(rowScopeVersion + p.command + "|" + p.using + "|" + p.check))
+	return hex.EncodeToString(sum[:6])
+}
+
+// rowPolicies are the policies of one tenanted object. Roles tenantkit does
+// not manage are not scoped (tenantkit_unscoped), so enabling row security
+// never locks an application role out.
+func rowPolicies(o *schema.Object) []rowPolicy {
+	col := ident(o.TenantColumn)
+	in := func(letter string) string {
+		cond := fmt.Sprintf("%s = ANY (tenantkit.tenants_with('%s'))", col, letter)
+		if o.Tenancy == schema.Optional {
+			pub := "true"
+			if letter != "V" {
+				pub = fmt.Sprintf("tenantkit.public_with('%s')", letter)
+			}
+			cond = fmt.Sprintf("(%s OR (%s IS NULL AND %s))", cond, col, pub)
+		}
+		return cond
+	}
+	return []rowPolicy{
+		{"tenantkit_unscoped", "ALL", "NOT tenantkit.row_scoped()", "NOT tenantkit.row_scoped()"},
+		{"tenantkit_select", "SELECT", in("V"), ""},
+		{"tenantkit_insert", "INSERT", "", in("C")},
+		{"tenantkit_update", "UPDATE", in("U"), in("U")},
+		{"tenantkit_delete", "DELETE", in("D"), ""},
+	}
+}
+
+func (p rowPolicy) create(table string) string {
+	s := fmt.Sprintf("CREATE POLICY %s ON %s FOR %s", p.name, table, p.command)
+	if p.using != "" {
+		s += " USING (" + p.using + ")"
+	}
+	if p.check != "" {
+		s += " WITH CHECK (" + p.check + ")"
+	}
+	return s + ";"
+}
+
+const livePoliciesSQL = `
+SELECT c.oid::regclass::text, p.polname, coalesce(obj_description(p.oid, 'pg_policy'), '')
+FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+WHERE p.polname LIKE 'tenantkit\_%'`
+
+const rowSecuritySQL = `
+SELECT c.oid::regclass::text, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner)
+FROM pg_class c WHERE c.oid = ANY ($1::regclass[])`
+
+// rowScope is the tenant side of a plan.
+type rowScope struct {
+	s       *schema.Schema
+	tenants []*tenant.Tenant
+}
+
+// canonicalTenant resolves a tenant named in the file (by name or key).
+func (rs *rowScope) canonicalTenant(ref string) (*tenant.Tenant, bool) {
+	for _, t := range rs.tenants {
+		if t.Name == ref {
+			return t, true
+		}
+	}
+	for _, t := range rs.tenants {
+		if t.ID == ref {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// desiredRights computes tenantkit.acl_tenant_rights.
+func (rs *rowScope) desiredRights(p *Policy, persons []string) []stateRow {
+	parent := map[string]string{}
+	for _, t := range rs.tenants {
+		if t.Parent != nil {
+			parent[t.ID] = *t.Parent
+		}
+	}
+	var rows []stateRow
+	for _, person := range persons {
+		letters := map[string]map[string]bool{}
+		add := func(id, l string) {
+			if letters[id] == nil {
+				letters[id] = map[string]bool{}
+			}
+			letters[id][l] = true
+		}
+		for _, t := range rs.tenants {
+			d := p.Effective(person, Object{Kind: KindTenant, Name: t.Name})
+			for _, m := range []struct {
+				r Rights
+				l string
+			}{{Read, "R"}, {Create, "C"}, {Change, "U"}, {Delete, "D"}} {
+				if d.Rights&m.r != 0 {
+					add(t.ID, m.l)
+				}
+			}
+			if d.Rights&Read != 0 {
+				// The tenant's own rows and its supertenants' rows are visible.
+				seen := map[string]bool{}
+				for id := t.ID; id != "" && !seen[id]; id = parent[id] {
+					seen[id] = true
+					add(id, "V")
+				}
+			}
+		}
+		if p.IsSuper(person) {
+			for _, l := range []string{"C", "U", "D"} {
+				add("*", l)
+			}
+		}
+		for id, ls := range letters {
+			var list []string
+			for _, l := range []string{"V", "R", "C", "U", "D"} {
+				if ls[l] {
+					list = append(list, l)
+				}
+			}
+			rows = append(rows, stateRow{person, id, "{" + strings.Join(list, ",") + "}"})
+		}
+	}
+	sortRows(rows)
+	return rows
+}
+
+func readRights(ctx context.Context, q Querier) ([]stateRow, bool, error) {
+	var exists bool
+	if err := q.QueryRow(ctx, "SELECT to_regclass('tenantkit.acl_tenant_rights') IS NOT NULL").Scan(&exists); err != nil || !exists {
+		return nil, false, err
+	}
+	rows, err := q.Query(ctx, "SELECT role::text, tenant, rights::text FROM tenantkit.acl_tenant_rights")
+	if err != nil {
+		return nil, true, err
+	}
+	defer rows.Close()
+	var out []stateRow
+	for rows.Next() {
+		var a, b, c string
+		if err := rows.Scan(&a, &b, &c); err != nil {
+			return nil, true, err
+		}
+		out = append(out, stateRow{a, b, c})
+	}
+	sortRows(out)
+	return out, true, rows.Err()
+}
+
+// planDDL emits the state table and functions the policies use; they must
+// exist before privileges on them are granted.
+func (rs *rowScope) planDDL(ctx context.Context, q Querier, emit func(string, ...any)) error {
+	var tableExists, fnExists bool
+	if err := q.QueryRow(ctx, `SELECT to_regclass('tenantkit.acl_tenant_rights') IS NOT NULL,
+		to_regprocedure('tenantkit.tenants_with(text)') IS NOT NULL`).Scan(&tableExists, &fnExists); err != nil {
+		return err
+	}
+	if !tableExists {
+		emit("%s;", rightsTableDDL)
+	}
+	if !fnExists {
+		tt := rs.s.Tenants
+		for _, stmt := range scopeFunctions(tt.Object.Column(tt.Key).Type) {
+			emit("%s", stmt)
+		}
+	}
+	return nil
+}
+
+// plan emits the rights rows and the policies.
+func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []string, emit func(string, ...any)) error {
+	liveRights, _, err := readRights(ctx, q)
+	if err != nil {
+		return fmt.Errorf("reading tenantkit.acl_tenant_rights: %w", err)
+	}
+	want := rs.desiredRights(p, persons)
+	if !equalRows(liveRights, want) {
+		emit("DELETE FROM tenantkit.acl_tenant_rights;")
+		if len(want) > 0 {
+			var vals []string
+			for _, r := range want {
+				vals = append(vals, fmt.Sprintf("(%s, %s, %s)", literal(r[0]), literal(r[1]), literal(r[2])))
+			}
+			emit("INSERT INTO tenantkit.acl_tenant_rights (role, tenant, rights) VALUES %s;", strings.Join(vals, ", "))
+		}
+	}
+
+	// Policies on every tenanted table.
+	live := map[string]string{} // table \x00 policy → comment
+	rows, err := q.Query(ctx, livePoliciesSQL)
+	if err != nil {
+		return fmt.Errorf("reading policies: %w", err)
+	}
+	for rows.Next() {
+		var table, name, comment string
+		if err := rows.Scan(&table, &name, &comment); err != nil {
+			rows.Close()
+			return err
+		}
+		live[table+"\x00"+name] = comment
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var objs []*schema.Object
+	var idents []string
+	for _, o := range rs.s.Tenanted() {
+		if !o.IsTenantTable {
+			objs = append(objs, o)
+			idents = append(idents, o.Ident())
+		}
+	}
+	type secState struct {
+		enabled, forced bool
+		owner           string
+	}
+	sec := map[string]secState{}
+	rows, err = q.Query(ctx, rowSecuritySQL, idents)
+	if err != nil {
+		return fmt.Errorf("reading row security: %w", err)
+	}
+	for rows.Next() {
+		var table string
+		var st secState
+		if err := rows.Scan(&table, &st.enabled, &st.forced, &st.owner); err != nil {
+			rows.Close()
+			return err
+		}
+		sec[table] = st
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	isPerson := map[string]bool{}
+	for _, per := range persons {
+		isPerson[per] = true
+	}
+	wanted := map[string]bool{}
+	for _, o := range objs {
+		// regclass text: schema-qualified only when not on the search path.
+		var table string
+		if err := q.QueryRow(ctx, "SELECT $1::regclass::text", o.Ident()).Scan(&table); err != nil {
+			return err
+		}
+		st := sec[table]
+		if !st.enabled {
+			emit("ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", o.Ident())
+		}
+		if isPerson[st.owner] && !st.forced {
+			emit("ALTER TABLE %s FORCE ROW LEVEL SECURITY;", o.Ident())
+		}
+		for _, rp := range rowPolicies(o) {
+			key := table + "\x00" + rp.name
+			wanted[key] = true
+			comment := policyComment + " " + rp.hash()
+			if c, ok := live[key]; ok && c == comment {
+				continue
+			} else if ok {
+				emit("DROP POLICY %s ON %s;", rp.name, o.Ident())
+			}
+			emit("%s", rp.create(o.Ident()))
+			emit("COMMENT ON POLICY %s ON %s IS %s;", rp.name, o.Ident(), literal(comment))
+		}
+	}
+	var stale []string
+	for key, comment := range live {
+		if !wanted[key] && strings.HasPrefix(comment, policyComment) {
+			stale = append(stale, key)
+		}
+	}
+	sort.Strings(stale)
+	for _, key := range stale {
+		table, name, _ := strings.Cut(key, "\x00")
+		emit("DROP POLICY %s ON %s;", ident(name), table)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package acl_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantkit/tenantkit/acl"
+	"github.com/tenantkit/tenantkit/internal/testkit"
+)
+
+// count returns what role sees of a query's count, or fails.
+func count(t *testing.T, db *testkit.DB, role, sql string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.URLAs(role))
+	if err != nil {
+		t.Fatalf("connecting as %s: %v", role, err)
+	}
+	defer conn.Close(ctx)
+	var n string
+	if err := conn.QueryRow(ctx, sql, pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil {
+		t.Fatalf("%s as %s: %v", sql, role, err)
+	}
+	return n
+}
+
+// affected runs stmt as role in a rolled-back transaction and returns the
+// rows it touched, or -1 when row security refused it.
+func affected(t *testing.T, db *testkit.DB, role, stmt string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.URLAs(role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	tag, err := tx.Exec(ctx, stmt)
+	if err != nil {
+		if strings.Contains(err.Error(), "row-level security") {
+			return -1
+		}
+		t.Fatalf("%s as %s: %v", stmt, role, err)
+	}
+	return tag.RowsAffected()
+}
+
+func TestRowScoping(t *testing.T) {
+	sfx := suffix()
+	acme, eu, sp, globex, app := "acme_"+sfx, "eu_"+sfx, "sp_"+sfx, "globex_"+sfx, "app_"+sfx
+	testkit.DropRolesAfter(t, acme, eu, sp, globex, app, acl.GroupRole(`Acme\Users`), acl.GroupRole(`Acme\Administrators`))
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, `INSERT INTO ca_tenant (id, name, parent, subtenants_ok, service_provider) VALUES
+		(1, 'SP', NULL, true, true), (2, 'Acme', 1, true, false), (3, 'Acme EU', 2, false, false), (4, 'Globex', 1, false, false);
+		UPDATE ca_organization SET tenant = CASE id WHEN 1 THEN 2 WHEN 3 THEN 1 WHEN 4 THEN 3 ELSE 4 END;
+		UPDATE category SET tenant = CASE id WHEN 2 THEN 2 WHEN 3 THEN 3 END;
+		UPDATE ca_location SET tenant = CASE id WHEN 2 THEN 4 ELSE 3 END;`)
+	db.Exec(t, "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" LOGIN; GRANT SELECT ON ca_organization TO "+pgx.Identifier{app}.Sanitize())
+	file := writeFile(t, t.TempDir(), "acl.xml", strings.NewReplacer("ACME", acme, "EU", eu, "SPU", sp, "GLOBEX", globex).Replace(`<AccessControl>
+  <Person name="ACME"/>
+  <Person name="EU"/>
+  <Person name="SPU"/>
+  <Person name="GLOBEX"/>
+  <AccessGroup name="Acme\Users" tenant="Acme"><Member person="ACME"/></AccessGroup>
+  <Permission object="schema:public" to="EVERYONE" rights="Read,Create,Change,Delete"/>
+  <Permission object="tenant:Acme" to="Acme\Users" rights="RX"/>
+  <Permission object="tenant:3" to="EU" rights="Read,Create,Change"/>
+  <Permission object="tenant:SP" to="SPU" rights="Read"/>
+  <Permission object="tenant:Globex" to="GLOBEX" rights="Read,Delete"/>
+</AccessControl>`))
+	res := testkit.Run(t, db, "acl", "apply", "--schema", "fixtures/schema.xml", "-f", file)
+	if res.Code != 0 {
+		t.Fatalf("apply: %d %s", res.Code, res.Stderr)
+	}
+	// Rows seen: own tenants, supertenants read-only, public rows of the
+	// tenant-optional category table; a parent's users see nothing of a child.
+	for _, c := range []struct {
+		role            string
+		orgs, categorys string
+	}{
+		{acme, "2", "2"},   // Acme + SP orgs; public + Acme categories
+		{eu, "3", "3"},     // Acme EU, Acme, SP; public, Acme, Acme EU
+		{sp, "1", "1"},     // SP only; public
+		{globex, "4", "1"}, // Globex ×3 + SP; public
+		{app, "6", "3"},    // not managed: not scoped
+	} {
+		if got := count(t, db, c.role, "SELECT count(*) FROM ca_organization"); got != c.orgs {
+			t.Errorf("%s sees %s organizations, want %s", c.role, got, c.orgs)
+		}
+		if c.role == app {
+			continue // app has no privilege on category
+		}
+		if got := count(t, db, c.role, "SELECT count(*) FROM category"); got != c.categorys {
+			t.Errorf("%s sees %s categories, want %s", c.role, got, c.categorys)
+		}
+	}
+	for _, w := range []struct {
+		role, stmt string
+		want       int64
+	}{
+		{eu, "INSERT INTO ca_organization (name, tenant) VALUES ('new', 3)", 1},
+		{eu, "INSERT INTO ca_organization (name, tenant) VALUES ('new', 2)", -1}, // no Create on Acme
+		{eu, "INSERT INTO category (sym) VALUES ('public one')", -1},             // public rows are read-only
+		{eu, "UPDATE ca_organization SET description = 'x' WHERE id = 4", 1},
+		{eu, "UPDATE ca_organization SET description = 'x' WHERE id = 1", 0}, // supertenant rows are read-only
+		{eu, "UPDATE ca_organization SET tenant = 2 WHERE id = 4", -1},       // cannot move a row to Acme
+		{eu, "DELETE FROM ca_location", 0},                                   // no Delete
+		{globex, "DELETE FROM ca_location", 1},                               // only its own location
+		{acme, "UPDATE ca_organization SET description = 'x'", 0},            // RX only
+	} {
+		if got := affected(t, db, w.role, w.stmt); got != w.want {
+			t.Errorf("%s: %s → %d, want %d", w.role, w.stmt, got, w.want)
+		}
+	}
+	// Nobody reads the rights of others.
+	if can(t, db, acme, "SELECT * FROM tenantkit.acl_tenant_rights") || can(t, db, acme, "UPDATE tenantkit.acl_tenant_rights SET rights = '{V}'") {
+		t.Error("a person can read or change the rights table")
+	}
+	if got := count(t, db, acme, "SELECT count(*) FROM tenantkit.my_tenant_rights"); got != "2" {
+		t.Errorf("acme sees %s rows of its own rights, want 2 (Acme, SP)", got)
+	}
+	// A second apply changes nothing; plan is empty.
+	res = testkit.Run(t, db, "acl", "plan", "--schema", "fixtures/schema.xml", "-f", file)
+	if res.Code != 0 || res.Stdout != "" {
+		t.Errorf("plan after apply: %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	// A table added later is covered by the next apply.
+	db.Exec(t, "CREATE TABLE asset (id int PRIMARY KEY, tenant int REFERENCES ca_tenant (id)); INSERT INTO asset VALUES (1, 2), (2, 4)")
+	res = testkit.Run(t, db, "acl", "plan", "--schema", "fixtures/schema.xml", "-f", file)
+	if !strings.Contains(res.Stdout, `ALTER TABLE "public"."asset" ENABLE ROW LEVEL SECURITY;`) || !strings.Contains(res.Stdout, `CREATE POLICY tenantkit_select ON "public"."asset" FOR SELECT`) {
+		t.Errorf("plan for a new table:\n%s", res.Stdout)
+	}
+	if res = testkit.Run(t, db, "acl", "apply", "--schema", "fixtures/schema.xml", "-f", file); res.Code != 0 {
+		t.Fatalf("apply: %s", res.Stderr)
+	}
+	if got := count(t, db, acme, "SELECT count(*) FROM asset"); got != "1" {
+		t.Errorf("acme sees %s assets, want 1", got)
+	}
+}

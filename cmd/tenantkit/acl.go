@@ -1,0 +1,162 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/urfave/cli/v2"
+
+	"github.com/tenantkit/tenantkit/acl"
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/schema"
+)
+
+func aclCommand() *cli.Command {
+	fileFlag := func() cli.Flag {
+		return &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "access-control `FILE` (XSD: schema/acl.xsd)", Required: true}
+	}
+	return &cli.Command{
+		Name:  "acl",
+		Usage: "object-based access control: plan and apply PostgreSQL privileges from a declarative file",
+		Description: `Persons are login roles; access groups are documentation-only group roles.
+Each person's effective rights (own entries, groups' and EVERYONE's, No Access
+beating every grant, propagation from containers) are granted to the person
+directly, so No Access holds although PostgreSQL privileges only add up.`,
+		Subcommands: []*cli.Command{
+			{
+				Name:  "plan",
+				Usage: "print the SQL that makes the database match the file (nothing when it matches)",
+				Description: `Examples:
+   tenantkit acl plan -f acl.xml
+   tenantkit acl plan -f acl.xml --db postgres://localhost/desk > changes.sql`,
+				Flags: withSchema(fileFlag()),
+				Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+					f, err := acl.ParseFile(e.c.String("file"))
+					if err != nil {
+						return err
+					}
+					tx, err := pool.BeginTx(e.c.Context, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+					if err != nil {
+						return exit.Failure(err)
+					}
+					defer tx.Rollback(e.c.Context)
+					plan, err := acl.MakePlan(e.c.Context, tx, f, s)
+					if err != nil {
+						return err
+					}
+					printWarnings(e, plan)
+					for _, stmt := range plan.Statements {
+						fmt.Fprintln(e.Stdout, stmt)
+					}
+					return nil
+				}),
+			},
+			{
+				Name:  "apply",
+				Usage: "apply the plan in one transaction",
+				Description: `Examples:
+   tenantkit acl apply -f acl.xml
+   tenantkit acl apply -f acl.xml --json`,
+				Flags: withSchema(fileFlag()),
+				Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+					ctx := e.c.Context
+					f, err := acl.ParseFile(e.c.String("file"))
+					if err != nil {
+						return err
+					}
+					tx, err := pool.Begin(ctx)
+					if err != nil {
+						return exit.Failure(err)
+					}
+					defer tx.Rollback(ctx)
+					// One apply at a time: the plan is computed and run under the lock.
+					if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('tenantkit acl'))"); err != nil {
+						return exit.Failure(err)
+					}
+					plan, err := acl.MakePlan(ctx, tx, f, s)
+					if err != nil {
+						return err
+					}
+					printWarnings(e, plan)
+					if err := acl.Apply(ctx, tx, plan); err != nil {
+						return exit.Failure(err)
+					}
+					if err := tx.Commit(ctx); err != nil {
+						return exit.Failure(err)
+					}
+					switch {
+					case e.JSON():
+						return e.PrintJSON(map[string]any{"statements": len(plan.Statements), "warnings": plan.Warnings})
+					case e.Quiet():
+					case plan.Empty():
+						fmt.Fprintln(e.Stdout, "no changes: the database matches the file")
+					default:
+						fmt.Fprintf(e.Stdout, "applied %d statements\n", len(plan.Statements))
+					}
+					return nil
+				}),
+			},
+			{
+				Name:      "effective",
+				Usage:     "explain a person's effective rights on an object",
+				ArgsUsage: "PERSON OBJECT",
+				Description: `OBJECT is database, schema:NAME, table:SCHEMA.NAME, sequence:SCHEMA.NAME,
+function:SCHEMA.NAME or tenant:NAME.
+
+Example:
+   tenantkit acl effective -f acl.xml john table:public.deal`,
+				Flags: withCommon(fileFlag()),
+				Action: func(c *cli.Context) error {
+					e := newEnv(c)
+					if c.NArg() != 2 {
+						return exit.Usagef("acl effective takes PERSON OBJECT")
+					}
+					f, err := acl.ParseFile(c.String("file"))
+					if err != nil {
+						return err
+					}
+					o, err := acl.ParseObject(c.Args().Get(1))
+					if err != nil {
+						return exit.Usage(err)
+					}
+					d := f.Policy("").Effective(c.Args().Get(0), o)
+					if e.JSON() {
+						return e.PrintJSON(map[string]any{"person": d.Person, "object": d.Object.String(), "rights": d.Rights.String(), "no_access": d.NoAccess, "super": d.Super})
+					}
+					_, err = fmt.Fprint(e.Stdout, d.Explain())
+					return err
+				},
+			},
+			{
+				Name:  "export",
+				Usage: "write the live state of the managed roles as an access-control file",
+				Description: `Example:
+   tenantkit acl export -o acl-live.xml`,
+				Flags: withCommon(&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (default: stdout)"}),
+				Action: dbAction(func(e *env, pool *pgxpool.Pool) error {
+					out := e.Stdout
+					if path := e.c.String("output"); path != "" {
+						f, err := os.Create(path)
+						if err != nil {
+							return exit.Usage(err)
+						}
+						defer f.Close()
+						out = f
+					}
+					if err := acl.Export(e.c.Context, pool, out); err != nil {
+						return exit.Failure(err)
+					}
+					return nil
+				}),
+			},
+		},
+	}
+}
+
+func printWarnings(e *env, p *acl.Plan) {
+	for _, w := range p.Warnings {
+		fmt.Fprintf(e.Stderr, "tenantkit: warning: %s\n", w)
+	}
+}

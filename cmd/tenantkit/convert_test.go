@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tenantkit/tenantkit/internal/testkit"
+)
+
+func TestConvertRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.dat")
+	src := "# two tables\nTABLE ca_contact\n    id last_name note\n    { \"1\", \"O\\\"Brien\", NULL }\n    { \"2\" ,\"Dupont\\nJean\" ,\"\" }\nTABLE priority\n    code label\n    { \"P1\", \"Crème brûlée\" }\n"
+	if err := os.WriteFile(in, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	csvDir := filepath.Join(dir, "csv") + "/"
+	if res := testkit.Run(t, nil, "convert", in, csvDir); res.Code != 0 || res.Stderr != "converted 3 rows\n" {
+		t.Fatalf("to csv: %d %q", res.Code, res.Stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "csv", "ca_contact.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "id,last_name,note\n1,\"O\"\"Brien\",\n2,\"Dupont\nJean\",\"\"\n"; string(got) != want {
+		t.Errorf("ca_contact.csv:\n got %q\nwant %q", got, want)
+	}
+	xlsx := filepath.Join(dir, "book.xlsx")
+	if res := testkit.Run(t, nil, "convert", "--quiet", in, xlsx); res.Code != 0 {
+		t.Fatalf("to xlsx: %d %s", res.Code, res.Stderr)
+	}
+	back := filepath.Join(dir, "back.dat")
+	if res := testkit.Run(t, nil, "convert", "--quiet", filepath.Join(dir, "csv"), back); res.Code != 0 {
+		t.Fatalf("csv dir to userload: %d %s", res.Code, res.Stderr)
+	}
+	out, _ := os.ReadFile(back)
+	for _, want := range []string{"TABLE ca_contact", `{ "1", "O\"Brien", NULL }`, `{ "2", "Dupont\nJean", "" }`, `{ "P1", "Crème brûlée" }`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("round trip lacks %q:\n%s", want, out)
+		}
+	}
+	// Stdout as output, xlsx as input.
+	res := testkit.Run(t, nil, "convert", "--quiet", "--format", "userload", xlsx, "-")
+	if res.Code != 0 || !strings.Contains(res.Stdout, `{ "P1", "Crème brûlée" }`) {
+		t.Errorf("xlsx to stdout: %d %q %s", res.Code, res.Stdout, res.Stderr)
+	}
+}
+
+func TestConvertErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.dat")
+	if err := os.WriteFile(bad, []byte("TABLE t\n  a b\n  { \"1\" }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.csv")
+	res := testkit.Run(t, nil, "convert", bad, out)
+	if res.Code != 2 || !strings.HasPrefix(res.Stderr, "tenantkit: "+bad+":3:") {
+		t.Errorf("malformed input: %d %q", res.Code, res.Stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("a failed conversion left files behind: %v", entries)
+	}
+	res = testkit.Run(t, nil, "convert", "--format", "parquet", bad, out)
+	if res.Code != 2 {
+		t.Errorf("unknown format: %d %q", res.Code, res.Stderr)
+	}
+}

@@ -1,0 +1,122 @@
+package datafile
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/text/encoding"
+)
+
+// csvWriter writes one table as RFC 4180 CSV with LF line ends: a header
+// row, then one line per row. A field is quoted only when it must be: when
+// it holds a comma, a double quote, CR or LF, starts with a byte order mark,
+// or equals the NULL marker (by default the empty string, so the empty
+// string is written "" and NULL as nothing).
+type csvWriter struct {
+	bw     *bufio.Writer
+	closer io.Closer
+	null   string
+	enc    *rowEncoder
+	name   string // output name for the one-table error
+
+	table *Table
+	rows  int64
+	line  []byte
+}
+
+func newCSVWriter(w io.Writer, name string, null *string, enc encoding.Encoding, closer io.Closer) *csvWriter {
+	c := &csvWriter{bw: bufio.NewWriterSize(w, 64<<10), closer: closer, enc: newRowEncoder(enc), name: name}
+	if null != nil {
+		c.null = *null
+	}
+	return c
+}
+
+// checkNullMarker rejects a NULL marker that would need quoting, since a
+// quoted field is never NULL.
+func checkNullMarker(null *string) error {
+	if null != nil && strings.ContainsAny(*null, "\",\r\n") {
+		return fmt.Errorf("csv: the NULL marker %q may not contain a comma, a double quote or a line end", *null)
+	}
+	return nil
+}
+
+func (c *csvWriter) BeginTable(t *Table) error {
+	if err := checkTable(t); err != nil {
+		return fmt.Errorf("csv: %w", err)
+	}
+	if c.table != nil {
+		return fmt.Errorf("csv: %s holds only one table, cannot add table %s after %s; write several tables into a directory (a path ending in /)",
+			c.name, t.Name, c.table.Name)
+	}
+	c.table = t
+	b := c.line[:0]
+	for i, col := range t.Columns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = c.appendField(b, col, false)
+	}
+	c.line = append(b, '\n')
+	return c.write(fmt.Sprintf("table %s header", t.Name))
+}
+
+func (c *csvWriter) WriteRow(vals []Value) error {
+	if err := checkRow(c.table, vals, c.rows+1); err != nil {
+		return fmt.Errorf("csv: %w", err)
+	}
+	c.rows++
+	b := c.line[:0]
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if v.Null {
+			b = append(b, c.null...)
+		} else {
+			b = c.appendField(b, v.Str, true)
+		}
+	}
+	c.line = append(b, '\n')
+	return c.write(fmt.Sprintf("table %s row %d", c.table.Name, c.rows))
+}
+
+func (c *csvWriter) write(where string) error {
+	b, err := c.enc.encode(c.line)
+	if err != nil {
+		return fmt.Errorf("csv: %s: %w", where, err)
+	}
+	_, err = c.bw.Write(b)
+	return err
+}
+
+// appendField appends s, quoted if it must be. A value (as opposed to a
+// column name) equal to the NULL marker is quoted so that it reads back as
+// text.
+func (c *csvWriter) appendField(b []byte, s string, value bool) []byte {
+	quote := strings.ContainsAny(s, ",\"\r\n") || strings.HasPrefix(s, "\uFEFF") ||
+		(value && s == c.null)
+	if !quote {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+func (c *csvWriter) Close() error {
+	err := c.bw.Flush()
+	if c.closer != nil {
+		if cerr := c.closer.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

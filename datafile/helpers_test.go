@@ -1,0 +1,78 @@
+package datafile
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// dump renders everything r yields, one line per section and per row:
+//
+//	TABLE t (a,b)
+//	2:5 "x" NULL
+func dump(r Reader) (string, error) {
+	var b strings.Builder
+	var cur *Table
+	for r.Next() {
+		if t := r.Table(); t != cur {
+			cur = t
+			fmt.Fprintf(&b, "TABLE %s (%s)\n", t.Name, strings.Join(t.Columns, ","))
+		}
+		p := r.Pos()
+		fmt.Fprintf(&b, "%d:%d", p.Line, p.Col)
+		for _, v := range r.Values() {
+			if v.Null {
+				b.WriteString(" NULL")
+			} else {
+				fmt.Fprintf(&b, " %q", v.Str)
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String(), r.Err()
+}
+
+// section is one table and its rows, as a test builds or reads them.
+type section struct {
+	Table *Table
+	Rows  [][]Value
+}
+
+// readSections collects everything r yields, copying the reused slices.
+func readSections(r Reader) ([]section, error) {
+	var out []section
+	var cur *Table
+	for r.Next() {
+		if t := r.Table(); t != cur {
+			cur = t
+			out = append(out, section{Table: t})
+		}
+		s := &out[len(out)-1]
+		s.Rows = append(s.Rows, append([]Value(nil), r.Values()...))
+	}
+	return out, r.Err()
+}
+
+// writeSections writes sections to w and closes it.
+func writeSections(t testing.TB, w Writer, secs []section) {
+	t.Helper()
+	for _, s := range secs {
+		if err := w.BeginTable(s.Table); err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range s.Rows {
+			if err := w.WriteRow(row); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func null() Value            { return Value{Null: true} }
+func str(s string) Value     { return Value{Str: s} }
+func row(v ...Value) []Value { return v }

@@ -1,0 +1,235 @@
+package datafile
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// xlsxReader reads every sheet of a workbook as a table, with excelize's
+// Rows iterator. The first row of a sheet holds the column names; a sheet
+// whose first row is empty and that holds nothing else is skipped. Cells are
+// read as the text a spreadsheet shows (dates formatted by their number
+// format); an empty cell is NULL. Empty rows between rows of data are rows
+// of NULLs, empty rows after the last row of data are dropped.
+//
+// Memory: rows are streamed, but a workbook saved by Excel keeps its text in
+// a shared-strings table that excelize loads whole. Workbooks written by
+// this package use inline strings and have no such table.
+type xlsxReader struct {
+	f      *excelize.File
+	name   string
+	sheets []string
+
+	rows    *excelize.Rows
+	sheet   string
+	table   *Table
+	row     int // spreadsheet row of the last row read
+	pending int // empty rows read but not yet returned
+	held    bool
+	cells   []string // a non-empty row held back behind pending empty rows
+	vals    []Value
+	pos     Pos
+	err     error
+}
+
+// openXLSX opens the workbook at path; "-" is the standard input.
+func openXLSX(path string, opts Options) (Reader, error) {
+	if path == "-" {
+		return newXLSXReader(os.Stdin, path, opts)
+	}
+	if err := checkXLSXOptions(opts); err != nil {
+		return nil, err
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("xlsx: %s: %w", path, err)
+	}
+	return &xlsxReader{f: f, name: path, sheets: f.GetSheetList()}, nil
+}
+
+// newXLSXReader reads a workbook from r. A zip archive needs random access,
+// so the stream is first copied to a temporary file.
+func newXLSXReader(r io.Reader, name string, opts Options) (Reader, error) {
+	if err := checkXLSXOptions(opts); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp("", "tenantkit-*.xlsx")
+	if err != nil {
+		return nil, fmt.Errorf("xlsx: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, r)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("xlsx: copy %s: %w", name, err)
+	}
+	// excelize reads what it needs while opening, so the copy can go.
+	f, err := excelize.OpenFile(tmp.Name())
+	if err != nil {
+		return nil, fmt.Errorf("xlsx: %s: %w", name, err)
+	}
+	return &xlsxReader{f: f, name: name, sheets: f.GetSheetList()}, nil
+}
+
+func checkXLSXOptions(opts Options) error {
+	enc, err := lookupEncoding(opts.Encoding)
+	if err != nil {
+		return err
+	}
+	if enc != nil {
+		return fmt.Errorf("xlsx: workbooks are always Unicode; an encoding applies only to userload and CSV")
+	}
+	return nil
+}
+
+func (x *xlsxReader) Table() *Table   { return x.table }
+func (x *xlsxReader) Values() []Value { return x.vals }
+func (x *xlsxReader) Pos() Pos        { return x.pos }
+func (x *xlsxReader) Err() error      { return x.err }
+
+func (x *xlsxReader) Close() error {
+	var err error
+	if x.rows != nil {
+		err = x.rows.Close()
+		x.rows = nil
+	}
+	if cerr := x.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (x *xlsxReader) Next() bool {
+	for x.err == nil {
+		switch {
+		case x.pending > 0 && x.held:
+			x.pos = x.posAt(x.row-x.pending, 1)
+			x.pending--
+			x.vals = x.vals[:0]
+			for range x.table.Columns {
+				x.vals = append(x.vals, Value{Null: true})
+			}
+			return true
+		case x.held:
+			x.held = false
+			x.pos = x.posAt(x.row, 1)
+			x.err = x.setValues(x.cells)
+			return x.err == nil
+		case x.rows == nil:
+			if len(x.sheets) == 0 {
+				return false
+			}
+			x.err = x.beginSheet(x.sheets[0])
+			x.sheets = x.sheets[1:]
+		default:
+			x.err = x.readRow()
+		}
+	}
+	x.vals = x.vals[:0]
+	return false
+}
+
+func (x *xlsxReader) posAt(row, col int) Pos {
+	return Pos{File: x.name + "[" + x.sheet + "]", Line: row, Col: col}
+}
+
+// beginSheet opens the rows of a sheet and reads its header.
+func (x *xlsxReader) beginSheet(sheet string) error {
+	rows, err := x.f.Rows(sheet)
+	if err != nil {
+		return fmt.Errorf("xlsx: %s: sheet %s: %w", x.name, sheet, err)
+	}
+	x.rows, x.sheet, x.row, x.pending, x.held = rows, sheet, 0, 0, false
+	x.table = &Table{Name: sheet}
+	if !rows.Next() {
+		return x.endSheet()
+	}
+	x.row = 1
+	cells, err := rows.Columns()
+	if err != nil {
+		return fmt.Errorf("xlsx: %s: %w", x.posAt(1, 1), err)
+	}
+	for len(cells) > 0 && cells[len(cells)-1] == "" {
+		cells = cells[:len(cells)-1]
+	}
+	seen := make(map[string]bool, len(cells))
+	for i, c := range cells {
+		if c == "" {
+			return &SyntaxError{Pos: x.posAt(1, i+1), Msg: fmt.Sprintf("empty column name in column %s", colName(i+1))}
+		}
+		if seen[c] {
+			return &SyntaxError{Pos: x.posAt(1, i+1), Msg: fmt.Sprintf("duplicate column %s", c)}
+		}
+		seen[c] = true
+	}
+	x.table.Columns = cells
+	return nil
+}
+
+func colName(n int) string {
+	s, _ := excelize.ColumnNumberToName(n)
+	return s
+}
+
+// readRow reads the next row of the current sheet, holding it back behind
+// the empty rows before it.
+func (x *xlsxReader) readRow() error {
+	if !x.rows.Next() {
+		return x.endSheet()
+	}
+	x.row++
+	cells, err := x.rows.Columns()
+	if err != nil {
+		return fmt.Errorf("xlsx: %s: %w", x.posAt(x.row, 1), err)
+	}
+	for len(cells) > 0 && cells[len(cells)-1] == "" {
+		cells = cells[:len(cells)-1]
+	}
+	if len(cells) == 0 {
+		x.pending++
+		return nil
+	}
+	if len(x.table.Columns) == 0 {
+		return &SyntaxError{Pos: x.posAt(x.row, 1), Msg: "row 1 must hold the column names"}
+	}
+	x.cells, x.held = cells, true
+	return nil
+}
+
+// endSheet closes the rows of the current sheet; trailing empty rows are
+// dropped.
+func (x *xlsxReader) endSheet() error {
+	err := x.rows.Error()
+	if cerr := x.rows.Close(); err == nil {
+		err = cerr
+	}
+	x.rows, x.pending = nil, 0
+	if err != nil {
+		return fmt.Errorf("xlsx: %s: sheet %s: %w", x.name, x.sheet, err)
+	}
+	return nil
+}
+
+func (x *xlsxReader) setValues(cells []string) error {
+	n := len(x.table.Columns)
+	for i := n; i < len(cells); i++ {
+		if cells[i] != "" {
+			return &SyntaxError{Pos: x.posAt(x.row, i+1),
+				Msg: fmt.Sprintf("value in column %s, beyond the %d columns named in row 1", colName(i+1), n)}
+		}
+	}
+	x.vals = x.vals[:0]
+	for i := 0; i < n; i++ {
+		if i < len(cells) && cells[i] != "" {
+			x.vals = append(x.vals, Value{Str: cells[i]})
+		} else {
+			x.vals = append(x.vals, Value{Null: true})
+		}
+	}
+	return nil
+}
