@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func (h *harness) defaultDB(ctx context.Context) (string, error) {
 // detect finds which tenantkit commands exist (`tenantkit CMD --help` exits
 // 0) and whether psql and pgloader are installed.
 func (h *harness) detect(ctx context.Context) {
-	for _, c := range tenantkitCommands {
+	for _, c := range slices.Concat(tenantkitCommands, []string{"convert"}) {
 		cmd := exec.CommandContext(ctx, h.bin, c, "--help")
 		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 		if err := cmd.Run(); err != nil {
@@ -292,11 +293,11 @@ type outcome struct {
 
 // timed runs a program and measures its wall time and peak RSS (getrusage
 // of the child). Output goes to logFile when given, else is kept in memory
-// (the last few kilobytes of stderr).
-func (h *harness) timed(ctx context.Context, logFile string, prog string, args ...string) (outcome, error) {
+// (the last few kilobytes of stderr). env adds to the environment.
+func (h *harness) timed(ctx context.Context, logFile string, env []string, prog string, args ...string) (outcome, error) {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Dir = h.root
-	cmd.Env = append(cleanEnv(), "PGOPTIONS=-c client_min_messages=warning")
+	cmd.Env = append(append(cleanEnv(), "PGOPTIONS=-c client_min_messages=warning"), env...)
 	stderr := &tail{max: 4096}
 	cmd.Stdout, cmd.Stderr = io.Discard, stderr
 	if logFile != "" {

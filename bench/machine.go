@@ -52,7 +52,7 @@ func (h *harness) machine(ctx context.Context) Machine {
 	}
 	var set string
 	if err := h.admin.QueryRow(ctx, `SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ', ' ORDER BY name)
-		FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'max_wal_size', 'work_mem', 'maintenance_work_mem')`).Scan(&set); err == nil {
+		FROM pg_settings WHERE name IN ('shared_buffers', 'ssl', 'fsync', 'synchronous_commit', 'max_wal_size', 'work_mem', 'maintenance_work_mem')`).Scan(&set); err == nil {
 		m.Settings = set
 	}
 	if h.psql != "" {

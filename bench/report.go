@@ -27,6 +27,7 @@ type Results struct {
 	Scenarios []ScenarioResult `json:"scenarios"`
 	Goals     []GoalResult     `json:"goals"`
 	Memory    *Memory          `json:"memory,omitempty"`
+	Profiles  []Profile        `json:"profiles,omitempty"`
 	Notes     []string         `json:"notes,omitempty"`
 }
 
@@ -57,10 +58,20 @@ type VariantResult struct {
 // GoalResult is one goal of SPEC §5 against the measurements.
 type GoalResult struct {
 	Goal      string `json:"goal"`
+	Scenario  string `json:"scenario"`
 	Contender string `json:"contender,omitempty"`
 	Measured  string `json:"measured"`
 	Limit     string `json:"limit"`
 	Met       *bool  `json:"met"` // null: not measured
+}
+
+// Profile is the CPU profile of a tenantkit run that missed a goal.
+type Profile struct {
+	Scenario  string  `json:"scenario"`
+	Contender string  `json:"contender"`
+	Seconds   float64 `json:"seconds,omitempty"`
+	Top       string  `json:"pprof_top,omitempty"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // Memory is the peak RSS of every tenantkit contender at two scales.
@@ -190,7 +201,7 @@ func evaluateGoals(r *Results) []GoalResult {
 			if v.Tool != "tenantkit" {
 				continue
 			}
-			gr := GoalResult{Goal: g.text, Contender: v.Name, Limit: limit}
+			gr := GoalResult{Goal: g.text, Scenario: s.Name, Contender: v.Name, Limit: limit}
 			ref := r.scenario(g.refScen).variant(g.refName)
 			switch {
 			case v.Status != statusOK:
@@ -293,6 +304,19 @@ func (r *Results) Markdown() string {
 				p("| %s | %s | %s | %s | %s | %s | %s |\n", row.Scenario, md(row.Name), formatKB(row.RSSKB[0]), formatKB(row.RSSKB[1]),
 					growth, secondsOrBlank(row.Seconds[0]), secondsOrBlank(row.Seconds[1]))
 			}
+		}
+	}
+	if len(r.Profiles) > 0 {
+		p("\n## CPU profiles of the runs that missed a goal\n\n")
+		p("Each ran once more with `TENANTKIT_CPUPROFILE`; `go tool pprof -top` of tenantkit's own CPU time. ")
+		p("A total far below the wall time means the time went to the PostgreSQL server, not to tenantkit.\n")
+		for _, pr := range r.Profiles {
+			p("\n### %s: %s\n\n", pr.Scenario, pr.Contender)
+			if pr.Error != "" {
+				p("No profile: %s\n", pr.Error)
+				continue
+			}
+			p("Wall time of the profiled run: %.2f s.\n\n```\n%s\n```\n", pr.Seconds, pr.Top)
 		}
 	}
 	if len(r.Notes) > 0 {

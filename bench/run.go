@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,6 +50,8 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error)
 			return nil, ctx.Err()
 		}
 	}
+	res.Goals = evaluateGoals(res)
+	res.Profiles = h.profileUnmet(ctx, res, selected)
 	h.dropScale(ctx, cfg.Scale)
 	if cfg.RSSScale > 0 && cfg.RSSScale != cfg.Scale {
 		res.Memory = &Memory{Scales: []int64{cfg.Scale, cfg.RSSScale}}
@@ -71,8 +74,71 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error)
 			h.dropScale(ctx, cfg.RSSScale)
 		}
 	}
-	res.Goals = evaluateGoals(res)
 	return res, nil
+}
+
+// profileUnmet runs every tenantkit contender that misses a goal once more
+// with a CPU profile (TENANTKIT_CPUPROFILE) and keeps pprof's top entries,
+// which name the bottleneck. A profile that holds little CPU time says the
+// time went to the server.
+func (h *harness) profileUnmet(ctx context.Context, res *Results, selected []scenario) []Profile {
+	var out []Profile
+	done := map[string]bool{}
+	for _, g := range res.Goals {
+		key := g.Scenario + "/" + g.Contender
+		if g.Met == nil || *g.Met || done[key] {
+			continue
+		}
+		done[key] = true
+		i := slices.IndexFunc(selected, func(s scenario) bool { return s.Name == g.Scenario })
+		if i < 0 {
+			continue
+		}
+		sc := selected[i]
+		j := slices.IndexFunc(sc.Variants, func(v variant) bool { return v.Name == g.Contender })
+		if j < 0 {
+			continue
+		}
+		p := Profile{Scenario: sc.Name, Contender: g.Contender}
+		if err := h.profile(ctx, sc, sc.Variants[j], res.Scale, &p); err != nil {
+			p.Error = err.Error()
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (h *harness) profile(ctx context.Context, sc scenario, v variant, scale int64, p *Profile) error {
+	tpl, err := h.template(ctx, scale, sc.Template)
+	if err != nil {
+		return err
+	}
+	shared := ""
+	if sc.Shared {
+		if shared, err = h.freshDB(ctx, tpl); err != nil {
+			return err
+		}
+		defer h.dropDB(context.Background(), shared)
+	}
+	f, err := os.CreateTemp(h.work, "cpu-*.prof")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	prof := f.Name()
+	defer os.Remove(prof)
+	o, _, err := h.runOnce(ctx, sc, v, scale, tpl, shared, "TENANTKIT_CPUPROFILE="+prof)
+	if err != nil {
+		return err
+	}
+	p.Seconds = o.Seconds
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=15", h.bin, prof).Output()
+	if err != nil {
+		return fmt.Errorf("go tool pprof: %w", err)
+	}
+	p.Top = strings.TrimSpace(string(top))
+	fmt.Fprintf(h.log, "bench: profiled %s %s:\n%s\n", sc.Name, v.Name, p.Top)
+	return nil
 }
 
 // unavailable says why a contender cannot run on this machine now, or "".
@@ -81,11 +147,6 @@ func (h *harness) unavailable(v variant) string {
 	case "tenantkit":
 		if r, ok := h.missing[v.Command]; ok {
 			return r
-		}
-		for _, n := range v.Needs {
-			if _, ok := h.missing[n]; ok {
-				return fmt.Sprintf("skipped: needs `tenantkit %s` (not available yet) to write its input file", n)
-			}
 		}
 	case "psql":
 		if h.psql == "" {
@@ -199,7 +260,7 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 
 // runOnce prepares a database, runs one contender, checks its exit code and
 // result, and cleans up. It returns the result's fingerprint.
-func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int64, tpl, shared string) (outcome, string, error) {
+func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int64, tpl, shared string, env ...string) (outcome, string, error) {
 	db := shared
 	if db == "" {
 		var err error
@@ -224,7 +285,7 @@ func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int
 	if v.Tool == "pgloader" {
 		logFile = filepath.Join(dir, "pgloader.out")
 	}
-	o, err := h.timed(ctx, logFile, h.program(v.Tool), args...)
+	o, err := h.timed(ctx, logFile, env, h.program(v.Tool), args...)
 	if err != nil {
 		return o, "", err
 	}
@@ -303,16 +364,26 @@ func (h *harness) writeFile(ctx context.Context, scale int64, kind, ext, dir, pa
 			return err
 		}
 	case "dat":
-		if r, ok := h.missing["extract"]; ok {
-			return &skipError{r}
-		}
+		// tenantkit extract writes it; until extract exists, convert turns
+		// the CSV into the same rows in userload format.
 		r := &runEnv{h: h, url: h.dbURL(tpl)}
-		o, err := h.timed(ctx, "", h.bin, r.tk("extract", "-o", path, "ca_contact")...)
+		step, args := "extract", r.tk("extract", "-o", path, "ca_contact")
+		if _, ok := h.missing["extract"]; ok {
+			if _, ok := h.missing["convert"]; ok {
+				return &skipError{"skipped: needs `tenantkit extract` or `tenantkit convert` (not available yet) to write the userload file"}
+			}
+			csv, err := h.file(ctx, scale, kind, "csv")
+			if err != nil {
+				return err
+			}
+			step, args = "convert", []string{"--quiet", "convert", csv, path}
+		}
+		o, err := h.timed(ctx, "", nil, h.bin, args...)
 		if err != nil {
 			return err
 		}
 		if o.Code != 0 {
-			return fmt.Errorf("tenantkit extract: exit %d: %s", o.Code, lastLines(o.Stderr, 3))
+			return fmt.Errorf("tenantkit %s: exit %d: %s", step, o.Code, lastLines(o.Stderr, 3))
 		}
 	}
 	fmt.Fprintf(h.log, "bench: wrote %s in %s\n", path, time.Since(start).Round(100*time.Millisecond))

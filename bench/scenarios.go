@@ -31,7 +31,6 @@ type variant struct {
 	Name      string
 	Tool      string // "tenantkit", "psql" or "pgloader"
 	Command   string // the tenantkit command it runs
-	Needs     []string
 	Reference bool
 	// ExitOK lists the exit codes that count as success (default: 0).
 	ExitOK []int
@@ -136,7 +135,7 @@ func scenarios() []scenario {
 				return h.query(ctx, tpl, contactFingerprint)
 			},
 			Variants: []variant{
-				{Name: "tenantkit userload (.dat)", Tool: "tenantkit", Command: "userload", Needs: []string{"extract"},
+				{Name: "tenantkit userload (.dat)", Tool: "tenantkit", Command: "userload",
 					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
 						f, err := r.h.file(ctx, r.scale, "contacts", "dat")
 						return r.tk("userload", "-f", f), err
@@ -171,7 +170,7 @@ func scenarios() []scenario {
 			Fingerprint: contactFingerprint,
 			Expect:      expectUpsert,
 			Variants: []variant{
-				{Name: "tenantkit userload (.dat)", Tool: "tenantkit", Command: "userload", Needs: []string{"extract"},
+				{Name: "tenantkit userload (.dat)", Tool: "tenantkit", Command: "userload",
 					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
 						f, err := r.h.file(ctx, r.scale, "upsert", "dat")
 						return r.tk("userload", "-f", f), err

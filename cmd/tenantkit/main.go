@@ -27,6 +27,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	defer startCPUProfile(stderr)()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := newApp(stdout, stderr)
