@@ -119,7 +119,7 @@ func TestFlags(t *testing.T) {
 	if err != nil || cfg.Scale != 100_000 || cfg.RSSScale != 1_000_000 || cfg.Rounds != 3 || strings.Join(cfg.Only, ",") != "load,settenant" {
 		t.Errorf("parseFlags = %+v, %v", cfg, err)
 	}
-	for _, args := range [][]string{{"--only", "nope"}, {"--rounds", "0"}, {"--scale", "5"}, {"extra"}, {"--rss-scale", "x"}} {
+	for _, args := range [][]string{{"--only", "nope"}, {"--rounds", "0"}, {"--scale", "5"}, {"extra"}, {"--rss-scale", "x"}, {"--rss-only", "load,nope"}} {
 		if _, err := parseFlags(args, &stderr); err == nil {
 			t.Errorf("parseFlags(%v) succeeded", args)
 		}

@@ -37,7 +37,7 @@ type harness struct {
 	pgloader string            // "" when missing
 	missing  map[string]string // tenantkit command → why it cannot run
 	built    map[string]bool   // template databases made by this run
-	expect   map[string]string // memoized facts about templates
+	files    map[string]string // input files written: path → "" or why writing failed
 	runs     int
 	cleanup  []func()
 }
@@ -50,7 +50,7 @@ const templateVersion = "tenantkit bench template v1"
 var tenantkitCommands = []string{"userload", "extract", "settenant", "verify", "buildtenant"}
 
 func newHarness(ctx context.Context, cfg config, log io.Writer) (*harness, error) {
-	h := &harness{cfg: cfg, log: log, missing: map[string]string{}, built: map[string]bool{}, expect: map[string]string{}}
+	h := &harness{cfg: cfg, log: log, missing: map[string]string{}, built: map[string]bool{}, files: map[string]string{}}
 	var err error
 	if h.root, err = repoRoot(); err != nil {
 		return nil, err
@@ -211,7 +211,7 @@ func (h *harness) template(ctx context.Context, scale int64, kind string) (strin
 	if !ok {
 		return "", fmt.Errorf("unknown template kind %q", kind)
 	}
-	name := fmt.Sprintf("%s_%d_s%d_%s", h.cfg.Prefix, scale, h.cfg.Seed, kind)
+	name := h.templateName(scale, kind)
 	if h.built[name] {
 		return name, nil
 	}
@@ -259,6 +259,11 @@ func (h *harness) template(ctx context.Context, scale int64, kind string) (strin
 	}
 	fmt.Fprintf(h.log, "bench: template %s ready in %s\n", name, time.Since(start).Round(100*time.Millisecond))
 	return name, nil
+}
+
+// templateName names the template database of a kind at a scale.
+func (h *harness) templateName(scale int64, kind string) string {
+	return fmt.Sprintf("%s_%d_s%d_%s", h.cfg.Prefix, scale, h.cfg.Seed, kind)
 }
 
 // templateOptions are the generator settings of each starting state. Scale

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,6 +41,7 @@ type config struct {
 	RSSScale      int64
 	Rounds        int
 	Only          []string
+	RSSOnly       []string
 	Out           string
 	Work          string
 	Seed          int64
@@ -77,13 +79,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config
-	var scale, rssScale, only string
+	var scale, rssScale, only, rssOnly string
 	fs.StringVar(&cfg.DB, "db", "", "admin connection URL of the server to benchmark on (default: TENANTKIT_BENCH_DATABASE_URL, else DATABASE_URL, else scripts/pg-ensure)")
 	fs.StringVar(&cfg.Bin, "bin", "", "tenantkit binary (default: build ./cmd/tenantkit)")
 	fs.StringVar(&scale, "scale", "1M", "rows in the largest table: 100k, 1M, 10M or a number")
 	fs.StringVar(&rssScale, "rss-scale", "", "second scale at which every tenantkit run is repeated once to show that peak RSS is flat (default: 10 × --scale; 0 = skip)")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of each comparison (A B A B …)")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", "))
+	fs.StringVar(&rssOnly, "rss-only", "", "comma-separated scenarios repeated at --rss-scale (default: every scenario run)")
 	fs.StringVar(&cfg.Out, "out", "", "directory for RESULTS.md and results.json (default: bench/ of the repository)")
 	fs.StringVar(&cfg.Work, "work", "", "directory for data files (default: a temporary directory, removed afterwards)")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated data")
@@ -114,18 +117,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.Rounds < 1 {
 		return cfg, fmt.Errorf("--rounds %d: want at least 1", cfg.Rounds)
 	}
-	known := map[string]bool{}
-	for _, n := range scenarioNames() {
-		known[n] = true
+	if cfg.Only, err = scenarioList("--only", only); err != nil {
+		return cfg, err
 	}
-	for _, n := range strings.Split(only, ",") {
-		if n = strings.TrimSpace(n); n == "" {
-			continue
-		}
-		if !known[n] {
-			return cfg, fmt.Errorf("--only: unknown scenario %q (want %s)", n, strings.Join(scenarioNames(), ", "))
-		}
-		cfg.Only = append(cfg.Only, n)
+	if cfg.RSSOnly, err = scenarioList("--rss-only", rssOnly); err != nil {
+		return cfg, err
 	}
 	// scripts/bench says how it was started; the results name that command.
 	cfg.Command = "go run ./bench " + strings.Join(args, " ")
@@ -133,6 +129,21 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		cfg.Command = inv
 	}
 	return cfg, nil
+}
+
+// scenarioList reads a comma-separated list of scenario names.
+func scenarioList(flagName, list string) ([]string, error) {
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if !slices.Contains(scenarioNames(), n) {
+			return nil, fmt.Errorf("%s: unknown scenario %q (want %s)", flagName, n, strings.Join(scenarioNames(), ", "))
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // parseScale reads 100k, 1M, 2.5m, 10M or a plain number.

@@ -65,6 +65,9 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error)
 			res.Memory.Note = "not measured: no tenantkit command ran at the first scale"
 		} else {
 			for _, sc := range selected {
+				if len(cfg.RSSOnly) > 0 && !slices.Contains(cfg.RSSOnly, sc.Name) {
+					continue
+				}
 				big := h.runScenario(ctx, sc, cfg.RSSScale, 1, true)
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
@@ -175,7 +178,8 @@ func (h *harness) program(tool string) string {
 // work).
 func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rounds int, tenantkitOnly bool) ScenarioResult {
 	res := ScenarioResult{Name: sc.Name, Title: sc.Title, Scale: scale, Rows: sc.Rows(scale)}
-	var live []int
+	var live []int     // indexes into res.Variants of the contenders that run
+	var defs []variant // the definitions, aligned with res.Variants
 	for _, v := range sc.Variants {
 		if tenantkitOnly && v.Tool != "tenantkit" {
 			continue
@@ -187,14 +191,7 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 			live = append(live, len(res.Variants))
 		}
 		res.Variants = append(res.Variants, vr)
-	}
-	variantOf := func(vr *VariantResult) variant {
-		for _, v := range sc.Variants {
-			if v.Name == vr.Name {
-				return v
-			}
-		}
-		panic("bench: no variant " + vr.Name)
+		defs = append(defs, v)
 	}
 	if len(live) == 0 {
 		return res
@@ -235,7 +232,7 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 			if vr.Status != statusOK || ctx.Err() != nil {
 				continue
 			}
-			o, got, err := h.runOnce(ctx, sc, variantOf(vr), scale, tpl, shared)
+			o, got, err := h.runOnce(ctx, sc, defs[i], scale, tpl, shared)
 			if err != nil {
 				fail(vr, err)
 				continue
@@ -316,8 +313,8 @@ func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int
 func (h *harness) file(ctx context.Context, scale int64, kind, ext string) (string, error) {
 	dir := filepath.Join(h.work, fmt.Sprint(scale), kind)
 	path := filepath.Join(dir, "ca_contact."+ext)
-	key := "file " + path
-	if v, ok := h.expect[key]; ok {
+	key := path
+	if v, ok := h.files[key]; ok {
 		if v != "" {
 			return "", errors.New(v)
 		}
@@ -329,10 +326,10 @@ func (h *harness) file(ctx context.Context, scale int64, kind, ext string) (stri
 		if errors.As(err, &skip) {
 			return "", err // not memoized: the next scale reports it again
 		}
-		h.expect[key] = fmt.Sprintf("writing %s: %v", path, err)
-		return "", errors.New(h.expect[key])
+		h.files[key] = fmt.Sprintf("writing %s: %v", path, err)
+		return "", errors.New(h.files[key])
 	}
-	h.expect[key] = ""
+	h.files[key] = ""
 	return path, nil
 }
 
@@ -393,17 +390,16 @@ func (h *harness) writeFile(ctx context.Context, scale int64, kind, ext, dir, pa
 // dropScale removes a scale's files, and its templates unless they are kept.
 func (h *harness) dropScale(ctx context.Context, scale int64) {
 	os.RemoveAll(filepath.Join(h.work, fmt.Sprint(scale)))
-	for k := range h.expect {
-		if strings.HasPrefix(k, "file "+filepath.Join(h.work, fmt.Sprint(scale))+string(filepath.Separator)) {
-			delete(h.expect, k)
+	for k := range h.files {
+		if strings.HasPrefix(k, filepath.Join(h.work, fmt.Sprint(scale))+string(filepath.Separator)) {
+			delete(h.files, k)
 		}
 	}
 	if h.cfg.KeepTemplates {
 		return
 	}
 	for kind := range templateOptions(scale, h.cfg.Seed) {
-		name := fmt.Sprintf("%s_%d_s%d_%s", h.cfg.Prefix, scale, h.cfg.Seed, kind)
-		if h.built[name] {
+		if name := h.templateName(scale, kind); h.built[name] {
 			h.dropDB(ctx, name)
 			delete(h.built, name)
 		}
