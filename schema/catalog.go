@@ -17,7 +17,7 @@ type Querier interface {
 const tablesSQL = `
 SELECT c.oid, c.relname
 FROM pg_class c
-WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ORDER BY c.relname`
 
 const columnsSQL = `
@@ -26,7 +26,7 @@ SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.atttypid, 
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('r', 'p')
+WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p')
   AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum`
 
@@ -41,7 +41,7 @@ SELECT con.conrelid, con.contype, con.conname,
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i)::text[]
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
-WHERE c.relnamespace = $1::regnamespace AND con.contype IN ('p', 'u', 'f')
+WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND con.contype IN ('p', 'u', 'f')
 ORDER BY con.conrelid, con.contype, con.oid`
 
 type catalogFK struct {

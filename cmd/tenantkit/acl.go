@@ -59,22 +59,19 @@ directly, so No Access holds although PostgreSQL privileges only add up.`,
 				Description: `Examples:
    tenantkit acl apply -f acl.xml
    tenantkit acl apply -f acl.xml --json`,
-				Flags: withSchema(fileFlag()),
-				Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+				Flags: withSchema(append(writeFlags(), fileFlag())...),
+				Action: writeAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 					ctx := e.c.Context
 					f, err := acl.ParseFile(e.c.String("file"))
 					if err != nil {
 						return err
 					}
+					// The plan is computed and run under the run lock, in one transaction.
 					tx, err := pool.Begin(ctx)
 					if err != nil {
 						return exit.Failure(err)
 					}
 					defer tx.Rollback(ctx)
-					// One apply at a time: the plan is computed and run under the lock.
-					if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('tenantkit acl'))"); err != nil {
-						return exit.Failure(err)
-					}
 					plan, err := acl.MakePlan(ctx, tx, f, s)
 					if err != nil {
 						return err

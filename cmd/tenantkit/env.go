@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -21,6 +23,16 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "db", Usage: "connection `URL` (default: DATABASE_URL, else the PG* variables)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no progress and no summary"},
 		&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
+		&cli.StringFlag{Name: "lock-timeout", Usage: "PostgreSQL lock_timeout for the session, e.g. `5s` (default: the server's)"},
+		&cli.StringFlag{Name: "statement-timeout", Usage: "PostgreSQL statement_timeout for the session, e.g. `10min` (default: the server's)"},
+	}
+}
+
+// writeFlags are taken by commands that change the database: they hold the
+// run lock while they work.
+func writeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "wait", Usage: "queue behind another writing run instead of failing at once"},
 	}
 }
 
@@ -90,11 +102,55 @@ func (e *env) JSON() bool { return e.Bool("json") }
 
 // Pool connects to the database; a failure is exit 3.
 func (e *env) Pool() (*pgxpool.Pool, error) {
-	pool, err := dbconn.Open(e.c.Context, dbconn.Resolve(e.String("db")))
+	sess := dbconn.Session{
+		App:              strings.TrimSpace("tenantkit " + strings.Join(e.commandPath(), " ")),
+		LockTimeout:      e.String("lock-timeout"),
+		StatementTimeout: e.String("statement-timeout"),
+	}
+	pool, err := dbconn.Open(e.c.Context, dbconn.Resolve(e.String("db")), sess)
 	if err != nil {
 		return nil, exit.Failure(err)
 	}
 	return pool, nil
+}
+
+// commandPath names the running (sub)command, e.g. ["acl", "apply"].
+func (e *env) commandPath() []string {
+	var names []string
+	for _, cc := range e.c.Lineage() {
+		if cc.Command != nil && cc.Command.Name != "" && cc.Command.Name != e.c.App.Name {
+			names = append([]string{cc.Command.Name}, names...)
+		}
+	}
+	return names
+}
+
+// Lock takes the run lock that serializes writing commands (see --wait).
+func (e *env) Lock(pool *pgxpool.Pool) (*runlock.Lock, error) {
+	wait := e.c.Bool("wait")
+	l, err := runlock.Acquire(e.c.Context, pool, wait, func(h runlock.Holder) {
+		if !e.Quiet() {
+			fmt.Fprintf(e.Stderr, "tenantkit: waiting for the run lock held by server process %d (%s); "+
+				"a killed client's server process keeps it until it notices the lost connection\n", h.PID, h.App)
+		}
+	})
+	if err != nil {
+		return nil, exit.Failure(err)
+	}
+	return l, nil
+}
+
+// writeAction is schemaAction for commands that change the database: it
+// also holds the run lock for the whole run.
+func writeAction(fn func(e *env, pool *pgxpool.Pool, s *schema.Schema) error) cli.ActionFunc {
+	return schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+		l, err := e.Lock(pool)
+		if err != nil {
+			return err
+		}
+		defer l.Release()
+		return fn(e, pool, s)
+	})
 }
 
 // SchemaOptions are the object schema settings.

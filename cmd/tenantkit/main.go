@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/datafile"
@@ -28,16 +32,60 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	defer startCPUProfile(stderr)()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		sig, ok := <-sigs
+		if !ok {
+			return
+		}
+		// The first signal cancels the running statement; the open
+		// transaction rolls back and the command unwinds. A second one
+		// does not wait for that.
+		cancel(signalError{sig})
+		first := time.Now()
+		for range sigs {
+			// The same signal sent to the process and to its group arrives
+			// twice at once; only a later one means "stop now".
+			if time.Since(first) > 2*time.Second {
+				fmt.Fprintln(stderr, "tenantkit: second signal, exiting now")
+				os.Exit(signalCode(sig))
+			}
+		}
+	}()
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, args)
 	if err == nil {
 		return exit.OK
 	}
+	var sig signalError
+	if errors.As(context.Cause(ctx), &sig) {
+		fmt.Fprintf(stderr, "tenantkit: interrupted by %s: the running statement was cancelled and the transaction rolled back; nothing was changed\n", sig)
+		return signalCode(sig.sig)
+	}
 	err = classify(err)
 	fmt.Fprintf(stderr, "tenantkit: %v\n", err)
 	return exit.Code(err)
+}
+
+// signalError is the cancellation cause of a run stopped by a signal.
+type signalError struct{ sig os.Signal }
+
+func (s signalError) Error() string {
+	if s.sig == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "SIGINT"
+}
+
+func signalCode(sig os.Signal) int {
+	if sig == syscall.SIGTERM {
+		return exit.Terminated
+	}
+	return exit.Interrupt
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -71,6 +119,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
 		aclCommand(),
+		aliasesCommand(),
 		convertCommand(),
 		fixturesCommand(),
 		versionCommand(),
@@ -96,10 +145,25 @@ func classify(err error) error {
 	if errors.As(err, &xe) || errors.As(err, &se) {
 		return exit.Usage(err)
 	}
-	if errors.Is(err, context.Canceled) {
-		return &exit.Error{Code: exit.Interrupt, Err: errors.New("interrupted; the transaction was rolled back")}
+	if lost(err) {
+		return exit.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction, so nothing was changed", err))
 	}
 	return err
+}
+
+// lost reports whether err means the connection to the server went away
+// (a terminated backend, a server shutdown, a broken socket).
+func lost(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "connection reset by peer")
 }
 
 func versionCommand() *cli.Command {

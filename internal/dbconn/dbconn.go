@@ -23,14 +23,35 @@ func Resolve(flag string) string {
 	return os.Getenv("DATABASE_URL")
 }
 
+// Session settings every connection of a run gets.
+type Session struct {
+	// App is the application_name, e.g. "tenantkit userload", so that other
+	// sessions (and the run lock's message) can tell who holds what.
+	App string
+	// LockTimeout and StatementTimeout are PostgreSQL durations ("5s"); ""
+	// keeps the server's setting.
+	LockTimeout      string
+	StatementTimeout string
+}
+
 // Open connects and checks that the server answers. The error names the
 // host, port and database and the reason, never the password.
-func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, url string, sess Session) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("bad connection string: %s", scrub(err.Error(), url))
 	}
 	cfg.MaxConns = 8
+	params := cfg.ConnConfig.RuntimeParams
+	if sess.App != "" {
+		params["application_name"] = sess.App
+	}
+	if sess.LockTimeout != "" {
+		params["lock_timeout"] = sess.LockTimeout
+	}
+	if sess.StatementTimeout != "" {
+		params["statement_timeout"] = sess.StatementTimeout
+	}
 	target := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

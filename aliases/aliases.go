@@ -1,0 +1,280 @@
+// Package aliases publishes per-tenant read-only views, driven by an alias
+// file: for each account of the file, a login role and a schema of the same
+// name holding one security-barrier view per published table, filtered to the
+// account's tenants, readable by that login only.
+//
+// Everything tenantkit creates is marked with a comment starting "managed by
+// tenantkit aliases", so that later runs recognise it: views no longer wanted
+// are dropped, schemas of accounts gone from the file are emptied and their
+// logins disabled, and objects tenantkit did not create are never touched.
+// A run is one transaction; a rerun with the same file changes nothing.
+package aliases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/schema"
+)
+
+// Options control a run.
+type Options struct {
+	// Schema says where the object schema comes from. The alias file's
+	// gim-user-schema, when given, is the PostgreSQL schema.
+	Schema schema.Options
+	// Objects are object, table or view names or shell patterns to publish;
+	// nil publishes every tenanted table.
+	Objects []string
+	// Prefix is put before each view's name.
+	Prefix string
+	// IncludeSubtenants adds the descendants of each account's tenants.
+	IncludeSubtenants bool
+	// Check plans without changing anything.
+	Check bool
+	// Log receives one line per step as it runs ("Creating view …"), or per
+	// planned step with Check; nil for none.
+	Log io.Writer
+}
+
+// Step is one change a run makes. Its SQL is kept unexported: it may carry a
+// password verifier and is never printed.
+type Step struct {
+	Verb   string `json:"action"` // create, replace, drop, set, reset, grant, enable, disable, register, release
+	Kind   string `json:"object"` // role, schema, view
+	Schema string `json:"schema,omitempty"`
+	Name   string `json:"name"`
+	Detail string `json:"detail,omitempty"`
+
+	sql []string
+	// grantee, for view steps: afterwards, the view's only privilege is
+	// SELECT for this role.
+	grantee string
+}
+
+var participles = map[string]string{
+	"create": "Creating", "replace": "Replacing", "drop": "Dropping", "set": "Setting", "reset": "Resetting",
+	"grant": "Granting", "enable": "Enabling", "disable": "Disabling", "register": "Registering", "release": "Releasing",
+}
+
+func (s Step) object() string {
+	var b strings.Builder
+	switch s.Kind {
+	case "view":
+		fmt.Fprintf(&b, "view %s in tenant schema %s", s.Name, s.Schema)
+	case "schema":
+		fmt.Fprintf(&b, "tenant schema %s", s.Name)
+	default:
+		fmt.Fprintf(&b, "%s %s", s.Kind, s.Name)
+	}
+	if s.Detail != "" {
+		fmt.Fprintf(&b, " (%s)", s.Detail)
+	}
+	return b.String()
+}
+
+// String is the step as a log line: "Creating view call_req in tenant
+// schema acme_ro".
+func (s Step) String() string { return participles[s.Verb] + " " + s.object() }
+
+// Planned is the step as a plan line: "would create view …".
+func (s Step) Planned() string { return "would " + s.Verb + " " + s.object() }
+
+// Result says what a run did, or with Check would do.
+type Result struct {
+	SourceSchema string   `json:"source_schema"`
+	Accounts     int      `json:"accounts"`
+	Views        int      `json:"views"` // views wanted over all accounts
+	Unchanged    int      `json:"views_unchanged"`
+	Steps        []Step   `json:"steps"`
+	Warnings     []string `json:"warnings,omitempty"`
+	Checked      bool     `json:"check"`
+}
+
+// Count returns how many steps have the verb and kind.
+func (r *Result) Count(verb, kind string) int {
+	n := 0
+	for _, s := range r.Steps {
+		if s.Verb == verb && s.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// Summary is a one-line account of the run.
+func (r *Result) Summary() string {
+	if len(r.Steps) == 0 {
+		return fmt.Sprintf("nothing to change: %s, %s up to date", plural(r.Accounts, "account", "accounts"), plural(r.Unchanged, "view", "views"))
+	}
+	var parts []string
+	known := 0
+	for _, c := range []struct{ verb, kind, one, many string }{
+		{"create", "role", "role created", "roles created"}, {"create", "schema", "schema created", "schemas created"},
+		{"create", "view", "view created", "views created"}, {"replace", "view", "view replaced", "views replaced"},
+		{"drop", "view", "view dropped", "views dropped"}, {"disable", "role", "login disabled", "logins disabled"},
+	} {
+		if n := r.Count(c.verb, c.kind); n > 0 {
+			parts = append(parts, plural(n, c.one, c.many))
+			known += n
+		}
+	}
+	if other := len(r.Steps) - known; other > 0 {
+		parts = append(parts, plural(other, "other change", "other changes"))
+	}
+	parts = append(parts, plural(r.Unchanged, "view unchanged", "views unchanged"))
+	if r.Checked {
+		return "check only, nothing changed; would make: " + strings.Join(parts, ", ")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// Run brings the database in line with the alias file, in one transaction.
+// The caller serialises writing runs (the command holds tenantkit's run
+// lock).
+// Errors in the file or the options are exit-2 errors (*Error for those with
+// a position in the file); database failures are exit-3 errors, after which
+// nothing has changed.
+func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Result, error) {
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return nil, exit.Failure(fmt.Errorf("aliases: starting the transaction: %w", err))
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	p, err := newPlanner(ctx, tx, f, opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Check {
+		for _, s := range res.Steps {
+			logf(opts.Log, "%s\n", s.Planned())
+		}
+		return res, nil
+	}
+	for _, s := range res.Steps {
+		logf(opts.Log, "%s\n", s)
+		if err := apply(ctx, tx, s); err != nil {
+			return nil, exit.Failure(fmt.Errorf("aliases: %s %s: %w%s (rolled back, nothing changed)", s.Verb, s.object(), err, detail(err)))
+		}
+	}
+	if res.Warnings, err = p.directReaders(ctx); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, exit.Failure(fmt.Errorf("aliases: committing: %w", err))
+	}
+	return res, nil
+}
+
+// detail is the server's detail line of err, such as which objects depend
+// on a view that cannot be dropped.
+func detail(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Detail != "" {
+		return ": " + pe.Detail
+	}
+	return ""
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, args...)
+	}
+}
+
+// apply runs a step's statements, then leaves SELECT for the grantee as the
+// only privilege on a view the step made.
+func apply(ctx context.Context, tx pgx.Tx, s Step) error {
+	for _, sql := range s.sql {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return err
+		}
+	}
+	if s.Kind == "view" && s.grantee != "" {
+		return onlySelectFor(ctx, tx, pgx.Identifier{s.Schema, s.Name}, s.grantee)
+	}
+	return nil
+}
+
+// viewGranteesSQL lists the privileges on a relation held by roles other
+// than its owner (PUBLIC as grantee 0).
+const viewGranteesSQL = `
+SELECT DISTINCT a.grantee = 0, coalesce(r.rolname, ''), a.privilege_type
+FROM pg_class c, aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+WHERE c.oid = $1::regclass AND a.grantee <> c.relowner`
+
+// onlySelectFor revokes every privilege on view other than the owner's and
+// the grantee's SELECT (default privileges may have added some), and grants
+// that SELECT.
+func onlySelectFor(ctx context.Context, tx pgx.Tx, view pgx.Identifier, grantee string) error {
+	rows, err := tx.Query(ctx, viewGranteesSQL, view.Sanitize())
+	if err != nil {
+		return err
+	}
+	type priv struct {
+		public bool
+		role   string
+		priv   string
+	}
+	privs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (priv, error) {
+		var p priv
+		return p, r.Scan(&p.public, &p.role, &p.priv)
+	})
+	if err != nil {
+		return err
+	}
+	revoked := map[string]bool{}
+	hasSelect := false
+	for _, p := range privs {
+		if p.role == grantee && p.priv == "SELECT" {
+			hasSelect = true
+			continue
+		}
+		who := pgx.Identifier{p.role}.Sanitize()
+		if p.public {
+			who = "PUBLIC"
+		}
+		if revoked[who] {
+			continue
+		}
+		revoked[who] = true
+		if _, err := tx.Exec(ctx, fmt.Sprintf("REVOKE ALL ON %s FROM %s", view.Sanitize(), who)); err != nil {
+			return err
+		}
+		if p.role == grantee {
+			hasSelect = false
+		}
+	}
+	if !hasSelect || revoked[pgx.Identifier{grantee}.Sanitize()] {
+		_, err = tx.Exec(ctx, fmt.Sprintf("GRANT SELECT ON %s TO %s", view.Sanitize(), pgx.Identifier{grantee}.Sanitize()))
+	}
+	return err
+}
+
+// quoteLiteral quotes s as an SQL string literal for the statements that
+// take no parameters (DDL), whatever standard_conforming_strings says.
+func quoteLiteral(s string) string {
+	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	if strings.Contains(s, `\`) {
+		q = "E" + strings.ReplaceAll(q, `\`, `\\`)
+	}
+	return q
+}

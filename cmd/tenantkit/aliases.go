@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/urfave/cli/v2"
+
+	"github.com/tenantkit/tenantkit/aliases"
+	"github.com/tenantkit/tenantkit/internal/exit"
+)
+
+func aliasesCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "aliases",
+		Usage:     "publish per-tenant read-only views: one login and one schema of views per account of an alias file",
+		ArgsUsage: " ",
+		Description: `For each account of the alias file, creates (or updates) a login role and a
+schema of the same name, owned by tenantkit's role, holding one
+security-barrier view per published table that shows only the account's
+tenants' rows (and public rows of tenant-optional tables). Only the login may
+select from its views; it gets no privilege on the source tables. Views that
+tenantkit created earlier and no longer wants are dropped; the schemas of
+accounts gone from the file are emptied and their logins disabled. Objects
+tenantkit did not create are never touched. The whole update is one
+transaction; a rerun with the same file changes nothing.
+
+The alias file:
+   (gim-user-schema public)      optional: the schema of the source tables
+   (aliases-for-account name: Acme login: "acme_ro" password: "s3cret" (tenants: 4 "Acme EU") (time-zone: Europe/Paris))
+   (aliases-for-account name: Ops login: ops_ro password: "x" (tenants: all))
+Tenants are names or keys; all publishes every row. Passwords are sent to
+the server only as SCRAM-SHA-256 verifiers and never printed.
+
+Examples:
+   tenantkit aliases -f fixtures/aliases.txt
+   tenantkit aliases -c -f fixtures/aliases.txt                  # show the plan, change nothing
+   tenantkit aliases --objects 'call_req,ca_*' --prefix v_ -f aliases.txt
+   tenantkit aliases --include-subtenants --schema fixtures/schema.xml -f aliases.txt`,
+		Flags: withSchema(append([]cli.Flag{
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "alias `FILE` (required)"},
+			&cli.StringSliceFlag{Name: "objects", Usage: "publish these objects, tables or views (names or shell `PATTERN`s, comma-separated; default: every tenanted table)"},
+			&cli.StringFlag{Name: "prefix", Usage: "put `TEXT` before every view name"},
+			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "print the plan and change nothing"},
+			&cli.BoolFlag{Name: "include-subtenants", Usage: "also show the rows of the accounts' tenants' subtenants"},
+		}, writeFlags()...)...),
+		Action: func(c *cli.Context) error {
+			// The file is read before connecting: a mistake in it needs no server.
+			if c.NArg() > 0 || c.String("file") == "" {
+				return exit.Usagef("aliases needs the alias file as -f FILE, and no arguments")
+			}
+			f, err := aliases.ParseFile(c.String("file"))
+			if err != nil {
+				return exit.Usage(err)
+			}
+			return dbAction(func(e *env, pool *pgxpool.Pool) error {
+				if !c.Bool("check") { // a plan changes nothing and takes no run lock
+					l, err := e.Lock(pool)
+					if err != nil {
+						return err
+					}
+					defer l.Release()
+				}
+				opts := aliases.Options{
+					Schema:            e.SchemaOptions(),
+					Objects:           splitList(c.StringSlice("objects")),
+					Prefix:            c.String("prefix"),
+					IncludeSubtenants: c.Bool("include-subtenants"),
+					Check:             c.Bool("check"),
+				}
+				if !e.Quiet() && !e.JSON() {
+					opts.Log = e.Stdout
+				}
+				res, err := aliases.Run(c.Context, pool, f, opts)
+				if err != nil {
+					return err
+				}
+				for _, w := range res.Warnings {
+					fmt.Fprintf(e.Stderr, "tenantkit: warning: %s\n", w)
+				}
+				switch {
+				case e.JSON():
+					return e.PrintJSON(res)
+				case !e.Quiet():
+					fmt.Fprintln(e.Stdout, res.Summary())
+				}
+				return nil
+			})(c)
+		},
+	}
+}

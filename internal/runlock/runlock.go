@@ -1,0 +1,105 @@
+// Package runlock serializes tenantkit's writing commands on a database with
+// a session-level advisory lock, so two runs never interleave their changes.
+// Read-only commands never take it.
+package runlock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Key is the advisory lock every writing command takes (advisory locks are
+// per database, so runs on different databases do not meet). It is positive
+// and below 2^32, so pg_locks shows it as classid 0, objid Key.
+const Key = 1953198708
+
+// keyText is Key in SQL.
+const keyText = "1953198708"
+
+const keySQL = keyText + "::bigint"
+
+// ErrHeld is returned when another run holds the lock and waiting was not asked for.
+var ErrHeld = errors.New("another tenantkit run is writing to this database")
+
+// Lock is a held run lock.
+type Lock struct {
+	conn *pgxpool.Conn
+}
+
+// Holder describes the session holding the lock.
+type Holder struct {
+	PID     int
+	App     string
+	Started time.Time
+}
+
+const holderSQL = `
+SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.backend_start, now())
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid = 0 AND l.objid = ` + keyText + ` AND l.objsubid = 1 LIMIT 1`
+
+// Acquire takes the lock on a connection of its own, kept until Release.
+// Without wait it fails at once, naming the holder; with wait it queues
+// (and ctx cancels the wait). notify is called once before waiting.
+func Acquire(ctx context.Context, pool *pgxpool.Pool, wait bool, notify func(Holder)) (*Lock, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock("+keySQL+")").Scan(&ok); err != nil {
+		conn.Release()
+		return nil, err
+	}
+	if ok {
+		return &Lock{conn: conn}, nil
+	}
+	var h Holder
+	err = conn.QueryRow(ctx, holderSQL).Scan(&h.PID, &h.App, &h.Started)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		conn.Release()
+		return nil, err
+	}
+	if !wait {
+		conn.Release()
+		return nil, fmt.Errorf("%w: held by server process %d (%s) since %s; rerun with --wait to queue behind it",
+			ErrHeld, h.PID, appOrUnknown(h.App), h.Started.Format(time.RFC3339))
+	}
+	if notify != nil {
+		notify(h)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock("+keySQL+")"); err != nil {
+		// A cancelled wait leaves the connection in an unknown state.
+		conn.Conn().Close(context.Background())
+		conn.Release()
+		return nil, err
+	}
+	return &Lock{conn: conn}, nil
+}
+
+// Release gives the lock back. Closing the connection would too, so a
+// killed process never leaves it held for longer than its server process
+// takes to notice.
+func (l *Lock) Release() {
+	if l == nil || l.conn == nil {
+		return
+	}
+	if _, err := l.conn.Exec(context.Background(), "SELECT pg_advisory_unlock("+keySQL+")"); err != nil {
+		l.conn.Conn().Close(context.Background())
+	}
+	l.conn.Release()
+	l.conn = nil
+}
+
+func appOrUnknown(app string) string {
+	if app == "" {
+		return "unknown client"
+	}
+	return app
+}
