@@ -176,3 +176,23 @@ func TestGoalsAndMarkdown(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryScales(t *testing.T) {
+	main := &ScenarioResult{Name: "load", Scale: 1_000_000, Variants: []VariantResult{
+		{Name: "tenantkit userload (.dat)", Tool: "tenantkit", Status: statusOK, MaxRSSKB: 40 << 10, Median: 9},
+		{Name: `psql \copy (CSV)`, Tool: "psql", Status: statusOK, MaxRSSKB: 13 << 10, Median: 8},
+	}}
+	small := &ScenarioResult{Name: "load", Scale: 100_000, Variants: []VariantResult{
+		{Name: "tenantkit userload (.dat)", Tool: "tenantkit", Status: statusOK, MaxRSSKB: 30 << 10, Median: 1},
+	}}
+	m := &Memory{Scales: []int64{100_000, 1_000_000}}
+	m.add(main, small)
+	if len(m.Rows) != 1 || m.Rows[0].RSSKB[0] != 30<<10 || m.Rows[0].RSSKB[1] != 40<<10 || m.Rows[0].Seconds[1] != 9 {
+		t.Fatalf("rows = %+v", m.Rows)
+	}
+	md := (&Results{Scale: 1_000_000, Memory: m}).Markdown()
+	want := "| load | tenantkit userload (.dat) | 30 MB | 40 MB | 1.33× | 1.00 s | 9.00 s |\n"
+	if !strings.Contains(md, "ran once more at 100k rows") || !strings.Contains(md, want) {
+		t.Errorf("Markdown lacks %q:\n%s", want, md)
+	}
+}

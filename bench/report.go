@@ -142,18 +142,25 @@ func (s *ScenarioResult) summarize() {
 	}
 }
 
-// add records the second scale's tenantkit contenders beside the first's.
-func (m *Memory) add(first, second *ScenarioResult) {
-	for _, v := range second.Variants {
+// add records a contender's peak RSS and time at both scales: main is the
+// scenario at the main scale, other the tenantkit-only run at the RSS scale.
+func (m *Memory) add(main, other *ScenarioResult) {
+	at := func(s *ScenarioResult) int {
+		if s.Scale == m.Scales[0] {
+			return 0
+		}
+		return 1
+	}
+	for _, v := range other.Variants {
 		if v.Tool != "tenantkit" {
 			continue
 		}
-		row := MemoryRow{Scenario: second.Name, Name: v.Name, RSSKB: make([]int64, 2), Seconds: make([]float64, 2)}
-		if a := first.variant(v.Name); a != nil && a.Status == statusOK {
-			row.RSSKB[0], row.Seconds[0] = a.MaxRSSKB, a.Median
+		row := MemoryRow{Scenario: other.Name, Name: v.Name, RSSKB: make([]int64, 2), Seconds: make([]float64, 2)}
+		if a := main.variant(v.Name); a != nil && a.Status == statusOK {
+			row.RSSKB[at(main)], row.Seconds[at(main)] = a.MaxRSSKB, a.Median
 		}
 		if v.Status == statusOK {
-			row.RSSKB[1], row.Seconds[1] = v.MaxRSSKB, v.Median
+			row.RSSKB[at(other)], row.Seconds[at(other)] = v.MaxRSSKB, v.Median
 		}
 		if row.RSSKB[0] > 0 || row.RSSKB[1] > 0 {
 			m.Rows = append(m.Rows, row)
@@ -293,7 +300,11 @@ func (r *Results) Markdown() string {
 		if m.Note != "" {
 			p("%s at %s and %s rows.\n", m.Note, formatScale(m.Scales[0]), formatScale(m.Scales[1]))
 		} else {
-			p("Every tenantkit contender ran once more at %s rows; flat memory means the same RSS at both scales.\n\n", formatScale(m.Scales[1]))
+			other := m.Scales[1]
+			if other == r.Scale {
+				other = m.Scales[0]
+			}
+			p("Every tenantkit contender ran once more at %s rows; flat memory means the same RSS at both scales.\n\n", formatScale(other))
 			p("| comparison | contender | RSS at %s | RSS at %s | growth | time at %s | time at %s |\n|---|---|--:|--:|--:|--:|--:|\n",
 				formatScale(m.Scales[0]), formatScale(m.Scales[1]), formatScale(m.Scales[0]), formatScale(m.Scales[1]))
 			for _, row := range m.Rows {

@@ -54,7 +54,7 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error)
 	res.Profiles = h.profileUnmet(ctx, res, selected)
 	h.dropScale(ctx, cfg.Scale)
 	if cfg.RSSScale > 0 && cfg.RSSScale != cfg.Scale {
-		res.Memory = &Memory{Scales: []int64{cfg.Scale, cfg.RSSScale}}
+		res.Memory = &Memory{Scales: []int64{min(cfg.Scale, cfg.RSSScale), max(cfg.Scale, cfg.RSSScale)}}
 		ran := false
 		for _, sr := range res.Scenarios {
 			for _, v := range sr.Variants {
