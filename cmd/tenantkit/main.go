@@ -118,6 +118,7 @@ configuration (nothing changed), 3 database or internal failure (nothing changed
 func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
+		settenantCommand(),
 		aclCommand(),
 		aliasesCommand(),
 		convertCommand(),
@@ -143,6 +144,10 @@ func classify(err error) error {
 	var xe *xmlnode.Error
 	var se *datafile.SyntaxError
 	if errors.As(err, &xe) || errors.As(err, &se) {
+		return exit.Usage(err)
+	}
+	// urfave/cli reports missing required flags without OnUsageError.
+	if msg := err.Error(); strings.HasPrefix(msg, "Required flag") {
 		return exit.Usage(err)
 	}
 	if lost(err) {

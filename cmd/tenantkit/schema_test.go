@@ -163,7 +163,7 @@ func TestConnectionFailure(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{"schema", "--no-such-flag"}, {"no-such-command"}} {
+	for _, args := range [][]string{{"schema", "--no-such-flag"}, {"no-such-command"}, {"acl", "plan"}} {
 		res := testkit.Run(t, nil, args...)
 		if res.Code != 2 {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, res.Code, res.Stderr)

@@ -45,6 +45,9 @@ type Node struct {
 	File     string
 	Line     int
 	Col      int
+	// Mixed is true when non-blank text stands next to child elements
+	// (Text is kept only for elements without children).
+	Mixed bool
 
 	used map[string]bool
 }
@@ -98,6 +101,9 @@ func Parse(file string, data []byte) (*Node, error) {
 			} else {
 				parent := stack[len(stack)-1]
 				parent.Children = append(parent.Children, n)
+				if strings.TrimSpace(text.String()) != "" {
+					parent.Mixed = true
+				}
 			}
 			stack = append(stack, n)
 			text.Reset()
@@ -107,6 +113,8 @@ func Parse(file string, data []byte) (*Node, error) {
 			n := stack[len(stack)-1]
 			if len(n.Children) == 0 {
 				n.Text = strings.TrimSpace(text.String())
+			} else if strings.TrimSpace(text.String()) != "" {
+				n.Mixed = true
 			}
 			text.Reset()
 			stack = stack[:len(stack)-1]
@@ -223,9 +231,10 @@ func (n *Node) CheckChildren(allowed ...string) error {
 	return nil
 }
 
-// CheckNoText reports character data inside an element that allows none.
+// CheckNoText reports character data inside an element that allows none,
+// also between its child elements.
 func (n *Node) CheckNoText() error {
-	if n.Text != "" {
+	if n.Text != "" || n.Mixed {
 		return n.Errorf("<%s> takes no text", n.Name)
 	}
 	return nil

@@ -1,0 +1,100 @@
+package settenant
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
+)
+
+// Conflict counts rows that a rule's new tenants put in breach of the
+// reference rule with a neighbour that already had a tenant.
+type Conflict struct {
+	// Srel names the reference: "object.attr → target".
+	Srel string `json:"srel"`
+	// Direction is "outgoing" when changed rows reference a row the rule
+	// forbids for their new tenant, "incoming" when rows of other tenants
+	// reference changed rows they may no longer see.
+	Direction string `json:"direction"`
+	// Rows counts the offending referencing rows.
+	Rows int64 `json:"rows"`
+}
+
+// conflictQuery is one reference-rule check over the changed rows.
+type conflictQuery struct {
+	conflict Conflict
+	sql      string
+	args     args
+}
+
+// conflictQueries checks, after a rule ran, every SREL from and to the
+// changed rows (recorded in the changed table) against the reference rule:
+// a row owned by T may reference public rows, rows of T's supertenants, and
+// through a service-provider-eligible SREL rows of the service provider.
+func conflictQueries(p *plan, s *schema.Schema, sp *tenant.Tenant) []conflictQuery {
+	var out []conflictQuery
+	changed := fmt.Sprintf("%s c JOIN %s o ON o.tableoid = c.tbl AND o.ctid = c.row_id", changedTable, p.obj.Ident())
+	build := func(sr *schema.Srel, owner, referenced, join string) (string, args) {
+		var a args
+		cond := fmt.Sprintf("%s IS NOT NULL AND %s IS NOT NULL AND NOT EXISTS (SELECT FROM anc WHERE anc.tenant::text = %s::text AND anc.ancestor::text = %s::text)",
+			owner, referenced, owner, referenced)
+		if sr.ServiceProviderEligible && sp != nil {
+			cond += fmt.Sprintf(" AND %s::text <> %s", referenced, a.add(sp.ID))
+		}
+		return fmt.Sprintf("WITH RECURSIVE %s\nSELECT count(*) FROM %s\n\tJOIN %s\nWHERE %s",
+			tenant.AncestorsCTE(s.Tenants, "anc"), changed, join, cond), a
+	}
+	on := func(from string, cols []string, to string, toCols []string) string {
+		var parts []string
+		for i, c := range cols {
+			parts = append(parts, fmt.Sprintf("%s.%s = %s.%s", from, qi(c), to, qi(toCols[i])))
+		}
+		return strings.Join(parts, " AND ")
+	}
+	oTenant := "o." + qi(p.obj.TenantColumn)
+	for _, sr := range p.obj.Srels {
+		if sr.Target == nil || !sr.Target.Tenanted() {
+			continue
+		}
+		join := fmt.Sprintf("%s x ON %s", sr.Target.Ident(), on("o", sr.Columns, "x", sr.TargetColumns))
+		sql, a := build(sr, oTenant, "x."+qi(sr.Target.TenantColumn), join)
+		out = append(out, conflictQuery{Conflict{Srel: srelName(p.obj, sr), Direction: "outgoing"}, sql, a})
+	}
+	for _, from := range s.Objects {
+		if !from.Tenanted() {
+			continue
+		}
+		for _, sr := range from.Srels {
+			if sr.Target != p.obj {
+				continue
+			}
+			join := fmt.Sprintf("%s x ON %s", from.Ident(), on("x", sr.Columns, "o", sr.TargetColumns))
+			sql, a := build(sr, "x."+qi(from.TenantColumn), oTenant, join)
+			out = append(out, conflictQuery{Conflict{Srel: srelName(from, sr), Direction: "incoming"}, sql, a})
+		}
+	}
+	return out
+}
+
+func srelName(o *schema.Object, sr *schema.Srel) string {
+	return fmt.Sprintf("%s.%s → %s", o.Name, sr.Attr, sr.TargetName)
+}
+
+// conflicts runs the checks and returns those that found rows.
+func conflicts(ctx context.Context, q tenant.Querier, p *plan, s *schema.Schema, sp *tenant.Tenant) ([]Conflict, error) {
+	out := []Conflict{}
+	for _, cq := range conflictQueries(p, s, sp) {
+		var n int64
+		if err := q.QueryRow(ctx, cq.sql, cq.args...).Scan(&n); err != nil {
+			return nil, fmt.Errorf("checking %s against the reference rule: %w", cq.conflict.Srel, err)
+		}
+		if n > 0 {
+			c := cq.conflict
+			c.Rows = n
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

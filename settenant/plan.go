@@ -1,0 +1,189 @@
+package settenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
+)
+
+// plan is a rule checked against the object schema and ready to run.
+type plan struct {
+	rule  *Rule
+	index int // 1-based position in the file
+	obj   *schema.Object
+	// path is the SREL chain of an SREL rule, first hop first.
+	path []*schema.Srel
+	// tenant is the tenant a Name rule sets.
+	tenant *tenant.Tenant
+	// rowKey identifies rows for batching: the primary key, else a unique
+	// key of NOT NULL columns; nil when the table has neither.
+	rowKey []*schema.Column
+	// shownKey is what the report prints for a row: the object's first
+	// match key; nil means the row's ctid.
+	shownKey []string
+	stmt     statements
+}
+
+// compile checks every rule against the object schema and the tenant table
+// and builds its statements. Every problem is an exit-2 error naming the
+// rule's line in the file.
+func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Config, opts Options) ([]*plan, error) {
+	if s.Tenants == nil {
+		return nil, exit.Usagef("the database has no tenant table (name it with <Tenants table=…> in the schema overlay)")
+	}
+	// The report's reference-rule check lets eligible SRELs point at the
+	// service provider's rows.
+	var sp *tenant.Tenant
+	if opts.Report {
+		var err error
+		if sp, err = tenant.ServiceProvider(ctx, q, s.Tenants); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+			return nil, exit.Failure(err)
+		}
+	}
+	plans := make([]*plan, 0, len(cfg.Rules))
+	for i, r := range cfg.Rules {
+		p := &plan{rule: r, index: i + 1}
+		if p.obj = s.Object(r.Object); p.obj == nil {
+			return nil, r.Errorf("unknown object %q", r.Object)
+		}
+		if !p.obj.Tenanted() {
+			return nil, r.Errorf("object %q (table %q) has no tenant column", p.obj.Name, p.obj.Table)
+		}
+		var err error
+		switch r.Type {
+		case SREL:
+			err = p.resolvePath()
+		case Name:
+			err = p.resolveTenant(ctx, q, s.Tenants)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r.Where != "" {
+			if err := checkCondition(r.Where); err != nil {
+				return nil, r.whereErrorf("<Where>: %v", err)
+			}
+		}
+		p.rowKey = rowKey(p.obj)
+		if opts.BatchSize > 0 && p.rowKey == nil {
+			return nil, r.Errorf("--batch-size: table %q has no primary key or unique key of NOT NULL columns to batch by", p.obj.Table)
+		}
+		if ks := p.obj.KeyCandidates(); len(ks) > 0 {
+			p.shownKey = ks[0]
+		}
+		p.stmt = buildStatements(p, s, sp)
+		plans = append(plans, p)
+	}
+	return plans, nil
+}
+
+// resolvePath follows the dotted SREL path of the rule.
+func (p *plan) resolvePath() error {
+	r := p.rule
+	cur := p.obj
+	for _, seg := range strings.Split(r.Source, ".") {
+		attr := strings.TrimSpace(seg)
+		if attr == "" {
+			return r.ruleErrorf("SREL path %q has an empty attribute name", r.Source)
+		}
+		sr := findSrel(cur, attr)
+		if sr == nil {
+			if cur.Column(attr) != nil {
+				return r.ruleErrorf("SREL path %q: attribute %q of object %q is not an SREL (no foreign key, and no <Srel> in the schema overlay)", r.Source, attr, cur.Name)
+			}
+			return r.ruleErrorf("SREL path %q: object %q has no attribute %q", r.Source, cur.Name, attr)
+		}
+		if !uniqueIn(sr.Target, sr.TargetColumns) {
+			return r.ruleErrorf("SREL path %q: %q points at %s(%s), which is not a primary key or unique constraint, so a row may reference several", r.Source, attr, sr.Target.Name, strings.Join(sr.TargetColumns, ", "))
+		}
+		p.path = append(p.path, sr)
+		cur = sr.Target
+	}
+	if !cur.Tenanted() {
+		return r.ruleErrorf("SREL path %q ends at object %q (table %q), which has no tenant column", r.Source, cur.Name, cur.Table)
+	}
+	return nil
+}
+
+// findSrel finds an SREL by attribute name, else a one-column SREL by its
+// column name.
+func findSrel(o *schema.Object, attr string) *schema.Srel {
+	if sr := o.Srel(attr); sr != nil {
+		return sr
+	}
+	for _, sr := range o.Srels {
+		if len(sr.Columns) == 1 && sr.Columns[0] == attr {
+			return sr
+		}
+	}
+	return nil
+}
+
+func (p *plan) resolveTenant(ctx context.Context, q tenant.Querier, tt *schema.TenantTable) error {
+	t, err := tenant.Lookup(ctx, q, tt, p.rule.Source)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return p.rule.ruleErrorf("unknown tenant %q", p.rule.Source)
+	}
+	if err != nil {
+		return exit.Failure(err)
+	}
+	if !t.Active {
+		return p.rule.ruleErrorf("tenant %q is inactive", t.Name)
+	}
+	p.tenant = t
+	return nil
+}
+
+// uniqueIn reports whether cols are, in any order, the primary key or a
+// unique constraint of o.
+func uniqueIn(o *schema.Object, cols []string) bool {
+	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
+		if sameSet(k, cols) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) || len(a) == 0 {
+		return false
+	}
+	in := map[string]bool{}
+	for _, x := range a {
+		in[x] = true
+	}
+	for _, x := range b {
+		if !in[x] {
+			return false
+		}
+	}
+	return true
+}
+
+// rowKey picks the columns that identify a row: the primary key, else the
+// first unique constraint whose columns are all NOT NULL.
+func rowKey(o *schema.Object) []*schema.Column {
+	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
+		cols := make([]*schema.Column, 0, len(k))
+		for _, name := range k {
+			if c := o.Column(name); c != nil && c.NotNull {
+				cols = append(cols, c)
+			}
+		}
+		if len(k) > 0 && len(cols) == len(k) {
+			return cols
+		}
+	}
+	return nil
+}
+
+// describe names the rule in messages: "rule 2 (line 7, cnt)".
+func (p *plan) describe() string {
+	return fmt.Sprintf("rule %d (line %d, %s)", p.index, p.rule.Line(), p.obj.Name)
+}

@@ -1,0 +1,273 @@
+// Package settenant stamps rows with their tenant by rules read from a
+// settenant file: each rule names an object and takes the tenant either from
+// the row an SREL path references or from a named tenant, for the rows an
+// optional SQL condition selects. Rules run in file order, each as one
+// set-based UPDATE, all in one transaction, and can report exactly what they
+// did and which rows they left without a tenant, and why.
+package settenant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/schema"
+)
+
+// Options control a run.
+type Options struct {
+	// Report computes the per-rule report: rows matched, updated, left
+	// without a tenant and why, and reference-rule conflicts.
+	Report bool
+	// Check previews: the rules run and report, and everything is rolled back.
+	Check bool
+	// Sample is how many rows left without a tenant the report lists per rule.
+	Sample int
+	// BatchSize > 0 runs each rule in key ranges of that many rows.
+	BatchSize int
+	// CommitEachRule commits after each rule (and, with BatchSize, after
+	// each batch) instead of once at the end.
+	CommitEachRule bool
+	// Quiet turns progress reporting off.
+	Quiet bool
+}
+
+// Run checks the rules of cfg against the object schema, then runs them in
+// order. Configuration problems are exit-2 errors naming the file's line,
+// found before anything changes.
+func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config, opts Options) (*Result, error) {
+	if opts.Check {
+		opts.Report = true
+	}
+	if opts.Sample < 0 || opts.BatchSize < 0 {
+		return nil, exit.Usagef("--sample and --batch-size must not be negative")
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, exit.Failure(err)
+	}
+	defer conn.Release()
+	// checkCondition reads the Where conditions this way; make the server agree.
+	if _, err := conn.Exec(ctx, "SET standard_conforming_strings = on"); err != nil {
+		return nil, exit.Failure(err)
+	}
+	plans, err := compile(ctx, conn, s, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{conn: conn, schema: s, opts: opts}
+	if err := r.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { _ = r.tx.Rollback(context.Background()) }()
+	if opts.Report {
+		if _, err := r.tx.Exec(ctx, createChangedSQL); err != nil {
+			return nil, exit.Failure(fmt.Errorf("creating the temporary table of changed rows: %w", err))
+		}
+	}
+	for _, p := range plans {
+		if err := r.validate(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Check: opts.Check}
+	for _, p := range plans {
+		rep, err := r.runRule(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		res.Rules = append(res.Rules, rep)
+		res.Updated += rep.Updated
+		if opts.CommitEachRule && !opts.Check {
+			if err := r.commit(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if opts.Check {
+		return res, nil // the deferred rollback undoes everything
+	}
+	if err := r.tx.Commit(ctx); err != nil {
+		return nil, exit.Failure(fmt.Errorf("committing: %w", err))
+	}
+	res.Committed = true
+	return res, nil
+}
+
+// runner holds the connection and the open transaction of a run.
+type runner struct {
+	conn   *pgxpool.Conn
+	tx     pgx.Tx
+	schema *schema.Schema
+	opts   Options
+}
+
+func (r *runner) begin(ctx context.Context) error {
+	tx, err := r.conn.Begin(ctx)
+	if err != nil {
+		return exit.Failure(err)
+	}
+	r.tx = tx
+	return nil
+}
+
+// commit commits the work so far and opens the next transaction.
+func (r *runner) commit(ctx context.Context) error {
+	if err := r.tx.Commit(ctx); err != nil {
+		return exit.Failure(fmt.Errorf("committing: %w", err))
+	}
+	return r.begin(ctx)
+}
+
+// validate has the server parse and analyse a rule's statement without
+// running it, so that a wrong column or a bad condition is reported against
+// the file, before any rule changes anything.
+func (r *runner) validate(ctx context.Context, p *plan) error {
+	prepare := func(st statements) error {
+		var sql string
+		if r.opts.Report {
+			sql, _ = st.report(bounds{}, 0)
+		} else {
+			sql, _ = st.update(bounds{})
+		}
+		// A savepoint keeps a failed prepare from aborting the transaction.
+		sp, err := r.tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := sp.Conn().PgConn().Prepare(ctx, "", sql, nil); err != nil {
+			_ = sp.Rollback(ctx)
+			return err
+		}
+		return sp.Commit(ctx)
+	}
+	err := prepare(p.stmt)
+	if err == nil {
+		return nil
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || !strings.HasPrefix(pe.Code, "42") {
+		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+	}
+	// Blame the condition when the rule is fine without it.
+	if p.rule.Where != "" && prepare(p.stmt.withoutWhere()) == nil {
+		return p.rule.whereErrorf("<Where>: %s", pe.Message)
+	}
+	return p.rule.ruleErrorf("<TenantRule>: %s", pe.Message)
+}
+
+// runRule runs one rule, in key-range batches when asked to.
+func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
+	rep := newRuleReport(p, r.opts.Report)
+	if r.opts.Report {
+		if _, err := r.tx.Exec(ctx, truncateChangedSQL); err != nil {
+			return nil, exit.Failure(err)
+		}
+	}
+	var bar *progress.Reporter
+	if r.opts.BatchSize > 0 {
+		bar = progress.New(fmt.Sprintf("settenant rule %d (%s)", p.index, p.obj.Name),
+			progress.Options{Quiet: r.opts.Quiet, Total: r.estimateRows(ctx, p)})
+		defer bar.Finish()
+	}
+	var lo []string
+	for {
+		b := bounds{lo: lo}
+		if r.opts.BatchSize > 0 {
+			hi, err := r.nextBound(ctx, p, lo)
+			if err != nil {
+				return nil, err
+			}
+			b.hi = hi
+		}
+		if err := r.runBatch(ctx, p, b, rep); err != nil {
+			return nil, err
+		}
+		if b.hi == nil {
+			break
+		}
+		bar.Add(int64(r.opts.BatchSize))
+		lo = b.hi
+		if r.opts.CommitEachRule && !r.opts.Check {
+			if err := r.commit(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if r.opts.Report {
+		sp := p.stmt.sp
+		c, err := conflicts(ctx, r.tx, p, r.schema, sp)
+		if err != nil {
+			return nil, exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+		}
+		rep.Conflicts = c
+	}
+	return rep, nil
+}
+
+func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleReport) error {
+	fail := func(err error) error {
+		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+	}
+	if !r.opts.Report {
+		sql, a := p.stmt.update(b)
+		tag, err := r.tx.Exec(ctx, sql, a...)
+		if err != nil {
+			return fail(err)
+		}
+		rep.Updated += tag.RowsAffected()
+		return nil
+	}
+	sql, a := p.stmt.report(b, r.opts.Sample)
+	var c Counts
+	var updated int64
+	var sample string
+	err := r.tx.QueryRow(ctx, sql, a...).Scan(&c.Matched, &updated, &c.Unchanged, &c.Reassigned, &c.Kept,
+		&c.Untenanted.NullReference, &c.Untenanted.DanglingReference, &c.Untenanted.UntenantedReference, &sample)
+	if err != nil {
+		return fail(err)
+	}
+	var rows [][2]string
+	if err := json.Unmarshal([]byte(sample), &rows); err != nil {
+		return fail(fmt.Errorf("reading the sample: %w", err))
+	}
+	rep.Updated += updated
+	rep.add(&c, rows, r.opts.Sample)
+	return nil
+}
+
+// nextBound returns the last key of the batch after lo, or nil when the
+// rest of the table fits in one batch.
+func (r *runner) nextBound(ctx context.Context, p *plan, lo []string) ([]string, error) {
+	sql, a := p.stmt.nextBound(lo, r.opts.BatchSize)
+	vals := make([]string, len(p.rowKey))
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	err := r.tx.QueryRow(ctx, sql, a...).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, exit.Failure(fmt.Errorf("settenant: %s: finding the next batch: %w", p.describe(), err))
+	}
+	return vals, nil
+}
+
+// estimateRows is the planner's row count of the rule's table, -1 when unknown.
+func (r *runner) estimateRows(ctx context.Context, p *plan) int64 {
+	var n float64
+	if err := r.tx.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", p.obj.Ident()).Scan(&n); err != nil || n < 0 {
+		return -1
+	}
+	return int64(n)
+}

@@ -1,0 +1,152 @@
+package settenant
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// checkCondition makes sure a Where condition stays a single, parameter-free
+// expression once it is wrapped in parentheses inside a larger statement:
+// its parentheses balance, it holds no ';' and no $n parameter, and its
+// strings, quoted identifiers and comments are closed. It reads SQL the way
+// PostgreSQL does with standard_conforming_strings on, which settenant sets
+// for its transaction; what the condition means is left to the server.
+func checkCondition(s string) error {
+	depth := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '-' && strings.HasPrefix(s[i:], "--"):
+			j := strings.IndexByte(s[i:], '\n')
+			if j < 0 {
+				j = len(s) - i - 1 // a comment to the end; the wrapper adds the newline
+			}
+			i += j + 1
+		case c == '/' && strings.HasPrefix(s[i:], "/*"):
+			n, err := skipBlockComment(s[i:])
+			if err != nil {
+				return err
+			}
+			i += n
+		case c == '\'':
+			escapes := i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isIdentChar(s[i-2]))
+			n, err := skipString(s[i:], escapes)
+			if err != nil {
+				return err
+			}
+			i += n
+		case c == '"':
+			n, err := skipQuotedIdent(s[i:])
+			if err != nil {
+				return err
+			}
+			i += n
+		case c == '$' && (i == 0 || !isIdentChar(s[i-1])):
+			n, err := skipDollar(s[i:])
+			if err != nil {
+				return err
+			}
+			i += n
+		case isIdentChar(c):
+			for i < len(s) && (isIdentChar(s[i]) || s[i] == '$') {
+				i++
+			}
+		default:
+			switch c {
+			case '(':
+				depth++
+			case ')':
+				if depth == 0 {
+					return errors.New("a ')' closes a parenthesis the condition did not open")
+				}
+				depth--
+			case ';':
+				return errors.New("the condition contains ';': <Where> takes one SQL condition, not statements")
+			}
+			i++
+		}
+	}
+	if depth > 0 {
+		return fmt.Errorf("%d '(' left unclosed", depth)
+	}
+	return nil
+}
+
+// isIdentChar reports whether c may continue an SQL identifier or keyword
+// (any non-ASCII byte counts, as in PostgreSQL's scanner).
+func isIdentChar(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+func skipBlockComment(s string) (int, error) {
+	depth := 0
+	for i := 0; i+1 < len(s); {
+		switch s[i : i+2] {
+		case "/*":
+			depth++
+			i += 2
+		case "*/":
+			depth--
+			i += 2
+			if depth == 0 {
+				return i, nil
+			}
+		default:
+			i++
+		}
+	}
+	return 0, errors.New("a /* comment is not closed")
+}
+
+// skipString skips a '…' literal; with escapes (E'…') a backslash quotes
+// the next character.
+func skipString(s string, escapes bool) (int, error) {
+	for i := 1; i < len(s); i++ {
+		switch {
+		case escapes && s[i] == '\\':
+			i++
+		case s[i] == '\'':
+			if i+1 < len(s) && s[i+1] == '\'' {
+				i++
+				continue
+			}
+			return i + 1, nil
+		}
+	}
+	return 0, errors.New("a string literal is not closed")
+}
+
+func skipQuotedIdent(s string) (int, error) {
+	for i := 1; i < len(s); i++ {
+		if s[i] == '"' {
+			if i+1 < len(s) && s[i+1] == '"' {
+				i++
+				continue
+			}
+			return i + 1, nil
+		}
+	}
+	return 0, errors.New(`a quoted identifier ("…) is not closed`)
+}
+
+// skipDollar skips a $tag$…$tag$ literal and rejects $n parameters. A '$'
+// that starts neither is left to the server.
+func skipDollar(s string) (int, error) {
+	if len(s) > 1 && s[1] >= '0' && s[1] <= '9' {
+		return 0, errors.New("the condition uses a parameter ($n); write the value into it")
+	}
+	j := 1
+	for j < len(s) && s[j] != '$' && isIdentChar(s[j]) {
+		j++
+	}
+	if j >= len(s) || s[j] != '$' {
+		return 1, nil
+	}
+	tag := s[:j+1]
+	end := strings.Index(s[j+1:], tag)
+	if end < 0 {
+		return 0, fmt.Errorf("a dollar-quoted string (%s) is not closed", tag)
+	}
+	return j + 1 + end + len(tag), nil
+}
