@@ -55,9 +55,6 @@ func newHarness(ctx context.Context, cfg config, log io.Writer) (*harness, error
 	if h.root, err = repoRoot(); err != nil {
 		return nil, err
 	}
-	if h.cfg.Out == "" {
-		h.cfg.Out = filepath.Join(h.root, "bench")
-	}
 	if h.cfg.DB == "" {
 		if h.cfg.DB, err = h.defaultDB(ctx); err != nil {
 			return nil, err

@@ -59,6 +59,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 2
 	}
+	if cfg.Out == "" {
+		root, err := repoRoot()
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 2
+		}
+		cfg.Out = filepath.Join(root, "bench")
+	}
 	res, err := benchmark(ctx, cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
