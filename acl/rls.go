@@ -21,7 +21,7 @@ import (
 // are visible read-only), R read, C create, U change, D delete; tenant '*'
 // stands for public rows (only Super Administrators may write them).
 
-const rowScopeVersion = "1"
+const rowScopeVersion = "2"
 
 // policyComment marks the policies tenantkit manages; the hash tells when a
 // definition changed.
@@ -57,24 +57,36 @@ func (p rowPolicy) hash() string {
 	return hex.EncodeToString(sum[:6])
 }
 
+// RowPolicyNames are the policies acl apply keeps on every tenanted table
+// once row scoping is in use (verify checks that they are all there).
+func RowPolicyNames() []string {
+	var names []string
+	for _, p := range rowPolicies(&schema.Object{TenantColumn: "tenant"}) {
+		names = append(names, p.name)
+	}
+	return names
+}
+
 // rowPolicies are the policies of one tenanted object. Roles tenantkit does
 // not manage are not scoped (tenantkit_unscoped), so enabling row security
 // never locks an application role out.
 func rowPolicies(o *schema.Object) []rowPolicy {
 	col := ident(o.TenantColumn)
 	in := func(letter string) string {
-		cond := fmt.Sprintf("%s = ANY (tenantkit.tenants_with('%s'))", col, letter)
+		// Scalar subqueries become InitPlans: evaluated once per query,
+		// not once per row, and the = ANY can use an index on the column.
+		cond := fmt.Sprintf("%s = ANY (ARRAY(SELECT unnest(tenantkit.tenants_with('%s'))))", col, letter)
 		if o.Tenancy == schema.Optional {
 			pub := "true"
 			if letter != "V" {
-				pub = fmt.Sprintf("tenantkit.public_with('%s')", letter)
+				pub = fmt.Sprintf("(SELECT tenantkit.public_with('%s'))", letter)
 			}
 			cond = fmt.Sprintf("(%s OR (%s IS NULL AND %s))", cond, col, pub)
 		}
 		return cond
 	}
 	return []rowPolicy{
-		{"tenantkit_unscoped", "ALL", "NOT tenantkit.row_scoped()", "NOT tenantkit.row_scoped()"},
+		{"tenantkit_unscoped", "ALL", "NOT (SELECT tenantkit.row_scoped())", "NOT (SELECT tenantkit.row_scoped())"},
 		{"tenantkit_select", "SELECT", in("V"), ""},
 		{"tenantkit_insert", "INSERT", "", in("C")},
 		{"tenantkit_update", "UPDATE", in("U"), in("U")},

@@ -60,7 +60,7 @@ func (c *csvWriter) BeginTable(t *Table) error {
 		b = c.appendField(b, col, false)
 	}
 	c.line = append(b, '\n')
-	return c.write(fmt.Sprintf("table %s header", t.Name))
+	return c.write(0)
 }
 
 func (c *csvWriter) WriteRow(vals []Value) error {
@@ -80,13 +80,13 @@ func (c *csvWriter) WriteRow(vals []Value) error {
 		}
 	}
 	c.line = append(b, '\n')
-	return c.write(fmt.Sprintf("table %s row %d", c.table.Name, c.rows))
+	return c.write(c.rows)
 }
 
-func (c *csvWriter) write(where string) error {
+func (c *csvWriter) write(row int64) error {
 	b, err := c.enc.encode(c.line)
 	if err != nil {
-		return fmt.Errorf("csv: %s: %w", where, err)
+		return fmt.Errorf("csv: %s: %w", lineName(c.table.Name, row), err)
 	}
 	_, err = c.bw.Write(b)
 	return err

@@ -53,7 +53,7 @@ func (u *userloadWriter) BeginTable(t *Table) error {
 	b = append(b, '\n')
 	u.line = b
 	u.table, u.rows = t, 0
-	return u.write(fmt.Sprintf("table %s header", t.Name))
+	return u.write(0)
 }
 
 func (u *userloadWriter) WriteRow(vals []Value) error {
@@ -75,18 +75,27 @@ func (u *userloadWriter) WriteRow(vals []Value) error {
 	}
 	b = append(b, " }\n"...)
 	u.line = b
-	return u.write(fmt.Sprintf("table %s row %d", u.table.Name, u.rows))
+	return u.write(u.rows)
 }
 
 // write sends the line buffer to the output, converted to the output
-// encoding; where names the row for an error message.
-func (u *userloadWriter) write(where string) error {
+// encoding; row numbers the line for an error message (0: the header). The
+// message is only formatted on error: this runs once per row.
+func (u *userloadWriter) write(row int64) error {
 	b, err := u.enc.encode(u.line)
 	if err != nil {
-		return fmt.Errorf("userload: %s: %w", where, err)
+		return fmt.Errorf("userload: %s: %w", lineName(u.table.Name, row), err)
 	}
 	_, err = u.bw.Write(b)
 	return err
+}
+
+// lineName names a line of a table's output in error messages.
+func lineName(table string, row int64) string {
+	if row == 0 {
+		return fmt.Sprintf("table %s header", table)
+	}
+	return fmt.Sprintf("table %s row %d", table, row)
 }
 
 func (u *userloadWriter) Close() error {
@@ -137,8 +146,15 @@ func (u *userloadWriter) appendQuoted(b []byte, s string) []byte {
 		}
 		return append(b, '"')
 	}
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+			continue // copied in runs below: most bytes need no escape
+		}
+		b = append(b, s[start:i]...)
+		start = i + 1
+		switch c {
 		case '"', '\\':
 			b = append(b, '\\', c)
 		case '\n':
@@ -148,13 +164,10 @@ func (u *userloadWriter) appendQuoted(b []byte, s string) []byte {
 		case '\r':
 			b = append(b, '\\', 'r')
 		default:
-			if c < 0x20 || c == 0x7f {
-				b = append(b, '\\', '0', '0'+c>>6, '0'+(c>>3)&7, '0'+c&7)
-			} else {
-				b = append(b, c)
-			}
+			b = append(b, '\\', '0', '0'+c>>6, '0'+(c>>3)&7, '0'+c&7)
 		}
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 

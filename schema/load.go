@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
 )
 
 // Options say where the object schema comes from.
@@ -40,7 +42,7 @@ func Load(ctx context.Context, q Querier, opts Options) (*Schema, error) {
 		return nil, fmt.Errorf("reading schemas: %w", err)
 	}
 	if !exists {
-		return nil, fmt.Errorf("schema %q does not exist in the database", dbSchema)
+		return nil, exit.Usagef("schema %q does not exist in the database", dbSchema)
 	}
 	cat, err := readCatalog(ctx, q, dbSchema)
 	if err != nil {
@@ -91,7 +93,7 @@ func (m *merger) merge() (*Schema, error) {
 	m.byName = map[string]*Object{}
 	for _, o := range s.Objects {
 		if other := m.byName[o.Name]; other != nil {
-			return nil, fmt.Errorf("object name %q names both table %q and table %q", o.Name, other.Table, o.Table)
+			return nil, exit.Usagef("object name %q names both table %q and table %q", o.Name, other.Table, o.Table)
 		}
 		m.byName[o.Name] = o
 	}
@@ -209,12 +211,12 @@ func (m *merger) tenantTable() (*TenantTable, error) {
 	}
 	if tt.Key == "" {
 		if len(o.PrimaryKey) != 1 {
-			return nil, fmt.Errorf("tenant table %q: no single-column primary key; name the key column in the overlay's <Tenants key=…>", o.Table)
+			return nil, exit.Usagef("tenant table %q: no single-column primary key; name the key column in the overlay's <Tenants key=…>", o.Table)
 		}
 		tt.Key = o.PrimaryKey[0]
 	}
 	if tt.Name == "" {
-		return nil, fmt.Errorf("tenant table %q: no name column; name it in the overlay's <Tenants name=…>", o.Table)
+		return nil, exit.Usagef("tenant table %q: no name column; name it in the overlay's <Tenants name=…>", o.Table)
 	}
 	return tt, nil
 }

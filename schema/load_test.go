@@ -37,7 +37,7 @@ func TestLoadFixtures(t *testing.T) {
 	if cr.Srel("tenant") != nil {
 		t.Error("the tenant column became an SREL")
 	}
-	order := Ordered([]*Object{s.Object("cr"), s.Object("cnt"), s.Object("org"), s.Object("pcat"), s.Object("loc")})
+	order := Ordered([]*Object{s.Object("cr"), s.Object("cnt"), s.Object("org"), s.Object("pcat"), s.Object("loc"), s.Object("cnt")})
 	var names []string
 	for _, o := range order {
 		names = append(names, o.Name)

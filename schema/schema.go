@@ -208,10 +208,13 @@ func (s *Schema) Select(patterns []string) ([]*Object, error) {
 // keep name order among themselves.
 func Ordered(objs []*Object) []*Object {
 	in := map[*Object]bool{}
+	var byName []*Object
 	for _, o := range objs {
-		in[o] = true
+		if !in[o] { // an object listed twice comes out once
+			in[o] = true
+			byName = append(byName, o)
+		}
 	}
-	byName := append([]*Object(nil), objs...)
 	sort.Slice(byName, func(i, j int) bool { return byName[i].Name < byName[j].Name })
 	done := map[*Object]bool{}
 	var out []*Object

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -65,7 +66,7 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 			return nil, err
 		}
 		if r.Where != "" {
-			if err := checkCondition(r.Where); err != nil {
+			if err := sqlcond.Check(r.Where); err != nil {
 				return nil, r.whereErrorf("<Where>: %v", err)
 			}
 		}

@@ -55,7 +55,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 		return nil, exit.Failure(err)
 	}
 	defer conn.Release()
-	// checkCondition reads the Where conditions this way; make the server agree.
+	// sqlcond.Check reads the Where conditions this way; make the server agree.
 	if _, err := conn.Exec(ctx, "SET standard_conforming_strings = on"); err != nil {
 		return nil, exit.Failure(err)
 	}

@@ -314,14 +314,19 @@ UPDATE call_req SET assignee = '00000000-0000-0000-0000-000000000003' WHERE ref_
 func TestSampleConfig(t *testing.T) {
 	db := fixtureDB(t)
 	db.Exec(t, `UPDATE ca_organization SET tenant = CASE id WHEN 1 THEN 2 WHEN 2 THEN 3 WHEN 3 THEN 4 END`)
+	// The sample's Name rules use the names buildtenant gives the tenants.
+	db.Exec(t, `UPDATE ca_tenant SET name = CASE id WHEN 1 THEN 'Service Provider' WHEN 4 THEN 'Initech' WHEN 5 THEN 'Acme Europe' ELSE name END`)
 	out := report(t, db, "fixtures/settenant.xml", "-r")
-	if len(out.Rules) != 4 || out.Updated != 1+6+5 {
-		t.Errorf("updated %d rows in %d rules, want 12 in 4", out.Updated, len(out.Rules))
+	if len(out.Rules) != 10 || out.Updated != 1+6+5+1+1+4 {
+		t.Errorf("updated %d rows in %d rules, want 18 in 10", out.Updated, len(out.Rules))
 	}
-	if got, want := tenants(t, db, orgTenants), "1=2 2=3 3=4 4=2 5=NULL 6=NULL"; got != want {
+	if got, want := tenants(t, db, orgTenants), "1=2 2=3 3=4 4=2 5=1 6=NULL"; got != want {
 		t.Errorf("organizations: %s\nwant           %s", got, want)
 	}
-	if got, want := tenants(t, db, contactTenants), "hscorpio=3 jdupont=2 mbolton=4 orphan=NULL plumbergh=4 rrunner=2 wcoyote=2"; got != want {
+	if got, want := tenants(t, db, `SELECT name, tenant FROM ca_location ORDER BY id`), "Acme HQ=2 Globex Campus=3 Initech Office=4 Paris=5"; got != want {
+		t.Errorf("locations: %s\nwant       %s", got, want)
+	}
+	if got, want := tenants(t, db, contactTenants), "hscorpio=3 jdupont=2 mbolton=4 orphan=1 plumbergh=4 rrunner=2 wcoyote=2"; got != want {
 		t.Errorf("contacts: %s\nwant      %s", got, want)
 	}
 	if got, want := tenants(t, db, ticketTenants), "CR-1001=2 CR-1002=3 CR-1003=4 CR-1004=4 CR-1005=2"; got != want {

@@ -1,7 +1,12 @@
-// Package tenant reads tenants and their hierarchy from the tenant table
-// described by the object schema. Tenant keys may be of any type (integer,
-// uuid, text); this package handles them in their text form, and SQL compares
-// them as key::text.
+// Package tenant reads and changes tenants and their hierarchy in the
+// tenant table described by the object schema: lookups, the hierarchy
+// snapshot with its system-maintained groups (supertenants, subtenants,
+// related), the hierarchy rules enforced by Create and SetParent,
+// user-defined tenant groups, tenant lists (ResolveList) and the recursive
+// CTEs other packages use in SQL (AncestorsCTE, DescendantsCTE).
+//
+// Tenant keys may be of any type (integer, uuid, text); this package
+// handles them in their text form, and SQL compares them as key::text.
 package tenant
 
 import (
@@ -32,7 +37,9 @@ var ErrNotFound = errors.New("no such tenant")
 type Querier = schema.Querier
 
 // selectList is the column list every query here reads, in Tenant order.
-// Optional columns the table lacks read as defaults.
+// Optional columns the table lacks read as defaults: active, subtenants
+// allowed (no column means no restriction), depth 0, and the service
+// provider is the lowest-keyed root (see ServiceProvider).
 func selectList(tt *schema.TenantTable) string {
 	col := func(name, def string) string {
 		if name == "" {
@@ -42,8 +49,23 @@ func selectList(tt *schema.TenantTable) string {
 	}
 	return fmt.Sprintf("t.%s::text, t.%s::text, %s, coalesce(%s, true), coalesce(%s, false), coalesce(%s, false), coalesce(%s, 0)::int",
 		pgx.Identifier{tt.Key}.Sanitize(), pgx.Identifier{tt.Name}.Sanitize(),
-		col(tt.Parent, "NULL")+"::text", col(tt.Active, "true")+"::bool", col(tt.ServiceProvider, "false")+"::bool",
-		col(tt.SubtenantsAllowed, "false")+"::bool", col(tt.Depth, "0"))
+		col(tt.Parent, "NULL")+"::text", col(tt.Active, "true")+"::bool",
+		spExpr(tt), col(tt.SubtenantsAllowed, "true")+"::bool", col(tt.Depth, "0"))
+}
+
+// spExpr is true for the service provider. Without a service-provider
+// column, that is the root tenant with the lowest key, as ServiceProvider
+// has it.
+func spExpr(tt *schema.TenantTable) string {
+	if tt.ServiceProvider != "" {
+		return "t." + pgx.Identifier{tt.ServiceProvider}.Sanitize() + "::bool"
+	}
+	key := pgx.Identifier{tt.Key}.Sanitize()
+	where := ""
+	if tt.Parent != "" {
+		where = " WHERE s." + pgx.Identifier{tt.Parent}.Sanitize() + " IS NULL"
+	}
+	return fmt.Sprintf("t.%s = (SELECT s.%s FROM %s s%s ORDER BY s.%s LIMIT 1)", key, key, tt.Ident(), where, key)
 }
 
 func scan(row pgx.Row) (*Tenant, error) {
@@ -120,20 +142,28 @@ func ServiceProvider(ctx context.Context, q Querier, tt *schema.TenantTable) (*T
 // Use it as "WITH RECURSIVE " + AncestorsCTE(tt, "anc") + " SELECT …".
 // The recursion stops on cycles.
 func AncestorsCTE(tt *schema.TenantTable, name string) string {
+	return closureCTE(tt, name, "ancestor", true)
+}
+
+// closureCTE is the recursive CTE pairing every tenant with itself and each
+// tenant reached by following parent links up (or down), in column col.
+// The path of visited keys stops the recursion on cycles.
+func closureCTE(tt *schema.TenantTable, name, col string, up bool) string {
 	key := pgx.Identifier{tt.Key}.Sanitize()
 	n := pgx.Identifier{name}.Sanitize()
 	if tt.Parent == "" {
-		return fmt.Sprintf("%s(tenant, ancestor) AS (SELECT t.%s, t.%s FROM %s t)", n, key, key, tt.Ident())
+		return fmt.Sprintf("%s(tenant, %s) AS (SELECT t.%s, t.%s FROM %s t)", n, col, key, key, tt.Ident())
 	}
 	parent := pgx.Identifier{tt.Parent}.Sanitize()
-	return fmt.Sprintf(`%s(tenant, ancestor, path) AS (
-	SELECT t.%s, t.%s, ARRAY[t.%s::text] FROM %s t
+	next, match := parent, key // up: from a tenant to its parent
+	if !up {
+		next, match = key, parent // down: from a tenant to its children
+	}
+	return fmt.Sprintf(`%[1]s(tenant, %[2]s, path) AS (
+	SELECT t.%[3]s, t.%[3]s, ARRAY[t.%[3]s::text] FROM %[4]s t
 	UNION ALL
-	SELECT a.tenant, t.%s, a.path || t.%s::text
-	FROM %s a JOIN %s t ON t.%s = a.ancestor
-	WHERE t.%s IS NOT NULL AND NOT t.%s::text = ANY (a.path))`,
-		n, key, key, key, tt.Ident(),
-		parent, parent,
-		n, tt.Ident(), key,
-		parent, parent)
+	SELECT c.tenant, t.%[5]s, c.path || t.%[5]s::text
+	FROM %[1]s c JOIN %[4]s t ON t.%[6]s = c.%[2]s
+	WHERE t.%[5]s IS NOT NULL AND NOT t.%[5]s::text = ANY (c.path))`,
+		n, col, key, tt.Ident(), next, match)
 }

@@ -118,9 +118,15 @@ configuration (nothing changed), 3 database or internal failure (nothing changed
 func commands() []*cli.Command {
 	return []*cli.Command{
 		schemaCommand(),
+		tenantCommand(),
+		buildtenantCommand(),
 		settenantCommand(),
-		aclCommand(),
+		extractCommand(),
+		tenantExtractCommand(),
+		userloadCommand(),
+		verifyCommand(),
 		aliasesCommand(),
+		aclCommand(),
 		convertCommand(),
 		fixturesCommand(),
 		versionCommand(),

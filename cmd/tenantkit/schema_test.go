@@ -178,3 +178,24 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("schema --help: %d %q", res.Code, res.Stdout)
 	}
 }
+
+func TestSchemaConfigErrorsAreBadInput(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, "CREATE TABLE tenant (id int PRIMARY KEY, label text); CREATE TABLE item (id int PRIMARY KEY, tenant int REFERENCES tenant (id))")
+	res := testkit.Run(t, db, "schema")
+	if res.Code != 2 || res.Stderr != "tenantkit: tenant table \"tenant\": no name column; name it in the overlay's <Tenants name=…>\n" {
+		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
+	}
+	res = testkit.Run(t, db, "schema", "--db-schema", "nope")
+	if res.Code != 2 || res.Stderr != "tenantkit: schema \"nope\" does not exist in the database\n" {
+		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
+	}
+}
+
+func TestMissingOverlayIsBadInput(t *testing.T) {
+	db := testkit.NewDB(t)
+	res := testkit.Run(t, db, "schema", "--schema", "no/such/overlay.xml")
+	if res.Code != 2 || !strings.Contains(res.Stderr, "no/such/overlay.xml: no such file or directory") {
+		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
+	}
+}

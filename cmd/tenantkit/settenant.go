@@ -39,14 +39,14 @@ Examples:
    tenantkit settenant -f settenant.xml -c --sample 50
    tenantkit settenant -f settenant.xml -r --json
    tenantkit settenant -f big.xml --batch-size 100000 --commit-each-rule`,
-		Flags: withSchema(
+		Flags: withSchema(append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the settenant `FILE` (required)"},
 			&cli.BoolFlag{Name: "report", Aliases: []string{"r"}, Usage: "report per rule: matched, updated, left without a tenant and why"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "preview the report and change nothing"},
 			&cli.IntFlag{Name: "sample", Value: 10, Usage: "list up to `N` rows left without a tenant per rule"},
 			&cli.IntFlag{Name: "batch-size", Usage: "run each rule in key ranges of `N` rows (with a progress bar)"},
 			&cli.BoolFlag{Name: "commit-each-rule", Usage: "commit after each rule (and each batch) instead of once at the end"},
-		),
+		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.String("file") == "" {
 				return exit.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
@@ -56,7 +56,11 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+			action := writeAction // holds the run lock
+			if c.Bool("check") {
+				action = schemaAction // a check rolls back and takes no run lock
+			}
+			return action(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 				return runSettenant(e, pool, s, cfg)
 			})(c)
 		},

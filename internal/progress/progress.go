@@ -23,6 +23,7 @@ type Reporter struct {
 	total    int64
 	mu       sync.Mutex
 	done     int64
+	rows     int64 // a second count (rows) shown next to bytes
 	start    time.Time
 	lastLine time.Time
 }
@@ -79,7 +80,25 @@ func (r *Reporter) Add(n int64) {
 	}
 	if now := time.Now(); now.Sub(r.lastLine) >= 5*time.Second {
 		r.lastLine = now
-		fmt.Fprintf(r.w, "%s: %d %s (%.0f %s/s)\n", r.desc, r.done, r.unit, float64(r.done)/now.Sub(r.start).Seconds(), r.unit)
+		rows := ""
+		if r.rows > 0 {
+			rows = fmt.Sprintf(", %d rows", r.rows)
+		}
+		fmt.Fprintf(r.w, "%s: %d %s%s (%.0f %s/s)\n", r.desc, r.done, r.unit, rows, float64(r.done)/now.Sub(r.start).Seconds(), r.unit)
+	}
+}
+
+// AddRows records n more rows done, shown next to the main count when that
+// counts something else (bytes).
+func (r *Reporter) AddRows(n int64) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rows += n
+	if r.bar != nil {
+		r.bar.Describe(fmt.Sprintf("%s (%d rows)", r.desc, r.rows))
 	}
 }
 

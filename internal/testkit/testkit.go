@@ -63,6 +63,20 @@ type DB struct {
 // NewDB creates an empty database that is dropped when the test ends.
 func NewDB(t testing.TB) *DB {
 	t.Helper()
+	return newDB(t, "")
+}
+
+// CloneDB creates a copy of src (CREATE DATABASE … TEMPLATE), dropped when
+// the test ends. It closes src's idle connections first: PostgreSQL copies
+// only a database nobody is connected to.
+func CloneDB(t testing.TB, src *DB) *DB {
+	t.Helper()
+	src.Pool.Reset()
+	return newDB(t, src.Name)
+}
+
+func newDB(t testing.TB, template string) *DB {
+	t.Helper()
 	ctx := context.Background()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -72,7 +86,11 @@ func NewDB(t testing.TB) *DB {
 		t.Fatalf("testkit: connecting to the test server: %v", err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		create += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := admin.Exec(ctx, create); err != nil {
 		t.Fatalf("testkit: creating database %s: %v", name, err)
 	}
 	cfg, err := pgxpool.ParseConfig(AdminURL())
@@ -319,4 +337,50 @@ func DropRolesAfter(t testing.TB, roles ...string) {
 			}
 		}
 	})
+}
+
+// XSDAgrees proves that an XSD and a Go validator accept and reject the same
+// files: for each file, xmllint's verdict must equal validate's, and files
+// named bad-* must be rejected and all others accepted.
+func XSDAgrees(t *testing.T, xsd string, files []string, validate func(file string) error) {
+	t.Helper()
+	for _, f := range files {
+		xsdOK, msg := XMLLint(t, xsd, f)
+		err := validate(f)
+		goOK := err == nil
+		if xsdOK != goOK {
+			t.Errorf("%s: xmllint valid=%v (%s), Go valid=%v (%v)", f, xsdOK, strings.TrimSpace(msg), goOK, err)
+		}
+		if wantOK := !strings.HasPrefix(filepath.Base(f), "bad-"); goOK != wantOK {
+			t.Errorf("%s: valid=%v, want %v", f, goOK, wantOK)
+		}
+	}
+}
+
+// AddSeeds adds the contents of the files matching pattern to a fuzz
+// target's seed corpus, so that plain go test runs them too.
+func AddSeeds(f *testing.F, pattern string) {
+	f.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		f.Fatalf("testkit: no seed files match %s", pattern)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+}
+
+// WriteFile writes text to a file called name in a directory of the test's
+// own and returns its path.
+func WriteFile(t testing.TB, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	return p
 }

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
 )
 
 // Error is a configuration error at a position in a file.
@@ -56,7 +58,8 @@ type Node struct {
 func ParseFile(path string) (*Node, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		// A configuration that cannot be read is bad input, like a malformed one.
+		return nil, exit.Usage(err)
 	}
 	return Parse(path, data)
 }

@@ -1,4 +1,7 @@
-package settenant
+// Package sqlcond checks SQL conditions taken from configuration files
+// (the <Where> of settenant and buildtenant) before they are pasted into a
+// statement: wrapped in parentheses, a condition must stay one expression.
+package sqlcond
 
 import (
 	"errors"
@@ -6,13 +9,15 @@ import (
 	"strings"
 )
 
-// checkCondition makes sure a Where condition stays a single, parameter-free
+// Check makes sure a Where condition stays a single, parameter-free
 // expression once it is wrapped in parentheses inside a larger statement:
 // its parentheses balance, it holds no ';' and no $n parameter, and its
 // strings, quoted identifiers and comments are closed. It reads SQL the way
-// PostgreSQL does with standard_conforming_strings on, which settenant sets
-// for its transaction; what the condition means is left to the server.
-func checkCondition(s string) error {
+// PostgreSQL does with standard_conforming_strings on, which callers must set
+// for the session running the statement; what the condition means is left to
+// the server. Callers wrap it as "(\n" + cond + "\n)", so that a trailing
+// -- comment ends before the closing parenthesis.
+func Check(s string) error {
 	depth := 0
 	for i := 0; i < len(s); {
 		c := s[i]

@@ -1,4 +1,4 @@
-package settenant
+package sqlcond
 
 import (
 	"strings"
@@ -33,33 +33,33 @@ var conditionTests = []struct {
 	{"Ünïcode = 'ü'", ""},
 }
 
-func TestCheckCondition(t *testing.T) {
+func TestCheck(t *testing.T) {
 	for _, tt := range conditionTests {
-		err := checkCondition(tt.cond)
+		err := Check(tt.cond)
 		switch {
 		case tt.want == "" && err != nil:
-			t.Errorf("checkCondition(%q) = %v, want nil", tt.cond, err)
+			t.Errorf("Check(%q) = %v, want nil", tt.cond, err)
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("checkCondition(%q) = %v, want an error containing %q", tt.cond, err, tt.want)
+			t.Errorf("Check(%q) = %v, want an error containing %q", tt.cond, err, tt.want)
 		}
 	}
 }
 
-// FuzzCheckCondition checks that an accepted condition stays inside the
+// FuzzCheck checks that an accepted condition stays inside the
 // parentheses it is wrapped in: wrapping and checking again still passes,
 // and the checker never panics.
-func FuzzCheckCondition(f *testing.F) {
+func FuzzCheck(f *testing.F) {
 	for _, tt := range conditionTests {
 		f.Add(tt.cond)
 	}
 	f.Fuzz(func(t *testing.T, cond string) {
-		if checkCondition(cond) != nil {
+		if Check(cond) != nil {
 			return
 		}
-		if err := checkCondition("(\n" + cond + "\n)"); err != nil {
+		if err := Check("(\n" + cond + "\n)"); err != nil {
 			t.Fatalf("%q accepted, but not once wrapped: %v", cond, err)
 		}
-		if err := checkCondition("(\n" + cond + "\n)) OR (x"); err == nil {
+		if err := Check("(\n" + cond + "\n)) OR (x"); err == nil {
 			t.Fatalf("%q accepted, and an extra ')' after it went unnoticed", cond)
 		}
 	})

@@ -1,0 +1,373 @@
+package buildtenant
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
+)
+
+// workTable is the temporary table a run copies the selected rows into. Its
+// columns take their types from the source and tenant tables themselves
+// (CREATE TABLE AS … WITH NO DATA), so every key type works:
+//
+//	seq            the row's number in this run
+//	r1…            the row's key (its primary key, or its ctid)
+//	p1…            the row's parent reference (the <Parent> SREL's columns)
+//	f1…            what parent references point at (the SREL's target columns)
+//	v1…            the mapped attributes, already in the tenant columns' types
+//	tenant         the row's tenant: new, or adopted
+//	parent_seq     the row whose new tenant is the parent, or
+//	parent_tenant  the existing tenant that is the parent
+//	lvl, depth     level in this run (parents first) and depth in the hierarchy
+//	adopted        the row is linked to an existing tenant of the same name
+//	has_children   the row's new tenant gets new children
+type workTable struct {
+	tt *schema.TenantTable
+	b  *boundObject
+	// rowKey are the source columns that identify a row.
+	rowKey []string
+}
+
+// workTableName names the work table (in pg_temp, dropped at commit).
+const workTableName = "tk_buildtenant_rows"
+
+func newWorkTable(tt *schema.TenantTable, b *boundObject) *workTable {
+	w := &workTable{tt: tt, b: b, rowKey: b.rowKey}
+	if len(w.rowKey) == 0 {
+		w.rowKey = []string{"ctid"}
+	}
+	return w
+}
+
+// sourceCol is a column of the object's table qualified by qual; ctid is a
+// system column and stays unquoted.
+func sourceCol(qual, name string) string {
+	if name == "ctid" {
+		return qual + ".ctid"
+	}
+	return qual + "." + ident(name)
+}
+
+// list renders f(i, name) for each name, comma-separated.
+func list(names []string, f func(i int, name string) string) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = f(i+1, n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// numbered lists alias.prefix1, alias.prefix2, … for n columns.
+func numbered(alias, prefix string, n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("%s%s%d", alias, prefix, i+1)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (w *workTable) mappedTo() []string {
+	out := make([]string, len(w.b.maps))
+	for i, m := range w.b.maps {
+		out[i] = m.to
+	}
+	return out
+}
+
+func (w *workTable) mappedFrom() []string {
+	out := make([]string, len(w.b.maps))
+	for i, m := range w.b.maps {
+		out[i] = m.from
+	}
+	return out
+}
+
+func (w *workTable) parentCols() (refs, targets []string) {
+	if w.b.parent == nil {
+		return nil, nil
+	}
+	return w.b.parent.Columns, w.b.parent.TargetColumns
+}
+
+// nameCol is the work table column holding the tenant name.
+func (w *workTable) nameCol(alias string) string { return fmt.Sprintf("%sv%d", alias, w.b.name+1) }
+
+// The tenant table's columns, quoted.
+func (w *workTable) key() string     { return ident(w.tt.Key) }
+func (w *workTable) name() string    { return ident(w.tt.Name) }
+func (w *workTable) tenantC() string { return ident(w.b.obj.TenantColumn) }
+
+func (w *workTable) dropSQL() string { return "DROP TABLE IF EXISTS pg_temp." + workTableName }
+
+func (w *workTable) createSQL() string {
+	refs, targets := w.parentCols()
+	cols := []string{"0::bigint AS seq"}
+	cols = append(cols, list(w.rowKey, func(i int, n string) string { return fmt.Sprintf("%s AS r%d", sourceCol("o", n), i) }))
+	if refs != nil {
+		cols = append(cols,
+			list(refs, func(i int, n string) string { return fmt.Sprintf("o.%s AS p%d", ident(n), i) }),
+			list(targets, func(i int, n string) string { return fmt.Sprintf("o.%s AS f%d", ident(n), i) }))
+	}
+	cols = append(cols,
+		list(w.mappedTo(), func(i int, n string) string { return fmt.Sprintf("t.%s AS v%d", ident(n), i) }),
+		fmt.Sprintf("t.%s AS tenant, t.%s AS parent_tenant", w.key(), w.key()),
+		"0::bigint AS parent_seq, 0 AS lvl, 0 AS depth, false AS adopted, false AS has_children")
+	// Free space in every page keeps the many updates of unindexed columns
+	// HOT: no index entries to write.
+	return fmt.Sprintf("CREATE TEMP TABLE %s WITH (fillfactor = 50) ON COMMIT DROP AS SELECT %s FROM %s o, %s t WITH NO DATA",
+		workTableName, strings.Join(cols, ", "), w.b.obj.Ident(), w.tt.Ident())
+}
+
+// fillSQL selects the rows: no tenant yet, and the Where condition, which is
+// evaluated over the object's table alone (no alias, no other table in
+// FROM), so its unqualified names are that table's columns. A row whose
+// parent row is selected too gets that row's number as parent_seq; a row
+// that is its own parent is a root.
+func (w *workTable) fillSQL() string {
+	refs, targets := w.parentCols()
+	q := w.b.obj.Ident()
+	keyCols := list(w.rowKey, func(_ int, n string) string { return sourceCol(q, n) })
+	sel := []string{
+		fmt.Sprintf("row_number() OVER (ORDER BY %s) AS seq", keyCols),
+		list(w.rowKey, func(i int, n string) string { return fmt.Sprintf("%s AS r%d", sourceCol(q, n), i) }),
+	}
+	cols := []string{"seq", numbered("", "r", len(w.rowKey))}
+	parentSeq, join := "NULL::bigint", ""
+	if refs != nil {
+		sel = append(sel,
+			list(refs, func(i int, n string) string { return fmt.Sprintf("%s AS p%d", sourceCol(q, n), i) }),
+			list(targets, func(i int, n string) string { return fmt.Sprintf("%s AS f%d", sourceCol(q, n), i) }))
+		cols = append(cols, numbered("", "p", len(refs)), numbered("", "f", len(targets)))
+		parentSeq = "pr.seq"
+		join = fmt.Sprintf(" LEFT JOIN sel pr ON (%s) = (%s) AND pr.seq <> s.seq", numbered("pr.", "f", len(targets)), numbered("s.", "p", len(refs)))
+	}
+	sel = append(sel, list(w.mappedFrom(), func(i int, n string) string { return fmt.Sprintf("%s AS v%d", sourceCol(q, n), i) }))
+	cols = append(cols, numbered("", "v", len(w.b.maps)))
+	where := sourceCol(q, w.b.obj.TenantColumn) + " IS NULL"
+	if w.b.rule.Where != "" {
+		where += " AND (\n" + w.b.rule.Where + "\n)"
+	}
+	scols := strings.Join(cols, ", ")
+	return fmt.Sprintf("WITH sel AS (SELECT %s FROM %s WHERE %s)\nINSERT INTO %s (%s, parent_seq, adopted) SELECT %s, %s, false FROM sel s%s",
+		strings.Join(sel, ", "), q, where,
+		workTableName, scols, "s."+strings.ReplaceAll(scols, ", ", ", s."), parentSeq, join)
+}
+
+// indexSQL indexes the work table on the columns the later statements
+// join on, and gathers statistics (temporary tables get none otherwise),
+// so that each statement stays a hash join or an index lookup per row.
+func (w *workTable) indexSQL() []string {
+	t := workTableName
+	out := []string{
+		"CREATE UNIQUE INDEX ON " + t + " (seq)",
+		"CREATE INDEX ON " + t + " (" + w.nameCol("") + ")",
+	}
+	if refs, _ := w.parentCols(); refs != nil {
+		out = append(out,
+			"CREATE INDEX ON "+t+" (parent_seq)",
+			"CREATE INDEX ON "+t+" ("+numbered("", "f", len(refs))+")")
+	}
+	return append(out, "ANALYZE "+t)
+}
+
+// labelExpr renders a row's key as one text value, parts separated by \x1f.
+func (w *workTable) labelExpr(alias string) string {
+	return fmt.Sprintf("array_to_string(ARRAY[%s], chr(31))",
+		list(w.rowKey, func(i int, _ string) string { return fmt.Sprintf("coalesce(%sr%d::text, 'NULL')", alias, i) }))
+}
+
+// rowLabel turns a labelExpr value into "id=4" or "server=a path=\"/x y\"".
+func (w *workTable) rowLabel(label string) string {
+	parts := strings.Split(label, "\x1f")
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		col := "?"
+		if i < len(w.rowKey) {
+			col = w.rowKey[i]
+		}
+		if p == "" || strings.ContainsAny(p, " \t\r\n\"=,\\") || !strconv.CanBackquote(p) {
+			p = strconv.Quote(p)
+		}
+		out[i] = col + "=" + p
+	}
+	return strings.Join(out, " ")
+}
+
+// Check queries return (key text, first $1 row labels, row count) groups,
+// at most $2 of them.
+const groupSelect = "SELECT %s, (array_agg(%s ORDER BY c.seq))[1:$1::int], count(*) FROM " + workTableName + " c "
+
+func (w *workTable) group(key string) string {
+	return fmt.Sprintf(groupSelect, key, w.labelExpr("c."))
+}
+
+func (w *workTable) nullNamesSQL() string {
+	return w.group("NULL::text") + "WHERE " + w.nameCol("c.") + " IS NULL HAVING count(*) > 0 LIMIT $2::int"
+}
+
+func (w *workTable) existingNamesSQL() string {
+	n := w.nameCol("c.")
+	return w.group(n+"::text") + fmt.Sprintf("WHERE EXISTS (SELECT FROM %s t WHERE t.%s = %s) GROUP BY %s ORDER BY min(c.seq) LIMIT $2::int",
+		w.tt.Ident(), w.name(), n, n)
+}
+
+func (w *workTable) ambiguousNamesSQL() string {
+	n := w.nameCol("c.")
+	return w.group(n+"::text") + fmt.Sprintf("WHERE (SELECT count(*) FROM %s t WHERE t.%s = %s) > 1 GROUP BY %s ORDER BY min(c.seq) LIMIT $2::int",
+		w.tt.Ident(), w.name(), n, n)
+}
+
+func (w *workTable) adoptSQL() string {
+	return fmt.Sprintf("UPDATE %s c SET adopted = true, tenant = t.%s FROM %s t WHERE t.%s = %s",
+		workTableName, w.key(), w.tt.Ident(), w.name(), w.nameCol("c."))
+}
+
+func (w *workTable) duplicateNamesSQL() string {
+	n := w.nameCol("c.")
+	return w.group(n+"::text") + fmt.Sprintf("WHERE NOT c.adopted AND %s IS NOT NULL GROUP BY %s HAVING count(*) > 1 ORDER BY min(c.seq) LIMIT $2::int", n, n)
+}
+
+// ancestorSQL handles rows whose parent row is not selected (filtered out by
+// Where): it walks up the parent references through such rows to the
+// nearest one that is selected or already has a tenant. A row left without
+// either (no parent, a dangling reference, a cycle of unselected rows) goes
+// under the service provider. A row that is its own parent is a root.
+func (w *workTable) ancestorSQL() string {
+	refs, targets := w.parentCols()
+	o := w.b.obj.Ident()
+	n := len(refs)
+	k := numbered("", "k", n)
+	oRefs := list(refs, func(_ int, c string) string { return "o." + ident(c) })
+	oTargets := list(targets, func(_ int, c string) string { return "o." + ident(c) })
+	return fmt.Sprintf(`WITH RECURSIVE walk(seq, hops, %[1]s) AS (
+	SELECT c.seq, 1, %[2]s FROM %[3]s c
+	WHERE c.parent_seq IS NULL AND (%[2]s) IS NOT NULL AND (%[2]s) IS DISTINCT FROM (%[4]s)
+	UNION ALL
+	SELECT w.seq, w.hops + 1, %[5]s FROM walk w JOIN %[6]s o ON (%[7]s) = (%[8]s)
+	WHERE o.%[9]s IS NULL AND (%[5]s) IS NOT NULL
+	  AND NOT EXISTS (SELECT FROM %[3]s p WHERE (%[10]s) = (%[7]s))
+) CYCLE %[1]s SET on_cycle USING path,
+anchor AS (
+	SELECT DISTINCT ON (w.seq) w.seq, p.seq AS pseq, o.%[9]s AS ptenant
+	FROM walk w JOIN %[6]s o ON (%[7]s) = (%[8]s)
+	LEFT JOIN %[3]s p ON (%[10]s) = (%[7]s)
+	WHERE o.%[9]s IS NOT NULL OR p.seq IS NOT NULL
+	ORDER BY w.seq, w.hops)
+UPDATE %[3]s c SET parent_seq = a.pseq, parent_tenant = a.ptenant FROM anchor a WHERE a.seq = c.seq`,
+		k, numbered("c.", "p", n), workTableName, numbered("c.", "f", n),
+		oRefs, o, oTargets, numbered("w.", "k", n), w.tenantC(), numbered("p.", "f", n))
+}
+
+// serviceProviderSQL puts the remaining roots under the service provider ($1).
+func (w *workTable) serviceProviderSQL() string {
+	return fmt.Sprintf(`UPDATE %s c SET parent_tenant = sp.%s FROM (SELECT t.%s FROM %s t WHERE t.%s::text = $1) sp
+WHERE c.parent_seq IS NULL AND c.parent_tenant IS NULL`, workTableName, w.key(), w.key(), w.tt.Ident(), w.key())
+}
+
+// levelSQL numbers the levels from the roots down, notes which rows'
+// tenants get children, and computes each new tenant's depth from its parent's true depth (its number of ancestors, not
+// a depth column that may be stale). Rows on a cycle of parent rows are
+// never reached and keep a NULL level.
+func (w *workTable) levelSQL() string {
+	return fmt.Sprintf(`WITH RECURSIVE %s,
+known(tenant, depth) AS (SELECT tenant, count(*)::int - 1 FROM anc GROUP BY tenant),
+lv(seq, lvl, depth) AS (
+	SELECT c.seq, 0, CASE WHEN c.adopted THEN coalesce(ka.depth, 0) ELSE coalesce(kp.depth + 1, 0) END
+	FROM %[2]s c LEFT JOIN known kp ON kp.tenant = c.parent_tenant LEFT JOIN known ka ON ka.tenant = c.tenant
+	WHERE c.parent_seq IS NULL
+	UNION ALL
+	SELECT c.seq, lv.lvl + 1, CASE WHEN c.adopted THEN coalesce(ka.depth, 0) ELSE lv.depth + 1 END
+	FROM lv JOIN %[2]s c ON c.parent_seq = lv.seq LEFT JOIN known ka ON ka.tenant = c.tenant)
+UPDATE %[2]s c SET lvl = lv.lvl, depth = lv.depth,
+	has_children = EXISTS (SELECT FROM %[2]s k WHERE k.parent_seq = c.seq AND NOT k.adopted)
+FROM lv WHERE lv.seq = c.seq`,
+		tenant.AncestorsCTE(w.tt, "anc"), workTableName)
+}
+
+func (w *workTable) cycleSQL() string {
+	return w.group("NULL::text") + "WHERE c.lvl IS NULL HAVING count(*) > 0 LIMIT $2::int"
+}
+
+// tooDeepSQL finds new tenants at depth $3 (= maxDepth) or more: depth 0 is
+// the first level.
+func (w *workTable) tooDeepSQL() string {
+	return w.group("c.depth::text") + "WHERE NOT c.adopted AND c.depth >= $3::int GROUP BY c.depth ORDER BY c.depth LIMIT $2::int"
+}
+
+// existingParent is the existing tenant a new tenant would go under, or NULL
+// when its parent is another new tenant.
+const existingParent = "CASE WHEN c.parent_seq IS NULL THEN c.parent_tenant WHEN p.adopted THEN p.tenant END"
+
+func (w *workTable) noSubtenantsSQL() string {
+	return w.group("pt."+w.name()+"::text") + fmt.Sprintf(`LEFT JOIN %s p ON p.seq = c.parent_seq
+JOIN %s pt ON pt.%s = %s
+WHERE NOT c.adopted AND pt.%s IS NOT TRUE
+GROUP BY pt.%s, pt.%s ORDER BY min(c.seq) LIMIT $2::int`,
+		workTableName, w.tt.Ident(), w.key(), existingParent, ident(w.tt.SubtenantsAllowed), w.key(), w.name())
+}
+
+func (w *workTable) tenantCountSQL() string {
+	return fmt.Sprintf("SELECT (SELECT count(*) FROM %s), (SELECT count(*) FROM %s WHERE NOT adopted)", w.tt.Ident(), workTableName)
+}
+
+func (w *workTable) levelsSQL() string {
+	return "SELECT coalesce(max(lvl), 0), count(*) FILTER (WHERE NOT adopted), count(*) FILTER (WHERE adopted) FROM " + workTableName
+}
+
+func (w *workTable) levelCountSQL() string {
+	return "SELECT count(*) FROM " + workTableName + " WHERE lvl = $1 AND NOT adopted"
+}
+
+// insertSQL creates the new tenants of level $1 and records each one's key
+// in the work table, matched by name.
+func (w *workTable) insertSQL() string {
+	cols := list(w.mappedTo(), func(_ int, n string) string { return ident(n) })
+	vals := numbered("c.", "v", len(w.b.maps))
+	if w.tt.Parent != "" {
+		cols += ", " + ident(w.tt.Parent)
+		vals += ", coalesce(c.parent_tenant, p.tenant)"
+	}
+	if w.tt.Depth != "" {
+		cols += ", " + ident(w.tt.Depth)
+		vals += ", c.depth"
+	}
+	if s := w.tt.SubtenantsAllowed; s != "" {
+		// A new tenant that gets children must allow subtenants; the others
+		// take the column's default.
+		def := "NULL"
+		if c := w.tt.Object.Column(s); c != nil && c.Default != "" {
+			def = c.Default
+		}
+		cols += ", " + ident(s)
+		vals += fmt.Sprintf(", CASE WHEN c.has_children THEN true ELSE %s END", def)
+	}
+	return fmt.Sprintf(`WITH ins AS (
+	INSERT INTO %[1]s (%[2]s)
+	SELECT %[3]s FROM %[4]s c LEFT JOIN %[4]s p ON p.seq = c.parent_seq
+	WHERE c.lvl = $1 AND NOT c.adopted
+	ORDER BY c.seq
+	RETURNING %[5]s, %[6]s)
+UPDATE %[4]s c SET tenant = ins.%[5]s FROM ins WHERE %[7]s = ins.%[6]s AND c.lvl = $1 AND NOT c.adopted`,
+		w.tt.Ident(), cols, vals, workTableName, w.key(), w.name(), w.nameCol("c."))
+}
+
+// linkSQL sets every selected row's tenant, in one statement.
+func (w *workTable) linkSQL() string {
+	return fmt.Sprintf("UPDATE %s o SET %s = c.tenant FROM %s c WHERE (%s) = (%s)",
+		w.b.obj.Ident(), w.tenantC(), workTableName,
+		list(w.rowKey, func(_ int, n string) string { return sourceCol("o", n) }),
+		numbered("c.", "r", len(w.rowKey)))
+}
+
+func (w *workTable) planSQL() string {
+	parent := "NULL::text"
+	if w.tt.Parent != "" {
+		parent = fmt.Sprintf("(SELECT pt.%[1]s::text FROM %[2]s pt WHERE pt.%[3]s = CASE WHEN c.adopted THEN (SELECT a.%[4]s FROM %[2]s a WHERE a.%[3]s = c.tenant) ELSE coalesce(c.parent_tenant, p.tenant) END)",
+			w.name(), w.tt.Ident(), w.key(), ident(w.tt.Parent))
+	}
+	return fmt.Sprintf("SELECT %s, %s::text, %s, c.depth, c.adopted FROM %s c LEFT JOIN %s p ON p.seq = c.parent_seq ORDER BY c.lvl, c.seq",
+		w.labelExpr("c."), w.nameCol("c."), parent, workTableName, workTableName)
+}

@@ -1,0 +1,107 @@
+package extract
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
+)
+
+// readStatements are the keywords a read-only query may start with.
+var readStatements = []string{"SELECT", "WITH", "VALUES", "TABLE"}
+
+// querySection builds the section for --sql. The query must be one
+// statement (the extended protocol refuses several) starting with SELECT,
+// WITH, VALUES or TABLE; it runs in a READ ONLY transaction, so whatever
+// would still write (a data-modifying WITH, nextval, SELECT … FOR UPDATE)
+// fails with exit 2 as well.
+func querySection(ctx context.Context, tx pgx.Tx, sql, name string) (*section, error) {
+	sql = strings.TrimRight(strings.TrimSpace(sql), "; \t\r\n")
+	first := strings.ToUpper(firstWord(sql))
+	ok := false
+	for _, k := range readStatements {
+		ok = ok || first == k
+	}
+	if !ok {
+		return nil, exit.Usagef("--sql: only a single read-only SELECT can be extracted, not %q", firstWord(sql))
+	}
+	sec := &section{query: sql, what: "--sql"}
+	desc, err := tx.Conn().PgConn().Prepare(ctx, "", sql, nil)
+	if err != nil {
+		return nil, queryError(sec, err)
+	}
+	if len(desc.Fields) == 0 {
+		return nil, exit.Usagef("--sql: the statement returns no columns")
+	}
+	oids := make([]uint32, len(desc.Fields))
+	mods := make([]int32, len(desc.Fields))
+	for i, f := range desc.Fields {
+		sec.table.Columns = append(sec.table.Columns, f.Name)
+		oids[i], mods[i] = f.DataTypeOID, f.TypeModifier
+	}
+	if err := tx.QueryRow(ctx, typeNamesSQL, oids, mods).Scan(&sec.table.Types); err != nil {
+		return nil, exit.Failure(err)
+	}
+	if name == "" {
+		if name, err = sourceTable(ctx, tx, desc.Fields); err != nil {
+			return nil, err
+		}
+	}
+	sec.table.Name = name
+	return sec, nil
+}
+
+const typeNamesSQL = `SELECT array_agg(format_type(t.oid, nullif(t.mod, -1)) ORDER BY t.n)
+FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, mod, n)`
+
+const tableNameSQL = `SELECT relname FROM pg_class WHERE oid = $1`
+
+// sourceTable names the result of a query after the table all its columns
+// come from, so that it loads back into that table; else "query".
+func sourceTable(ctx context.Context, tx pgx.Tx, fields []pgconn.FieldDescription) (string, error) {
+	oid := fields[0].TableOID
+	for _, f := range fields {
+		if f.TableOID == 0 || f.TableOID != oid {
+			return "query", nil
+		}
+	}
+	var name string
+	if err := tx.QueryRow(ctx, tableNameSQL, oid).Scan(&name); err != nil {
+		return "", exit.Failure(err)
+	}
+	return name, nil
+}
+
+// firstWord returns the first keyword of sql, skipping white space,
+// comments and opening parentheses.
+func firstWord(sql string) string {
+	s := sql
+	for {
+		s = strings.TrimLeft(s, " \t\r\n(")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return ""
+			}
+			s = s[i+1:]
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s, "*/")
+			if i < 0 {
+				return ""
+			}
+			s = s[i+2:]
+		default:
+			end := strings.IndexFunc(s, func(r rune) bool {
+				return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+			})
+			if end < 0 {
+				return s
+			}
+			return s[:end]
+		}
+	}
+}

@@ -1,0 +1,366 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
+)
+
+// TenantOptions control an extract of one tenant's rows.
+type TenantOptions struct {
+	// Tenant is the tenant's name or key.
+	Tenant string
+	// Objects are object or table names or patterns; nil means every
+	// tenanted object.
+	Objects []string
+	// Subtenants adds the rows of the tenant's descendants.
+	Subtenants bool
+	// WithPublic adds the public rows the extracted rows reference,
+	// directly or through other public rows.
+	WithPublic bool
+	// StripTenant leaves the tenant column out, so that the file can seed
+	// another tenant with userload -t.
+	StripTenant bool
+	Output      Output
+	// Control is the path of the incremental control file; "" means a
+	// full extract.
+	Control string
+}
+
+// ExtractTenant writes every row a tenant owns, parents before children.
+//
+// Without WithPublic the run is one READ ONLY transaction. WithPublic finds
+// the referenced public rows set-based, collecting their row identities in
+// temporary tables round by round until no new row is referenced; that
+// needs a read-write transaction, which is always rolled back.
+func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts TenantOptions) (*Summary, error) {
+	if s.Tenants == nil {
+		return nil, exit.Usagef("the database has no tenant table (name it with <Tenants> in the --schema overlay)")
+	}
+	if opts.WithPublic && opts.StripTenant {
+		return nil, exit.Usagef("--with-public and --strip-tenant cannot be combined: userload -t would give the public rows to the new tenant")
+	}
+	objs, err := tenantObjects(s, opts.Objects)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, exit.Failure(err)
+	}
+	defer conn.Release()
+	t, err := tenant.Lookup(ctx, conn, s.Tenants, opts.Tenant)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return nil, exit.Usagef("unknown tenant %q (no tenant has that name or key)", opts.Tenant)
+	}
+	if err != nil {
+		return nil, exit.Failure(err)
+	}
+	var ctl *control
+	var clamp *time.Time
+	if opts.Control != "" {
+		scope := "tenant " + t.ID
+		if opts.Subtenants {
+			scope += " with subtenants"
+		}
+		if ctl, err = loadControl(opts.Control, "tenant-extract", scope); err != nil {
+			return nil, err
+		}
+		if clamp, err = inFlightSince(ctx, conn.Conn()); err != nil {
+			return nil, err
+		}
+	}
+	access := pgx.ReadOnly
+	if opts.WithPublic {
+		access = pgx.ReadWrite
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: access})
+	if err != nil {
+		return nil, exit.Failure(err)
+	}
+	defer tx.Rollback(context.Background())
+	if err := setSession(ctx, tx); err != nil {
+		return nil, err
+	}
+	owners := []string{t.ID}
+	if opts.Subtenants {
+		if owners, err = descendants(ctx, tx, s.Tenants, t.ID); err != nil {
+			return nil, err
+		}
+	}
+	sel := &rowSelection{owners: owners, tenantObjs: map[*schema.Object]func(string) string{}}
+	for _, o := range objs {
+		var inc *increment
+		if ctl != nil {
+			inc = ctl.increment(o, clamp)
+		}
+		sel.add(o, inc)
+	}
+	if opts.WithPublic {
+		if err := sel.addPublic(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	return run(ctx, tx, sel.sections(opts.StripTenant), opts.Output, ctl)
+}
+
+// tenantObjects resolves --objects to tenanted objects; the default is
+// every tenanted object. The tenant table's rows belong to no tenant.
+func tenantObjects(s *schema.Schema, patterns []string) ([]*schema.Object, error) {
+	if len(patterns) == 0 {
+		var out []*schema.Object
+		for _, o := range s.Tenanted() {
+			if !o.IsTenantTable {
+				out = append(out, o)
+			}
+		}
+		if len(out) == 0 {
+			return nil, exit.Usagef("no object has a tenant column")
+		}
+		return out, nil
+	}
+	objs, err := s.Select(patterns)
+	if err != nil {
+		return nil, exit.Usage(err)
+	}
+	if len(objs) == 0 {
+		return nil, exit.Usagef("no object matches %s", strings.Join(patterns, " "))
+	}
+	for _, o := range objs {
+		if !o.Tenanted() || o.IsTenantTable {
+			return nil, exit.Usagef("object %s (table %s) has no tenant column: its rows belong to no tenant (--with-public adds the public rows referenced)", o.Name, o.Table)
+		}
+	}
+	return objs, nil
+}
+
+// descendantsSQL lists a tenant and its descendants (the subtenants group).
+const descendantsSQL = `WITH RECURSIVE %s SELECT DISTINCT descendant::text FROM des WHERE tenant::text = $1 ORDER BY 1`
+
+func descendants(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, id string) ([]string, error) {
+	rows, err := tx.Query(ctx, fmt.Sprintf(descendantsSQL, tenant.DescendantsCTE(tt, "des")), id)
+	if err != nil {
+		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenant %s: %w", id, err))
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenant %s: %w", id, err))
+	}
+	return ids, nil
+}
+
+// rowSelection decides which rows of which objects a tenant extract writes.
+type rowSelection struct {
+	owners     []string                                     // tenant keys as text
+	tenantObjs map[*schema.Object]func(alias string) string // object -> condition for its tenant rows
+	incs       map[*schema.Object]*increment
+	order      []*schema.Object
+	public     map[*schema.Object]*publicSet
+}
+
+// add selects the rows of o owned by the owners (and changed since the
+// last run, for an incremental run).
+func (r *rowSelection) add(o *schema.Object, inc *increment) {
+	if inc != nil {
+		if r.incs == nil {
+			r.incs = map[*schema.Object]*increment{}
+		}
+		r.incs[o] = inc
+	}
+	r.tenantObjs[o] = func(a string) string {
+		cond := r.ownerCond(o, a)
+		if inc != nil {
+			if c := inc.condition(a); c != "" {
+				cond += " AND " + c
+			}
+		}
+		return cond
+	}
+	r.order = append(r.order, o)
+}
+
+// ownerCond is the condition on alias a that a row of o belongs to one of
+// the owners. The keys are cast to the tenant column's type so that an
+// index on the column is used.
+func (r *rowSelection) ownerCond(o *schema.Object, a string) string {
+	lits := make([]string, len(r.owners))
+	for i, id := range r.owners {
+		lits[i] = quoteLiteral(id)
+	}
+	col := o.Column(o.TenantColumn)
+	return fmt.Sprintf("%s.%s = ANY (ARRAY[%s]::%s[])", a, pgx.Identifier{o.TenantColumn}.Sanitize(), strings.Join(lits, ", "), col.Type)
+}
+
+// sections builds the output sections, parents before children.
+func (r *rowSelection) sections(stripTenant bool) []*section {
+	objs := append([]*schema.Object(nil), r.order...)
+	for o, p := range r.public {
+		if _, ok := r.tenantObjs[o]; !ok && p.rows > 0 {
+			objs = append(objs, o)
+		}
+	}
+	var out []*section
+	for _, o := range schema.Ordered(objs) {
+		var cols []schema.Column
+		for _, c := range o.Columns {
+			if !c.Generated && !(stripTenant && c.Name == o.TenantColumn) {
+				cols = append(cols, c)
+			}
+		}
+		sec := &section{obj: o, what: "table " + o.Table, inc: r.incs[o]}
+		sec.table.Name = o.Table
+		for _, c := range cols {
+			sec.table.Columns = append(sec.table.Columns, c.Name)
+			sec.table.Types = append(sec.table.Types, c.Type)
+		}
+		var conds []string
+		if cond, ok := r.tenantObjs[o]; ok {
+			sec.from = fromClause(o, []string{cond("t")})
+			conds = append(conds, "("+cond("t")+")")
+		}
+		if p := r.public[o]; p != nil && p.rows > 0 {
+			conds = append(conds, p.cond("t"))
+		}
+		sec.query = selectList(cols) + fromClause(o, []string{"(" + strings.Join(conds, " OR ") + ")"}) + " ORDER BY " + orderBy(o)
+		out = append(out, sec)
+	}
+	return out
+}
+
+// publicSet collects the identities of the public rows of one object that
+// the extract references, in a temporary table.
+type publicSet struct {
+	obj   *schema.Object
+	table string // quoted temporary table name
+	rows  int64
+}
+
+// cond is the condition on alias a that the row is in the set.
+func (p *publicSet) cond(a string) string {
+	return fmt.Sprintf("(%s.tableoid, %s.ctid) IN (SELECT rel, tid FROM %s)", a, a, p.table)
+}
+
+// isPublicCapable reports whether o can hold public rows.
+func isPublicCapable(o *schema.Object) bool {
+	return o != nil && !o.IsTenantTable && (o.Tenancy == schema.Optional || o.Tenancy == schema.None)
+}
+
+// publicCond is the condition on alias a that a row of o is public.
+func publicCond(o *schema.Object, a string) string {
+	if o.Tenancy == schema.None {
+		return "true"
+	}
+	return fmt.Sprintf("%s.%s IS NULL", a, pgx.Identifier{o.TenantColumn}.Sanitize())
+}
+
+// addPublic finds the public rows referenced through SRELs by the selected
+// rows, and by public rows so found, until no new row turns up. Each round
+// runs one INSERT … SELECT per object.
+func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
+	r.public = map[*schema.Object]*publicSet{}
+	queue := append([]*schema.Object(nil), r.order...)
+	seen := map[*schema.Object]bool{}
+	for len(queue) > 0 {
+		o := queue[0]
+		queue = queue[1:]
+		if seen[o] {
+			continue
+		}
+		seen[o] = true
+		for _, s := range o.Srels {
+			if t := s.Target; isPublicCapable(t) && r.public[t] == nil {
+				r.public[t] = &publicSet{obj: t, table: pgx.Identifier{"tk_public_" + strconv.Itoa(len(r.public)+1)}.Sanitize()}
+				queue = append(queue, t)
+			}
+		}
+	}
+	var targets []*schema.Object
+	for _, o := range schema.Ordered(mapKeys(r.public)) {
+		p := r.public[o]
+		if _, err := tx.Exec(ctx, fmt.Sprintf(createPublicSQL, p.table)); err != nil {
+			return exit.Failure(fmt.Errorf("creating a temporary table: %w", err))
+		}
+		targets = append(targets, o)
+	}
+	for {
+		added := int64(0)
+		for _, o := range targets {
+			sql := r.collectSQL(o)
+			if sql == "" {
+				continue
+			}
+			tag, err := tx.Exec(ctx, sql)
+			if err != nil {
+				return exit.Failure(fmt.Errorf("collecting the public rows of %s: %w", o.Table, err))
+			}
+			r.public[o].rows += tag.RowsAffected()
+			added += tag.RowsAffected()
+		}
+		if added == 0 {
+			return nil
+		}
+	}
+}
+
+const createPublicSQL = `CREATE TEMP TABLE %s (rel oid, tid tid, PRIMARY KEY (rel, tid)) ON COMMIT DROP`
+
+// collectSQL adds to o's public set the public rows of o referenced by a
+// selected row of any object, or "" when nothing can reference o.
+func (r *rowSelection) collectSQL(o *schema.Object) string {
+	p := r.public[o]
+	var refs []string
+	for _, src := range r.sources() {
+		var sel []string
+		if cond, ok := r.tenantObjs[src]; ok {
+			sel = append(sel, "("+cond("s")+")")
+		}
+		if sp := r.public[src]; sp != nil {
+			sel = append(sel, sp.cond("s"))
+		}
+		for _, s := range src.Srels {
+			if s.Target != o || len(s.TargetColumns) != len(s.Columns) {
+				continue
+			}
+			var join []string
+			for i, c := range s.Columns {
+				join = append(join, fmt.Sprintf("s.%s = t.%s", pgx.Identifier{c}.Sanitize(), pgx.Identifier{s.TargetColumns[i]}.Sanitize()))
+			}
+			refs = append(refs, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE (%s) AND %s)", src.Ident(), strings.Join(sel, " OR "), strings.Join(join, " AND ")))
+		}
+	}
+	if len(refs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(`INSERT INTO %s (rel, tid) SELECT t.tableoid, t.ctid FROM %s t
+WHERE %s AND NOT %s AND (%s)`, p.table, o.Ident(), publicCond(o, "t"), p.cond("t"), strings.Join(refs, "\n OR "))
+}
+
+// sources lists every object whose selected rows may reference public
+// rows: the tenant's objects and the public objects, each once.
+func (r *rowSelection) sources() []*schema.Object {
+	objs := append([]*schema.Object(nil), r.order...)
+	for o := range r.public {
+		if _, ok := r.tenantObjs[o]; !ok {
+			objs = append(objs, o)
+		}
+	}
+	return schema.Ordered(objs)
+}
+
+func mapKeys(m map[*schema.Object]*publicSet) []*schema.Object {
+	out := make([]*schema.Object, 0, len(m))
+	for o := range m {
+		out = append(out, o)
+	}
+	return out
+}

@@ -1,0 +1,210 @@
+// Package load is tenantkit's userload engine: it applies data files to
+// the database set-based, in one transaction.
+//
+// A run flows one way:
+//
+//	files → reader (datafile) → records → batches → COPY → staging tables
+//	      → set-based checks (types, keys, NOT NULL, foreign keys) → UPDATE / INSERT / DELETE
+//
+// Reading and copying run concurrently, joined by a bounded channel, so memory
+// does not grow with the files. Each section of a file is copied in binary
+// form into a temporary staging table with one text column per file column
+// and the record's position; staged sections are applied table by table,
+// parents before children, whatever their order in the files. When a table
+// is empty (or with insert-only loads on a key the database enforces) a
+// section is copied straight into the target table inside a savepoint; if the
+// database refuses any row there, the savepoint is rolled back and the
+// section goes through staging, which names every bad record.
+//
+// Every record that cannot be applied becomes a Reject with its position.
+// By default any reject rolls the whole run back; with a rejects file the
+// rejects are written there and the rest is committed.
+package load
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/tenantkit/tenantkit/datafile"
+)
+
+// Mode says what a run does with the records it reads.
+type Mode int
+
+// The modes of userload.
+const (
+	// Upsert inserts records without a match and updates records with one.
+	Upsert Mode = iota
+	// InsertOnly inserts every record; a record whose key exists is a reject (-i).
+	InsertOnly
+	// UpdateOnly updates matching rows; a record with no match is a reject (-u).
+	UpdateOnly
+	// Delete deletes the rows matching each record (-r).
+	Delete
+)
+
+func (m Mode) String() string {
+	switch m {
+	case InsertOnly:
+		return "insert-only"
+	case UpdateOnly:
+		return "update-only"
+	case Delete:
+		return "delete"
+	}
+	return "upsert"
+}
+
+// Options configure a run. The zero value (with Files) upserts atomically.
+type Options struct {
+	// Files are the data files, read in order; "-" is standard input.
+	Files []string
+	// File are the reading options shared by every file (format, encoding,
+	// literal backslashes, CSV null marker and table name).
+	File datafile.Options
+	Mode Mode
+	// All lets a record update (or delete) every row it matches (-a);
+	// without it a record matching several rows is a reject.
+	All bool
+	// Check runs everything and rolls back: the summary and the record
+	// detail say what a real run would do (-c).
+	Check bool
+	// Verbose reports every record's fate to Detail (-v).
+	Verbose bool
+	// Key overrides the match key of every table in the files (--key).
+	Key []string
+	// RejectsFile opts into partial loads: rejects are written there in
+	// userload format and everything else is committed.
+	RejectsFile string
+	// Tenant (a name or key) gives every row of a tenanted table that
+	// tenant (-t); it must exist and be active.
+	Tenant string
+	// NewKeys treats the keys of tables whose key has a default as labels:
+	// records are inserted with fresh keys and the SRELs of the run that
+	// point at the labels are rewritten (--new-keys).
+	NewKeys bool
+	// Quiet turns the progress report off.
+	Quiet bool
+	// Detail receives one line per record with Verbose; nil discards.
+	Detail io.Writer
+	// Trace, when set, receives each statement's duration (for tuning).
+	Trace io.Writer
+	// OnReject, when set, is called with every reject in file order.
+	OnReject func(Reject)
+}
+
+// Reject is a record that cannot be applied.
+type Reject struct {
+	Pos    datafile.Pos `json:"pos"`
+	Table  string       `json:"table"`
+	Column string       `json:"column,omitempty"`
+	Value  *string      `json:"value,omitempty"`
+	Reason string       `json:"reason"`
+}
+
+func (r Reject) String() string {
+	s := fmt.Sprintf("%s: %s: ", r.Pos, r.Table)
+	if r.Column != "" {
+		s += fmt.Sprintf("column %q: ", r.Column)
+		if r.Value != nil {
+			s += fmt.Sprintf("value %q: ", clip(*r.Value, 80))
+		}
+	}
+	return s + r.Reason
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// TableCounts are the effects of a run on one table. Inserted, Updated and
+// Deleted count rows of the table; Rejected counts records.
+type TableCounts struct {
+	Table    string `json:"table"`
+	Records  int64  `json:"records"`
+	Inserted int64  `json:"inserted"`
+	Updated  int64  `json:"updated"`
+	// Unchanged counts matched rows that already held the record's values.
+	Unchanged int64 `json:"unchanged"`
+	Deleted   int64 `json:"deleted"`
+	Rejected  int64 `json:"rejected"`
+	// Stamped counts records given the tenant of -t.
+	Stamped int64 `json:"stamped,omitempty"`
+	// Rewired counts references rewritten from labels to new keys (--new-keys).
+	Rewired int64 `json:"rewired,omitempty"`
+	// NoTenantRejects and RefRejects count rejects for a missing tenant and
+	// for the reference rule.
+	NoTenantRejects int64 `json:"no_tenant_rejects,omitempty"`
+	RefRejects      int64 `json:"reference_rule_rejects,omitempty"`
+	// FastPath reports that records were copied straight into the table.
+	FastPath bool `json:"fast_path"`
+}
+
+// Summary is what a run did (or, with Check or after a rollback, would have done).
+type Summary struct {
+	Mode      string         `json:"mode"`
+	Records   int64          `json:"records"`
+	Rejected  int64          `json:"rejected"`
+	Committed bool           `json:"committed"`
+	Checked   bool           `json:"check,omitempty"`
+	Tenant    *TenantRef     `json:"tenant,omitempty"`
+	Tables    []*TableCounts `json:"tables"`
+	// RejectsByReason counts rejected records by kind of reason ("bad
+	// value", "NOT NULL", "dangling foreign key", "reference rule", …).
+	RejectsByReason map[string]int64 `json:"rejects_by_reason,omitempty"`
+	// RejectsFile is where rejects were written, "" when none were.
+	RejectsFile string `json:"rejects_file,omitempty"`
+}
+
+// TenantRef names the tenant of -t.
+type TenantRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// table returns the counts of the named table, adding them if need be.
+func (s *Summary) table(name string) *TableCounts {
+	for _, t := range s.Tables {
+		if t.Table == name {
+			return t
+		}
+	}
+	t := &TableCounts{Table: name}
+	s.Tables = append(s.Tables, t)
+	sort.Slice(s.Tables, func(i, j int) bool { return s.Tables[i].Table < s.Tables[j].Table })
+	return t
+}
+
+// WriteText prints the summary as a table.
+func (s *Summary) WriteText(w io.Writer) error {
+	width := len("TABLE")
+	for _, t := range s.Tables {
+		width = max(width, len(t.Table))
+	}
+	fmt.Fprintf(w, "%-*s %10s %10s %10s %10s %10s\n", width, "TABLE", "INSERTED", "UPDATED", "UNCHANGED", "DELETED", "REJECTED")
+	for _, t := range s.Tables {
+		fmt.Fprintf(w, "%-*s %10d %10d %10d %10d %10d\n", width, t.Table, t.Inserted, t.Updated, t.Unchanged, t.Deleted, t.Rejected)
+	}
+	if s.Tenant != nil {
+		for _, t := range s.Tables {
+			if t.Stamped+t.Rewired+t.RefRejects+t.NoTenantRejects > 0 {
+				fmt.Fprintf(w, "%s: %d stamped with tenant %s (%s), %d references rewired, %d reference-rule rejects, %d no-tenant rejects\n",
+					t.Table, t.Stamped, s.Tenant.Name, s.Tenant.ID, t.Rewired, t.RefRejects, t.NoTenantRejects)
+			}
+		}
+	}
+	var err error
+	switch {
+	case s.Checked:
+		_, err = fmt.Fprintf(w, "check only: %d records read, nothing was changed\n", s.Records)
+	case s.Committed:
+		_, err = fmt.Fprintf(w, "%d records read, %d rejected, committed\n", s.Records, s.Rejected)
+	default:
+		_, err = fmt.Fprintf(w, "%d records read, %d rejected, rolled back: nothing was changed\n", s.Records, s.Rejected)
+	}
+	return err
+}

@@ -1,0 +1,268 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/tenantkit/tenantkit/datafile"
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/schema"
+)
+
+// batchSize is the number of records handed from the reader to the copier
+// at once; queueDepth bounds how many batches wait between them.
+const (
+	batchSize  = 2000
+	queueDepth = 4
+)
+
+// record is one row of a data file, with its run-wide sequence number.
+type record struct {
+	vals []datafile.Value
+	pos  datafile.Pos
+	n    int64
+}
+
+// section is a run of records of one table in one file.
+type section struct {
+	file    int // index into Options.Files
+	ordinal int // the section's number within its file, from 0
+	table   *datafile.Table
+	obj     *schema.Object
+	cols    []*schema.Column
+	first   datafile.Pos
+}
+
+// batch is a slice of consecutive records of one section.
+type batch struct {
+	sec  *section
+	recs []record
+}
+
+// sectionReader reads every file in order and emits batches.
+type sectionReader struct {
+	files  []string
+	opts   datafile.Options
+	schema *schema.Schema
+	// records numbers the records read, across files and re-reads.
+	records int64
+	onByte  func(int64)
+	onRows  func(int64)
+	// stdinCopy receives what is read from standard input, so that its
+	// sections can be read again; nil when no file is "-".
+	stdinCopy *os.File
+}
+
+// run reads all files into out and closes it.
+func (sr *sectionReader) run(ctx context.Context, out chan<- batch) error {
+	defer close(out)
+	for i, path := range sr.files {
+		err := sr.readFile(ctx, i, path, -1, func(b batch) error {
+			select {
+			case out <- b:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readFile streams one file. With only >= 0 it emits only the section of
+// that ordinal (a re-read after a failed fast path).
+func (sr *sectionReader) readFile(ctx context.Context, fileIdx int, path string, only int, emit func(batch) error) error {
+	r, err := sr.open(path, only < 0)
+	if err != nil {
+		return exit.Usage(fmt.Errorf("%s: %w", path, err))
+	}
+	defer r.Close()
+	var (
+		cur     *section
+		curT    *datafile.Table
+		ordinal = -1
+		b       batch
+	)
+	flush := func() error {
+		if len(b.recs) == 0 {
+			return nil
+		}
+		if sr.onRows != nil {
+			sr.onRows(int64(len(b.recs)))
+		}
+		err := emit(b)
+		b = batch{sec: cur}
+		return err
+	}
+	for r.Next() {
+		if t := r.Table(); t != curT {
+			if err := flush(); err != nil {
+				return err
+			}
+			curT, ordinal = t, ordinal+1
+			cur = nil
+			if only < 0 || ordinal == only {
+				if cur, err = sr.resolve(fileIdx, ordinal, t, r.Pos()); err != nil {
+					return err
+				}
+			}
+			b = batch{sec: cur}
+		}
+		if only >= 0 && ordinal > only {
+			break
+		}
+		if cur == nil {
+			continue
+		}
+		sr.records++
+		vals := make([]datafile.Value, len(r.Values()))
+		copy(vals, r.Values())
+		b.recs = append(b.recs, record{vals: vals, pos: r.Pos(), n: sr.records})
+		if len(b.recs) == batchSize {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := r.Err(); err != nil {
+		return err // a *datafile.SyntaxError is classified as bad input
+	}
+	return flush()
+}
+
+// open opens a data file, counting the bytes read when count is set and the
+// format is a stream.
+func (sr *sectionReader) open(path string, count bool) (datafile.Reader, error) {
+	format, err := datafile.DetectFormat(path, sr.opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	opts := sr.opts
+	opts.Format = format
+	if path == "-" && sr.stdinCopy != nil {
+		return sr.openStdin(count, opts)
+	}
+	fi, statErr := os.Stat(path)
+	if format == datafile.XLSX || path == "-" || statErr != nil || !fi.Mode().IsRegular() || !count {
+		return datafile.Open(path, sr.opts)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := datafile.NewReader(&countingReader{r: f, sr: sr}, path, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &closingReader{Reader: r, c: f}, nil
+}
+
+// openStdin reads standard input the first time, keeping a copy of it in
+// stdinCopy, and that copy when a section must be read again.
+func (sr *sectionReader) openStdin(first bool, opts datafile.Options) (datafile.Reader, error) {
+	if first {
+		return datafile.NewReader(&countingReader{r: io.TeeReader(os.Stdin, sr.stdinCopy), sr: sr}, "-", opts)
+	}
+	f, err := os.Open(sr.stdinCopy.Name())
+	if err != nil {
+		return nil, err
+	}
+	r, err := datafile.NewReader(f, "-", opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &closingReader{Reader: r, c: f}, nil
+}
+
+// resolve finds the object and columns of a section: an unknown table or
+// column, or a generated column, is bad input.
+func (sr *sectionReader) resolve(fileIdx, ordinal int, t *datafile.Table, pos datafile.Pos) (*section, error) {
+	where := fmt.Sprintf("%s:%d", pos.File, pos.Line)
+	obj := sr.schema.Object(t.Name)
+	if obj == nil {
+		return nil, exit.Usagef("%s: unknown table %q (not in schema %q)", where, t.Name, sr.schema.DBSchema)
+	}
+	sec := &section{file: fileIdx, ordinal: ordinal, table: t, obj: obj, first: pos}
+	seen := map[string]bool{}
+	for _, name := range t.Columns {
+		c := obj.Column(name)
+		switch {
+		case c == nil:
+			return nil, exit.Usagef("%s: table %q has no column %q", where, obj.Table, name)
+		case c.Generated:
+			return nil, exit.Usagef("%s: column %q of table %q is generated and cannot be loaded", where, name, obj.Table)
+		case seen[name]:
+			return nil, exit.Usagef("%s: column %q appears twice in the header of table %q", where, name, obj.Table)
+		}
+		seen[name] = true
+		sec.cols = append(sec.cols, c)
+	}
+	return sec, nil
+}
+
+type countingReader struct {
+	r  io.Reader
+	sr *sectionReader
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.sr.onByte != nil {
+		c.sr.onByte(int64(n))
+	}
+	return n, err
+}
+
+// closingReader closes the file under a reader built with NewReader.
+type closingReader struct {
+	datafile.Reader
+	c io.Closer
+}
+
+func (r *closingReader) Close() error {
+	err := r.Reader.Close()
+	if cerr := r.c.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// batchStream hands batches to the copier one section at a time.
+type batchStream struct {
+	ch     <-chan batch
+	peeked *batch
+}
+
+// next returns the next batch, if any.
+func (s *batchStream) next() (batch, bool) {
+	if s.peeked != nil {
+		b := *s.peeked
+		s.peeked = nil
+		return b, true
+	}
+	b, ok := <-s.ch
+	return b, ok
+}
+
+// nextOf returns the next batch if it belongs to sec, else keeps it back.
+func (s *batchStream) nextOf(sec *section) (batch, bool) {
+	b, ok := s.next()
+	if !ok {
+		return batch{}, false
+	}
+	if b.sec != sec {
+		s.peeked = &b
+		return batch{}, false
+	}
+	return b, true
+}

@@ -1,0 +1,383 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
+)
+
+// loader holds the state of one run.
+type loader struct {
+	opts    Options
+	schema  *schema.Schema
+	tx      pgx.Tx
+	sum     *Summary
+	groups  []*group
+	bySig   map[string]*group
+	rereads []*section // fast-path sections refused by the database
+	nuls    []nulReject
+	next    int64 // record numbers handed out so far
+	prog    *progress.Reporter
+	// stdinCopy keeps what was read from standard input (see sectionReader).
+	stdinCopy *os.File
+	// tenant is the tenant of -t, nil without; serviceProvider may be nil.
+	tenant, serviceProvider *tenant.Tenant
+	// keyMaps names, per object, the temporary table mapping the labels of
+	// --new-keys to the new keys.
+	keyMaps map[*schema.Object]string
+	// rejectsTmp is the rejects file written under a temporary name in its
+	// directory, renamed to RejectsFile once the load commits.
+	rejectsTmp string
+}
+
+// Run loads the files of opts into the database described by s, in one
+// transaction. The summary is returned whenever the files were read, also
+// with an error: rejects without a rejects file are an exit.Violations
+// error after the rollback.
+func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options) (*Summary, error) {
+	if len(opts.Files) == 0 {
+		return nil, exit.Usagef("userload: no data file (use -f FILE)")
+	}
+	for _, f := range opts.Files {
+		if f == "-" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return nil, exit.Usage(fmt.Errorf("userload: %w", err))
+		}
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, exit.Failure(fmt.Errorf("userload: connecting: %w", err))
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, exit.Failure(fmt.Errorf("userload: starting the transaction: %w", err))
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	l := &loader{
+		opts: opts, schema: s, tx: tx, bySig: map[string]*group{}, keyMaps: map[*schema.Object]string{},
+		sum: &Summary{Mode: opts.Mode.String(), Checked: opts.Check},
+	}
+	defer func() {
+		if l.rejectsTmp != "" { // not committed: no rejects file
+			os.Remove(l.rejectsTmp)
+		}
+	}()
+	if slices.Contains(opts.Files, "-") {
+		if l.stdinCopy, err = os.CreateTemp("", "tenantkit-userload-stdin-*"); err != nil {
+			return nil, exit.Failure(fmt.Errorf("userload: keeping a copy of standard input: %w", err))
+		}
+		defer os.Remove(l.stdinCopy.Name())
+		defer l.stdinCopy.Close()
+	}
+	if err := l.run(ctx); err != nil {
+		return l.sum, err
+	}
+	if opts.Check {
+		return l.sum, l.rejectError()
+	}
+	if l.sum.Rejected > 0 && opts.RejectsFile == "" {
+		return l.sum, l.rejectError()
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return l.sum, exit.Failure(fmt.Errorf("userload: commit: %w", err))
+	}
+	l.sum.Committed = true
+	if l.rejectsTmp != "" {
+		if err := os.Rename(l.rejectsTmp, opts.RejectsFile); err != nil {
+			return l.sum, exit.Failure(fmt.Errorf("userload: the load was committed but the rejects file could not be put in place: %w", err))
+		}
+		l.rejectsTmp = ""
+	}
+	return l.sum, l.rejectError()
+}
+
+func (l *loader) rejectError() error {
+	if l.sum.Rejected == 0 {
+		return nil
+	}
+	switch {
+	case l.opts.Check:
+		return exit.Violations(fmt.Errorf("userload: %d record(s) would be rejected", l.sum.Rejected))
+	case l.sum.Committed:
+		return exit.Violations(fmt.Errorf("userload: %d record(s) rejected and written to %s; the rest was loaded", l.sum.Rejected, l.opts.RejectsFile))
+	}
+	return exit.Violations(fmt.Errorf("userload: %d record(s) rejected; nothing was loaded (use --rejects FILE for a partial load)", l.sum.Rejected))
+}
+
+func (l *loader) run(ctx context.Context) error {
+	if err := l.setup(ctx); err != nil {
+		return err
+	}
+	if err := l.resolveTenant(ctx); err != nil {
+		return err
+	}
+	if err := l.readAll(ctx); err != nil {
+		return err
+	}
+	if err := l.rereadRefused(ctx); err != nil {
+		return err
+	}
+	if err := l.saveNulRejects(ctx); err != nil {
+		return err
+	}
+	if err := l.applyAll(ctx); err != nil {
+		return err
+	}
+	if err := l.advanceSequences(ctx); err != nil {
+		return err
+	}
+	return l.report(ctx)
+}
+
+// readAll streams every file into staging tables (or straight into the
+// targets), reading and copying concurrently.
+func (l *loader) readAll(ctx context.Context) error {
+	var total int64
+	for _, f := range l.opts.Files {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			total += fi.Size()
+		}
+	}
+	l.prog = progress.New("userload", progress.Options{Quiet: l.opts.Quiet, Total: total, Unit: "bytes", Bytes: true})
+	defer l.prog.Finish()
+	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, onRows: l.prog.AddRows, stdinCopy: l.stdinCopy}
+	g, gctx := errgroup.WithContext(ctx)
+	ch := make(chan batch, queueDepth)
+	g.Go(func() error { return sr.run(gctx, ch) })
+	// On an error, errgroup cancels gctx, which stops the reader.
+	g.Go(func() error { return l.copyAll(gctx, &batchStream{ch: ch}) })
+	err := g.Wait()
+	l.next = sr.records
+	return err
+}
+
+// copyAll copies each section as it arrives.
+func (l *loader) copyAll(ctx context.Context, stream *batchStream) error {
+	for {
+		b, ok := stream.next()
+		if !ok {
+			return nil
+		}
+		stream.peeked = &b
+		if err := l.copySection(ctx, stream, b.sec); err != nil {
+			return err
+		}
+	}
+}
+
+func (l *loader) copySection(ctx context.Context, stream *batchStream, sec *section) error {
+	g, err := l.groupFor(ctx, sec)
+	if err != nil {
+		return err
+	}
+	straight, err := l.canCopyStraight(ctx, g)
+	if err != nil {
+		return err
+	}
+	ok, err := l.copyText(ctx, stream, sec, g, straight)
+	if err != nil || ok {
+		return err
+	}
+	l.rereads = append(l.rereads, sec)
+	for { // drop the rest of the section; it is read again into text staging
+		if _, more := stream.nextOf(sec); !more {
+			return nil
+		}
+	}
+}
+
+// copyStaged copies a section in binary form into its group's text staging
+// table, from which castValues converts it, naming every value that does
+// not convert.
+func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *section, g *group) error {
+	if !g.hasStage {
+		ddl := fmt.Sprintf("CREATE TEMP TABLE %s (_n bigint, _f int, _l int, _c int", g.stage())
+		for i := range g.cols {
+			ddl += ", " + col(i) + " text"
+		}
+		if _, err := l.tx.Exec(ctx, ddl+") ON COMMIT DROP"); err != nil {
+			return exit.Failure(fmt.Errorf("userload: creating the staging table for %s: %w", g.obj.Table, err))
+		}
+		g.hasStage = true
+	}
+	src := &stageSource{stream: stream, sec: sec, grp: g}
+	defer l.trace(time.Now(), "COPY (binary) "+g.stage())
+	n, err := l.tx.CopyFrom(ctx, pgx.Identifier{g.stage()}, g.auxAndValueColumns(), src)
+	if err != nil {
+		return exit.Failure(fmt.Errorf("userload: %s: copying into staging: %w", sec.first.File, err))
+	}
+	g.textStaged += n
+	g.counts.Records += n
+	if g.stamps() {
+		g.counts.Stamped += n
+	}
+	l.sum.Records += n
+	l.nuls = append(l.nuls, src.nuls...)
+	return nil
+}
+
+// canCopyStraight decides the fast path for a section: a load that only
+// inserts, a key the database itself enforces (or no key), into an empty
+// table or with -i. Check and detail runs always stage.
+func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
+	o := l.opts
+	if o.Check || o.Verbose || o.NewKeys || (o.Mode != Upsert && o.Mode != InsertOnly) {
+		return false, nil
+	}
+	if g.key != nil && !g.keyUnique {
+		return false, nil
+	}
+	if len(l.refRules(g)) > 0 || (g.obj.Tenancy == schema.Required && !g.stamps()) {
+		return false, nil // tenant checks need the records apart
+	}
+	if o.Mode == InsertOnly {
+		return true, nil
+	}
+	var empty bool
+	err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT NOT EXISTS (SELECT FROM %s)", g.obj.Ident())).Scan(&empty)
+	if err != nil {
+		return false, exit.Failure(fmt.Errorf("userload: reading %s: %w", g.obj.Table, err))
+	}
+	return empty, nil
+}
+
+// copyText copies a section in COPY's text format inside a savepoint:
+// straight into the target table (the fast path), or into the group's typed
+// staging table, letting the server parse every value as psql's \copy
+// would. It reports false when the database refused the data; the
+// savepoint is then rolled back and nothing of the section remains.
+func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section, g *group, straight bool) (bool, error) {
+	sp, err := l.tx.Begin(ctx)
+	if err != nil {
+		return false, exit.Failure(err)
+	}
+	src := &textCopySource{stream: stream, sec: sec, grp: g, aux: !straight}
+	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", g.obj.Ident(), g.quotedColumns())
+	if !straight {
+		sql = fmt.Sprintf("COPY %s (%s) FROM STDIN", g.typed(), strings.Join(g.auxAndValueColumns(), ", "))
+	}
+	defer l.trace(time.Now(), sql)
+	tag, err := l.tx.Conn().PgConn().CopyFrom(ctx, src, sql)
+	var pgErr *pgconn.PgError
+	if err != nil {
+		if !errors.As(err, &pgErr) && !errors.Is(err, errNulInValue) {
+			return false, exit.Failure(fmt.Errorf("userload: copying into %s: %w", g.obj.Table, err))
+		}
+		if rbErr := sp.Rollback(ctx); rbErr != nil {
+			return false, exit.Failure(rbErr)
+		}
+		return false, nil
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return false, exit.Failure(err)
+	}
+	n := tag.RowsAffected()
+	g.counts.Records += n
+	if g.stamps() {
+		g.counts.Stamped += n
+	}
+	l.sum.Records += n
+	if straight {
+		g.fast += n
+		g.counts.Inserted += n
+		g.counts.FastPath = true
+	} else {
+		g.typedRows += n
+	}
+	return true, nil
+}
+
+// rereadRefused reads again, into staging, the sections the database
+// refused on the fast path, so that every bad record is named.
+func (l *loader) rereadRefused(ctx context.Context) error {
+	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, stdinCopy: l.stdinCopy}
+	sr.records = l.next
+	for _, sec := range l.rereads {
+		ch := make(chan batch, queueDepth)
+		eg, ectx := errgroup.WithContext(ctx)
+		eg.Go(func() error {
+			defer close(ch)
+			return sr.readFile(ectx, sec.file, l.opts.Files[sec.file], sec.ordinal, func(b batch) error {
+				select {
+				case ch <- b:
+					return nil
+				case <-ectx.Done():
+					return ectx.Err()
+				}
+			})
+		})
+		eg.Go(func() error {
+			stream := &batchStream{ch: ch}
+			b, ok := stream.next()
+			if !ok {
+				return nil
+			}
+			stream.peeked = &b
+			g := l.bySig[sigOf(b.sec)]
+			if err := l.copyStaged(ectx, stream, b.sec, g); err != nil {
+				return err
+			}
+			for range ch { // the reader stops after the section
+			}
+			return nil
+		})
+		if err := eg.Wait(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// groupFor finds or creates the group of a section, with its staging table.
+func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
+	if g := l.bySig[sigOf(sec)]; g != nil {
+		return g, nil
+	}
+	where := fmt.Sprintf("%s:%d", sec.first.File, sec.first.Line)
+	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, counts: l.sum.table(sec.obj.Table)}
+	g.setStamp(l.tenant)
+	if k := l.newKeyColumn(g); k >= 0 { // labels: every record is inserted with a fresh key
+		g.key, g.keyUnique = []int{k}, true
+	} else {
+		key, unique, err := chooseKey(sec.obj, sec.cols, l.opts.Key, where)
+		if err != nil {
+			return nil, err
+		}
+		g.key, g.keyUnique = key, unique
+	}
+	if g.key == nil && (l.opts.Mode == UpdateOnly || l.opts.Mode == Delete) {
+		return nil, exit.Usagef("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
+			where, sec.obj.Table, l.opts.Mode)
+	}
+	l.groups = append(l.groups, g)
+	l.bySig[sigOf(sec)] = g
+	ddl := fmt.Sprintf("CREATE TEMP TABLE %s (_n bigint, _f int, _l int, _c int", g.typed())
+	for i, c := range g.cols {
+		ddl += fmt.Sprintf(", %s %s", col(i), castType(c))
+	}
+	if _, err := l.tx.Exec(ctx, ddl+") ON COMMIT DROP"); err != nil {
+		return nil, exit.Failure(fmt.Errorf("userload: creating the staging table for %s: %w", g.obj.Table, err))
+	}
+	return g, nil
+}
+
+func sigOf(sec *section) string {
+	return (&group{obj: sec.obj, cols: sec.cols}).signature()
+}

@@ -1,0 +1,271 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantkit/tenantkit/datafile"
+	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
+)
+
+// resolveTenant finds the tenant of -t: it must exist and be active. It
+// also reads the service provider, whom eligible SRELs may reference.
+func (l *loader) resolveTenant(ctx context.Context) error {
+	tt := l.schema.Tenants
+	if tt != nil {
+		sp, err := tenant.ServiceProvider(ctx, l.tx, tt)
+		switch {
+		case err == nil:
+			l.serviceProvider = sp
+		case !errors.Is(err, tenant.ErrNotFound):
+			return exit.Failure(fmt.Errorf("userload: %w", err))
+		}
+	}
+	if l.opts.Tenant == "" {
+		return nil
+	}
+	if tt == nil {
+		return exit.Usagef("userload: -t %s: the database has no tenant table", l.opts.Tenant)
+	}
+	t, err := tenant.Lookup(ctx, l.tx, tt, l.opts.Tenant)
+	switch {
+	case errors.Is(err, tenant.ErrNotFound):
+		return exit.Usage(fmt.Errorf("userload: -t: %w", err))
+	case err != nil:
+		return exit.Failure(fmt.Errorf("userload: %w", err))
+	case !t.Active:
+		return exit.Usagef("userload: -t: tenant %q is not active", t.Name)
+	}
+	l.tenant = t
+	l.sum.Tenant = &TenantRef{ID: t.ID, Name: t.Name}
+	return nil
+}
+
+// stamps reports whether the group's rows get the tenant of -t.
+func (g *group) stamps() bool { return g.stampIdx >= 0 }
+
+// value is the value of the group's column j for a record: the tenant of
+// -t in the tenant column, else the record's own value.
+func (g *group) value(rec record, j int) datafile.Value {
+	if j == g.stampIdx {
+		return g.stamp
+	}
+	return rec.vals[j]
+}
+
+// setStamp makes a tenanted group take the tenant of -t, adding the tenant
+// column when the file lacks it.
+func (g *group) setStamp(t *tenant.Tenant) {
+	g.stampIdx = -1
+	o := g.obj
+	if t == nil || !o.Tenanted() || o.IsTenantTable {
+		return
+	}
+	g.stamp = datafile.Value{Str: t.ID}
+	for i, c := range g.cols {
+		if c.Name == o.TenantColumn {
+			g.stampIdx = i
+			return
+		}
+	}
+	g.cols = append(g.cols[:len(g.cols):len(g.cols)], o.Column(o.TenantColumn))
+	g.stampIdx = len(g.cols) - 1
+}
+
+// tenantIdx is the position of the tenant column among the group's columns, -1 if absent.
+func (g *group) tenantIdx() int {
+	if !g.obj.Tenanted() {
+		return -1
+	}
+	return g.indexOf(g.obj.TenantColumn)
+}
+
+func (g *group) indexOf(name string) int {
+	for i, c := range g.cols {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkTenantRequired rejects rows of tenant-required tables that would
+// have no tenant (no -t, and no tenant value in the record).
+func (l *loader) checkTenantRequired(ctx context.Context, g *group) error {
+	if l.opts.Mode == Delete || g.obj.Tenancy != schema.Required || g.stamps() {
+		return nil
+	}
+	reason := "the table is tenant-required and the record has no tenant (give a tenant value or -t TENANT)"
+	cond := "NOT " + g.matched() // inserts: the tenant column is not in the file
+	if i := g.tenantIdx(); i >= 0 {
+		cond = fmt.Sprintf("s.%s IS NULL", col(i))
+	}
+	n, err := l.exec(ctx, "checking tenants", fmt.Sprintf(`
+		INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, $2, NULL, $3, 'no tenant' FROM %s s WHERE %s AND %s`,
+		g.typed(), cond, notRejected), g.id, g.obj.TenantColumn, reason)
+	g.counts.NoTenantRejects += n
+	return err
+}
+
+// refRule is the reference rule (SPEC §1) for one SREL of a group: a row
+// owned by tenant T may reference rows that are public, T's, a
+// supertenant's, or — through an eligible SREL — the service provider's.
+type refRule struct {
+	srel *schema.Srel
+	idx  []int // positions of the SREL's columns among the group's columns
+}
+
+// refRules lists the SRELs of a group the reference rule applies to: the
+// referencing row has an owner, the target is tenanted and every column of
+// the SREL is loaded.
+func (l *loader) refRules(g *group) []refRule {
+	if l.schema.Tenants == nil || !g.obj.Tenanted() || g.obj.IsTenantTable || l.opts.Mode == Delete {
+		return nil
+	}
+	if !g.stamps() && g.tenantIdx() < 0 {
+		return nil // the owner is not in the file: verify checks existing rows
+	}
+	var rules []refRule
+	for _, sr := range g.obj.Srels {
+		t := sr.Target
+		if t == nil || !t.Tenanted() || t.IsTenantTable || len(sr.TargetColumns) != len(sr.Columns) {
+			continue
+		}
+		if idx := g.indexes(sr.Columns); idx != nil {
+			rules = append(rules, refRule{srel: sr, idx: idx})
+		}
+	}
+	return rules
+}
+
+// checkReferences rejects records whose SRELs point at rows the reference
+// rule forbids for the record's owner, one set-based statement per SREL.
+func (l *loader) checkReferences(ctx context.Context, g *group) error {
+	tt := l.schema.Tenants
+	for _, r := range l.refRules(g) {
+		owner := fmt.Sprintf("s.%s::text", col(g.tenantIdx()))
+		var join []string
+		for i, k := range r.idx {
+			join = append(join, fmt.Sprintf("p.%s = s.%s", pgx.Identifier{r.srel.TargetColumns[i]}.Sanitize(), col(k)))
+		}
+		ptenant := "p." + pgx.Identifier{r.srel.Target.TenantColumn}.Sanitize() + "::text"
+		spAllowed := "false"
+		if r.srel.ServiceProviderEligible && l.serviceProvider != nil {
+			spAllowed = ptenant + " = " + literal(l.serviceProvider.ID)
+		}
+		column, value := strings.Join(r.srel.Columns, ", "), "NULL"
+		if len(r.idx) == 1 {
+			value = fmt.Sprintf("s.%s::text", col(r.idx[0]))
+		}
+		how := "through a foreign key"
+		if r.srel.ForeignKey == "" {
+			how = "through an overlay SREL"
+		}
+		eligible := ""
+		if r.srel.ServiceProviderEligible {
+			eligible = ", service-provider eligible"
+		}
+		sql := fmt.Sprintf(`WITH RECURSIVE %s
+			INSERT INTO tk_rej
+			SELECT s._n, $1, s._f, s._l, s._c, $2, %s,
+				format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by tenant %%s, which is neither public nor tenant %%s or one of its supertenants',
+					$3::text, $4::text, $5::text, $6::text, %s, %s), 'reference rule'
+			FROM %s s JOIN %s p ON %s
+			WHERE %s IS NOT NULL AND %s IS NOT NULL AND %s <> %s AND %s
+			  AND NOT EXISTS (SELECT FROM anc a WHERE a.tenant::text = %s AND a.ancestor::text = %s)
+			  AND %s`,
+			tenant.AncestorsCTE(tt, "anc"), value, ptenant, owner,
+			g.typed(), r.srel.Target.Ident(), strings.Join(join, " AND "),
+			ptenant, owner, ptenant, owner, "NOT ("+spAllowed+")",
+			owner, ptenant, notRejected)
+		n, err := l.exec(ctx, "checking the reference rule", sql, g.id, column, r.srel.Attr, how, eligible, r.srel.Target.Name)
+		if err != nil {
+			return err
+		}
+		g.counts.RefRejects += n
+	}
+	return nil
+}
+
+// newKeyColumn is the position in the group's columns of a key whose
+// values are labels under --new-keys: the single-column primary key, when
+// it has a default and is in the file; -1 otherwise.
+func (l *loader) newKeyColumn(g *group) int {
+	o := g.obj
+	if !l.opts.NewKeys || len(o.PrimaryKey) != 1 {
+		return -1
+	}
+	if c := o.Column(o.PrimaryKey[0]); c == nil || !c.HasDefault() {
+		return -1
+	}
+	return g.indexOf(o.PrimaryKey[0])
+}
+
+// keyDefault is the SQL expression giving a fresh value of key column c.
+func keyDefault(o *schema.Object, c *schema.Column) string {
+	if c.Default != "" {
+		return c.Default
+	}
+	return fmt.Sprintf("nextval(pg_get_serial_sequence(%s, %s))", literal(o.Ident()), literal(c.Name))
+}
+
+// assignNewKeys gives every record of the group a fresh key under
+// --new-keys, remembering which label became which key.
+func (l *loader) assignNewKeys(ctx context.Context, g *group) error {
+	k := l.newKeyColumn(g)
+	if k < 0 {
+		return nil
+	}
+	c := g.cols[k]
+	m := l.keyMaps[g.obj]
+	if m == "" {
+		m = fmt.Sprintf("tk_k%d", g.id)
+		if _, err := l.exec(ctx, "creating the key map", fmt.Sprintf("CREATE TEMP TABLE %s (label %s, newkey %s) ON COMMIT DROP", m, castType(c), castType(c))); err != nil {
+			return err
+		}
+		l.keyMaps[g.obj] = m
+	}
+	steps := []string{
+		fmt.Sprintf(`INSERT INTO %s SELECT label, %s FROM (SELECT DISTINCT %s AS label FROM %s s WHERE %s IS NOT NULL
+			AND NOT EXISTS (SELECT FROM %s k WHERE k.label = s.%s)) x`, m, keyDefault(g.obj, c), col(k), g.typed(), col(k), m, col(k)),
+		fmt.Sprintf("UPDATE %s s SET %s = k.newkey FROM %s k WHERE s.%s = k.label", g.typed(), col(k), m, col(k)),
+		fmt.Sprintf("UPDATE %s s SET %s = %s WHERE s.%s IS NULL", g.typed(), col(k), keyDefault(g.obj, c), col(k)),
+	}
+	for _, sql := range steps {
+		if _, err := l.exec(ctx, "assigning new keys to "+g.obj.Table, sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewireReferences rewrites the group's SREL values that are labels of
+// records given new keys in this run (--new-keys) to those keys.
+func (l *loader) rewireReferences(ctx context.Context, g *group) error {
+	if !l.opts.NewKeys {
+		return nil
+	}
+	for _, sr := range g.obj.Srels {
+		m := l.keyMaps[sr.Target]
+		if m == "" || len(sr.Columns) != 1 || sr.Target == nil || len(sr.Target.PrimaryKey) != 1 || sr.TargetColumns[0] != sr.Target.PrimaryKey[0] {
+			continue
+		}
+		i := g.indexOf(sr.Columns[0])
+		if i < 0 {
+			continue
+		}
+		n, err := l.exec(ctx, "rewiring references of "+g.obj.Table, fmt.Sprintf(
+			"UPDATE %s s SET %s = k.newkey FROM %s k WHERE s.%s = k.label", g.typed(), col(i), m, col(i)))
+		if err != nil {
+			return err
+		}
+		g.counts.Rewired += n
+	}
+	return nil
+}

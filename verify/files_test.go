@@ -1,0 +1,127 @@
+package verify
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tenantkit/tenantkit/internal/testkit"
+)
+
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A file that would load cleanly for Acme EU: its references point at rows
+// of Acme EU, of Acme (a supertenant), public rows, rows missing from the
+// database (loaded by the same run), and the service provider's contact
+// through the eligible assignee.
+const cleanFile = `TABLE ca_contact
+    id userid last_name organization location tenant
+    { "00000000-0000-0000-0000-0000000000a1", "new1", "O\"Neil", "4", "4", NULL }
+    { "00000000-0000-0000-0000-0000000000a2", "new2", "Smith\nJr", "1", NULL, "" }
+TABLE call_req
+    ref_num summary open_date customer assignee category cost tags
+    { "CR-9001", "ok", "2026-01-05 09:30:00", "00000000-0000-0000-0000-0000000000a1", "00000000-0000-0000-0000-000000000007", "1", "12.50", "{a,\"b c\"}" }
+    { "CR-9002", "ok", "2026-01-05", "00000000-0000-0000-0000-000000000006", "00000000-0000-0000-0000-000000000001", NULL, NULL, NULL }
+`
+
+func TestVerifyFilesClean(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, cleanFixture)
+	f := writeTemp(t, "clean.dat", cleanFile)
+	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f, "-t", "Acme EU")
+	if res.Code != 0 || rep.Violations != 0 {
+		t.Fatalf("exit %d, %d violations: %q\n%s", res.Code, rep.Violations, rep.lines(), res.Stderr)
+	}
+	// Nothing was loaded.
+	if n := db.Value(t, "SELECT count(*) FROM call_req WHERE ref_num LIKE 'CR-9%'"); n != "0" {
+		t.Errorf("%s rows loaded", n)
+	}
+}
+
+func TestVerifyFilesPlanted(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, cleanFixture)
+	bad := writeTemp(t, "bad.dat", `# every line below breaks one rule
+TABLE ca_contact
+    id userid last_name organization location bogus tenant
+    { "00000000-0000-0000-0000-0000000000b1", "b1", "A", "1", "2", "x", "2" }
+    { "not-a-uuid", "b2", NULL, "2", NULL, "y", "2" }
+    { "00000000-0000-0000-0000-0000000000b3", "b3", "C", "x1", NULL, "z", "2" }
+TABLE nosuch
+    a
+    { "1" }
+    { "2" }
+TABLE call_req
+    ref_num summary open_date customer cost
+    { "CR-9101", "x", "2026-13-01", "00000000-0000-0000-0000-000000000003", "1e20" }
+`)
+	csv := writeTemp(t, "ca_organization.csv", "name,description,extra\nAcme,,1\n,\"multi\nline\",2\n")
+	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", bad, "-f", csv, "-t", "Acme EU")
+	if res.Code != 1 {
+		t.Errorf("exit %d: %s", res.Code, res.Stderr)
+	}
+	want := []string{
+		`bad-value cnt.id: 1: ` + bad + `:5:5: id="not-a-uuid": invalid input syntax for type uuid: "not-a-uuid"`,
+		`bad-value cnt.organization: 1: ` + bad + `:6:5: organization="x1": invalid input syntax for type integer: "x1"`,
+		`bad-value cr.cost: 1: ` + bad + `:13:5: cost="1e20": numeric field overflow`,
+		`bad-value cr.open_date: 1: ` + bad + `:13:5: open_date="2026-13-01": date/time field value out of range: "2026-13-01"`,
+		`missing-key org: 1: ` + csv + `:2:1: table ca_organization: match key column(s) id missing`,
+		`null-value cnt.last_name: 1: ` + bad + `:5:5: last_name is NULL (NOT NULL column)`,
+		`null-value org.name: 1: ` + csv + `:3:1: name is NULL (NOT NULL column)`,
+		`reference-rule cnt.location->loc: 1: ` + bad + `:4:5: location=2 -> a row of loc (tenant Globex is not among Acme EU's supertenants)`,
+		`reference-rule cr.customer->cnt: 1: ` + bad + `:13:5: customer=00000000-0000-0000-0000-000000000003 -> a row of cnt (tenant Globex is not among Acme EU's supertenants)`,
+		`unknown-column cnt.bogus: 1: ` + bad + `:4:5: table ca_contact`,
+		`unknown-column org.extra: 1: ` + csv + `:2:1: table ca_organization`,
+		`unknown-table nosuch: 1: ` + bad + `:9:5: table nosuch: no such object or table (2 rows)`,
+	}
+	got := rep.lines()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings\n got %q\nwant %q", got, want)
+	}
+	// Without -t, rows of tenant-required tables need their own tenant.
+	rep, res = runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", bad)
+	if res.Code != 1 {
+		t.Errorf("exit %d", res.Code)
+	}
+	var tenantLines []string
+	for _, l := range rep.lines() {
+		if strings.HasPrefix(l, "missing-tenant") || strings.HasPrefix(l, "reference-rule") {
+			tenantLines = append(tenantLines, l)
+		}
+	}
+	if want := []string{"missing-tenant cr: 1: " + bad + ":13:5: table call_req: no tenant column tenant and no -t: all 1 rows"}; !reflect.DeepEqual(tenantLines, want) {
+		t.Errorf("without -t: %q", tenantLines)
+	}
+}
+
+func TestVerifyFilesErrors(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, cleanFixture)
+	malformed := writeTemp(t, "bad.dat", "TABLE priority\n    code label\n    { \"P9\", \"unterminated }\n")
+	res := testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "-f", malformed)
+	if res.Code != 2 || !strings.HasPrefix(res.Stderr, "tenantkit: "+malformed+":3:") {
+		t.Errorf("malformed file: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+	ok := writeTemp(t, "ok.dat", cleanFile)
+	for _, args := range [][]string{
+		{"-f", ok, "-t", "Nobody"},
+		{"-f", ok, "-t", "Umbrella"}, // inactive
+		{"-f", filepath.Join(t.TempDir(), "missing.dat")},
+		{"-t", "Acme"}, // -t without -f
+		{"-f", ok, "--encoding", "klingon"},
+	} {
+		res := testkit.Run(t, db, append([]string{"verify", "--schema", "fixtures/schema.xml"}, args...)...)
+		if res.Code != 2 {
+			t.Errorf("%q: exit %d, want 2: %s", args, res.Code, res.Stderr)
+		}
+	}
+}

@@ -1,0 +1,654 @@
+// Package verify proves that nothing leaks across tenants: it checks a
+// database against its object schema with one set-based query per check
+// (and per object or SREL), and checks data files against the schema
+// without loading them.
+//
+// The checks on the database:
+//
+//   - missing-tenant: rows of tenant-required objects with no tenant.
+//   - unknown-tenant: rows whose tenant is not in the tenant table.
+//   - inactive-tenant: rows owned by an inactive tenant.
+//   - reference-rule: references (SRELs, declared foreign keys or overlay
+//     ones) that break the reference rule: a row owned by tenant T may
+//     reference only public rows, rows of T, rows of T's supertenants, and —
+//     through a service-provider-eligible SREL — rows of the service
+//     provider. A public row (a NULL tenant in a tenant-optional object, or
+//     any row of an untenanted one) is visible to every tenant, so it may
+//     reference only public rows and, through an eligible SREL, the service
+//     provider's rows; a public row pointing at a tenant's row is a leak.
+//   - dangling-reference: overlay SRELs (no foreign key guards them) whose
+//     value matches no row.
+//   - row-scoping: once acl row scoping is in use (tenantkit.acl_tenant_rights
+//     exists), every tenanted table must have row security enabled and all
+//     of acl's policies; a table added since the last acl apply is not.
+//   - the hierarchy rules: service-provider (exactly one, without a parent),
+//     cycle, depth (at most MaxDepth levels), subtenants-not-allowed,
+//     unknown-parent, max-tenants, and stored-depth (the depth column agrees
+//     with the parent links).
+//
+// Every row is counted once: a row flagged by missing-tenant, unknown-tenant
+// or inactive-tenant is not checked again by reference-rule, neither as the
+// referencing row nor as the referenced one.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tenantkit/tenantkit/acl"
+	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
+)
+
+// The check names, in report order.
+const (
+	CheckMissingTenant     = "missing-tenant"
+	CheckUnknownTenant     = "unknown-tenant"
+	CheckInactiveTenant    = "inactive-tenant"
+	CheckReferenceRule     = "reference-rule"
+	CheckDanglingReference = "dangling-reference"
+	CheckRowScoping        = "row-scoping"
+	CheckServiceProvider   = tenant.RuleServiceProvider
+	CheckCycle             = tenant.RuleCycle
+	CheckDepth             = tenant.RuleDepth
+	CheckSubtenantsAllowed = tenant.RuleSubtenantsAllowed
+	CheckUnknownParent     = "unknown-parent"
+	CheckMaxTenants        = tenant.RuleMaxTenants
+	CheckStoredDepth       = "stored-depth"
+)
+
+// Checks lists every database check in report order.
+var Checks = []string{
+	CheckMissingTenant, CheckUnknownTenant, CheckInactiveTenant, CheckReferenceRule, CheckDanglingReference,
+	CheckRowScoping, CheckServiceProvider, CheckCycle, CheckDepth, CheckSubtenantsAllowed, CheckUnknownParent, CheckMaxTenants, CheckStoredDepth,
+}
+
+// Options tune a run.
+type Options struct {
+	// Objects limits the row checks to these objects (as referencing
+	// objects); nil means every object. The hierarchy is always checked.
+	Objects []*schema.Object
+	// Sample is how many offending keys to report per finding; 0 means none.
+	Sample int
+	// Quiet turns the progress report off.
+	Quiet bool
+	// Jobs is the number of connections running checks at once (0 or 1:
+	// one).
+	Jobs int
+}
+
+// Finding is the result of one check on one object, SREL or the hierarchy.
+type Finding struct {
+	Check  string `json:"check"`
+	Object string `json:"object,omitempty"`
+	Column string `json:"column,omitempty"` // data files: the column
+	Srel   string `json:"srel,omitempty"`
+	Target string `json:"target,omitempty"`
+	Count  int64  `json:"count"`
+	// Samples are offending rows by key, tenants by name.
+	Samples []string `json:"samples,omitempty"`
+}
+
+// Where names what a finding is about: "obj", "obj.srel -> target" or "".
+func (f *Finding) Where() string {
+	switch {
+	case f.Srel != "":
+		return f.Object + "." + f.Srel + " -> " + f.Target
+	case f.Column != "":
+		return f.Object + "." + f.Column
+	default:
+		return f.Object
+	}
+}
+
+// CheckTotal is the number of violations one check found.
+type CheckTotal struct {
+	Check      string `json:"check"`
+	Violations int64  `json:"violations"`
+}
+
+// Report is the outcome of Database.
+type Report struct {
+	Violations int64        `json:"violations"`
+	Checks     []CheckTotal `json:"checks"`
+	// Findings holds the findings with violations, in check order.
+	Findings []*Finding `json:"findings"`
+	Queries  int        `json:"queries"`
+	Notes    []string   `json:"notes,omitempty"`
+}
+
+func (r *Report) add(f *Finding) {
+	if f.Count == 0 {
+		return
+	}
+	r.Findings = append(r.Findings, f)
+	r.Violations += f.Count
+	r.total(f.Check, f.Count)
+}
+
+// total adds n to the total of check.
+func (r *Report) total(check string, n int64) {
+	for i := range r.Checks {
+		if r.Checks[i].Check == check {
+			r.Checks[i].Violations += n
+		}
+	}
+}
+
+// sortFindings orders the findings by check, in the order of checks.
+func (r *Report) sortFindings(checks []string) {
+	rank := map[string]int{}
+	for i, c := range checks {
+		rank[c] = i
+	}
+	sort.SliceStable(r.Findings, func(i, j int) bool { return rank[r.Findings[i].Check] < rank[r.Findings[j].Check] })
+}
+
+// query is one check query: a statement whose rows start with the total
+// count (count(*) OVER ()) followed by the sample columns, and a function
+// formatting a sample row.
+type query struct {
+	finding *Finding
+	sql     string
+	args    []any
+	sample  func(cols []*string) string
+	// hierarchy is set on the hierarchy query, whose rows are (check,
+	// tenant, detail), one per violation; it receives a finding per check.
+	hierarchy *schema.TenantTable
+	results   []*Finding
+}
+
+// findings are the query's results.
+func (q *query) findings() []*Finding {
+	if q.hierarchy != nil {
+		return q.results
+	}
+	return []*Finding{q.finding}
+}
+
+// Database runs every check on the database in read-only, repeatable read
+// transactions that share one snapshot, so that all checks see the same
+// data. With Jobs > 1, db must hand out independent connections (a pool):
+// the checks then run on that many connections at once, the first
+// transaction exporting its snapshot to the others.
+func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts Options) (*Report, error) {
+	objs := opts.Objects
+	if objs == nil {
+		objs = s.Objects
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return nil, fmt.Errorf("starting the verify transaction: %w", err)
+	}
+	rep := &Report{}
+	for _, c := range Checks {
+		rep.Checks = append(rep.Checks, CheckTotal{Check: c})
+	}
+	b := &builder{s: s, tt: s.Tenants, sample: opts.Sample}
+	if b.tt == nil {
+		rep.Notes = append(rep.Notes, "no tenant table: only missing-tenant and dangling-reference are checked")
+	} else {
+		sp, err := tenant.ServiceProvider(ctx, tx, b.tt)
+		switch {
+		case err == nil:
+			b.spID = &sp.ID
+		case !errors.Is(err, tenant.ErrNotFound):
+			return nil, err
+		}
+	}
+	qs := b.rowQueries(objs)
+	if b.tt != nil {
+		qs = append(qs, b.hierarchyQuery())
+	}
+	txs, err := snapshotSharers(ctx, db, tx, min(max(opts.Jobs, 1), len(qs)))
+	for _, t := range txs[1:] {
+		defer t.Rollback(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	bar := progress.New("verify", progress.Options{Quiet: opts.Quiet, Total: int64(len(qs)), Unit: "checks"})
+	next := make(chan *query)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, t := range txs {
+		g.Go(func() error {
+			for q := range next {
+				if err := runQuery(gctx, t, q, opts.Sample); err != nil {
+					return err
+				}
+				bar.Add(1)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(next)
+		for _, q := range qs {
+			select {
+			case next <- q:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	bar.Finish()
+	for _, q := range qs {
+		for _, f := range q.findings() {
+			rep.add(f)
+		}
+	}
+	rep.Queries = len(qs)
+	rep.sortFindings(Checks)
+	return rep, nil
+}
+
+// snapshotSharers returns tx and jobs-1 more read-only transactions that
+// import tx's snapshot.
+func snapshotSharers(ctx context.Context, db tenant.TxStarter, tx pgx.Tx, jobs int) ([]pgx.Tx, error) {
+	txs := []pgx.Tx{tx}
+	if jobs <= 1 {
+		return txs, nil
+	}
+	var snap string
+	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap); err != nil {
+		return txs, fmt.Errorf("exporting the verify snapshot: %w", err)
+	}
+	for i := 1; i < jobs; i++ {
+		t, err := db.Begin(ctx)
+		if err != nil {
+			return txs, err
+		}
+		txs = append(txs, t)
+		setup := "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '" + strings.ReplaceAll(snap, "'", "''") + "'"
+		if _, err := t.Exec(ctx, setup); err != nil {
+			return txs, fmt.Errorf("sharing the verify snapshot: %w", err)
+		}
+	}
+	return txs, nil
+}
+
+// runQuery runs a check and fills its finding (or, for the hierarchy, its
+// findings).
+func runQuery(ctx context.Context, tx pgx.Tx, q *query, sample int) error {
+	if q.hierarchy != nil {
+		return runHierarchy(ctx, tx, q, sample)
+	}
+	rows, err := tx.Query(ctx, q.sql, append([]any{sample}, q.args...)...)
+	if err != nil {
+		return fmt.Errorf("verify %s %s: %w", q.finding.Check, q.finding.Where(), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals := rows.RawValues()
+		cols := make([]*string, len(vals)-1)
+		for i, v := range vals[1:] {
+			if v != nil {
+				s := string(v)
+				cols[i] = &s
+			}
+		}
+		n, err := strconv.ParseInt(string(vals[0]), 10, 64)
+		if err != nil {
+			return fmt.Errorf("verify %s: bad count %q", q.finding.Check, vals[0])
+		}
+		q.finding.Count = n
+		if sample > 0 {
+			q.finding.Samples = append(q.finding.Samples, q.sample(cols))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("verify %s %s: %w", q.finding.Check, q.finding.Where(), err)
+	}
+	return nil
+}
+
+// builder writes the check queries for one object schema.
+type builder struct {
+	s      *schema.Schema
+	tt     *schema.TenantTable
+	spID   *string
+	sample int
+}
+
+func ident(alias, col string) string { return alias + "." + pgx.Identifier{col}.Sanitize() }
+
+// eq compares two columns, natively when their types agree, else as text.
+func eq(aAlias string, aObj *schema.Object, aCol string, bAlias string, bObj *schema.Object, bCol string) string {
+	ac, bc := aObj.Column(aCol), bObj.Column(bCol)
+	if ac != nil && bc != nil && ac.TypeOID == bc.TypeOID {
+		return ident(aAlias, aCol) + " = " + ident(bAlias, bCol)
+	}
+	return ident(aAlias, aCol) + "::text = " + ident(bAlias, bCol) + "::text"
+}
+
+// sampleKey is the key shown for an object's rows: the primary key, else the
+// first usable match key, else the row's physical location.
+func sampleKey(o *schema.Object) []string {
+	if keys := o.KeyCandidates(); len(keys) > 0 {
+		if len(o.PrimaryKey) > 0 {
+			return o.PrimaryKey
+		}
+		return keys[0]
+	}
+	return nil
+}
+
+// keyExprs are the native expressions of an object's sample key.
+func keyExprs(o *schema.Object, alias string) []string {
+	key := sampleKey(o)
+	if key == nil {
+		return []string{alias + ".ctid"}
+	}
+	out := make([]string, len(key))
+	for i, c := range key {
+		out[i] = ident(alias, c)
+	}
+	return out
+}
+
+// sampledSQL wraps a check: body ("FROM … WHERE …") finds the offending
+// rows; they are materialized first, so that the planner scans and hashes
+// the tables as a whole instead of walking an index in key order for the
+// LIMIT. The outer query returns the total count (a window over the
+// offenders) and the first $1 of them (at least one, to carry the count)
+// in key order: the keys (native, shown as text), then the extra text
+// columns.
+func sampledSQL(with string, keys, extras []string, body string) string {
+	var inner, outer, order []string
+	for i, k := range keys {
+		inner = append(inner, fmt.Sprintf("%s AS k%d", k, i))
+		outer = append(outer, fmt.Sprintf("k%d::text", i))
+		order = append(order, fmt.Sprintf("bad.k%d", i))
+	}
+	for i, x := range extras {
+		inner = append(inner, fmt.Sprintf("%s AS x%d", x, i))
+		outer = append(outer, fmt.Sprintf("x%d", i))
+	}
+	if with == "" {
+		with = "WITH "
+	} else {
+		with += ",\n"
+	}
+	return fmt.Sprintf("%sbad AS MATERIALIZED (SELECT %s\n%s)\nSELECT (count(*) OVER ())::text, %s FROM bad ORDER BY %s LIMIT greatest($1::int, 1)",
+		with, strings.Join(inner, ", "), body, strings.Join(outer, ", "), strings.Join(order, ", "))
+}
+
+// formatKey renders key values as "col=value …".
+func formatKey(o *schema.Object, vals []*string) string {
+	key := sampleKey(o)
+	if key == nil {
+		return "ctid=" + deref(vals[0])
+	}
+	parts := make([]string, len(key))
+	for i, c := range key {
+		parts[i] = c + "=" + quoteValue(vals[i])
+	}
+	return strings.Join(parts, " ")
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
+}
+
+// quoteValue leaves plain values bare and quotes the rest Go-style, so that
+// blanks, quotes and newlines in keys stay readable on one line.
+func quoteValue(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	if *s == "" {
+		return `""`
+	}
+	for _, r := range *s {
+		if !(r == '-' || r == '_' || r == '.' || r == ':' || r == '@' || r == '/' || r == '+' ||
+			r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return strconv.Quote(*s)
+		}
+	}
+	return *s
+}
+
+func tenantLabel(name *string, fallback string) string {
+	if name == nil {
+		return fallback
+	}
+	return *name
+}
+
+// rowQueries builds the row checks for objs.
+func (b *builder) rowQueries(objs []*schema.Object) []*query {
+	var qs []*query
+	for _, o := range objs {
+		if o.Tenancy == schema.Required {
+			qs = append(qs, b.missingTenant(o))
+		}
+		if o.Tenanted() && b.tt != nil {
+			qs = append(qs, b.unknownTenant(o))
+			if b.tt.Active != "" {
+				qs = append(qs, b.inactiveTenant(o))
+			}
+		}
+	}
+	for _, o := range objs {
+		for _, sr := range o.Srels {
+			if b.tt != nil && sr.Target != nil && sr.Target.Tenanted() {
+				qs = append(qs, b.referenceRule(o, sr))
+			}
+		}
+	}
+	for _, o := range objs {
+		for _, sr := range o.Srels {
+			if sr.ForeignKey == "" && sr.Target != nil {
+				qs = append(qs, b.dangling(o, sr))
+			}
+		}
+	}
+	for _, o := range objs {
+		if o.Tenanted() && !o.IsTenantTable {
+			qs = append(qs, b.rowScoping(o))
+		}
+	}
+	return qs
+}
+
+// rowScopingSQL lists what acl's row scoping lacks on table $3, when row
+// scoping is in use at all.
+const rowScopingSQL = `
+WITH bad AS MATERIALIZED (
+	SELECT 'policy ' || p AS x0 FROM unnest($2::text[]) p
+	WHERE NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = $3::regclass AND polname = p)
+	UNION ALL
+	SELECT 'row security disabled' FROM pg_class WHERE oid = $3::regclass AND NOT relrowsecurity)
+SELECT (count(*) OVER ())::text, x0 FROM bad
+WHERE to_regclass('tenantkit.acl_tenant_rights') IS NOT NULL
+ORDER BY x0 LIMIT greatest($1::int, 1)`
+
+func (b *builder) rowScoping(o *schema.Object) *query {
+	return &query{
+		finding: &Finding{Check: CheckRowScoping, Object: o.Name},
+		sql:     rowScopingSQL,
+		args:    []any{acl.RowPolicyNames(), o.Ident()},
+		sample:  func(cols []*string) string { return deref(cols[0]) },
+	}
+}
+
+const missingTenantSQL = `FROM %[1]s r WHERE %[2]s IS NULL`
+
+func (b *builder) missingTenant(o *schema.Object) *query {
+	return &query{
+		finding: &Finding{Check: CheckMissingTenant, Object: o.Name},
+		sql:     sampledSQL("", keyExprs(o, "r"), nil, fmt.Sprintf(missingTenantSQL, o.Ident(), ident("r", o.TenantColumn))),
+		sample:  func(cols []*string) string { return formatKey(o, cols) },
+	}
+}
+
+const unknownTenantSQL = `FROM %[1]s r WHERE %[2]s IS NOT NULL AND NOT EXISTS (SELECT FROM %[3]s t WHERE %[4]s)`
+
+func (b *builder) unknownTenant(o *schema.Object) *query {
+	keys := keyExprs(o, "r")
+	n := len(keys)
+	body := fmt.Sprintf(unknownTenantSQL, o.Ident(), ident("r", o.TenantColumn), b.tt.Ident(), eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn))
+	return &query{
+		finding: &Finding{Check: CheckUnknownTenant, Object: o.Name},
+		sql:     sampledSQL("", keys, []string{ident("r", o.TenantColumn) + "::text"}, body),
+		sample: func(cols []*string) string {
+			return formatKey(o, cols[:n]) + " (tenant key " + quoteValue(cols[n]) + ")"
+		},
+	}
+}
+
+const inactiveTenantSQL = `FROM %[1]s r JOIN %[2]s t ON %[3]s WHERE NOT coalesce(t.%[4]s, true)`
+
+func (b *builder) inactiveTenant(o *schema.Object) *query {
+	keys := keyExprs(o, "r")
+	n := len(keys)
+	body := fmt.Sprintf(inactiveTenantSQL, o.Ident(), b.tt.Ident(), eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn), pgx.Identifier{b.tt.Active}.Sanitize())
+	return &query{
+		finding: &Finding{Check: CheckInactiveTenant, Object: o.Name},
+		sql:     sampledSQL("", keys, []string{"t." + pgx.Identifier{b.tt.Name}.Sanitize() + "::text"}, body),
+		sample: func(cols []*string) string {
+			return formatKey(o, cols[:n]) + " (tenant " + tenantLabel(cols[n], "?") + ")"
+		},
+	}
+}
+
+// activeCond is the SQL condition "tenant alias t is active".
+func (b *builder) activeCond(alias string) string {
+	if b.tt.Active == "" {
+		return "true"
+	}
+	return "coalesce(" + ident(alias, b.tt.Active) + ", true)"
+}
+
+// referenceRuleSQL finds references from r (object o) to g (the SREL's
+// target) that break the reference rule; $2 is the service provider's key
+// as text (NULL when the SREL is not eligible). Targets that are public or
+// owned by a missing or inactive tenant are left out (the join on gt and
+// the activity condition), and so are referencing rows whose own tenant is
+// missing or inactive (the source join and condition).
+const referenceRuleSQL = `FROM %[1]s r
+JOIN %[2]s g ON %[3]s
+JOIN %[4]s gt ON %[5]s
+%[6]s
+WHERE %[7]s AND %[8]s
+  AND NOT (%[9]s)
+  AND NOT EXISTS (SELECT FROM anc a WHERE %[10]s AND %[11]s)
+  AND gt.%[12]s::text IS DISTINCT FROM $2`
+
+func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
+	tg, tt := sr.Target, b.tt
+	rkeys := keyExprs(o, "r")
+	var on []string
+	for i, c := range sr.Columns {
+		on = append(on, eq("g", tg, sr.TargetColumns[i], "r", o, c))
+	}
+	var srcJoin, srcCond, sameTenant, ancTenant string
+	ancAncestor := eq("a", ttAnc(tt), "ancestor", "g", tg, tg.TenantColumn)
+	switch o.Tenancy {
+	case schema.Required:
+		srcJoin = fmt.Sprintf("JOIN %s rt ON %s", tt.Ident(), eq("rt", tt.Object, tt.Key, "r", o, o.TenantColumn))
+		srcCond = b.activeCond("rt")
+	case schema.Optional:
+		srcJoin = fmt.Sprintf("LEFT JOIN %s rt ON %s", tt.Ident(), eq("rt", tt.Object, tt.Key, "r", o, o.TenantColumn))
+		srcCond = fmt.Sprintf("(%s IS NULL OR (rt.%s IS NOT NULL AND %s))", ident("r", o.TenantColumn), pgx.Identifier{tt.Key}.Sanitize(), b.activeCond("rt"))
+	default:
+		srcJoin = fmt.Sprintf("LEFT JOIN %s rt ON false", tt.Ident())
+		srcCond = "true"
+	}
+	if o.Tenanted() {
+		rc, gc := castPair(o, o.TenantColumn, tg, tg.TenantColumn)
+		sameTenant = rc + " IS NOT DISTINCT FROM " + gc
+		ancTenant = eq("a", ttAnc(tt), "tenant", "r", o, o.TenantColumn)
+	} else {
+		sameTenant, ancTenant = "false", "false"
+	}
+	var spArg any
+	if sr.ServiceProviderEligible && b.spID != nil {
+		spArg = *b.spID
+	}
+	body := fmt.Sprintf(referenceRuleSQL,
+		o.Ident(), tg.Ident(), strings.Join(on, " AND "),
+		tt.Ident(), eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn),
+		srcJoin, srcCond, b.activeCond("gt"),
+		sameTenant, ancTenant, ancAncestor,
+		pgx.Identifier{tt.Key}.Sanitize())
+	var extras []string
+	extras = append(extras, "rt."+pgx.Identifier{tt.Name}.Sanitize()+"::text")
+	for _, g := range keyExprs(tg, "g") {
+		extras = append(extras, g+"::text")
+	}
+	extras = append(extras, "gt."+pgx.Identifier{tt.Name}.Sanitize()+"::text")
+	sql := sampledSQL("WITH RECURSIVE "+tenant.AncestorsCTE(tt, "anc"), rkeys, extras, body)
+	n := len(rkeys)
+	return &query{
+		finding: &Finding{Check: CheckReferenceRule, Object: o.Name, Srel: sr.Attr, Target: tg.Name},
+		sql:     sql,
+		args:    []any{spArg},
+		sample: func(cols []*string) string {
+			return fmt.Sprintf("%s (%s) -> %s (%s)", formatKey(o, cols[:n]), tenantLabel(cols[n], "public"),
+				formatKey(tg, cols[n+1:len(cols)-1]), tenantLabel(cols[len(cols)-1], "?"))
+		},
+	}
+}
+
+// ttAnc describes the columns of the ancestors CTE for eq: both have the
+// tenant key's type.
+func ttAnc(tt *schema.TenantTable) *schema.Object {
+	kc := tt.Object.Column(tt.Key)
+	return &schema.Object{Columns: []schema.Column{
+		{Name: "tenant", TypeOID: kc.TypeOID}, {Name: "ancestor", TypeOID: kc.TypeOID},
+	}}
+}
+
+// castPair gives r's and g's tenant columns, cast to text when their types differ.
+func castPair(o *schema.Object, oc string, tg *schema.Object, gc string) (string, string) {
+	if o.Column(oc).TypeOID == tg.Column(gc).TypeOID {
+		return ident("r", oc), ident("g", gc)
+	}
+	return ident("r", oc) + "::text", ident("g", gc) + "::text"
+}
+
+const danglingSQL = `FROM %[1]s r WHERE %[2]s AND NOT EXISTS (SELECT FROM %[3]s g WHERE %[4]s)`
+
+func (b *builder) dangling(o *schema.Object, sr *schema.Srel) *query {
+	tg := sr.Target
+	keys := keyExprs(o, "r")
+	var vals, notNull, on []string
+	for i, c := range sr.Columns {
+		vals = append(vals, ident("r", c)+"::text")
+		notNull = append(notNull, ident("r", c)+" IS NOT NULL")
+		on = append(on, eq("g", tg, sr.TargetColumns[i], "r", o, c))
+	}
+	n := len(keys)
+	body := fmt.Sprintf(danglingSQL, o.Ident(), strings.Join(notNull, " AND "), tg.Ident(), strings.Join(on, " AND "))
+	return &query{
+		finding: &Finding{Check: CheckDanglingReference, Object: o.Name, Srel: sr.Attr, Target: tg.Name},
+		sql:     sampledSQL("", keys, vals, body),
+		sample: func(cols []*string) string {
+			parts := make([]string, len(sr.Columns))
+			for i, c := range sr.Columns {
+				parts[i] = c + "=" + quoteValue(cols[n+i])
+			}
+			return formatKey(o, cols[:n]) + " -> " + strings.Join(parts, " ")
+		},
+	}
+}
