@@ -13,7 +13,7 @@ import (
 func fixturesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "fixtures",
-		Usage: "create the sample service-desk database",
+		Usage: "create the sample service-desk database, or generate one at any scale",
 		Subcommands: []*cli.Command{{
 			Name:  "load",
 			Usage: "create the fixture tables (and sample rows) in an empty database",
@@ -40,6 +40,6 @@ Example:
 				}
 				return nil
 			}),
-		}},
+		}, fixturesGenerateCommand()},
 	}
 }

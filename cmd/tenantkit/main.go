@@ -31,6 +31,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	defer startCPUProfile(stderr)()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 2)

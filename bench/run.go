@@ -1,0 +1,415 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// skipError says why a contender cannot run; it is reported, not a failure.
+type skipError struct{ reason string }
+
+func (e *skipError) Error() string { return e.reason }
+
+// benchmark runs every selected scenario at the main scale, then every
+// tenantkit contender once at the RSS scale.
+func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error) {
+	h, err := newHarness(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer h.close()
+	res := &Results{
+		Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Machine: h.machine(ctx),
+		Command: cfg.Command, Scale: cfg.Scale, Rounds: cfg.Rounds, Seed: cfg.Seed,
+	}
+	for _, c := range tenantkitCommands {
+		if r, ok := h.missing[c]; ok {
+			res.Notes = append(res.Notes, r)
+		}
+	}
+	if h.pgloader == "" {
+		res.Notes = append(res.Notes, "pgloader is not installed (scripts/bench installs it as root): its column says so")
+	}
+	var selected []scenario
+	for _, sc := range scenarios() {
+		if len(cfg.Only) == 0 || slices.Contains(cfg.Only, sc.Name) {
+			selected = append(selected, sc)
+		}
+	}
+	for _, sc := range selected {
+		res.Scenarios = append(res.Scenarios, h.runScenario(ctx, sc, cfg.Scale, cfg.Rounds, false))
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	res.Goals = evaluateGoals(res)
+	res.Profiles = h.profileUnmet(ctx, res, selected)
+	h.dropScale(ctx, cfg.Scale)
+	if cfg.RSSScale > 0 && cfg.RSSScale != cfg.Scale {
+		res.Memory = &Memory{Scales: []int64{min(cfg.Scale, cfg.RSSScale), max(cfg.Scale, cfg.RSSScale)}}
+		ran := false
+		for _, sr := range res.Scenarios {
+			for _, v := range sr.Variants {
+				ran = ran || (v.Tool == "tenantkit" && v.Status == statusOK)
+			}
+		}
+		if !ran {
+			res.Memory.Note = "not measured: no tenantkit command ran at the first scale"
+		} else {
+			for _, sc := range selected {
+				if len(cfg.RSSOnly) > 0 && !slices.Contains(cfg.RSSOnly, sc.Name) {
+					continue
+				}
+				big := h.runScenario(ctx, sc, cfg.RSSScale, 1, true)
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				res.Memory.add(res.scenario(sc.Name), &big)
+			}
+			h.dropScale(ctx, cfg.RSSScale)
+		}
+	}
+	return res, nil
+}
+
+// profileUnmet runs every tenantkit contender that misses a goal once more
+// with a CPU profile (TENANTKIT_CPUPROFILE) and keeps pprof's top entries,
+// which name the bottleneck. A profile that holds little CPU time says the
+// time went to the server.
+func (h *harness) profileUnmet(ctx context.Context, res *Results, selected []scenario) []Profile {
+	var out []Profile
+	done := map[string]bool{}
+	for _, g := range res.Goals {
+		key := g.Scenario + "/" + g.Contender
+		if g.Met == nil || *g.Met || done[key] {
+			continue
+		}
+		done[key] = true
+		i := slices.IndexFunc(selected, func(s scenario) bool { return s.Name == g.Scenario })
+		if i < 0 {
+			continue
+		}
+		sc := selected[i]
+		j := slices.IndexFunc(sc.Variants, func(v variant) bool { return v.Name == g.Contender })
+		if j < 0 {
+			continue
+		}
+		p := Profile{Scenario: sc.Name, Contender: g.Contender}
+		if err := h.profile(ctx, sc, sc.Variants[j], res.Scale, &p); err != nil {
+			p.Error = err.Error()
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (h *harness) profile(ctx context.Context, sc scenario, v variant, scale int64, p *Profile) error {
+	tpl, err := h.template(ctx, scale, sc.Template)
+	if err != nil {
+		return err
+	}
+	shared := ""
+	if sc.Shared {
+		if shared, err = h.freshDB(ctx, tpl); err != nil {
+			return err
+		}
+		defer h.dropDB(context.Background(), shared)
+	}
+	f, err := os.CreateTemp(h.work, "cpu-*.prof")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	prof := f.Name()
+	defer os.Remove(prof)
+	o, _, err := h.runOnce(ctx, sc, v, scale, tpl, shared, "TENANTKIT_CPUPROFILE="+prof)
+	if err != nil {
+		return err
+	}
+	p.Seconds = o.Seconds
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=15", h.bin, prof).Output()
+	if err != nil {
+		return fmt.Errorf("go tool pprof: %w", err)
+	}
+	p.Top = strings.TrimSpace(string(top))
+	fmt.Fprintf(h.log, "bench: profiled %s %s:\n%s\n", sc.Name, v.Name, p.Top)
+	return nil
+}
+
+// unavailable says why a contender cannot run on this machine now, or "".
+func (h *harness) unavailable(v variant) string {
+	switch v.Tool {
+	case "tenantkit":
+		if r, ok := h.missing[v.Command]; ok {
+			return r
+		}
+	case "psql":
+		if h.psql == "" {
+			return "not installed: psql"
+		}
+	case "pgloader":
+		if h.pgloader == "" {
+			return "not installed: pgloader"
+		}
+	}
+	return ""
+}
+
+func (h *harness) program(tool string) string {
+	switch tool {
+	case "tenantkit":
+		return h.bin
+	case "psql":
+		return h.psql
+	}
+	return h.pgloader
+}
+
+// runScenario runs the contenders of a scenario in turn, round after round,
+// each on a fresh copy of the template (or on one shared copy for read-only
+// work).
+func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rounds int, tenantkitOnly bool) ScenarioResult {
+	res := ScenarioResult{Name: sc.Name, Title: sc.Title, Scale: scale, Rows: sc.Rows(scale)}
+	var live []int     // indexes into res.Variants of the contenders that run
+	var defs []variant // the definitions, aligned with res.Variants
+	for _, v := range sc.Variants {
+		if tenantkitOnly && v.Tool != "tenantkit" {
+			continue
+		}
+		vr := VariantResult{Name: v.Name, Tool: v.Tool, Reference: v.Reference, Status: statusOK}
+		if reason := h.unavailable(v); reason != "" {
+			vr.Status, vr.Reason = statusSkipped, reason
+		} else {
+			live = append(live, len(res.Variants))
+		}
+		res.Variants = append(res.Variants, vr)
+		defs = append(defs, v)
+	}
+	if len(live) == 0 {
+		return res
+	}
+	fail := func(vr *VariantResult, err error) {
+		var skip *skipError
+		if errors.As(err, &skip) {
+			vr.Status, vr.Reason = statusSkipped, skip.reason
+			return
+		}
+		vr.Status, vr.Reason = statusFailed, err.Error()
+		fmt.Fprintf(h.log, "bench: %s: %s failed: %v\n", sc.Name, vr.Name, err)
+	}
+	tpl, err := h.template(ctx, scale, sc.Template)
+	want := ""
+	if err == nil && sc.Expect != nil {
+		want, err = sc.Expect(ctx, h, scale)
+	}
+	if err != nil {
+		for _, i := range live {
+			fail(&res.Variants[i], fmt.Errorf("preparing: %w", err))
+		}
+		return res
+	}
+	shared := ""
+	if sc.Shared {
+		if shared, err = h.freshDB(ctx, tpl); err != nil {
+			for _, i := range live {
+				fail(&res.Variants[i], err)
+			}
+			return res
+		}
+		defer h.dropDB(context.Background(), shared)
+	}
+	for round := 1; round <= rounds; round++ {
+		for _, i := range live {
+			vr := &res.Variants[i]
+			if vr.Status != statusOK || ctx.Err() != nil {
+				continue
+			}
+			o, got, err := h.runOnce(ctx, sc, defs[i], scale, tpl, shared)
+			if err != nil {
+				fail(vr, err)
+				continue
+			}
+			if sc.Fingerprint != "" {
+				if want == "" {
+					want = got
+				} else if got != want {
+					fail(vr, fmt.Errorf("wrong result: %s, expected %s", got, want))
+					continue
+				}
+			}
+			vr.Seconds = append(vr.Seconds, o.Seconds)
+			vr.PeakRSSKB = append(vr.PeakRSSKB, o.RSSKB)
+			fmt.Fprintf(h.log, "bench: %s %s round %d/%d: %s %.2f s, peak RSS %s\n",
+				sc.Name, formatScale(scale), round, rounds, vr.Name, o.Seconds, formatKB(o.RSSKB))
+		}
+	}
+	res.summarize()
+	return res
+}
+
+// runOnce prepares a database, runs one contender, checks its exit code and
+// result, and cleans up. It returns the result's fingerprint.
+func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int64, tpl, shared string, env ...string) (outcome, string, error) {
+	db := shared
+	if db == "" {
+		var err error
+		if db, err = h.freshDB(ctx, tpl); err != nil {
+			return outcome{}, "", err
+		}
+		defer h.dropDB(context.Background(), db)
+	} else if err := h.exec(ctx, "CHECKPOINT"); err != nil {
+		return outcome{}, "", err
+	}
+	dir, err := os.MkdirTemp(h.work, "run-")
+	if err != nil {
+		return outcome{}, "", err
+	}
+	defer os.RemoveAll(dir)
+	r := &runEnv{h: h, scale: scale, db: db, url: h.dbURL(db), dir: dir}
+	args, err := v.Args(ctx, r)
+	if err != nil {
+		return outcome{}, "", err
+	}
+	logFile := ""
+	if v.Tool == "pgloader" {
+		logFile = filepath.Join(dir, "pgloader.out")
+	}
+	o, err := h.timed(ctx, logFile, env, h.program(v.Tool), args...)
+	if err != nil {
+		return o, "", err
+	}
+	okCodes := v.ExitOK
+	if okCodes == nil {
+		okCodes = []int{0}
+	}
+	if !slices.Contains(okCodes, o.Code) {
+		return o, "", fmt.Errorf("exit %d: %s", o.Code, lastLines(o.Stderr, 3))
+	}
+	if v.Check != nil {
+		if err := v.Check(ctx, r); err != nil {
+			return o, "", err
+		}
+	}
+	got := ""
+	if sc.Fingerprint != "" {
+		if got, err = h.query(ctx, db, sc.Fingerprint); err != nil {
+			return o, "", err
+		}
+	}
+	return o, got, nil
+}
+
+// file writes an input file once per scale: kind is the template it comes
+// from, ext its format (csv by COPY, so it does not depend on tenantkit;
+// dat by tenantkit extract).
+func (h *harness) file(ctx context.Context, scale int64, kind, ext string) (string, error) {
+	dir := filepath.Join(h.work, fmt.Sprint(scale), kind)
+	path := filepath.Join(dir, "ca_contact."+ext)
+	key := path
+	if v, ok := h.files[key]; ok {
+		if v != "" {
+			return "", errors.New(v)
+		}
+		return path, nil
+	}
+	err := h.writeFile(ctx, scale, kind, ext, dir, path)
+	if err != nil {
+		var skip *skipError
+		if errors.As(err, &skip) {
+			return "", err // not memoized: the next scale reports it again
+		}
+		h.files[key] = fmt.Sprintf("writing %s: %v", path, err)
+		return "", errors.New(h.files[key])
+	}
+	h.files[key] = ""
+	return path, nil
+}
+
+func (h *harness) writeFile(ctx context.Context, scale int64, kind, ext, dir, path string) error {
+	tpl, err := h.template(ctx, scale, kind)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	start := time.Now()
+	switch ext {
+	case "csv":
+		conn, err := h.connect(ctx, tpl)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if _, err := conn.PgConn().CopyTo(ctx, f, "COPY ca_contact ("+contactColumns+") TO STDOUT WITH (FORMAT csv, HEADER true)"); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	case "dat":
+		// tenantkit extract writes it; until extract exists, convert turns
+		// the CSV into the same rows in userload format.
+		r := &runEnv{h: h, url: h.dbURL(tpl)}
+		step, args := "extract", r.tk("extract", "-o", path, "ca_contact")
+		if _, ok := h.missing["extract"]; ok {
+			if _, ok := h.missing["convert"]; ok {
+				return &skipError{"skipped: needs `tenantkit extract` or `tenantkit convert` (not available yet) to write the userload file"}
+			}
+			csv, err := h.file(ctx, scale, kind, "csv")
+			if err != nil {
+				return err
+			}
+			step, args = "convert", []string{"--quiet", "convert", csv, path}
+		}
+		o, err := h.timed(ctx, "", nil, h.bin, args...)
+		if err != nil {
+			return err
+		}
+		if o.Code != 0 {
+			return fmt.Errorf("tenantkit %s: exit %d: %s", step, o.Code, lastLines(o.Stderr, 3))
+		}
+	}
+	fmt.Fprintf(h.log, "bench: wrote %s in %s\n", path, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// dropScale removes a scale's files, and its templates unless they are kept.
+func (h *harness) dropScale(ctx context.Context, scale int64) {
+	os.RemoveAll(filepath.Join(h.work, fmt.Sprint(scale)))
+	for k := range h.files {
+		if strings.HasPrefix(k, filepath.Join(h.work, fmt.Sprint(scale))+string(filepath.Separator)) {
+			delete(h.files, k)
+		}
+	}
+	if h.cfg.KeepTemplates {
+		return
+	}
+	for kind := range templateOptions(scale, h.cfg.Seed) {
+		if name := h.templateName(scale, kind); h.built[name] {
+			h.dropDB(ctx, name)
+			delete(h.built, name)
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}

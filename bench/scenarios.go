@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// scenario is one comparison: contenders that do the same work on the same
+// starting state.
+type scenario struct {
+	Name  string
+	Title string
+	// Template is the kind of template database each run starts from.
+	Template string
+	// Shared runs every contender on one copy of the template (read-only work).
+	Shared bool
+	// Rows is the number of rows the work touches, for rows/s.
+	Rows func(scale int64) int64
+	// Fingerprint is a query over the database after a run; every run must
+	// give the same answer, and Expect's when Expect is set.
+	Fingerprint string
+	Expect      func(ctx context.Context, h *harness, scale int64) (string, error)
+	Variants    []variant
+}
+
+// variant is one contender of a scenario.
+type variant struct {
+	Name      string
+	Tool      string // "tenantkit", "psql" or "pgloader"
+	Command   string // the tenantkit command it runs
+	Reference bool
+	// ExitOK lists the exit codes that count as success (default: 0).
+	ExitOK []int
+	// Args gives the program's arguments for one run.
+	Args func(ctx context.Context, r *runEnv) ([]string, error)
+	// Check, when set, checks the run's result beyond the fingerprint.
+	Check func(ctx context.Context, r *runEnv) error
+}
+
+// runEnv is one run's database and directories.
+type runEnv struct {
+	h     *harness
+	scale int64
+	db    string
+	url   string
+	dir   string // scratch directory of this run, emptied afterwards
+}
+
+// tk is the start of every tenantkit command line.
+func (r *runEnv) tk(command string, args ...string) []string {
+	return append([]string{"--db", r.url, "--quiet", "--schema", filepath.Join(r.h.root, "fixtures", "schema.xml"), command}, args...)
+}
+
+// tkCatalog is tk without the overlay: the catalog makes ca_contact
+// tenant-optional, so userload accepts the pre-tenant rows (the overlay's
+// tenancy="required" would reject them), and the primary key is the match key.
+func (r *runEnv) tkCatalog(command string, args ...string) []string {
+	return append([]string{"--db", r.url, "--quiet", command}, args...)
+}
+
+// psqlArgs runs psql commands against the run's database.
+func (r *runEnv) psqlArgs(cmds ...string) []string {
+	args := []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", r.url}
+	for _, c := range cmds {
+		args = append(args, "-c", c)
+	}
+	return args
+}
+
+// contactColumns are ca_contact's columns in table order (the CSV's header).
+const contactColumns = "id, userid, last_name, first_name, email, organization, location, attrs, tenant, last_mod"
+
+// contactFingerprint is an order-independent digest of every contact.
+const contactFingerprint = `SELECT count(*) || ' rows, digest ' || coalesce(sum(hashtext(c::text)::bigint), 0) FROM ca_contact c`
+
+const upsertSQL = `BEGIN;
+CREATE TEMP TABLE bench_stage (LIKE ca_contact INCLUDING DEFAULTS);
+\copy bench_stage FROM %s WITH (FORMAT csv, HEADER true)
+INSERT INTO ca_contact AS c (` + contactColumns + `)
+SELECT ` + contactColumns + ` FROM bench_stage
+ON CONFLICT (userid) DO UPDATE SET
+    last_name = EXCLUDED.last_name, first_name = EXCLUDED.first_name, email = EXCLUDED.email,
+    organization = EXCLUDED.organization, location = EXCLUDED.location, attrs = EXCLUDED.attrs,
+    tenant = EXCLUDED.tenant, last_mod = EXCLUDED.last_mod;
+COMMIT;
+`
+
+const setTenantSQL = `UPDATE ca_contact c SET tenant = o.tenant FROM ca_organization o WHERE o.id = c.organization AND c.tenant IS NULL`
+
+const setTenantXML = `<SetTenant>
+  <Object name="cnt">
+    <TenantRule type="SREL">organization</TenantRule>
+    <Where>tenant is null</Where>
+  </Object>
+</SetTenant>
+`
+
+const buildTenantXML = `<BuildTenant>
+  <Object from="org">
+    <Attribute from="name" to="name"/>
+    <Attribute from="description" to="description"/>
+    <Where>inactive = 0</Where>
+  </Object>
+</BuildTenant>
+`
+
+const pgloaderLoad = `LOAD CSV
+  FROM %s (` + contactColumns + `)
+  INTO %s
+  TARGET TABLE ca_contact (` + contactColumns + `)
+  WITH skip header = 1,
+       fields optionally enclosed by '"',
+       fields escaped by double-quote,
+       fields terminated by ','
+;
+`
+
+func scenarioNames() []string {
+	var out []string
+	for _, s := range scenarios() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func same(scale int64) int64 { return scale }
+
+// scenarios are every comparison, in run order.
+func scenarios() []scenario {
+	return []scenario{
+		{
+			Name: "load", Title: "load contacts into an empty table", Template: "orgs", Rows: same,
+			Fingerprint: contactFingerprint,
+			Expect: func(ctx context.Context, h *harness, scale int64) (string, error) {
+				tpl, err := h.template(ctx, scale, "contacts")
+				if err != nil {
+					return "", err
+				}
+				return h.query(ctx, tpl, contactFingerprint)
+			},
+			Variants: []variant{
+				{Name: "tenantkit userload (.dat)", Tool: "tenantkit", Command: "userload",
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						f, err := r.h.file(ctx, r.scale, "contacts", "dat")
+						return r.tkCatalog("userload", "-f", f), err
+					}},
+				{Name: "tenantkit userload (.csv)", Tool: "tenantkit", Command: "userload",
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						f, err := r.h.file(ctx, r.scale, "contacts", "csv")
+						return r.tkCatalog("userload", "-f", f), err
+					}},
+				{Name: `psql \copy (CSV)`, Tool: "psql", Reference: true,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						f, err := r.h.file(ctx, r.scale, "contacts", "csv")
+						return r.psqlArgs(fmt.Sprintf(`\copy ca_contact FROM %s WITH (FORMAT csv, HEADER true)`, psqlPath(f))), err
+					}},
+				{Name: "pgloader (CSV)", Tool: "pgloader",
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						f, err := r.h.file(ctx, r.scale, "contacts", "csv")
+						if err != nil {
+							return nil, err
+						}
+						load := filepath.Join(r.dir, "contacts.load")
+						target := connURL("postgresql", r.h.server, r.db)
+						if err := os.WriteFile(load, []byte(fmt.Sprintf(pgloaderLoad, quoteLiteral(f), target)), 0o600); err != nil {
+							return nil, err
+						}
+						return []string{"--root-dir", filepath.Join(r.dir, "pgloader"), load}, nil
+					}},
+			},
+		},
+		{
+			Name: "upsert", Title: "userload upsert: half existing keys, half new", Template: "contacts", Rows: same,
+			Fingerprint: contactFingerprint,
+			Expect:      expectUpsert,
+			Variants: []variant{
+				{Name: "tenantkit userload (.dat)", Tool: "tenantkit", Command: "userload",
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						f, err := r.h.file(ctx, r.scale, "upsert", "dat")
+						return r.tkCatalog("userload", "-f", f), err
+					}},
+				{Name: "tenantkit userload (.csv)", Tool: "tenantkit", Command: "userload",
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						f, err := r.h.file(ctx, r.scale, "upsert", "csv")
+						return r.tkCatalog("userload", "-f", f), err
+					}},
+				{Name: `psql \copy to staging + INSERT … ON CONFLICT`, Tool: "psql", Reference: true,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						f, err := r.h.file(ctx, r.scale, "upsert", "csv")
+						if err != nil {
+							return nil, err
+						}
+						script := filepath.Join(r.dir, "upsert.sql")
+						if err := os.WriteFile(script, []byte(fmt.Sprintf(upsertSQL, psqlPath(f))), 0o600); err != nil {
+							return nil, err
+						}
+						return []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", r.url, "-f", script}, nil
+					}},
+			},
+		},
+		{
+			Name: "extract", Title: "extract contacts to a file", Template: "full", Shared: true, Rows: same,
+			Variants: []variant{
+				{Name: "tenantkit extract (.dat)", Tool: "tenantkit", Command: "extract", Check: checkOutput,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						return r.tk("extract", "-o", filepath.Join(r.dir, "ca_contact.dat"), "ca_contact"), nil
+					}},
+				{Name: "tenantkit extract (.csv)", Tool: "tenantkit", Command: "extract", Check: checkOutput,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						return r.tk("extract", "-o", filepath.Join(r.dir, "ca_contact.csv"), "ca_contact"), nil
+					}},
+				{Name: `psql \copy (SELECT …) TO (CSV)`, Tool: "psql", Reference: true, Check: checkOutput,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						out := filepath.Join(r.dir, "ca_contact.csv")
+						return r.psqlArgs(fmt.Sprintf(`\copy (SELECT * FROM ca_contact) TO %s WITH (FORMAT csv, HEADER true)`, psqlPath(out))), nil
+					}},
+			},
+		},
+		{
+			Name: "settenant", Title: "contacts take their organization's tenant (SREL rule)", Template: "settenant", Rows: same,
+			Fingerprint: `SELECT count(*) FILTER (WHERE tenant IS NULL) || ' untenanted, digest ' || sum(hashtext(c::text)::bigint) FROM ca_contact c`,
+			Variants: []variant{
+				{Name: "tenantkit settenant", Tool: "tenantkit", Command: "settenant", ExitOK: []int{0, 1},
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						f := filepath.Join(r.dir, "settenant.xml")
+						return r.tk("settenant", "-f", f), os.WriteFile(f, []byte(setTenantXML), 0o600)
+					}},
+				{Name: "psql UPDATE … FROM", Tool: "psql", Reference: true,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						return r.psqlArgs(setTenantSQL), nil
+					}},
+			},
+		},
+		{
+			Name: "verify", Title: "verify a tenanted database (contacts, tickets, organizations)", Template: "full", Shared: true,
+			Rows: func(scale int64) int64 { return 2*scale + 2*max(scale/100, 1) },
+			Variants: []variant{
+				{Name: "tenantkit verify", Tool: "tenantkit", Command: "verify",
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) { return r.tk("verify"), nil }},
+			},
+		},
+		{
+			Name: "buildtenant", Title: "one tenant per active organization", Template: "pretenant",
+			Rows:        func(scale int64) int64 { return max(scale/10, 1) },
+			Fingerprint: `SELECT (SELECT count(*) FROM ca_tenant) || ' tenants, ' || (SELECT count(*) FROM ca_organization WHERE inactive = 0 AND tenant IS NULL) || ' active organizations untenanted'`,
+			Expect: func(ctx context.Context, h *harness, scale int64) (string, error) {
+				tpl, err := h.template(ctx, scale, "pretenant")
+				if err != nil {
+					return "", err
+				}
+				return h.query(ctx, tpl, `SELECT (1 + count(*)) || ' tenants, 0 active organizations untenanted' FROM ca_organization WHERE inactive = 0`)
+			},
+			Variants: []variant{
+				{Name: "tenantkit buildtenant", Tool: "tenantkit", Command: "buildtenant",
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						f := filepath.Join(r.dir, "buildtenant.xml")
+						return r.tk("buildtenant", "-f", f), os.WriteFile(f, []byte(buildTenantXML), 0o600)
+					}},
+			},
+		},
+	}
+}
+
+// expectUpsert is the state after the upsert: contacts 1…scale/2 as they
+// were, and every contact of the upsert file as the file has it.
+func expectUpsert(ctx context.Context, h *harness, scale int64) (string, error) {
+	kept, err := h.template(ctx, scale, "contacts")
+	if err != nil {
+		return "", err
+	}
+	loaded, err := h.template(ctx, scale, "upsert")
+	if err != nil {
+		return "", err
+	}
+	const q = `SELECT count(*) || ' ' || coalesce(sum(hashtext(c::text)::bigint), 0) FROM ca_contact c WHERE substr(userid, 2)::bigint %s`
+	a, err := h.query(ctx, kept, fmt.Sprintf(q, fmt.Sprintf("<= %d", scale/2)))
+	if err != nil {
+		return "", err
+	}
+	b, err := h.query(ctx, loaded, fmt.Sprintf(q, "> 0"))
+	if err != nil {
+		return "", err
+	}
+	var n1, d1, n2, d2 int64
+	if _, err := fmt.Sscan(a+" "+b, &n1, &d1, &n2, &d2); err != nil {
+		return "", fmt.Errorf("upsert expectation %q %q: %w", a, b, err)
+	}
+	return fmt.Sprintf("%d rows, digest %d", n1+n2, d1+d2), nil
+}
+
+// checkOutput checks that an extract wrote a non-empty file.
+func checkOutput(ctx context.Context, r *runEnv) error {
+	entries, err := os.ReadDir(r.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "ca_contact.") {
+			if info, err := e.Info(); err == nil && info.Size() > 0 {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("no output file in %s", r.dir)
+}
