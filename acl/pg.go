@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/samber/lo"
 )
 
 // Querier is a pool, connection or transaction.
@@ -232,10 +233,7 @@ func GroupRole(name string) string {
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
+	keys := lo.Keys(m)
 	sort.Strings(keys)
 	return keys
 }
