@@ -82,29 +82,14 @@ func TestSetTenantXSDAgrees(t *testing.T) {
 	if len(files) < 15 {
 		t.Fatalf("only %d sample files", len(files))
 	}
-	xsd := filepath.Join("..", "schema", "settenant.xsd")
-	for _, f := range files {
-		xsdOK, msg := testkit.XMLLint(t, xsd, f)
+	testkit.XSDAgrees(t, filepath.Join("..", "schema", "settenant.xsd"), files, func(f string) error {
 		_, err := ParseFile(f)
-		goOK := err == nil
-		if xsdOK != goOK {
-			t.Errorf("%s: xmllint valid=%v (%s), Go valid=%v (%v)", f, xsdOK, strings.TrimSpace(msg), goOK, err)
-		}
-		if wantOK := !strings.HasPrefix(filepath.Base(f), "bad-"); goOK != wantOK {
-			t.Errorf("%s: valid=%v, want %v", f, goOK, wantOK)
-		}
-	}
+		return err
+	})
 }
 
 func FuzzParseFile(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "configs", "*.xml"))
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
+	testkit.AddSeeds(f, filepath.Join("testdata", "configs", "*.xml"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), "s.xml")
 		if err := os.WriteFile(p, data, 0o600); err != nil {
