@@ -2,30 +2,16 @@ package datafile
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/iotest"
 )
 
 func readCSV(t *testing.T, in string, opts Options) (string, error) {
 	t.Helper()
 	opts.Format = CSV
-	r, err := NewReader(strings.NewReader(in), "f.csv", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	got, err := dump(r)
-	// The same input fed one byte at a time crosses every buffer boundary.
-	r1, _ := NewReader(iotest.OneByteReader(strings.NewReader(in)), "f.csv", opts)
-	got1, err1 := dump(r1)
-	if got1 != got || fmt.Sprint(err1) != fmt.Sprint(err) {
-		t.Errorf("one byte at a time: %q, %v\nat once: %q, %v", got1, err1, got, err)
-	}
-	return got, err
+	return readBoth(t, in, "f.csv", opts)
 }
 
 func TestCSVGrammar(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // dump renders everything r yields, one line per section and per row:
@@ -76,3 +77,22 @@ func ptr[T any](v T) *T { return &v }
 func null() Value            { return Value{Null: true} }
 func str(s string) Value     { return Value{Str: s} }
 func row(v ...Value) []Value { return v }
+
+// readBoth reads in whole and then one byte at a time (which crosses every
+// buffer boundary), fails the test when the two disagree, and returns the
+// dump and error of the first.
+func readBoth(t *testing.T, in, name string, opts Options) (string, error) {
+	t.Helper()
+	r, err := NewReader(strings.NewReader(in), name, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := dump(r)
+	r1, _ := NewReader(iotest.OneByteReader(strings.NewReader(in)), name, opts)
+	got1, err1 := dump(r1)
+	if got1 != got || fmt.Sprint(err1) != fmt.Sprint(err) {
+		t.Errorf("one byte at a time: %q, %v\nat once: %q, %v", got1, err1, got, err)
+	}
+	return got, err
+}

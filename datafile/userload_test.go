@@ -2,28 +2,14 @@ package datafile
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"testing"
-	"testing/iotest"
 )
 
 func readUserload(t *testing.T, in string, opts Options) (string, error) {
 	t.Helper()
 	opts.Format = Userload
-	r, err := NewReader(strings.NewReader(in), "f.dat", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	got, err := dump(r)
-	// The same input fed one byte at a time crosses every buffer boundary.
-	r1, _ := NewReader(iotest.OneByteReader(strings.NewReader(in)), "f.dat", opts)
-	got1, err1 := dump(r1)
-	if got1 != got || fmt.Sprint(err1) != fmt.Sprint(err) {
-		t.Errorf("one byte at a time: %q, %v\nat once: %q, %v", got1, err1, got, err)
-	}
-	return got, err
+	return readBoth(t, in, "f.dat", opts)
 }
 
 func TestUserloadGrammar(t *testing.T) {
