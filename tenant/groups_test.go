@@ -61,12 +61,7 @@ func TestResolveListAndDescendants(t *testing.T) {
 			t.Errorf("%q: error %v, want ErrNotFound", refs, err)
 		}
 	}
-	rows := db.Rows(t, "WITH RECURSIVE "+DescendantsCTE(tt, "sub")+" SELECT tenant, string_agg(descendant::text, ',' ORDER BY descendant) FROM sub GROUP BY tenant ORDER BY tenant")
-	var lines []string
-	for _, r := range rows {
-		lines = append(lines, r[0]+":"+r[1])
-	}
-	if got := strings.Join(lines, " "); got != "1:1,2,3,4 2:2,3,4 3:3,4 4:4 5:5 6:6" {
+	if got := closure(t, db, DescendantsCTE(tt, "c"), "descendant"); got != "1:1,2,3,4 2:2,3,4 3:3,4 4:4 5:5 6:6" {
 		t.Errorf("descendants = %s", got)
 	}
 	db.Exec(t, "UPDATE ca_tenant SET parent = 4 WHERE id = 2")

@@ -41,12 +41,7 @@ func TestLookupAndAncestors(t *testing.T) {
 	if err != nil || sp.Name != "SP" {
 		t.Errorf("ServiceProvider = %+v, %v", sp, err)
 	}
-	rows := db.Rows(t, "WITH RECURSIVE "+AncestorsCTE(tt, "anc")+" SELECT tenant, string_agg(ancestor::text, ',' ORDER BY ancestor) FROM anc GROUP BY tenant ORDER BY tenant")
-	var lines []string
-	for _, r := range rows {
-		lines = append(lines, r[0]+":"+r[1])
-	}
-	if got := strings.Join(lines, " "); got != "1:1 2:1,2 3:1,2,3 4:4" {
+	if got := closure(t, db, AncestorsCTE(tt, "c"), "ancestor"); got != "1:1 2:1,2 3:1,2,3 4:4" {
 		t.Errorf("ancestors = %s", got)
 	}
 	// A cycle does not hang the recursion.
@@ -54,4 +49,15 @@ func TestLookupAndAncestors(t *testing.T) {
 	if n := db.Value(t, "WITH RECURSIVE "+AncestorsCTE(tt, "anc")+" SELECT count(*) FROM anc"); n != "10" {
 		t.Errorf("rows with a cycle = %s, want 10", n)
 	}
+}
+
+// closure renders a tenant closure CTE named c as "tenant:member,… …".
+func closure(t *testing.T, db *testkit.DB, cte, member string) string {
+	t.Helper()
+	rows := db.Rows(t, "WITH RECURSIVE "+cte+" SELECT tenant, string_agg("+member+"::text, ',' ORDER BY "+member+") FROM c GROUP BY tenant ORDER BY tenant")
+	var lines []string
+	for _, r := range rows {
+		lines = append(lines, r[0]+":"+r[1])
+	}
+	return strings.Join(lines, " ")
 }
