@@ -77,7 +77,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| comparison | contender |", `psql \copy (CSV) *(reference)*`, "## Goals (SPEC §5)", "**settenant**"} {
+	for _, want := range []string{"| comparison | contender |", `psql \copy (CSV) *(reference)*`, "## Goals (SPEC §5)", "**settenant**", "**rowscope**", "extract --sorted"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
 		}

@@ -118,6 +118,38 @@ const pgloaderLoad = `LOAD CSV
 ;
 `
 
+// rowScopeReader is the person of the rowscope scenario: it may read the
+// rows of tenant 2 (and, read-only, of its supertenant, the service provider).
+const rowScopeReader = "tkbench_reader"
+
+const rowScopeACL = `<AccessControl>
+  <Person name="` + rowScopeReader + `"/>
+  <Permission object="schema:public" to="EVERYONE" rights="Read"/>
+  <Permission object="tenant:2" to="` + rowScopeReader + `" rights="Read"/>
+</AccessControl>
+`
+
+// rowScopeCounts is how often each contender counts the reader's contacts
+// in one psql session, so that the count, not psql's start, is measured.
+const rowScopeCounts = 20
+
+// rowScopeTenants are the tenants the reader sees: tenant 2 and the
+// service provider above it.
+const rowScopeFilter = `tenant = ANY ('{1,2}')`
+
+// countArgs repeats one count in one psql session, after the setup
+// statements.
+func (r *runEnv) countArgs(setup []string, count string) []string {
+	cmds := append([]string{}, setup...)
+	for range rowScopeCounts {
+		cmds = append(cmds, count)
+	}
+	return r.psqlArgs(cmds...)
+}
+
+// sortedCopyName is the reference of extract --sorted: \copy in key order.
+const sortedCopyName = `psql \copy (SELECT … ORDER BY id) TO (CSV)`
+
 func scenarioNames() []string {
 	var out []string
 	for _, s := range scenarios() {
@@ -217,6 +249,15 @@ func scenarios() []scenario {
 						out := filepath.Join(r.dir, "ca_contact.csv")
 						return r.psqlArgs(fmt.Sprintf(`\copy (SELECT * FROM ca_contact) TO %s WITH (FORMAT csv, HEADER true)`, psqlPath(out))), nil
 					}},
+				{Name: "tenantkit extract --sorted (.csv)", Tool: "tenantkit", Command: "extract", Check: checkOutput,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						return r.tk("extract", "--sorted", "-o", filepath.Join(r.dir, "ca_contact.csv"), "ca_contact"), nil
+					}},
+				{Name: sortedCopyName, Tool: "psql", Check: checkOutput,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						out := filepath.Join(r.dir, "ca_contact.csv")
+						return r.psqlArgs(fmt.Sprintf(`\copy (SELECT * FROM ca_contact ORDER BY id) TO %s WITH (FORMAT csv, HEADER true)`, psqlPath(out))), nil
+					}},
 			},
 		},
 		{
@@ -231,6 +272,20 @@ func scenarios() []scenario {
 				{Name: "psql UPDATE … FROM", Tool: "psql", Reference: true,
 					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
 						return r.psqlArgs(setTenantSQL), nil
+					}},
+			},
+		},
+		{
+			Name: "rowscope", Title: fmt.Sprintf("a person of one tenant counts its contacts (row-level security; %d counts per run)", rowScopeCounts),
+			Template: "scoped", Shared: true, Rows: func(scale int64) int64 { return rowScopeCounts * scale },
+			Variants: []variant{
+				{Name: "SELECT count(*) as the person, acl policies", Tool: "psql", Check: checkRowScope,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						return r.countArgs([]string{"SET ROLE " + rowScopeReader}, "SELECT count(*) FROM ca_contact"), nil
+					}},
+				{Name: "SELECT count(*) WHERE " + rowScopeFilter + ", no policies", Tool: "psql", Reference: true,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						return r.countArgs(nil, "SELECT count(*) FROM ca_contact WHERE "+rowScopeFilter), nil
 					}},
 			},
 		},
@@ -289,6 +344,35 @@ func expectUpsert(ctx context.Context, h *harness, scale int64) (string, error) 
 		return "", fmt.Errorf("upsert expectation %q %q: %w", a, b, err)
 	}
 	return fmt.Sprintf("%d rows, digest %d", n1+n2, d1+d2), nil
+}
+
+// checkRowScope checks that the policies are in force: the person counts
+// exactly the rows of its tenants, fewer than the table has.
+func checkRowScope(ctx context.Context, r *runEnv) error {
+	conn, err := r.h.connect(ctx, r.db)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var all, want, seen int64
+	if err := conn.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE "+rowScopeFilter+") FROM ca_contact").Scan(&all, &want); err != nil {
+		return err
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+rowScopeReader); err != nil {
+		return err
+	}
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM ca_contact").Scan(&seen); err != nil {
+		return err
+	}
+	if seen != want || seen == 0 || seen == all {
+		return fmt.Errorf("the person sees %d of %d contacts, want %d (its tenant and the service provider)", seen, all, want)
+	}
+	return nil
 }
 
 // checkOutput checks that an extract wrote a non-empty file.

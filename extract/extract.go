@@ -70,6 +70,10 @@ type Output struct {
 	Format datafile.Format
 	// Quiet turns progress reporting off.
 	Quiet bool
+	// Sorted writes each table's rows in key order (see orderBy), at the
+	// price of a sort or an index walk on the server; otherwise rows come
+	// in the order the server reads them, like COPY TO and pg_dump.
+	Sorted bool
 }
 
 // TableResult reports one table of a run.
@@ -96,7 +100,8 @@ type Summary struct {
 type section struct {
 	obj   *schema.Object // nil for a query
 	table datafile.Table
-	// query is the SELECT producing the rows, in key order.
+	// query is the SELECT producing the rows; run adds the ORDER BY of
+	// Output.Sorted.
 	query string
 	// from is the query's FROM and WHERE clauses (table alias t), for
 	// aggregates over the same rows; empty for --sql.
@@ -236,7 +241,7 @@ func tableSection(o *schema.Object, columns []string, where string, ctl *control
 		sec.table.Types = append(sec.table.Types, c.Type)
 	}
 	sec.from = fromClause(o, conds)
-	sec.query = selectList(cols) + sec.from + " ORDER BY " + orderBy(o)
+	sec.query = selectList(cols) + sec.from
 	return sec, nil
 }
 
@@ -317,6 +322,9 @@ func orderBy(o *schema.Object) string {
 // high-water marks in the control file.
 func run(ctx context.Context, tx pgx.Tx, sections []*section, out Output, ctl *control) (*Summary, error) {
 	for _, sec := range sections {
+		if out.Sorted && sec.obj != nil {
+			sec.query += " ORDER BY " + orderBy(sec.obj)
+		}
 		if err := prepare(ctx, tx, sec); err != nil {
 			return nil, err
 		}

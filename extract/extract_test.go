@@ -64,13 +64,14 @@ func TestRoundTripFixtures(t *testing.T) {
 	}
 }
 
-// TestExtractExactOutput pins the layout, the key order, --where, --columns
+// TestExtractExactOutput pins the layout, the row order with and without
+// --sorted, --where, --columns
 // and the timestamptz text form (UTC whatever the server's zone).
 func TestExtractExactOutput(t *testing.T) {
 	db := testkit.NewFixtureDB(t)
 	db.Exec(t, `ALTER DATABASE `+db.Name+` SET TimeZone = 'America/New_York'`)
 	db.Exec(t, `UPDATE category SET last_mod = '2026-01-02 03:04:05.5+01' WHERE id IN (2, 3)`)
-	res := run(t, db, 0, "extract", "--schema", "fixtures/schema.xml", "--where", "id >= 2", "--columns", "sym,id,last_mod", "pcat")
+	res := run(t, db, 0, "extract", "--sorted", "--schema", "fixtures/schema.xml", "--where", "id >= 2", "--columns", "sym,id,last_mod", "pcat")
 	want := `TABLE category
     sym id last_mod
     { "Software", "2", "2026-01-02 02:04:05.5+00" }
@@ -79,15 +80,21 @@ func TestExtractExactOutput(t *testing.T) {
 	if res.Stdout != want {
 		t.Errorf("output:\n%s\nwant:\n%s", res.Stdout, want)
 	}
-	// Rows come out in key order, whatever the physical order.
+	// With --sorted rows come out in key order, whatever the physical
+	// order; without it, in the order the server reads them (the updated
+	// row last), like COPY TO.
 	db.Exec(t, `UPDATE priority SET label = label || '!' WHERE code = 'P1'`)
-	res = run(t, db, 0, "extract", "--format", "csv", "priority")
+	res = run(t, db, 0, "extract", "--sorted", "--format", "csv", "priority")
 	if want := "code,label,sort_order\nP1,Critical!,1\nP2,High,2\nP3,Medium,3\nP4,Low,4\n"; res.Stdout != want {
 		t.Errorf("csv output:\n%s\nwant:\n%s", res.Stdout, want)
 	}
+	res = run(t, db, 0, "extract", "--format", "csv", "priority")
+	if want := "code,label,sort_order\nP2,High,2\nP3,Medium,3\nP4,Low,4\nP1,Critical!,1\n"; res.Stdout != want {
+		t.Errorf("unsorted csv output:\n%s\nwant:\n%s", res.Stdout, want)
+	}
 	// A composite key orders by both columns.
 	db.Exec(t, `INSERT INTO doc_repository (server, path) VALUES ('a', '/z'), ('files01', '/a')`)
-	res = run(t, db, 0, "extract", "--format", "csv", "--columns", "server,path", "doc_repository")
+	res = run(t, db, 0, "extract", "--sorted", "--format", "csv", "--columns", "server,path", "doc_repository")
 	if want := "server,path\na,/z\nfiles01,/a\nfiles01,/docs/acme\nfiles01,/docs/public\n"; res.Stdout != want {
 		t.Errorf("composite key order:\n%s", res.Stdout)
 	}

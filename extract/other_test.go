@@ -82,7 +82,7 @@ func TestOtherSchemaRoundTrip(t *testing.T) {
 		{"csv", join(dir, "crm") + "/", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			run(t, db, 0, "extract", "--schema", overlay, "-o", tc.out, "ALL")
+			run(t, db, 0, "extract", "--sorted", "--schema", overlay, "-o", tc.out, "ALL")
 			dst := testkit.NewDB(t)
 			dst.Exec(t, otherSchema)
 			dst.Exec(t, `TRUNCATE crm.account, crm.region, crm."Org Unit", crm.audit_log`)
@@ -133,7 +133,7 @@ func TestOtherSchemaTenantExtract(t *testing.T) {
 		return out
 	}
 	out := join(dir, "t1.dat")
-	run(t, db, 0, "tenant-extract", "--schema", overlay, "--tenant", "Tenant 'one'", "-o", out)
+	run(t, db, 0, "tenant-extract", "--sorted", "--schema", overlay, "--tenant", "Tenant 'one'", "-o", out)
 	data := readData(t, out)
 	if got := pk(data["account"]); !reflect.DeepEqual(got, []string{`FR/a\tb`, "FR/empty", "JP/ユニコード"}) {
 		t.Errorf("accounts of T1 = %q", got)
@@ -142,7 +142,7 @@ func TestOtherSchemaTenantExtract(t *testing.T) {
 		t.Errorf("regions of T1 = %v", got)
 	}
 	// Subtenants and public rows: fr needs eu needs world, mine needs world.
-	run(t, db, 0, "tenant-extract", "--schema", overlay, "--tenant", "T1", "--subtenants", "--with-public", "-o", out)
+	run(t, db, 0, "tenant-extract", "--sorted", "--schema", overlay, "--tenant", "T1", "--subtenants", "--with-public", "-o", out)
 	data = readData(t, out)
 	if got := pk(data["account"]); !reflect.DeepEqual(got, []string{"DE/null", `FR/a\tb`, "FR/empty", "JP/ユニコード"}) {
 		t.Errorf("accounts of T1 and T1a = %q", got)
@@ -153,9 +153,9 @@ func TestOtherSchemaTenantExtract(t *testing.T) {
 	// Incremental through a bigint change column (>= the mark: the rows at
 	// the mark come again, nothing is missed).
 	ctl := join(dir, "t2.ctl")
-	run(t, db, 0, "tenant-extract", "--schema", overlay, "--tenant", "T2", "--objects", "acct", "--strip-tenant", "--control", ctl, "-o", out)
+	run(t, db, 0, "tenant-extract", "--sorted", "--schema", overlay, "--tenant", "T2", "--objects", "acct", "--strip-tenant", "--control", ctl, "-o", out)
 	db.Exec(t, `INSERT INTO crm.account (country, acct_no, owner_ref, changed) VALUES ('US', 'new', 'T2', 2), ('US', 'older', 'T2', 0)`)
-	run(t, db, 0, "tenant-extract", "--schema", overlay, "--tenant", "T2", "--objects", "acct", "--strip-tenant", "--control", ctl, "-o", out)
+	run(t, db, 0, "tenant-extract", "--sorted", "--schema", overlay, "--tenant", "T2", "--objects", "acct", "--strip-tenant", "--control", ctl, "-o", out)
 	data = readData(t, out)
 	if got := pk(data["account"]); !reflect.DeepEqual(got, []string{"US/new", "US/other"}) {
 		t.Errorf("incremental accounts = %q", got)

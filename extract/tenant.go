@@ -231,7 +231,7 @@ func (r *rowSelection) sections(stripTenant bool) []*section {
 		if p := r.public[o]; p != nil && p.rows > 0 {
 			conds = append(conds, p.cond("t"))
 		}
-		sec.query = selectList(cols) + fromClause(o, []string{"(" + strings.Join(conds, " OR ") + ")"}) + " ORDER BY " + orderBy(o)
+		sec.query = selectList(cols) + fromClause(o, []string{"(" + strings.Join(conds, " OR ") + ")"})
 		out = append(out, sec)
 	}
 	return out

@@ -191,7 +191,7 @@ func TestIncrementalInFlight(t *testing.T) {
 	db := tenantFixture(t)
 	dir := t.TempDir()
 	ctl := join(dir, "c.ctl")
-	run(t, db, 0, "extract", "--schema", "fixtures/schema.xml", "--control", ctl, "-o", join(dir, "1.dat"), "cnt")
+	run(t, db, 0, "extract", "--sorted", "--schema", "fixtures/schema.xml", "--control", ctl, "-o", join(dir, "1.dat"), "cnt")
 	ctx := t.Context()
 	tx, err := db.Pool.Begin(ctx)
 	if err != nil {
@@ -204,7 +204,7 @@ func TestIncrementalInFlight(t *testing.T) {
 	// Committed after the open transaction began: a newer change time.
 	db.Exec(t, `UPDATE ca_contact SET last_mod = now() WHERE userid = 'mbolton'`)
 	second := join(dir, "2.dat")
-	run(t, db, 0, "extract", "--schema", "fixtures/schema.xml", "--control", ctl, "-o", second, "cnt")
+	run(t, db, 0, "extract", "--sorted", "--schema", "fixtures/schema.xml", "--control", ctl, "-o", second, "cnt")
 	if got := readData(t, second)["ca_contact"].column(t, "userid"); !reflect.DeepEqual(got, []string{"mbolton"}) {
 		t.Errorf("second run = %v", got)
 	}
@@ -212,7 +212,7 @@ func TestIncrementalInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	third := join(dir, "3.dat")
-	run(t, db, 0, "extract", "--schema", "fixtures/schema.xml", "--control", ctl, "-o", third, "cnt")
+	run(t, db, 0, "extract", "--sorted", "--schema", "fixtures/schema.xml", "--control", ctl, "-o", third, "cnt")
 	got := readData(t, third)["ca_contact"].column(t, "userid")
 	if !reflect.DeepEqual(got, []string{"mbolton", "orphan"}) {
 		t.Errorf("third run = %v; want the late commit (orphan), and mbolton again at most", got)

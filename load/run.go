@@ -235,7 +235,9 @@ func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *secti
 
 // canCopyStraight decides the fast path for a section: a load that only
 // inserts, a key the database itself enforces (or no key), into an empty
-// table or with -i. Check and detail runs always stage.
+// table or with -i. Tenant rules (tenant-required, the reference rule) are
+// checked after the copy, over the whole table, so they need it empty.
+// Check and detail runs always stage.
 func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 	o := l.opts
 	if o.Check || o.Verbose || o.NewKeys || (o.Mode != Upsert && o.Mode != InsertOnly) {
@@ -244,10 +246,11 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 	if g.key != nil && !g.keyUnique {
 		return false, nil
 	}
-	if len(l.refRules(g)) > 0 || (g.obj.Tenancy == schema.Required && !g.stamps()) {
-		return false, nil // tenant checks need the records apart
+	tenantChecks := len(l.refRules(g)) > 0 || (g.obj.Tenancy == schema.Required && !g.stamps())
+	if tenantChecks && (g.obj.Tenancy == schema.Required && !g.stamps() && g.tenantIdx() < 0) {
+		return false, nil // every record lacks its tenant: staging names them
 	}
-	if o.Mode == InsertOnly {
+	if o.Mode == InsertOnly && !tenantChecks {
 		return true, nil
 	}
 	var empty bool
@@ -284,6 +287,18 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 			return false, exit.Failure(rbErr)
 		}
 		return false, nil
+	}
+	if straight {
+		bad, err := l.straightViolations(ctx, g)
+		if err != nil {
+			return false, err
+		}
+		if bad {
+			if err := sp.Rollback(ctx); err != nil {
+				return false, exit.Failure(err)
+			}
+			return false, nil
+		}
 	}
 	if err := sp.Commit(ctx); err != nil {
 		return false, exit.Failure(err)

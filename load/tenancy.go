@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -144,21 +145,34 @@ func (l *loader) refRules(g *group) []refRule {
 	return rules
 }
 
+// refViolation is the reference rule of one SREL as SQL over rows s of a
+// table: the join to the referenced rows p and the condition under which a
+// row breaks the rule. column gives the expression of the SREL's j-th
+// column, owner that of the row's owner as text.
+func (l *loader) refViolation(r refRule, column func(j int) string, owner string) (join, ptenant, violates string) {
+	var on []string
+	for j := range r.idx {
+		on = append(on, fmt.Sprintf("p.%s = %s", pgx.Identifier{r.srel.TargetColumns[j]}.Sanitize(), column(j)))
+	}
+	ptenant = "p." + pgx.Identifier{r.srel.Target.TenantColumn}.Sanitize() + "::text"
+	spAllowed := "false"
+	if r.srel.ServiceProviderEligible && l.serviceProvider != nil {
+		spAllowed = ptenant + " = " + literal(l.serviceProvider.ID)
+	}
+	join = r.srel.Target.Ident() + " p ON " + strings.Join(on, " AND ")
+	violates = fmt.Sprintf(`%s IS NOT NULL AND %s IS NOT NULL AND %s <> %s AND NOT (%s)
+			  AND NOT EXISTS (SELECT FROM anc a WHERE a.tenant::text = %s AND a.ancestor::text = %s)`,
+		ptenant, owner, ptenant, owner, spAllowed, owner, ptenant)
+	return join, ptenant, violates
+}
+
 // checkReferences rejects records whose SRELs point at rows the reference
 // rule forbids for the record's owner, one set-based statement per SREL.
 func (l *loader) checkReferences(ctx context.Context, g *group) error {
 	tt := l.schema.Tenants
 	for _, r := range l.refRules(g) {
 		owner := fmt.Sprintf("s.%s::text", col(g.tenantIdx()))
-		var join []string
-		for i, k := range r.idx {
-			join = append(join, fmt.Sprintf("p.%s = s.%s", pgx.Identifier{r.srel.TargetColumns[i]}.Sanitize(), col(k)))
-		}
-		ptenant := "p." + pgx.Identifier{r.srel.Target.TenantColumn}.Sanitize() + "::text"
-		spAllowed := "false"
-		if r.srel.ServiceProviderEligible && l.serviceProvider != nil {
-			spAllowed = ptenant + " = " + literal(l.serviceProvider.ID)
-		}
+		join, ptenant, violates := l.refViolation(r, func(j int) string { return "s." + col(r.idx[j]) }, owner)
 		column, value := strings.Join(r.srel.Columns, ", "), "NULL"
 		if len(r.idx) == 1 {
 			value = fmt.Sprintf("s.%s::text", col(r.idx[0]))
@@ -176,14 +190,10 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 			SELECT s._n, $1, s._f, s._l, s._c, $2, %s,
 				format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by tenant %%s, which is neither public nor tenant %%s or one of its supertenants',
 					$3::text, $4::text, $5::text, $6::text, %s, %s), 'reference rule'
-			FROM %s s JOIN %s p ON %s
-			WHERE %s IS NOT NULL AND %s IS NOT NULL AND %s <> %s AND %s
-			  AND NOT EXISTS (SELECT FROM anc a WHERE a.tenant::text = %s AND a.ancestor::text = %s)
-			  AND %s`,
+			FROM %s s JOIN %s
+			WHERE %s AND %s`,
 			tenant.AncestorsCTE(tt, "anc"), value, ptenant, owner,
-			g.typed(), r.srel.Target.Ident(), strings.Join(join, " AND "),
-			ptenant, owner, ptenant, owner, "NOT ("+spAllowed+")",
-			owner, ptenant, notRejected)
+			g.typed(), join, violates, notRejected)
 		n, err := l.exec(ctx, "checking the reference rule", sql, g.id, column, r.srel.Attr, how, eligible, r.srel.Target.Name)
 		if err != nil {
 			return err
@@ -191,6 +201,36 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 		g.counts.RefRejects += n
 	}
 	return nil
+}
+
+// straightViolations tells whether rows copied straight into a table that
+// was empty break a tenant rule: a tenant-required row without a tenant,
+// or an SREL the reference rule forbids. Every row of the table is then a
+// loaded row; on a violation the section is read again into staging,
+// which names each offending record.
+func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error) {
+	owner := "s." + pgx.Identifier{g.obj.TenantColumn}.Sanitize()
+	var conds []string
+	if g.obj.Tenancy == schema.Required && !g.stamps() {
+		conds = append(conds, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE %s IS NULL)", g.obj.Ident(), owner))
+	}
+	for _, r := range l.refRules(g) {
+		join, _, violates := l.refViolation(r, func(j int) string { return "s." + pgx.Identifier{r.srel.Columns[j]}.Sanitize() }, owner+"::text")
+		conds = append(conds, fmt.Sprintf("EXISTS (SELECT FROM %s s JOIN %s WHERE %s)", g.obj.Ident(), join, violates))
+	}
+	if len(conds) == 0 {
+		return false, nil
+	}
+	var bad bool
+	sql := fmt.Sprintf("WITH RECURSIVE %s SELECT %s", tenant.AncestorsCTE(l.schema.Tenants, "anc"), strings.Join(conds, " OR "))
+	if l.schema.Tenants == nil {
+		sql = "SELECT " + strings.Join(conds, " OR ")
+	}
+	defer l.trace(time.Now(), sql)
+	if err := l.tx.QueryRow(ctx, sql).Scan(&bad); err != nil {
+		return false, exit.Failure(fmt.Errorf("userload: checking tenants of %s: %w", g.obj.Table, err))
+	}
+	return bad, nil
 }
 
 // newKeyColumn is the position in the group's columns of a key whose

@@ -230,3 +230,30 @@ TABLE assets
 	wantRows(t, db, "SELECT tag, site, owned_by FROM assets ORDER BY tag", "A1|south|1\nx|north|2")
 	wantRows(t, db, "SELECT body, owned_by FROM notes", "on my asset|1")
 }
+
+// TestFastPathKeepsTenantRules loads into an empty tenanted table, which
+// goes straight into the table by COPY: the reference rule is still
+// checked, a violation names its record and leaves the table empty, and a
+// clean file is loaded by the fast path.
+func TestFastPathKeepsTenantRules(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, `
+		CREATE TABLE clients (client_no serial PRIMARY KEY, name text NOT NULL UNIQUE);
+		INSERT INTO clients (name) VALUES ('One'), ('Two');
+		CREATE TABLE sites (site_id int PRIMARY KEY, owned_by int REFERENCES clients);
+		INSERT INTO sites VALUES (10, 1), (20, 2), (30, NULL);
+		CREATE TABLE devices (serial text PRIMARY KEY, site int REFERENCES sites, owned_by int REFERENCES clients)`)
+	f := write(t, "devices.csv", "serial,site,owned_by\nd1,10,1\nd2,20,1\nd3,30,2\n")
+	res := userload(t, db, 1, "--tenant-column", "owned_by", "-f", f)
+	if want := f + `:3:1: devices: column "site": value "20": reference rule: SREL`; !strings.Contains(res.Stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+	}
+	wantRows(t, db, "SELECT count(*) FROM devices", "0")
+	g := write(t, "devices.csv", "serial,site,owned_by\nd1,10,1\nd3,30,2\nd4,,\n")
+	res = userload(t, db, 0, "--tenant-column", "owned_by", "--json", "-f", g)
+	if !strings.Contains(res.Stdout, `"fast_path": true`) {
+		t.Errorf("empty table not loaded by the fast path:\n%s", res.Stdout)
+	}
+	wantRows(t, db, "SELECT serial, coalesce(site::text, 'NULL'), coalesce(owned_by::text, 'NULL') FROM devices ORDER BY serial",
+		"d1|10|1\nd3|30|2\nd4|NULL|NULL")
+}
