@@ -21,7 +21,7 @@ import (
 // are visible read-only), R read, C create, U change, D delete; tenant '*'
 // stands for public rows (only Super Administrators may write them).
 
-const rowScopeVersion = "2"
+const rowScopeVersion = "3"
 
 // policyComment marks the policies tenantkit manages; the hash tells when a
 // definition changed.
@@ -50,27 +50,38 @@ func scopeFunctions(keyType string) []string {
 // rowPolicy is one policy tenantkit wants on a table.
 type rowPolicy struct {
 	name, command, using, check string
+	// restrictive policies apply to the roles in to (a rendered role
+	// list) on top of the permissive ones.
+	restrictive bool
+	to          string
 }
 
 func (p rowPolicy) hash() string {
-	sum := sha256.Sum256([]byte(rowScopeVersion + p.command + "|" + p.using + "|" + p.check))
+	sum := sha256.Sum256([]byte(rowScopeVersion + p.command + "|" + p.using + "|" + p.check + "|" + fmt.Sprint(p.restrictive) + "|" + p.to))
 	return hex.EncodeToString(sum[:6])
 }
+
+// noPersonRole stands in the policies' role list while the file names no
+// person; it never logs in and is granted to no one.
+const noPersonRole = "tenantkit_no_person"
 
 // RowPolicyNames are the policies acl apply keeps on every tenanted table
 // once row scoping is in use (verify checks that they are all there).
 func RowPolicyNames() []string {
 	var names []string
-	for _, p := range rowPolicies(&schema.Object{TenantColumn: "tenant"}) {
+	for _, p := range rowPolicies(&schema.Object{TenantColumn: "tenant"}, nil) {
 		names = append(names, p.name)
 	}
 	return names
 }
 
-// rowPolicies are the policies of one tenanted object. Roles tenantkit does
-// not manage are not scoped (tenantkit_unscoped), so enabling row security
-// never locks an application role out.
-func rowPolicies(o *schema.Object) []rowPolicy {
+// rowPolicies are the policies of one tenanted object for the managed
+// persons. tenantkit_unscoped lets every role at every row, so enabling row
+// security never locks an application role out; the per-command policies
+// are restrictive and name the persons, so they narrow only the persons'
+// access, and their predicates need no "is this role scoped" disjunct: a
+// plain tenant = ANY (…) that can use an index on the tenant column.
+func rowPolicies(o *schema.Object, persons []string) []rowPolicy {
 	col := ident(o.TenantColumn)
 	in := func(letter string) string {
 		// Scalar subqueries become InitPlans: evaluated once per query,
@@ -85,17 +96,34 @@ func rowPolicies(o *schema.Object) []rowPolicy {
 		}
 		return cond
 	}
+	sorted := append([]string(nil), persons...)
+	sort.Strings(sorted)
+	if len(sorted) == 0 {
+		sorted = []string{noPersonRole}
+	}
+	var to []string
+	for _, p := range sorted {
+		to = append(to, ident(p))
+	}
+	roles := strings.Join(to, ", ")
 	return []rowPolicy{
-		{"tenantkit_unscoped", "ALL", "NOT (SELECT tenantkit.row_scoped())", "NOT (SELECT tenantkit.row_scoped())"},
-		{"tenantkit_select", "SELECT", in("V"), ""},
-		{"tenantkit_insert", "INSERT", "", in("C")},
-		{"tenantkit_update", "UPDATE", in("U"), in("U")},
-		{"tenantkit_delete", "DELETE", in("D"), ""},
+		{name: "tenantkit_unscoped", command: "ALL", using: "true", check: "true"},
+		{name: "tenantkit_select", command: "SELECT", using: in("V"), restrictive: true, to: roles},
+		{name: "tenantkit_insert", command: "INSERT", check: in("C"), restrictive: true, to: roles},
+		{name: "tenantkit_update", command: "UPDATE", using: in("U"), check: in("U"), restrictive: true, to: roles},
+		{name: "tenantkit_delete", command: "DELETE", using: in("D"), restrictive: true, to: roles},
 	}
 }
 
 func (p rowPolicy) create(table string) string {
-	s := fmt.Sprintf("CREATE POLICY %s ON %s FOR %s", p.name, table, p.command)
+	s := fmt.Sprintf("CREATE POLICY %s ON %s", p.name, table)
+	if p.restrictive {
+		s += " AS RESTRICTIVE"
+	}
+	s += " FOR " + p.command
+	if p.to != "" {
+		s += " TO " + p.to
+	}
 	if p.using != "" {
 		s += " USING (" + p.using + ")"
 	}
@@ -268,6 +296,17 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []st
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	if len(persons) == 0 {
+		var exists bool
+		if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", noPersonRole).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			// Another database's apply may create it at the same time.
+			emit("DO $$BEGIN CREATE ROLE %s NOLOGIN; COMMENT ON ROLE %s IS %s; EXCEPTION WHEN duplicate_object THEN NULL; END$$;",
+				ident(noPersonRole), ident(noPersonRole), literal(roleComment))
+		}
+	}
 	var objs []*schema.Object
 	var idents []string
 	for _, o := range rs.s.Tenanted() {
@@ -316,7 +355,7 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []st
 		if isPerson[st.owner] && !st.forced {
 			emit("ALTER TABLE %s FORCE ROW LEVEL SECURITY;", o.Ident())
 		}
-		for _, rp := range rowPolicies(o) {
+		for _, rp := range rowPolicies(o, persons) {
 			key := table + "\x00" + rp.name
 			wanted[key] = true
 			comment := policyComment + " " + rp.hash()
