@@ -23,16 +23,22 @@ func suffix() string {
 	return hex.EncodeToString(b[:])
 }
 
+// connectAs opens a connection as role, closed when the test ends.
+func connectAs(t *testing.T, db *testkit.DB, role string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), db.URLAs(role))
+	if err != nil {
+		t.Fatalf("connecting as %s: %v", role, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 // can reports whether role may run stmt, connecting as that role.
 func can(t *testing.T, db *testkit.DB, role, stmt string) bool {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db.URLAs(role))
-	if err != nil {
-		t.Fatalf("connecting as %s: %v", role, err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
+	tx, err := connectAs(t, db, role).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

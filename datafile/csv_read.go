@@ -28,7 +28,7 @@ type csvReader struct {
 
 func newCSVReader(r io.Reader, file, table string, null *string, closer io.Closer) *csvReader {
 	c := &csvReader{s: newScanner(r, file), closer: closer, null: null, maxLen: maxValueLen}
-	c.table = &Table{Name: table}
+	c.table = &Table{Name: table, Pos: Pos{File: file, Line: 1, Col: 1}}
 	return c
 }
 

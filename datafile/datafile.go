@@ -54,6 +54,9 @@ type Table struct {
 	// (format_type output, e.g. "integer", "timestamp with time zone").
 	// Writers use it to choose typed cells (XLSX); readers leave it nil.
 	Types []string
+	// Pos is where a reader found the table's header (the TABLE line, a
+	// CSV file's header line, a sheet's first row); zero when unknown.
+	Pos Pos
 }
 
 // Pos is a position in an input file. Line and Col count from 1.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -159,5 +160,58 @@ func TestCopyErrorHasPosition(t *testing.T) {
 	const want = "in.dat:6:1: csv: out.csv holds only one table, cannot add table a after a; write several tables into a directory (a path ending in /)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant %s", err, want)
+	}
+}
+
+// TestTableHeaderPosition checks that every reader tells where a table's
+// header is, so that errors about the table or its columns point there.
+func TestTableHeaderPosition(t *testing.T) {
+	var book bytes.Buffer
+	w, err := NewWriter(&book, Options{Format: XLSX})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first", "second"} {
+		if err := w.BeginTable(&Table{Name: name, Columns: []string{"a"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteRow([]Value{{Str: "x"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, file string
+		data       []byte
+		want       []Pos
+	}{
+		{"userload", "in.dat", []byte("# comment\nTABLE first\n a\n { \"1\" }\n\n  TABLE second\n a\n { \"2\" }\n"),
+			[]Pos{{"in.dat", 2, 1}, {"in.dat", 6, 3}}},
+		{"csv", "first.csv", []byte("a\n1\n2\n"), []Pos{{"first.csv", 1, 1}}},
+		{"xlsx", "in.xlsx", book.Bytes(), []Pos{{"in.xlsx[first]", 1, 1}, {"in.xlsx[second]", 1, 1}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewReader(bytes.NewReader(tc.data), tc.file, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var got []Pos
+			var last *Table
+			for r.Next() {
+				if tb := r.Table(); tb != last {
+					got, last = append(got, tb.Pos), tb
+				}
+			}
+			if err := r.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("header positions %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

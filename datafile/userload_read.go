@@ -210,7 +210,7 @@ func (u *userloadReader) readHeader(p Pos) error {
 	if err := u.skipBlank(true); err != nil {
 		return err
 	}
-	t := &Table{Name: name}
+	t := &Table{Name: name, Pos: p}
 	if b, ok := s.peek(); !ok || b == '{' {
 		return s.errorf(s.pos(), "", "table %s has no line of column names", name)
 	}

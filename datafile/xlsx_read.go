@@ -145,7 +145,7 @@ func (x *xlsxReader) beginSheet(sheet string) error {
 		return fmt.Errorf("xlsx: %s: sheet %s: %w", x.name, sheet, err)
 	}
 	x.rows, x.sheet, x.row, x.pending, x.held = rows, sheet, 0, 0, false
-	x.table = &Table{Name: sheet}
+	x.table = &Table{Name: sheet, Pos: x.posAt(1, 1)}
 	if !rows.Next() {
 		return x.endSheet()
 	}

@@ -187,7 +187,10 @@ func (sr *sectionReader) openStdin(first bool, opts datafile.Options) (datafile.
 // resolve finds the object and columns of a section: an unknown table or
 // column, or a generated column, is bad input.
 func (sr *sectionReader) resolve(fileIdx, ordinal int, t *datafile.Table, pos datafile.Pos) (*section, error) {
-	where := fmt.Sprintf("%s:%d", pos.File, pos.Line)
+	if t.Pos.Line > 0 {
+		pos = t.Pos // the header names the table and its columns
+	}
+	where := fmt.Sprintf("%s:%d:%d", pos.File, pos.Line, pos.Col)
 	obj := sr.schema.Object(t.Name)
 	if obj == nil {
 		return nil, exit.Usagef("%s: unknown table %q (not in schema %q)", where, t.Name, sr.schema.DBSchema)

@@ -347,8 +347,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		args       []string
 		want       string
 	}{
-		{"unknown table", good + "TABLE nosuch\n a\n { \"1\" }\n", nil, `in.dat:6: unknown table "nosuch"`},
-		{"unknown column", good + "TABLE category\n sym colour\n { \"a\", \"b\" }\n", nil, `in.dat:6: table "category" has no column "colour"`},
+		{"unknown table", good + "TABLE nosuch\n a\n { \"1\" }\n", nil, `in.dat:4:1: unknown table "nosuch"`},
+		{"unknown column", good + "TABLE category\n sym colour\n { \"a\", \"b\" }\n", nil, `in.dat:4:1: table "category" has no column "colour"`},
 		{"key column missing", "TABLE category\n sym\n { \"a\" }\n", []string{"--key", "description"}, `table "category": the match key (description, from --key) is not among the file's columns`},
 		{"key column unknown", good, []string{"--key", "nope"}, `--key: table "priority" has no column "nope"`},
 		{"overlay key missing", "TABLE ca_contact\n id last_name\n { \"00000000-0000-0000-0000-000000000009\", \"X\" }\n", []string{"--schema", overlay}, `the match key (userid, from the schema overlay's key) is not among the file's columns`},

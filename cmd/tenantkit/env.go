@@ -141,9 +141,13 @@ func (e *env) Lock(pool *pgxpool.Pool) (*runlock.Lock, error) {
 }
 
 // writeAction is schemaAction for commands that change the database: it
-// also holds the run lock for the whole run.
+// also holds the run lock for the whole run, unless --check asks for a run
+// that changes nothing (those, like read-only commands, take no lock).
 func writeAction(fn func(e *env, pool *pgxpool.Pool, s *schema.Schema) error) cli.ActionFunc {
 	return schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+		if e.c.Bool("check") {
+			return fn(e, pool, s)
+		}
 		l, err := e.Lock(pool)
 		if err != nil {
 			return err

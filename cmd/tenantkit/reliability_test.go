@@ -68,9 +68,21 @@ func TestRunLockFailsFast(t *testing.T) {
 	if db.Value(t, "SELECT to_regclass('tenantkit.acl_state') IS NULL") != "t" {
 		t.Error("the refused run changed the database")
 	}
-	// Read-only commands never take the lock.
+	// Read-only commands never take the lock, nor do checks (-c), which
+	// change nothing.
 	if res := testkit.Run(t, db, "acl", "plan", "-f", emptyACL(t)); res.Code != 0 {
 		t.Errorf("plan while the lock is held: %d %s", res.Code, res.Stderr)
+	}
+	db.Exec(t, "CREATE TABLE things (id int PRIMARY KEY, label text)")
+	file := filepath.Join(t.TempDir(), "things.csv")
+	if err := os.WriteFile(file, []byte("id,label\n1,one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := testkit.Run(t, db, "userload", "-c", "-f", file); res.Code != 0 || !strings.Contains(res.Stdout, "check only: 1 records read, nothing was changed") {
+		t.Errorf("userload -c while the lock is held: %d %s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if res := testkit.Run(t, db, "userload", "-f", file); res.Code != 3 || !strings.Contains(res.Stderr, "another tenantkit run is writing") {
+		t.Errorf("userload while the lock is held: %d %s", res.Code, res.Stderr)
 	}
 }
 

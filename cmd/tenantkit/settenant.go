@@ -56,11 +56,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			action := writeAction // holds the run lock
-			if c.Bool("check") {
-				action = schemaAction // a check rolls back and takes no run lock
-			}
-			return action(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
+			return writeAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 				return runSettenant(e, pool, s, cfg)
 			})(c)
 		},
