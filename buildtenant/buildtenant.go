@@ -18,8 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/exit"
@@ -241,6 +243,22 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	return nil
 }
 
+// refusedByTenantTable turns a constraint of the tenant table that the
+// checks do not know (say a unique index on lower(name)) refusing a new
+// tenant into a violation: the data conflicts, the database is fine, and
+// the run's rollback leaves nothing created.
+func refusedByTenantTable(b *boundObject, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || !strings.HasPrefix(pgErr.Code, "23") {
+		return nil
+	}
+	msg := pgErr.Message
+	if pgErr.Detail != "" {
+		msg += ": " + pgErr.Detail
+	}
+	return exit.Violations(fmt.Errorf("%s: the tenant table refused a new tenant: %s; nothing was created", b.obj.Name, msg))
+}
+
 // fail wraps a database error of one object's run.
 func (r *runner) fail(b *boundObject, doing string, err error) error {
 	return exit.Failure(fmt.Errorf("object %q: %s: %w", b.obj.Name, doing, err))
@@ -385,6 +403,9 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 		want := int64(0)
 		tag, err := r.tx.Exec(ctx, w.insertSQL(), level)
 		if err != nil {
+			if refused := refusedByTenantTable(b, err); refused != nil {
+				return refused
+			}
 			return r.fail(b, fmt.Sprintf("creating the tenants of level %d", level), err)
 		}
 		if err := r.tx.QueryRow(ctx, w.levelCountSQL(), level).Scan(&want); err != nil {

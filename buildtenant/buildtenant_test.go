@@ -455,3 +455,18 @@ func TestBuildWithAccessGroups(t *testing.T) {
 		t.Errorf("acl plan lacks the default groups:\n%s", res.Stdout)
 	}
 }
+
+// TestTenantTableConstraintRefuses: a constraint the checks do not know
+// (here a unique index on lower(name)) refuses a new tenant; the run
+// reports it as a violation, naming the key, and creates nothing.
+func TestTenantTableConstraintRefuses(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, spSQL)
+	db.Exec(t, `CREATE UNIQUE INDEX ca_tenant_lower_name ON ca_tenant (lower(name));
+		INSERT INTO ca_tenant (name, parent, subtenants_ok, tenant_depth) VALUES ('GLOBEX', 1, true, 1)`)
+	res := mustRun(t, db, 1, "buildtenant", "--schema", overlay)
+	if want := `org: the tenant table refused a new tenant: duplicate key value violates unique constraint "ca_tenant_lower_name": Key (lower(name))=(globex) already exists.; nothing was created`; !strings.Contains(res.Stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+	}
+	assertNothingBuilt(t, db, "2")
+}
