@@ -356,8 +356,12 @@ UPDATE %[4]s c SET tenant = ins.%[5]s FROM ins WHERE %[7]s = ins.%[6]s AND c.lvl
 
 // linkSQL sets every selected row's tenant, in one statement.
 func (w *workTable) linkSQL() string {
-	return fmt.Sprintf("UPDATE %s o SET %s = c.tenant FROM %s c WHERE (%s) = (%s)",
-		w.b.obj.Ident(), w.tenantC(), workTableName,
+	stamp := ""
+	if set := w.b.obj.ChangeStamp("o"); set != "" {
+		stamp = ", " + set
+	}
+	return fmt.Sprintf("UPDATE %s o SET %s = c.tenant%s FROM %s c WHERE (%s) = (%s)",
+		w.b.obj.Ident(), w.tenantC(), stamp, workTableName,
 		list(w.rowKey, func(_ int, n string) string { return sourceCol("o", n) }),
 		numbered("c.", "r", len(w.rowKey)))
 }

@@ -530,7 +530,7 @@ func (l *loader) upsert(ctx context.Context, g *group) error {
 	onConflict := fmt.Sprintf("ON CONFLICT (%s) DO NOTHING", strings.Join(keys, ", "))
 	if len(set) > 0 {
 		onConflict = fmt.Sprintf("ON CONFLICT (%s) DO UPDATE SET %s WHERE %s", strings.Join(keys, ", "),
-			strings.Join(set, ", "), l.differsFrom(g, func(i int) string { return "EXCLUDED." + pgx.Identifier{g.cols[i].Name}.Sanitize() }))
+			strings.Join(g.stamped(set, "t"), ", "), l.differsFrom(g, func(i int) string { return "EXCLUDED." + pgx.Identifier{g.cols[i].Name}.Sanitize() }))
 	}
 	ins := l.insertStatement(g, "WHERE "+notRejected+" "+condMark+" "+onConflict+" RETURNING xmax = 0 AS ins")
 	st := statement{sql: "WITH u AS (" + ins.sql + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM u", counted: true}
@@ -562,8 +562,22 @@ func (l *loader) update(ctx context.Context, g *group) (int64, error) {
 		return 0, nil
 	}
 	n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`UPDATE %s t SET %s FROM %s s WHERE %s AND %s AND %s %s`,
-		g.obj.Ident(), strings.Join(set, ", "), g.typed(), g.keyJoin("t", "s"), l.differs(g), notRejected, condMark)})
+		g.obj.Ident(), strings.Join(g.stamped(set, "t"), ", "), g.typed(), g.keyJoin("t", "s"), l.differs(g), notRejected, condMark)})
 	return n, err
+}
+
+// stamped adds to an UPDATE's assignments the move of the change column
+// to now (schema.Object.ChangeStamp) when the file does not give it, so
+// that incremental extracts see the updated rows. Only rows that differ
+// are updated, so unchanged rows keep their stamp.
+func (g *group) stamped(set []string, qual string) []string {
+	if g.indexOf(g.obj.ChangeColumn) >= 0 {
+		return set
+	}
+	if st := g.obj.ChangeStamp(qual); st != "" {
+		return append(set, st)
+	}
+	return set
 }
 
 // countUnchanged counts the matched rows a record left as they were.

@@ -493,3 +493,23 @@ func TestNulCharacterIsARejectNotACrash(t *testing.T) {
 	}
 	wantRows(t, db, "SELECT count(*) FROM priority", "4")
 }
+
+// TestChangeColumnStamped: an update whose file does not give the change
+// column moves it to now (incremental extracts see the row), in the upsert
+// and in the -u path; records equal to the row, and files that give the
+// column, leave the stamp to the data.
+func TestChangeColumnStamped(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, `UPDATE category SET last_mod = '2020-01-01 00:00:00+00'`)
+	stamps := `SELECT string_agg(id || ':' || CASE WHEN last_mod > now() - interval '1 hour' THEN 'now' ELSE last_mod::date::text END, ' ' ORDER BY id) FROM category`
+	f := write(t, "category.csv", "id,sym,description\n1,Hardware,Changed\n")
+	userload(t, db, 0, "--schema", overlay, "-f", f)
+	g := write(t, "category.csv", "id,sym,description\n2,Software,Changed too\n")
+	userload(t, db, 0, "--schema", overlay, "-u", "-f", g)
+	wantRows(t, db, stamps, "1:now 2:now 3:2020-01-01")
+	db.Exec(t, `UPDATE category SET last_mod = '2020-01-01 00:00:00+00'`)
+	userload(t, db, 0, "--schema", overlay, "-f", f) // the same values: unchanged
+	h := write(t, "category.csv", "id,sym,last_mod\n3,Network!,2021-06-01 00:00:00+00\n")
+	userload(t, db, 0, "--schema", overlay, "-f", h)
+	wantRows(t, db, stamps, "1:2020-01-01 2:2020-01-01 3:2021-06-01")
+}

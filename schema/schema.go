@@ -75,6 +75,37 @@ type Object struct {
 // Ident is the quoted, schema-qualified table name for SQL.
 func (o *Object) Ident() string { return pgx.Identifier{o.Schema, o.Table}.Sanitize() }
 
+// ChangeStamp is the assignment that moves the object's change column to
+// the present, in the column's type, for an UPDATE whose target is named
+// qual. tenantkit's own writers add it, so that incremental extracts
+// (--control) see the rows they changed; a value already in the future is
+// kept. "" when the object has no change column, or when its type has no
+// notion of the present (text, say).
+func (o *Object) ChangeStamp(qual string) string {
+	if o.ChangeColumn == "" || o.ChangeColumn == o.TenantColumn {
+		return ""
+	}
+	c := o.Column(o.ChangeColumn)
+	if c == nil || c.Generated {
+		return ""
+	}
+	var now string
+	switch t := c.Type; {
+	case strings.HasPrefix(t, "timestamp") && strings.HasSuffix(t, "with time zone"):
+		now = "now()"
+	case strings.HasPrefix(t, "timestamp"):
+		now = "localtimestamp"
+	case t == "date":
+		now = "current_date"
+	case t == "integer", t == "bigint", t == "double precision", strings.HasPrefix(t, "numeric"):
+		now = "extract(epoch FROM now())::" + t // seconds since 1970, as in many legacy schemas
+	default:
+		return ""
+	}
+	col := pgx.Identifier{c.Name}.Sanitize()
+	return fmt.Sprintf("%s = greatest(%s.%s, %s)", col, qual, col, now)
+}
+
 // Column returns the named column, or nil.
 func (o *Object) Column(name string) *Column {
 	for i := range o.Columns {

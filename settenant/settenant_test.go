@@ -333,3 +333,21 @@ func TestSampleConfig(t *testing.T) {
 		t.Errorf("tickets: %s\nwant     %s", got, want)
 	}
 }
+
+// TestChangeColumnStamped: rows a rule gives a tenant get their change
+// column moved to now, so that incremental extracts see them; rows it leaves
+// alone keep theirs — in the plain statement and with the report (-r).
+func TestChangeColumnStamped(t *testing.T) {
+	for _, args := range [][]string{nil, {"-r"}} {
+		db := fixtureDB(t)
+		db.Exec(t, `UPDATE ca_organization SET tenant = CASE WHEN id IN (1, 2) THEN 2 END;
+			UPDATE call_req SET last_mod = '2020-01-01 00:00:00+00'`)
+		settenant(t, db, writeConfig(t, `<SetTenant><Object name="cr">
+  <TenantRule type="SREL">organization</TenantRule>
+</Object></SetTenant>`), args...)
+		got := tenants(t, db, `SELECT ref_num, coalesce(tenant::text, '-') || ':' || (last_mod > now() - interval '1 hour') FROM call_req ORDER BY ref_num`)
+		if want := "CR-1001=2:true CR-1002=2:true CR-1003=-:false CR-1004=-:false CR-1005=-:false"; got != want {
+			t.Errorf("settenant %v: tickets %s\nwant %s", args, got, want)
+		}
+	}
+}

@@ -188,8 +188,8 @@ func (st *statements) update(b bounds) (string, args) {
 	var a args
 	chain := st.chain(&a, false)
 	conds := append(st.joinOn(), fmt.Sprintf("%s IS DISTINCT FROM %s.%s", st.tc, st.src, st.tenant))
-	sql := fmt.Sprintf("UPDATE %s SET %s = %s.%s\nFROM (%s) AS %s\nWHERE %s%s%s",
-		st.p.obj.Ident(), qi(st.p.obj.TenantColumn), st.src, st.tenant,
+	sql := fmt.Sprintf("UPDATE %s SET %s = %s.%s%s\nFROM (%s) AS %s\nWHERE %s%s%s",
+		st.p.obj.Ident(), qi(st.p.obj.TenantColumn), st.src, st.tenant, st.stamp(),
 		chain, st.src,
 		strings.Join(conds, " AND "), st.rangeCond(&a, b), st.where())
 	return sql, a
@@ -235,7 +235,7 @@ func (st *statements) report(b bounds, sample int) (string, args) {
 	FROM %[8]s LEFT JOIN (%[9]s) AS %[3]s ON %[10]s
 	WHERE true%[11]s%[12]s
 ), tenantkit_updated AS (
-	UPDATE %[8]s SET %[13]s = r.new_tenant FROM tenantkit_rows r
+	UPDATE %[8]s SET %[13]s = r.new_tenant%[19]s FROM tenantkit_rows r
 	WHERE %[1]s.tableoid = r.row_oid AND %[1]s.ctid = r.row_ctid
 	  AND r.new_tenant IS NOT NULL AND r.old_tenant IS DISTINCT FROM r.new_tenant
 	RETURNING %[1]s.tableoid, %[1]s.ctid
@@ -260,8 +260,17 @@ FROM tenantkit_rows`,
 		st.rangeCond(&a, b), st.where(),
 		qi(p.obj.TenantColumn), changedTable,
 		reasonNullReference, reasonDanglingReference, reasonUntenantedReference,
-		limit)
+		limit, st.stamp())
 	return sql, a
+}
+
+// stamp is ", change column = now" when the object has a change column
+// (see schema.Object.ChangeStamp).
+func (st *statements) stamp() string {
+	if set := st.p.obj.ChangeStamp(st.tbl); set != "" {
+		return ", " + set
+	}
+	return ""
 }
 
 // nextBoundSQL finds the last key of the batch that starts after lo.
