@@ -13,35 +13,15 @@ import (
 // the empty string. A blank line is a record of one empty field, so it is
 // skipped in tables of more than one column (where it cannot be a record).
 type csvReader struct {
-	s      *scanner
-	closer io.Closer
+	textReader
 	null   *string
-	maxLen int
-
-	table  *Table
-	vals   []Value
 	quoted []bool
-	recPos Pos
-	err    error
-	sb     []byte
 }
 
 func newCSVReader(r io.Reader, file, table string, null *string, closer io.Closer) *csvReader {
-	c := &csvReader{s: newScanner(r, file), closer: closer, null: null, maxLen: maxValueLen}
+	c := &csvReader{textReader: newTextReader(r, file, closer), null: null}
 	c.table = &Table{Name: table, Pos: Pos{File: file, Line: 1, Col: 1}}
 	return c
-}
-
-func (c *csvReader) Table() *Table   { return c.table }
-func (c *csvReader) Values() []Value { return c.vals }
-func (c *csvReader) Pos() Pos        { return c.recPos }
-func (c *csvReader) Err() error      { return c.err }
-
-func (c *csvReader) Close() error {
-	if c.closer == nil {
-		return nil
-	}
-	return c.closer.Close()
 }
 
 func (c *csvReader) Next() bool {

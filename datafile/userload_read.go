@@ -31,10 +31,19 @@ import (
 // character and no escapes exist; a double quote inside a value is written
 // twice, as in CSV ("say ""hi"""), so "" alone is still the empty string.
 type userloadReader struct {
-	s       *scanner
-	closer  io.Closer
+	textReader
 	literal bool
-	maxLen  int
+}
+
+func newUserloadReader(r io.Reader, name string, literal bool, closer io.Closer) *userloadReader {
+	return &userloadReader{textReader: newTextReader(r, name, closer), literal: literal}
+}
+
+// textReader is the state and the Reader accessors the text formats share.
+type textReader struct {
+	s      *scanner
+	closer io.Closer
+	maxLen int
 
 	table  *Table
 	vals   []Value
@@ -43,20 +52,20 @@ type userloadReader struct {
 	sb     []byte // scratch for the value being read
 }
 
-func newUserloadReader(r io.Reader, name string, literal bool, closer io.Closer) *userloadReader {
-	return &userloadReader{s: newScanner(r, name), closer: closer, literal: literal, maxLen: maxValueLen}
+func newTextReader(r io.Reader, name string, closer io.Closer) textReader {
+	return textReader{s: newScanner(r, name), closer: closer, maxLen: maxValueLen}
 }
 
-func (u *userloadReader) Table() *Table   { return u.table }
-func (u *userloadReader) Values() []Value { return u.vals }
-func (u *userloadReader) Pos() Pos        { return u.recPos }
-func (u *userloadReader) Err() error      { return u.err }
+func (t *textReader) Table() *Table   { return t.table }
+func (t *textReader) Values() []Value { return t.vals }
+func (t *textReader) Pos() Pos        { return t.recPos }
+func (t *textReader) Err() error      { return t.err }
 
-func (u *userloadReader) Close() error {
-	if u.closer == nil {
+func (t *textReader) Close() error {
+	if t.closer == nil {
 		return nil
 	}
-	return u.closer.Close()
+	return t.closer.Close()
 }
 
 func (u *userloadReader) Next() bool {
