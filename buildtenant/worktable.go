@@ -268,7 +268,9 @@ WHERE c.parent_seq IS NULL AND c.parent_tenant IS NULL`, workTableName, w.key(),
 }
 
 // levelSQL numbers the levels from the roots down, notes which rows'
-// tenants get children, and computes each new tenant's depth from its parent's true depth (its number of ancestors, not
+// tenants get children (a join, not a per-row EXISTS: without an index on
+// parent_seq, or with a hash too big for work_mem, that is quadratic), and
+// computes each new tenant's depth from its parent's true depth (its number of ancestors, not
 // a depth column that may be stale). Rows on a cycle of parent rows are
 // never reached and keep a NULL level.
 func (w *workTable) levelSQL() string {
@@ -280,10 +282,10 @@ lv(seq, lvl, depth) AS (
 	WHERE c.parent_seq IS NULL
 	UNION ALL
 	SELECT c.seq, lv.lvl + 1, CASE WHEN c.adopted THEN coalesce(ka.depth, 0) ELSE lv.depth + 1 END
-	FROM lv JOIN %[2]s c ON c.parent_seq = lv.seq LEFT JOIN known ka ON ka.tenant = c.tenant)
-UPDATE %[2]s c SET lvl = lv.lvl, depth = lv.depth,
-	has_children = EXISTS (SELECT FROM %[2]s k WHERE k.parent_seq = c.seq AND NOT k.adopted)
-FROM lv WHERE lv.seq = c.seq`,
+	FROM lv JOIN %[2]s c ON c.parent_seq = lv.seq LEFT JOIN known ka ON ka.tenant = c.tenant),
+kids(seq) AS (SELECT DISTINCT parent_seq FROM %[2]s WHERE parent_seq IS NOT NULL AND NOT adopted)
+UPDATE %[2]s c SET lvl = lv.lvl, depth = lv.depth, has_children = kids.seq IS NOT NULL
+FROM lv LEFT JOIN kids ON kids.seq = lv.seq WHERE lv.seq = c.seq`,
 		tenant.AncestorsCTE(w.tt, "anc"), workTableName)
 }
 
