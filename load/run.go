@@ -246,10 +246,11 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 	if g.key != nil && !g.keyUnique {
 		return false, nil
 	}
-	tenantChecks := len(l.refRules(g)) > 0 || (g.obj.Tenancy == schema.Required && !g.stamps())
-	if tenantChecks && (g.obj.Tenancy == schema.Required && !g.stamps() && g.tenantIdx() < 0) {
+	noOwner := g.obj.Tenancy == schema.Required && !g.stamps()
+	if noOwner && g.tenantIdx() < 0 {
 		return false, nil // every record lacks its tenant: staging names them
 	}
+	tenantChecks := noOwner || len(l.refRules(g)) > 0
 	if o.Mode == InsertOnly && !tenantChecks {
 		return true, nil
 	}

@@ -222,9 +222,9 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 		return false, nil
 	}
 	var bad bool
-	sql := fmt.Sprintf("WITH RECURSIVE %s SELECT %s", tenant.AncestorsCTE(l.schema.Tenants, "anc"), strings.Join(conds, " OR "))
-	if l.schema.Tenants == nil {
-		sql = "SELECT " + strings.Join(conds, " OR ")
+	sql := "SELECT " + strings.Join(conds, " OR ")
+	if l.schema.Tenants != nil {
+		sql = "WITH RECURSIVE " + tenant.AncestorsCTE(l.schema.Tenants, "anc") + " " + sql
 	}
 	defer l.trace(time.Now(), sql)
 	if err := l.tx.QueryRow(ctx, sql).Scan(&bad); err != nil {
