@@ -135,8 +135,8 @@ const rowScopeACL = `<AccessControl>
 // in one psql session, so that the count, not psql's start, is measured.
 const rowScopeCounts = 20
 
-// rowScopeTenants are the tenants the reader sees: tenant 2 and the
-// service provider above it.
+// rowScopeFilter selects the rows the reader sees: those of tenant 2 and of
+// the service provider above it.
 const rowScopeFilter = `tenant = ANY ('{1,2}')`
 
 // countArgs repeats one count in one psql session, after the setup
