@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -175,8 +176,8 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 		ri := info[p.Name]
 		switch {
 		case !ri.exists:
-			emit("CREATE ROLE %s LOGIN;", ident(p.Name))
-			emit("COMMENT ON ROLE %s IS %s;", ident(p.Name), literal(roleComment))
+			emit("CREATE ROLE %s LOGIN;", sqlq.Ident(p.Name))
+			emit("COMMENT ON ROLE %s IS %s;", sqlq.Ident(p.Name), sqlq.Lit(roleComment))
 		case ri.super:
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("person %q is a superuser: privileges do not restrict it", p.Name))
 		case ri.bypassRLS:
@@ -193,8 +194,8 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 			return nil, &xmlnode.Error{File: f.Path, Line: g.Line, Msg: fmt.Sprintf("access group %q maps to role %q, which exists and is not managed by tenantkit", g.Name, r)}
 		}
 		if !ri.exists {
-			emit("CREATE ROLE %s NOLOGIN;", ident(r))
-			emit("COMMENT ON ROLE %s IS %s;", ident(r), literal(roleComment))
+			emit("CREATE ROLE %s NOLOGIN;", sqlq.Ident(r))
+			emit("COMMENT ON ROLE %s IS %s;", sqlq.Ident(r), sqlq.Lit(roleComment))
 		}
 	}
 	if err := planMemberships(ctx, q, f, groupOf, former, emit); err != nil {
@@ -215,9 +216,9 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 		w, ok := want[k]
 		switch {
 		case !ok:
-			emit("REVOKE %s ON %s FROM %s CASCADE;", l.priv, l.target, ident(l.role))
+			emit("REVOKE %s ON %s FROM %s CASCADE;", l.priv, l.target, sqlq.Ident(l.role))
 		case l.grantable && !w.grantable:
-			emit("REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", l.priv, l.target, ident(l.role))
+			emit("REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", l.priv, l.target, sqlq.Ident(l.role))
 		}
 	}
 	for _, k := range sortedKeys(want) {
@@ -225,9 +226,9 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 		l, ok := live[k]
 		switch {
 		case !ok && w.grantable, ok && w.grantable && !l.grantable:
-			emit("GRANT %s ON %s TO %s WITH GRANT OPTION;", w.priv, w.target, ident(w.role))
+			emit("GRANT %s ON %s TO %s WITH GRANT OPTION;", w.priv, w.target, sqlq.Ident(w.role))
 		case !ok:
-			emit("GRANT %s ON %s TO %s;", w.priv, w.target, ident(w.role))
+			emit("GRANT %s ON %s TO %s;", w.priv, w.target, sqlq.Ident(w.role))
 		}
 	}
 	if !equalRows(liveRoles, wantRoles) {
@@ -298,10 +299,10 @@ func planMemberships(ctx context.Context, q Querier, f *File, groupOf map[string
 	sortPairs(revoke)
 	sortPairs(grant)
 	for _, k := range revoke {
-		emit("REVOKE %s FROM %s;", ident(k[0]), ident(k[1]))
+		emit("REVOKE %s FROM %s;", sqlq.Ident(k[0]), sqlq.Ident(k[1]))
 	}
 	for _, k := range grant {
-		emit("GRANT %s TO %s;", ident(k[0]), ident(k[1]))
+		emit("GRANT %s TO %s;", sqlq.Ident(k[0]), sqlq.Ident(k[1]))
 	}
 	return nil
 }
@@ -419,7 +420,7 @@ func values(rows []stateRow, n int) string {
 			if n == 5 && i >= 3 {
 				vals = append(vals, r[i]) // propagate and line: boolean and integer
 			} else {
-				vals = append(vals, literal(r[i]))
+				vals = append(vals, sqlq.Lit(r[i]))
 			}
 		}
 		parts = append(parts, "("+strings.Join(vals, ", ")+")")
@@ -427,11 +428,8 @@ func values(rows []stateRow, n int) string {
 	return strings.Join(parts, ", ")
 }
 
-func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
-
 // literal quotes a string for SQL (standard_conforming_strings is on in
 // every supported server).
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // Apply runs the plan in tx.
 func Apply(ctx context.Context, tx pgx.Tx, p *Plan) error {

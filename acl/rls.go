@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -82,7 +83,7 @@ func RowPolicyNames() []string {
 // access, and their predicates need no "is this role scoped" disjunct: a
 // plain tenant = ANY (…) that can use an index on the tenant column.
 func rowPolicies(o *schema.Object, persons []string) []rowPolicy {
-	col := ident(o.TenantColumn)
+	col := sqlq.Ident(o.TenantColumn)
 	in := func(letter string) string {
 		// Scalar subqueries become InitPlans: evaluated once per query,
 		// not once per row, and the = ANY can use an index on the column.
@@ -103,7 +104,7 @@ func rowPolicies(o *schema.Object, persons []string) []rowPolicy {
 	}
 	var to []string
 	for _, p := range sorted {
-		to = append(to, ident(p))
+		to = append(to, sqlq.Ident(p))
 	}
 	roles := strings.Join(to, ", ")
 	return []rowPolicy{
@@ -272,7 +273,7 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []st
 		if len(want) > 0 {
 			var vals []string
 			for _, r := range want {
-				vals = append(vals, fmt.Sprintf("(%s, %s, %s)", literal(r[0]), literal(r[1]), literal(r[2])))
+				vals = append(vals, fmt.Sprintf("(%s, %s, %s)", sqlq.Lit(r[0]), sqlq.Lit(r[1]), sqlq.Lit(r[2])))
 			}
 			emit("INSERT INTO tenantkit.acl_tenant_rights (role, tenant, rights) VALUES %s;", strings.Join(vals, ", "))
 		}
@@ -304,7 +305,7 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []st
 		if !exists {
 			// Another database's apply may create it at the same time.
 			emit("DO $$BEGIN CREATE ROLE %s NOLOGIN; COMMENT ON ROLE %s IS %s; EXCEPTION WHEN duplicate_object THEN NULL; END$$;",
-				ident(noPersonRole), ident(noPersonRole), literal(roleComment))
+				sqlq.Ident(noPersonRole), sqlq.Ident(noPersonRole), sqlq.Lit(roleComment))
 		}
 	}
 	var objs []*schema.Object
@@ -365,7 +366,7 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []st
 				emit("DROP POLICY %s ON %s;", rp.name, o.Ident())
 			}
 			emit("%s", rp.create(o.Ident()))
-			emit("COMMENT ON POLICY %s ON %s IS %s;", rp.name, o.Ident(), literal(comment))
+			emit("COMMENT ON POLICY %s ON %s IS %s;", rp.name, o.Ident(), sqlq.Lit(comment))
 		}
 	}
 	var stale []string
@@ -377,7 +378,7 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []st
 	sort.Strings(stale)
 	for _, key := range stale {
 		table, name, _ := strings.Cut(key, "\x00")
-		emit("DROP POLICY %s ON %s;", ident(name), table)
+		emit("DROP POLICY %s ON %s;", sqlq.Ident(name), table)
 	}
 	return nil
 }

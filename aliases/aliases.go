@@ -268,13 +268,3 @@ func onlySelectFor(ctx context.Context, tx pgx.Tx, view pgx.Identifier, grantee 
 	}
 	return err
 }
-
-// quoteLiteral quotes s as an SQL string literal for the statements that
-// take no parameters (DDL), whatever standard_conforming_strings says.
-func quoteLiteral(s string) string {
-	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
-	if strings.Contains(s, `\`) {
-		q = "E" + strings.ReplaceAll(q, `\`, `\\`)
-	}
-	return q
-}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // roleState is a role as the catalog has it.
@@ -225,7 +226,7 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	role := pgx.Identifier{acc.login}.Sanitize()
 	inDB := fmt.Sprintf("ALTER ROLE %s IN DATABASE %s SET ", role, pgx.Identifier{p.db}.Sanitize())
 	searchPath := inDB + "search_path = " + role
-	timeZone := inDB + "timezone = " + quoteLiteral(acc.timeZone)
+	timeZone := inDB + "timezone = " + sqlq.Lit(acc.timeZone)
 	r := st.roles[acc.login]
 	if r == nil {
 		verifier, err := scramVerifier(acc.Password.Text)
@@ -233,8 +234,8 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
 		}
 		s := Step{Verb: "create", Kind: "role", Name: acc.login, Detail: "search_path " + acc.login, sql: []string{
-			fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD %s", role, quoteLiteral(verifier)),
-			fmt.Sprintf("COMMENT ON ROLE %s IS %s", role, quoteLiteral(roleComment(roleMark{Databases: []string{p.db}}))),
+			fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD %s", role, sqlq.Lit(verifier)),
+			fmt.Sprintf("COMMENT ON ROLE %s IS %s", role, sqlq.Lit(roleComment(roleMark{Databases: []string{p.db}}))),
 			searchPath,
 		}}
 		if acc.timeZone != "" {
@@ -253,7 +254,7 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	}
 	if !slices.Contains(mark.Databases, p.db) {
 		mark.Databases = append(slices.DeleteFunc(mark.Databases, func(db string) bool { return !st.databases[db] }), p.db)
-		alter("register", "for database "+p.db, fmt.Sprintf("COMMENT ON ROLE %s IS %s", role, quoteLiteral(roleComment(mark))))
+		alter("register", "for database "+p.db, fmt.Sprintf("COMMENT ON ROLE %s IS %s", role, sqlq.Lit(roleComment(mark))))
 	}
 	if !r.canLogin {
 		alter("enable", "login", fmt.Sprintf("ALTER ROLE %s LOGIN", role))
@@ -264,13 +265,13 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 		if err != nil {
 			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
 		}
-		alter("set", "password; pg_authid is not readable, so the stored one cannot be compared", fmt.Sprintf("ALTER ROLE %s PASSWORD %s", role, quoteLiteral(verifier)))
+		alter("set", "password; pg_authid is not readable, so the stored one cannot be compared", fmt.Sprintf("ALTER ROLE %s PASSWORD %s", role, sqlq.Lit(verifier)))
 	case !scramMatches(r.verifier, acc.Password.Text):
 		verifier, err := scramVerifier(acc.Password.Text)
 		if err != nil {
 			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
 		}
-		alter("set", "password", fmt.Sprintf("ALTER ROLE %s PASSWORD %s", role, quoteLiteral(verifier)))
+		alter("set", "password", fmt.Sprintf("ALTER ROLE %s PASSWORD %s", role, sqlq.Lit(verifier)))
 	}
 	if setting(r.settings, "search_path") != st.quoted[acc.login] {
 		alter("set", "search_path "+acc.login, searchPath)
@@ -305,7 +306,7 @@ func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 	case s == nil:
 		return []Step{{Verb: "create", Kind: "schema", Name: acc.login, sql: []string{
 			"CREATE SCHEMA " + q,
-			fmt.Sprintf("COMMENT ON SCHEMA %s IS %s", q, quoteLiteral(schemaComment(acc.login))),
+			fmt.Sprintf("COMMENT ON SCHEMA %s IS %s", q, sqlq.Lit(schemaComment(acc.login))),
 			grant,
 		}}}, nil
 	case !strings.HasPrefix(s.comment, managedMark):
@@ -331,7 +332,7 @@ func (p *planner) viewSteps(acc *account, st *state) ([]Step, int, error) {
 		view := pgx.Identifier{acc.login, name}
 		create := p.viewSQL("CREATE VIEW", view, src, acc)
 		fp := fingerprint(create, acc.login)
-		comment := fmt.Sprintf("COMMENT ON VIEW %s IS %s", view.Sanitize(), quoteLiteral(viewComment(fp, src)))
+		comment := fmt.Sprintf("COMMENT ON VIEW %s IS %s", view.Sanitize(), sqlq.Lit(viewComment(fp, src)))
 		step := Step{Kind: "view", Schema: acc.login, Name: name, grantee: acc.login}
 		v := existing[name]
 		switch {
@@ -420,7 +421,7 @@ func (p *planner) goneSteps(name string, st *state) []Step {
 	mark.Databases = slices.DeleteFunc(mark.Databases, func(db string) bool { return db == p.db || !st.databases[db] })
 	if listed {
 		steps = append(steps, Step{Verb: "release", Kind: "role", Name: name, Detail: "from database " + p.db,
-			sql: []string{fmt.Sprintf("COMMENT ON ROLE %s IS %s", role, quoteLiteral(roleComment(mark)))}})
+			sql: []string{fmt.Sprintf("COMMENT ON ROLE %s IS %s", role, sqlq.Lit(roleComment(mark)))}})
 	}
 	if len(mark.Databases) == 0 && r.canLogin {
 		steps = append(steps, Step{Verb: "disable", Kind: "role", Name: name, Detail: "login",

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -403,7 +404,7 @@ func (p *planner) viewSQL(verb string, view pgx.Identifier, src *source, acc *ac
 	}
 	lits := make([]string, len(acc.keys))
 	for i, k := range acc.keys {
-		lits[i] = quoteLiteral(k)
+		lits[i] = sqlq.Lit(k)
 	}
 	col := "t." + pgx.Identifier{src.filter}.Sanitize()
 	sql += fmt.Sprintf(" WHERE %s IN (%s)", col, strings.Join(lits, ", "))

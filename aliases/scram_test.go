@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -65,7 +66,7 @@ func TestScramAgreesWithPostgreSQL(t *testing.T) {
 		}
 		_, err = conn.Exec(ctx, "SET password_encryption = 'scram-sha-256'")
 		if err == nil {
-			_, err = conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{login}.Sanitize()+" PASSWORD "+quoteLiteral(pw))
+			_, err = conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{login}.Sanitize()+" PASSWORD "+sqlq.Lit(pw))
 		}
 		conn.Release()
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/fixtures"
 	"github.com/tenantkit/tenantkit/fixtures/gen"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // harness holds what every scenario needs: the server, the binaries, the
@@ -261,7 +262,7 @@ func (h *harness) template(ctx context.Context, scale int64, kind string) (strin
 		return "", fmt.Errorf("template %s: %w", name, err)
 	}
 	conn.Close(ctx)
-	if err := h.exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS %s", pgx.Identifier{name}.Sanitize(), quoteLiteral(stamp))); err != nil {
+	if err := h.exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS %s", pgx.Identifier{name}.Sanitize(), sqlq.Lit(stamp))); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(h.log, "bench: template %s ready in %s\n", name, time.Since(start).Round(100*time.Millisecond))
@@ -418,14 +419,8 @@ func repoRoot() (string, error) {
 	}
 }
 
-// quoteLiteral quotes a string as an SQL literal (for DDL, which takes no
-// parameters).
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
 // psqlPath quotes a file name for psql's \copy.
-func psqlPath(p string) string { return quoteLiteral(p) }
+func psqlPath(p string) string { return sqlq.Lit(p) }
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)

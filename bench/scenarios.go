@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // scenario is one comparison: contenders that do the same work on the same
@@ -199,7 +201,7 @@ func scenarios() []scenario {
 						}
 						load := filepath.Join(r.dir, "contacts.load")
 						target := connURL("postgresql", r.h.server, r.db)
-						if err := os.WriteFile(load, []byte(fmt.Sprintf(pgloaderLoad, quoteLiteral(f), target)), 0o600); err != nil {
+						if err := os.WriteFile(load, []byte(fmt.Sprintf(pgloaderLoad, sqlq.Lit(f), target)), 0o600); err != nil {
 							return nil, err
 						}
 						return []string{"--root-dir", filepath.Join(r.dir, "pgloader"), load}, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -218,7 +219,7 @@ func checkWithServer(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, obj
 	for _, b := range objs {
 		oi := b.obj.Ident()
 		for i, m := range b.maps {
-			sql := fmt.Sprintf(explainMappingSQL, tt.Ident(), ident(m.to), oi, ident(m.from), oi)
+			sql := fmt.Sprintf(explainMappingSQL, tt.Ident(), sqlq.Ident(m.to), oi, sqlq.Ident(m.from), oi)
 			if err := explain(sql); err != nil {
 				n := b.rule.Attributes[i].Node
 				return configError(n, fmt.Sprintf("<Attribute from=%q to=%q>", b.rule.Attributes[i].From, m.to), err)
@@ -244,4 +245,3 @@ func configError(n *xmlnode.Node, what string, err error) error {
 }
 
 // ident quotes one identifier.
-func ident(name string) string { return pgx.Identifier{name}.Sanitize() }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -48,7 +49,7 @@ func sourceCol(qual, name string) string {
 	if name == "ctid" {
 		return qual + ".ctid"
 	}
-	return qual + "." + ident(name)
+	return qual + "." + sqlq.Ident(name)
 }
 
 // list renders f(i, name) for each name, comma-separated.
@@ -96,9 +97,9 @@ func (w *workTable) parentCols() (refs, targets []string) {
 func (w *workTable) nameCol(alias string) string { return fmt.Sprintf("%sv%d", alias, w.b.name+1) }
 
 // The tenant table's columns, quoted.
-func (w *workTable) key() string     { return ident(w.tt.Key) }
-func (w *workTable) name() string    { return ident(w.tt.Name) }
-func (w *workTable) tenantC() string { return ident(w.b.obj.TenantColumn) }
+func (w *workTable) key() string     { return sqlq.Ident(w.tt.Key) }
+func (w *workTable) name() string    { return sqlq.Ident(w.tt.Name) }
+func (w *workTable) tenantC() string { return sqlq.Ident(w.b.obj.TenantColumn) }
 
 func (w *workTable) dropSQL() string { return "DROP TABLE IF EXISTS pg_temp." + workTableName }
 
@@ -108,11 +109,11 @@ func (w *workTable) createSQL() string {
 	cols = append(cols, list(w.rowKey, func(i int, n string) string { return fmt.Sprintf("%s AS r%d", sourceCol("o", n), i) }))
 	if refs != nil {
 		cols = append(cols,
-			list(refs, func(i int, n string) string { return fmt.Sprintf("o.%s AS p%d", ident(n), i) }),
-			list(targets, func(i int, n string) string { return fmt.Sprintf("o.%s AS f%d", ident(n), i) }))
+			list(refs, func(i int, n string) string { return fmt.Sprintf("o.%s AS p%d", sqlq.Ident(n), i) }),
+			list(targets, func(i int, n string) string { return fmt.Sprintf("o.%s AS f%d", sqlq.Ident(n), i) }))
 	}
 	cols = append(cols,
-		list(w.mappedTo(), func(i int, n string) string { return fmt.Sprintf("t.%s AS v%d", ident(n), i) }),
+		list(w.mappedTo(), func(i int, n string) string { return fmt.Sprintf("t.%s AS v%d", sqlq.Ident(n), i) }),
 		fmt.Sprintf("t.%s AS tenant, t.%s AS parent_tenant", w.key(), w.key()),
 		"0::bigint AS parent_seq, 0 AS lvl, 0 AS depth, false AS adopted, false AS has_children")
 	// Free space in every page keeps the many updates of unindexed columns
@@ -240,8 +241,8 @@ func (w *workTable) ancestorSQL() string {
 	o := w.b.obj.Ident()
 	n := len(refs)
 	k := numbered("", "k", n)
-	oRefs := list(refs, func(_ int, c string) string { return "o." + ident(c) })
-	oTargets := list(targets, func(_ int, c string) string { return "o." + ident(c) })
+	oRefs := list(refs, func(_ int, c string) string { return "o." + sqlq.Ident(c) })
+	oTargets := list(targets, func(_ int, c string) string { return "o." + sqlq.Ident(c) })
 	return fmt.Sprintf(`WITH RECURSIVE walk(seq, hops, %[1]s) AS (
 	SELECT c.seq, 1, %[2]s FROM %[3]s c
 	WHERE c.parent_seq IS NULL AND (%[2]s) IS NOT NULL AND (%[2]s) IS DISTINCT FROM (%[4]s)
@@ -308,7 +309,7 @@ func (w *workTable) noSubtenantsSQL() string {
 JOIN %s pt ON pt.%s = %s
 WHERE NOT c.adopted AND pt.%s IS NOT TRUE
 GROUP BY pt.%s, pt.%s ORDER BY min(c.seq) LIMIT $2::int`,
-		workTableName, w.tt.Ident(), w.key(), existingParent, ident(w.tt.SubtenantsAllowed), w.key(), w.name())
+		workTableName, w.tt.Ident(), w.key(), existingParent, sqlq.Ident(w.tt.SubtenantsAllowed), w.key(), w.name())
 }
 
 func (w *workTable) tenantCountSQL() string {
@@ -326,14 +327,14 @@ func (w *workTable) levelCountSQL() string {
 // insertSQL creates the new tenants of level $1 and records each one's key
 // in the work table, matched by name.
 func (w *workTable) insertSQL() string {
-	cols := list(w.mappedTo(), func(_ int, n string) string { return ident(n) })
+	cols := list(w.mappedTo(), func(_ int, n string) string { return sqlq.Ident(n) })
 	vals := numbered("c.", "v", len(w.b.maps))
 	if w.tt.Parent != "" {
-		cols += ", " + ident(w.tt.Parent)
+		cols += ", " + sqlq.Ident(w.tt.Parent)
 		vals += ", coalesce(c.parent_tenant, p.tenant)"
 	}
 	if w.tt.Depth != "" {
-		cols += ", " + ident(w.tt.Depth)
+		cols += ", " + sqlq.Ident(w.tt.Depth)
 		vals += ", c.depth"
 	}
 	if s := w.tt.SubtenantsAllowed; s != "" {
@@ -343,7 +344,7 @@ func (w *workTable) insertSQL() string {
 		if c := w.tt.Object.Column(s); c != nil && c.Default != "" {
 			def = c.Default
 		}
-		cols += ", " + ident(s)
+		cols += ", " + sqlq.Ident(s)
 		vals += fmt.Sprintf(", CASE WHEN c.has_children THEN true ELSE %s END", def)
 	}
 	return fmt.Sprintf(`WITH ins AS (
@@ -372,7 +373,7 @@ func (w *workTable) planSQL() string {
 	parent := "NULL::text"
 	if w.tt.Parent != "" {
 		parent = fmt.Sprintf("(SELECT pt.%[1]s::text FROM %[2]s pt WHERE pt.%[3]s = CASE WHEN c.adopted THEN (SELECT a.%[4]s FROM %[2]s a WHERE a.%[3]s = c.tenant) ELSE coalesce(c.parent_tenant, p.tenant) END)",
-			w.name(), w.tt.Ident(), w.key(), ident(w.tt.Parent))
+			w.name(), w.tt.Ident(), w.key(), sqlq.Ident(w.tt.Parent))
 	}
 	return fmt.Sprintf("SELECT %s, %s::text, %s, c.depth, c.adopted FROM %s c LEFT JOIN %s p ON p.seq = c.parent_seq ORDER BY c.lvl, c.seq",
 		w.labelExpr("c."), w.nameCol("c."), parent, workTableName, workTableName)

@@ -8,12 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -139,7 +139,7 @@ func (i *increment) condition(a string) string {
 	if i.strict {
 		op = ">"
 	}
-	return fmt.Sprintf("%s.%s %s %s::%s", a, pgx.Identifier{i.col.Name}.Sanitize(), op, quoteLiteral(*i.prev), i.col.Type)
+	return fmt.Sprintf("%s.%s %s %s::%s", a, pgx.Identifier{i.col.Name}.Sanitize(), op, sqlq.Lit(*i.prev), i.col.Type)
 }
 
 func (i *increment) since() string {
@@ -204,10 +204,4 @@ func inFlightSince(ctx context.Context, conn *pgx.Conn) (*time.Time, error) {
 		return nil, exit.Failure(fmt.Errorf("reading transactions in flight: %w", err))
 	}
 	return &t, nil
-}
-
-// quoteLiteral quotes s as an SQL string literal (standard_conforming_strings
-// is on in every extract session, so backslashes are ordinary).
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

@@ -145,7 +145,7 @@ func Extract(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Opt
 	}
 	var sections []*section
 	if opts.SQL != "" {
-		sec, err := querySection(ctx, tx, opts.SQL, opts.Name)
+		sec, err := querySection(ctx, tx, opts.SQL, opts.Name, s.DBSchema)
 		if err != nil {
 			return nil, err
 		}

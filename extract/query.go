@@ -18,7 +18,12 @@ var readStatements = []string{"SELECT", "WITH", "VALUES", "TABLE"}
 // WITH, VALUES or TABLE; it runs in a READ ONLY transaction, so whatever
 // would still write (a data-modifying WITH, nextval, SELECT … FOR UPDATE)
 // fails with exit 2 as well.
-func querySection(ctx context.Context, tx pgx.Tx, sql, name string) (*section, error) {
+// querySQLPath is the search_path of a --sql query: the person's own
+// statement, so its unqualified names find the objects' schema (after the
+// system catalog); the transaction is read-only.
+const querySQLPath = `SELECT pg_catalog.set_config('search_path', 'pg_catalog, ' || pg_catalog.quote_ident($1) || ', pg_temp', true)`
+
+func querySection(ctx context.Context, tx pgx.Tx, sql, name, dbSchema string) (*section, error) {
 	sql = strings.TrimRight(strings.TrimSpace(sql), "; \t\r\n")
 	first := strings.ToUpper(firstWord(sql))
 	ok := false
@@ -29,6 +34,9 @@ func querySection(ctx context.Context, tx pgx.Tx, sql, name string) (*section, e
 		return nil, exit.Usagef("--sql: only a single read-only SELECT can be extracted, not %q", firstWord(sql))
 	}
 	sec := &section{query: sql, what: "--sql"}
+	if _, err := tx.Exec(ctx, querySQLPath, dbSchema); err != nil {
+		return nil, exit.Failure(err)
+	}
 	desc, err := tx.Conn().PgConn().Prepare(ctx, "", sql, nil)
 	if err != nil {
 		return nil, queryError(sec, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -195,7 +196,7 @@ func (r *rowSelection) add(o *schema.Object, inc *increment) {
 func (r *rowSelection) ownerCond(o *schema.Object, a string) string {
 	lits := make([]string, len(r.owners))
 	for i, id := range r.owners {
-		lits[i] = quoteLiteral(id)
+		lits[i] = sqlq.Lit(id)
 	}
 	col := o.Column(o.TenantColumn)
 	return fmt.Sprintf("%s.%s = ANY (ARRAY[%s]::%s[])", a, pgx.Identifier{o.TenantColumn}.Sanitize(), strings.Join(lits, ", "), col.Type)

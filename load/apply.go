@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -328,7 +329,7 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 		// With -t a record may only change rows of that tenant: matching a
 		// public row or another tenant's would move it to the tenant.
 		other := fmt.Sprintf("EXISTS (SELECT FROM %s t WHERE %s AND t.%s::text IS DISTINCT FROM %s)",
-			g.obj.Ident(), g.keyJoin("t", "s"), pgx.Identifier{g.obj.TenantColumn}.Sanitize(), literal(g.stamp.Str))
+			g.obj.Ident(), g.keyJoin("t", "s"), pgx.Identifier{g.obj.TenantColumn}.Sanitize(), sqlq.Lit(g.stamp.Str))
 		rules = append(rules, rule{other, "'key ' || %s || ' matches a row that is public or owned by another tenant'", "another tenant's row"})
 	}
 	if !l.opts.All && g.hasMatches && !g.keyUnique {
@@ -356,7 +357,7 @@ func (l *loader) checkNotNull(ctx context.Context, g *group) error {
 	var checks []string
 	for i, c := range g.cols {
 		if c.NotNull {
-			checks = append(checks, fmt.Sprintf("(%s, s.%s IS NULL)", literal(c.Name), col(i)))
+			checks = append(checks, fmt.Sprintf("(%s, s.%s IS NULL)", sqlq.Lit(c.Name), col(i)))
 		}
 	}
 	if len(checks) > 0 {
@@ -416,7 +417,7 @@ func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
 					g.typed(), strings.Join(self, " AND "))
 			}
 		}
-		column, value := literal(strings.Join(sr.Columns, ", ")), "NULL"
+		column, value := sqlq.Lit(strings.Join(sr.Columns, ", ")), "NULL"
 		if len(idx) == 1 {
 			value = fmt.Sprintf("s.%s::text", col(idx[0]))
 		}

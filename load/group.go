@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -124,7 +125,7 @@ func (g *group) keyText(s string) string {
 	for i, k := range g.key {
 		vals[i] = fmt.Sprintf("coalesce(%s.%s::text, 'NULL')", s, col(k))
 	}
-	return fmt.Sprintf("%s || concat_ws(', ', %s) || ')'", literal("("+g.keyNames()+")=("), strings.Join(vals, ", "))
+	return fmt.Sprintf("%s || concat_ws(', ', %s) || ')'", sqlq.Lit("("+g.keyNames()+")=("), strings.Join(vals, ", "))
 }
 
 // chooseKey picks the match key of a section (SPEC §4): --key, the overlay
@@ -221,9 +222,4 @@ func castCannotFail(c *schema.Column) bool {
 		return true
 	}
 	return false
-}
-
-// literal quotes s as an SQL string literal.
-func literal(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

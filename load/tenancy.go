@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -157,7 +158,7 @@ func (l *loader) refViolation(r refRule, column func(j int) string, owner string
 	ptenant = "p." + pgx.Identifier{r.srel.Target.TenantColumn}.Sanitize() + "::text"
 	spAllowed := "false"
 	if r.srel.ServiceProviderEligible && l.serviceProvider != nil {
-		spAllowed = ptenant + " = " + literal(l.serviceProvider.ID)
+		spAllowed = ptenant + " = " + sqlq.Lit(l.serviceProvider.ID)
 	}
 	join = r.srel.Target.Ident() + " p ON " + strings.Join(on, " AND ")
 	violates = fmt.Sprintf(`%s IS NOT NULL AND %s IS NOT NULL AND %s <> %s AND NOT (%s)
@@ -252,7 +253,7 @@ func keyDefault(o *schema.Object, c *schema.Column) string {
 	if c.Default != "" {
 		return c.Default
 	}
-	return fmt.Sprintf("nextval(pg_get_serial_sequence(%s, %s))", literal(o.Ident()), literal(c.Name))
+	return fmt.Sprintf("nextval(pg_get_serial_sequence(%s, %s))", sqlq.Lit(o.Ident()), sqlq.Lit(c.Name))
 }
 
 // assignNewKeys gives every record of the group a fresh key under

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/exit"
 )
 
@@ -33,7 +34,10 @@ func Load(ctx context.Context, q Querier, opts Options) (*Schema, error) {
 	}
 	dbSchema := firstNonEmpty(opts.DBSchema, ov.dbSchema)
 	if dbSchema == "" {
-		if err := q.QueryRow(ctx, "SELECT coalesce(current_schema(), 'public')").Scan(&dbSchema); err != nil {
+		// tenantkit's sessions pin search_path and keep the schema the
+		// role's own search_path gives in a setting (internal/dbconn).
+		if err := q.QueryRow(ctx, "SELECT coalesce(nullif(pg_catalog.current_setting($1, true), ''), pg_catalog.current_schema(), 'public')",
+			dbconn.DefaultSchemaSetting).Scan(&dbSchema); err != nil {
 			return nil, fmt.Errorf("reading current schema: %w", err)
 		}
 	}

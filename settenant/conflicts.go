@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -49,17 +50,17 @@ func conflictQueries(p *plan, s *schema.Schema, sp *tenant.Tenant) []conflictQue
 	on := func(from string, cols []string, to string, toCols []string) string {
 		var parts []string
 		for i, c := range cols {
-			parts = append(parts, fmt.Sprintf("%s.%s = %s.%s", from, qi(c), to, qi(toCols[i])))
+			parts = append(parts, fmt.Sprintf("%s.%s = %s.%s", from, sqlq.Ident(c), to, sqlq.Ident(toCols[i])))
 		}
 		return strings.Join(parts, " AND ")
 	}
-	oTenant := "o." + qi(p.obj.TenantColumn)
+	oTenant := "o." + sqlq.Ident(p.obj.TenantColumn)
 	for _, sr := range p.obj.Srels {
 		if sr.Target == nil || !sr.Target.Tenanted() {
 			continue
 		}
 		join := fmt.Sprintf("%s x ON %s", sr.Target.Ident(), on("o", sr.Columns, "x", sr.TargetColumns))
-		sql, a := build(sr, oTenant, "x."+qi(sr.Target.TenantColumn), join)
+		sql, a := build(sr, oTenant, "x."+sqlq.Ident(sr.Target.TenantColumn), join)
 		out = append(out, conflictQuery{Conflict{Srel: srelName(p.obj, sr), Direction: "outgoing"}, sql, a})
 	}
 	for _, from := range s.Objects {
@@ -71,7 +72,7 @@ func conflictQueries(p *plan, s *schema.Schema, sp *tenant.Tenant) []conflictQue
 				continue
 			}
 			join := fmt.Sprintf("%s x ON %s", from.Ident(), on("x", sr.Columns, "o", sr.TargetColumns))
-			sql, a := build(sr, "x."+qi(from.TenantColumn), oTenant, join)
+			sql, a := build(sr, "x."+sqlq.Ident(from.TenantColumn), oTenant, join)
 			out = append(out, conflictQuery{Conflict{Srel: srelName(from, sr), Direction: "incoming"}, sql, a})
 		}
 	}

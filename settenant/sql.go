@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -24,8 +23,6 @@ const changedTable = "pg_temp.tenantkit_settenant_changed"
 const createChangedSQL = `CREATE TEMP TABLE IF NOT EXISTS tenantkit_settenant_changed (tbl oid NOT NULL, row_id tid NOT NULL)`
 
 const truncateChangedSQL = `TRUNCATE ` + changedTable
-
-func qi(names ...string) string { return pgx.Identifier(names).Sanitize() }
 
 // statements holds what the SQL of one rule is built from. The rule's Where
 // is evaluated in a scope that holds only the target table and one derived
@@ -59,16 +56,16 @@ func buildStatements(p *plan, s *schema.Schema, sp *tenant.Tenant) statements {
 		taken[base] = true
 		return base
 	}
-	st := statements{p: p, tbl: qi(p.obj.Table), schema: s, sp: sp}
-	st.tc = st.tbl + "." + qi(p.obj.TenantColumn)
-	st.src = qi(free("tenantkit_src"))
+	st := statements{p: p, tbl: sqlq.Ident(p.obj.Table), schema: s, sp: sp}
+	st.tc = st.tbl + "." + sqlq.Ident(p.obj.TenantColumn)
+	st.src = sqlq.Ident(free("tenantkit_src"))
 	if len(p.path) > 0 {
 		for i := range p.path[0].Columns {
-			st.keys = append(st.keys, qi(free(fmt.Sprintf("tenantkit_key%d", i+1))))
+			st.keys = append(st.keys, sqlq.Ident(free(fmt.Sprintf("tenantkit_key%d", i+1))))
 		}
 	}
-	st.tenant = qi(free("tenantkit_tenant"))
-	st.reason = qi(free("tenantkit_reason"))
+	st.tenant = sqlq.Ident(free("tenantkit_tenant"))
+	st.reason = sqlq.Ident(free("tenantkit_reason"))
 	return st
 }
 
@@ -93,15 +90,15 @@ func (st *statements) chain(a *args, report bool) string {
 	if p.tenant != nil {
 		tt := st.schema.Tenants
 		return fmt.Sprintf("SELECT t.%s AS %s FROM %s t WHERE t.%s::text = %s",
-			qi(tt.Key), st.tenant, tt.Ident(), qi(tt.Key), a.add(p.tenant.ID))
+			sqlq.Ident(tt.Key), st.tenant, tt.Ident(), sqlq.Ident(tt.Key), a.add(p.tenant.ID))
 	}
-	hop := func(i int) string { return qi(fmt.Sprintf("h%d", i+1)) }
+	hop := func(i int) string { return sqlq.Ident(fmt.Sprintf("h%d", i+1)) }
 	var sel []string
 	for j, c := range p.path[0].TargetColumns {
-		sel = append(sel, hop(0)+"."+qi(c)+" AS "+st.keys[j])
+		sel = append(sel, hop(0)+"."+sqlq.Ident(c)+" AS "+st.keys[j])
 	}
 	last := len(p.path) - 1
-	final := hop(last) + "." + qi(p.path[last].Target.TenantColumn)
+	final := hop(last) + "." + sqlq.Ident(p.path[last].Target.TenantColumn)
 	sel = append(sel, final+" AS "+st.tenant)
 	from := p.path[0].Target.Ident() + " " + hop(0)
 	join := "JOIN"
@@ -113,13 +110,13 @@ func (st *statements) chain(a *args, report bool) string {
 		s := p.path[i]
 		var on, isNull []string
 		for j, c := range s.Columns {
-			on = append(on, fmt.Sprintf("%s.%s = %s.%s", hop(i-1), qi(c), hop(i), qi(s.TargetColumns[j])))
-			isNull = append(isNull, fmt.Sprintf("%s.%s IS NULL", hop(i-1), qi(c)))
+			on = append(on, fmt.Sprintf("%s.%s = %s.%s", hop(i-1), sqlq.Ident(c), hop(i), sqlq.Ident(s.TargetColumns[j])))
+			isNull = append(isNull, fmt.Sprintf("%s.%s IS NULL", hop(i-1), sqlq.Ident(c)))
 		}
 		from += fmt.Sprintf("\n\t%s %s %s ON %s", join, s.Target.Ident(), hop(i), strings.Join(on, " AND "))
 		why = append(why,
 			fmt.Sprintf("WHEN %s THEN '%s'", strings.Join(isNull, " OR "), reasonNullReference),
-			fmt.Sprintf("WHEN %s.%s IS NULL THEN '%s'", hop(i), qi(s.TargetColumns[0]), reasonDanglingReference))
+			fmt.Sprintf("WHEN %s.%s IS NULL THEN '%s'", hop(i), sqlq.Ident(s.TargetColumns[0]), reasonDanglingReference))
 	}
 	if !report {
 		return fmt.Sprintf("SELECT %s\n\tFROM %s\n\tWHERE %s IS NOT NULL", strings.Join(sel, ", "), from, final)
@@ -135,7 +132,7 @@ func (st *statements) joinOn() []string {
 	var on []string
 	if len(st.p.path) > 0 {
 		for j, c := range st.p.path[0].Columns {
-			on = append(on, fmt.Sprintf("%s.%s = %s.%s", st.tbl, qi(c), st.src, st.keys[j]))
+			on = append(on, fmt.Sprintf("%s.%s = %s.%s", st.tbl, sqlq.Ident(c), st.src, st.keys[j]))
 		}
 	}
 	return on
@@ -154,7 +151,7 @@ func (st *statements) rangeCond(a *args, b bounds) string {
 	}
 	cols := make([]string, len(st.p.rowKey))
 	for i, c := range st.p.rowKey {
-		cols[i] = st.tbl + "." + qi(c.Name)
+		cols[i] = st.tbl + "." + sqlq.Ident(c.Name)
 	}
 	bound := func(vals []string) string {
 		ph := make([]string, len(vals))
@@ -189,7 +186,7 @@ func (st *statements) update(b bounds) (string, args) {
 	chain := st.chain(&a, false)
 	conds := append(st.joinOn(), fmt.Sprintf("%s IS DISTINCT FROM %s.%s", st.tc, st.src, st.tenant))
 	sql := fmt.Sprintf("UPDATE %s SET %s = %s.%s%s\nFROM (%s) AS %s\nWHERE %s%s%s",
-		st.p.obj.Ident(), qi(st.p.obj.TenantColumn), st.src, st.tenant, st.stamp(),
+		st.p.obj.Ident(), sqlq.Ident(st.p.obj.TenantColumn), st.src, st.tenant, st.stamp(),
 		chain, st.src,
 		strings.Join(conds, " AND "), st.rangeCond(&a, b), st.where())
 	return sql, a
@@ -209,7 +206,7 @@ func (st *statements) report(b bounds, sample int) (string, args) {
 	if len(p.path) > 0 {
 		var isNull []string
 		for _, c := range p.path[0].Columns {
-			isNull = append(isNull, fmt.Sprintf("%s.%s IS NULL", st.tbl, qi(c)))
+			isNull = append(isNull, fmt.Sprintf("%s.%s IS NULL", st.tbl, sqlq.Ident(c)))
 		}
 		reason = fmt.Sprintf("CASE WHEN %s.%s IS NOT NULL THEN NULL WHEN %s THEN '%s' WHEN %s.%s IS NULL THEN '%s' ELSE %s.%s END",
 			st.src, st.tenant, strings.Join(isNull, " OR "), reasonNullReference,
@@ -219,11 +216,11 @@ func (st *statements) report(b bounds, sample int) (string, args) {
 	}
 	shown, sort := st.tbl+".ctid::text", st.tbl+".ctid"
 	if k := p.shownKey; len(k) == 1 {
-		shown, sort = st.tbl+"."+qi(k[0])+"::text", st.tbl+"."+qi(k[0])
+		shown, sort = st.tbl+"."+sqlq.Ident(k[0])+"::text", st.tbl+"."+sqlq.Ident(k[0])
 	} else if len(k) > 1 {
 		cols := make([]string, len(k))
 		for i, c := range k {
-			cols[i] = st.tbl + "." + qi(c)
+			cols[i] = st.tbl + "." + sqlq.Ident(c)
 		}
 		sort = "ROW(" + strings.Join(cols, ", ") + ")"
 		shown = sort + "::text"
@@ -258,7 +255,7 @@ FROM tenantkit_rows`,
 		reason, shown, sort,
 		p.obj.Ident(), chain, strings.Join(on, " AND "),
 		st.rangeCond(&a, b), st.where(),
-		qi(p.obj.TenantColumn), changedTable,
+		sqlq.Ident(p.obj.TenantColumn), changedTable,
 		reasonNullReference, reasonDanglingReference, reasonUntenantedReference,
 		limit, st.stamp())
 	return sql, a
@@ -279,7 +276,7 @@ func (st *statements) nextBound(lo []string, size int) (string, args) {
 	cols := make([]string, len(st.p.rowKey))
 	texts := make([]string, len(st.p.rowKey))
 	for i, c := range st.p.rowKey {
-		cols[i] = st.tbl + "." + qi(c.Name)
+		cols[i] = st.tbl + "." + sqlq.Ident(c.Name)
 		texts[i] = cols[i] + "::text"
 	}
 	cond := st.rangeCond(&a, bounds{lo: lo})

@@ -44,6 +44,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -275,7 +276,7 @@ func snapshotSharers(ctx context.Context, db tenant.TxStarter, tx pgx.Tx, jobs i
 			return txs, err
 		}
 		txs = append(txs, t)
-		setup := "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '" + strings.ReplaceAll(snap, "'", "''") + "'"
+		setup := "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + sqlq.Lit(snap)
 		if _, err := t.Exec(ctx, setup); err != nil {
 			return txs, fmt.Errorf("sharing the verify snapshot: %w", err)
 		}

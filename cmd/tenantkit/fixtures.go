@@ -26,7 +26,7 @@ Example:
 			Action: dbAction(func(e *env, pool *pgxpool.Pool) error {
 				ctx := e.c.Context
 				var exists bool
-				if err := pool.QueryRow(ctx, "SELECT to_regclass('ca_tenant') IS NOT NULL").Scan(&exists); err != nil {
+				if err := pool.QueryRow(ctx, fixtures.ExistsSQL).Scan(&exists); err != nil {
 					return exit.Failure(err)
 				}
 				if exists {

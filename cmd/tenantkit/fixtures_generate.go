@@ -69,7 +69,7 @@ Examples:
 				return exit.Usage(err)
 			}
 			var exists bool
-			if err := pool.QueryRow(ctx, "SELECT to_regclass('ca_tenant') IS NOT NULL").Scan(&exists); err != nil {
+			if err := pool.QueryRow(ctx, fixtures.ExistsSQL).Scan(&exists); err != nil {
 				return exit.Failure(err)
 			}
 			switch {

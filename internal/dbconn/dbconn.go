@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -52,6 +53,8 @@ func Open(ctx context.Context, url string, sess Session) (*pgxpool.Pool, error) 
 	if sess.StatementTimeout != "" {
 		params["statement_timeout"] = sess.StatementTimeout
 	}
+	params["standard_conforming_strings"] = "on"
+	cfg.AfterConnect = pin
 	target := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -62,6 +65,42 @@ func Open(ctx context.Context, url string, sess Session) (*pgxpool.Pool, error) 
 		return nil, fmt.Errorf("cannot connect to %s: %s", target, reason(err))
 	}
 	return pool, nil
+}
+
+// DefaultSchemaSetting is the session setting where Open keeps the schema
+// the role's own search_path would have made current: the objects' schema
+// when neither --db-schema nor the overlay names one.
+const DefaultSchemaSetting = "tenantkit.default_schema"
+
+// SearchPath is the search_path of every tenantkit session. Tenant users
+// may create objects in the schemas they can write, so an unqualified name
+// must never find one: only the system catalog is searched (pg_temp last,
+// and PostgreSQL never looks there for functions or operators), and every
+// statement names the user's objects with their schema.
+const SearchPath = "pg_catalog, pg_temp"
+
+// pinSQL runs first on every new connection, before anything else can
+// resolve a name: it records the schema the role's search_path makes
+// current, then pins search_path and standard_conforming_strings (also sent
+// as a startup parameter, but a database or role setting, or PGOPTIONS, must
+// not be able to turn it off). Every name in it is qualified.
+const pinSQL = `SELECT pg_catalog.set_config('` + DefaultSchemaSetting + `', coalesce(pg_catalog.current_schema(), ''), false),
+	pg_catalog.set_config('search_path', '` + SearchPath + `', false),
+	pg_catalog.set_config('standard_conforming_strings', 'on', false)`
+
+// DefaultPathSQL sets, for the running transaction, the search_path to the
+// schema the role's own search_path made current (pg_catalog is still
+// searched first). Only for tenantkit's own SQL scripts that create objects
+// by unqualified names in an empty database (fixtures load and generate);
+// every other statement qualifies what it names.
+const DefaultPathSQL = `SELECT CASE WHEN s <> '' THEN pg_catalog.set_config('search_path', pg_catalog.quote_ident(s) || ', pg_temp', true) END
+	FROM (SELECT coalesce(pg_catalog.current_setting('` + DefaultSchemaSetting + `', true), '') AS s) AS d`
+
+func pin(ctx context.Context, conn *pgx.Conn) error {
+	if _, err := conn.Exec(ctx, pinSQL); err != nil {
+		return fmt.Errorf("setting up the session: %w", err)
+	}
+	return nil
 }
 
 // reason keeps the innermost useful message of a connection error.
