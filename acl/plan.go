@@ -124,6 +124,7 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 		return nil, err
 	}
 	policy := f.Policy(master)
+	g, scopedTables := makeGuard(targets, s, rs)
 	liveRoles, liveEntries, stateExists, err := readState(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("reading tenantkit.acl_state: %w", err)
@@ -198,7 +199,7 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 			emit("COMMENT ON ROLE %s IS %s;", sqlq.Ident(r), sqlq.Lit(roleComment))
 		}
 	}
-	if err := planMemberships(ctx, q, f, groupOf, former, emit); err != nil {
+	if err := planMemberships(ctx, q, f, persons, groupOf, former, emit); err != nil {
 		return nil, err
 	}
 	if rs != nil {
@@ -206,11 +207,17 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 			return nil, err
 		}
 	}
-	live, err := readLive(ctx, q, all)
+	items, err := readACLItems(ctx, q, all, scopedTables)
 	if err != nil {
 		return nil, err
 	}
-	want := desired(policy, persons, targets)
+	scoped, err := scopedRoles(ctx, q, all)
+	if err != nil {
+		return nil, err
+	}
+	live := planForeignGrants(plan, items, all, scoped, master, emit)
+	want := desired(policy, persons, targets, g)
+	plan.Warnings = append(plan.Warnings, g.warnings(policy, persons, targets)...)
 	for _, k := range sortedKeys(live) {
 		l := live[k]
 		w, ok := want[k]
@@ -245,22 +252,26 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 		}
 	}
 	if rs != nil {
-		if err := rs.plan(ctx, q, policy, persons, emit); err != nil {
+		if err := rs.plan(ctx, q, plan, policy, persons, scoped, emit); err != nil {
 			return nil, err
 		}
 	}
 	return plan, nil
 }
 
-// planMemberships makes group role memberships match the file.
-func planMemberships(ctx context.Context, q Querier, f *File, groupOf map[string]string, former []string, emit func(string, ...any)) error {
+// planMemberships makes role memberships match the file: the groups' members
+// are the file's, and a managed role (a person, a group, a former one) is a
+// member of nothing else: through any other role it could SET ROLE to a role
+// row scoping does not restrict.
+func planMemberships(ctx context.Context, q Querier, f *File, persons []string, groupOf map[string]string, former []string, emit func(string, ...any)) error {
 	groups := append([]string(nil), former...)
 	for _, r := range groupOf {
 		groups = append(groups, r)
 	}
+	members := append(append([]string(nil), persons...), groups...)
 	rows, err := q.Query(ctx, `SELECT g.rolname, m.rolname FROM pg_auth_members am
 		JOIN pg_roles g ON g.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
-		WHERE g.rolname = ANY ($1) ORDER BY 1, 2`, groups)
+		WHERE g.rolname = ANY ($1) OR m.rolname = ANY ($2) ORDER BY 1, 2`, groups, members)
 	if err != nil {
 		return fmt.Errorf("reading group members: %w", err)
 	}

@@ -161,6 +161,24 @@ func (p *Policy) Effective(person string, o Object) Decision {
 	return d
 }
 
+// Explicit is the union of the rights that entries on exactly o give
+// person (its own, its groups' and EVERYONE's), without what propagates from
+// containers. Some privileges are granted only this way (the tenant table's
+// writes, a shared sequence's SELECT and UPDATE); Effective's No Access still
+// takes them away.
+func (p *Policy) Explicit(person string, o Object) Rights {
+	if p.IsSuper(person) {
+		return Full
+	}
+	var r Rights
+	for _, principal := range p.principals(person) {
+		if e, ok := p.entryFor(principal, o); ok && !e.Grant.NoAccess {
+			r |= e.Grant.Rights
+		}
+	}
+	return r
+}
+
 // Explain renders a decision for people.
 func (d Decision) Explain() string {
 	var b strings.Builder

@@ -8,6 +8,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/samber/lo"
+
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -62,6 +65,27 @@ func (p rowPolicy) hash() string {
 	return hex.EncodeToString(sum[:6])
 }
 
+// unscopedPolicy lets every role at every row, for tables without policies
+// of their own.
+const unscopedPolicy = "tenantkit_unscoped"
+
+// foreignPoliciesSQL lists the tables with policies tenantkit did not make.
+const foreignPoliciesSQL = `
+SELECT DISTINCT c.oid::regclass::text FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+WHERE NOT coalesce(obj_description(p.oid, 'pg_policy') LIKE '` + policyComment + `%', false)`
+
+func foreignPolicyTables(ctx context.Context, q Querier) (map[string]bool, error) {
+	rows, err := q.Query(ctx, foreignPoliciesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("reading policies: %w", err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("reading policies: %w", err)
+	}
+	return lo.SliceToMap(tables, func(t string) (string, bool) { return t, true }), nil
+}
+
 // noPersonRole stands in the policies' role list while the file names no
 // person; it never logs in and is granted to no one.
 const noPersonRole = "tenantkit_no_person"
@@ -108,7 +132,7 @@ func rowPolicies(o *schema.Object, persons []string) []rowPolicy {
 	}
 	roles := strings.Join(to, ", ")
 	return []rowPolicy{
-		{name: "tenantkit_unscoped", command: "ALL", using: "true", check: "true"},
+		{name: unscopedPolicy, command: "ALL", using: "true", check: "true"},
 		{name: "tenantkit_select", command: "SELECT", using: in("V"), restrictive: true, to: roles},
 		{name: "tenantkit_insert", command: "INSERT", check: in("C"), restrictive: true, to: roles},
 		{name: "tenantkit_update", command: "UPDATE", using: in("U"), check: in("U"), restrictive: true, to: roles},
@@ -262,7 +286,11 @@ func (rs *rowScope) planDDL(ctx context.Context, q Querier, emit func(string, ..
 }
 
 // plan emits the rights rows and the policies.
-func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []string, emit func(string, ...any)) error {
+// The restrictive policies name the scoped roles: the persons, the groups,
+// former ones and alias logins (scopedRoles). A table with row-level
+// policies of its own (the application's) gets no tenantkit_unscoped: a
+// permissive USING (true) would OR them away.
+func (rs *rowScope) plan(ctx context.Context, q Querier, plan *Plan, p *Policy, persons, scoped []string, emit func(string, ...any)) error {
 	liveRights, _, err := readRights(ctx, q)
 	if err != nil {
 		return fmt.Errorf("reading tenantkit.acl_tenant_rights: %w", err)
@@ -297,7 +325,11 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []st
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if len(persons) == 0 {
+	foreign, err := foreignPolicyTables(ctx, q)
+	if err != nil {
+		return err
+	}
+	if len(scoped) == 0 {
 		var exists bool
 		if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", noPersonRole).Scan(&exists); err != nil {
 			return err
@@ -356,7 +388,12 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, p *Policy, persons []st
 		if isPerson[st.owner] && !st.forced {
 			emit("ALTER TABLE %s FORCE ROW LEVEL SECURITY;", o.Ident())
 		}
-		for _, rp := range rowPolicies(o, persons) {
+		for _, rp := range rowPolicies(o, scoped) {
+			if rp.name == unscopedPolicy && foreign[table] {
+				plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s has row-level policies of its own: tenantkit adds only its restrictive tenant policies, "+
+					"so persons see a row only where those policies let them too", table))
+				continue
+			}
 			key := table + "\x00" + rp.name
 			wanted[key] = true
 			comment := policyComment + " " + rp.hash()

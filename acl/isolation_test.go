@@ -1,0 +1,306 @@
+package acl_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantkit/tenantkit/acl"
+	"github.com/tenantkit/tenantkit/internal/testkit"
+)
+
+// The isolation tests attack row scoping as the low-privileged roles: a
+// person scoped to one tenant, an alias login, a group role. Their schema is
+// unlike the fixtures': the tenant table is "org_tenant" keyed by "tid", the
+// tenant column is "owner_id", keys are text, composite and serial.
+
+const isolationSchema = `
+CREATE TABLE org_tenant (tid int PRIMARY KEY, name text NOT NULL UNIQUE, parent int REFERENCES org_tenant,
+	subtenants_allowed boolean NOT NULL DEFAULT false, service_provider boolean NOT NULL DEFAULT false);
+INSERT INTO org_tenant VALUES (1, 'Provider', NULL, true, true), (2, 'Acme', 1, false, false), (3, 'Globex', 1, false, false);
+CREATE TABLE deal (deal_no text PRIMARY KEY, owner_id int NOT NULL REFERENCES org_tenant, amount numeric, note text);
+INSERT INTO deal VALUES ('A-1', 2, 10, 'acme one'), ('A-2', 2, 20, 'acme two'),
+	('G-1', 3, 30, 'globex one'), ('G-2', 3, 40, 'globex two'), ('G-3', 3, 50, 'globex three');
+CREATE TABLE deal_line (deal_no text NOT NULL REFERENCES deal, line int NOT NULL, owner_id int NOT NULL REFERENCES org_tenant,
+	item text, PRIMARY KEY (deal_no, line));
+INSERT INTO deal_line VALUES ('A-1', 1, 2, 'x'), ('G-1', 1, 3, 'y'), ('G-1', 2, 3, 'z');
+CREATE TABLE ticket (id serial PRIMARY KEY, owner_id int NOT NULL REFERENCES org_tenant, subject text);
+INSERT INTO ticket (owner_id, subject) VALUES (2, 'a'), (3, 'g'), (3, 'h');`
+
+// isolationDB is a database with isolationSchema and an acl file for the
+// persons acme (Acme) and globex (Globex); extra is added inside the file.
+type isolationDB struct {
+	*testkit.DB
+	acme, globex string
+	dir          string
+}
+
+// newIsolationDB makes the database; roles are the test's own other roles,
+// dropped after the database.
+func newIsolationDB(t *testing.T, roles ...string) *isolationDB {
+	t.Helper()
+	sfx := suffix()
+	d := &isolationDB{acme: "acme_" + sfx, globex: "globex_" + sfx, dir: t.TempDir()}
+	testkit.DropRolesAfter(t, append(roles, d.acme, d.globex, acl.GroupRole("Sales"))...)
+	d.DB = testkit.NewDB(t)
+	d.Exec(t, isolationSchema)
+	return d
+}
+
+// apply writes the file (ACME and GLOBEX stand for the persons) and runs
+// acl apply with it; it returns the result.
+func (d *isolationDB) apply(t *testing.T, body string, args ...string) testkit.Result {
+	t.Helper()
+	file := writeFile(t, d.dir, "acl.xml", strings.NewReplacer("ACME", d.acme, "GLOBEX", d.globex).Replace("<AccessControl>\n"+body+"\n</AccessControl>"))
+	res := testkit.Run(t, d.DB, append([]string{"acl", "apply", "--tenant-column", "owner_id", "-f", file}, args...)...)
+	if res.Code != 0 {
+		t.Fatalf("acl apply: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	return res
+}
+
+// plan runs acl plan with the file last applied.
+func (d *isolationDB) plan(t *testing.T) testkit.Result {
+	t.Helper()
+	return testkit.Run(t, d.DB, "acl", "plan", "--tenant-column", "owner_id", "-f", d.dir+"/acl.xml")
+}
+
+const basePersons = `  <Person name="ACME"/>
+  <Person name="GLOBEX"/>
+  <Permission object="schema:public" to="EVERYONE" rights="Read,Create,Change,Delete"/>
+  <Permission object="tenant:Acme" to="ACME" rights="Read,Create,Change,Delete"/>
+  <Permission object="tenant:Globex" to="GLOBEX" rights="Read,Create,Change,Delete"/>`
+
+// asRole runs stmts in one session as role (the last statement's first
+// value is returned as text; "" when it returns nothing) and returns the
+// error of the first statement that fails.
+func asRole(t *testing.T, db *testkit.DB, role string, stmts ...string) (string, error) {
+	t.Helper()
+	ctx := context.Background()
+	conn := connectAs(t, db, role)
+	var out string
+	for i, s := range stmts {
+		if i < len(stmts)-1 {
+			if _, err := conn.Exec(ctx, s); err != nil {
+				return "", err
+			}
+			continue
+		}
+		rows, err := conn.Query(ctx, s, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			return "", err
+		}
+		for rows.Next() {
+			if v := rows.RawValues(); len(v) > 0 && out == "" {
+				out = string(v[0])
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return "", err
+		}
+	}
+	return out, nil
+}
+
+func mustAs(t *testing.T, db *testkit.DB, role string, stmts ...string) string {
+	t.Helper()
+	out, err := asRole(t, db, role, stmts...)
+	if err != nil {
+		t.Fatalf("as %s: %v", role, err)
+	}
+	return out
+}
+
+// TestGrantOptionCannotEscapeScoping: a person holding Change Permissions
+// grants SELECT to its own access group's role and to PUBLIC; neither the
+// group role (SET ROLE) nor an unmanaged login nor another person reads
+// other tenants' rows through it, and the next apply takes the grants back
+// and converges.
+func TestGrantOptionCannotEscapeScoping(t *testing.T) {
+	outsider := "outsider_" + suffix()
+	d := newIsolationDB(t, outsider)
+	group := acl.GroupRole("Sales")
+	file := basePersons + `
+  <AccessGroup name="Sales"><Member person="ACME"/></AccessGroup>
+  <Permission object="table:public.deal" to="ACME" rights="Read,ChangePermissions"/>`
+	d.apply(t, file)
+	if got := mustAs(t, d.DB, d.acme, "SELECT count(*) FROM deal"); got != "2" {
+		t.Fatalf("acme sees %s deals, want 2", got)
+	}
+	// The attack: grant to the group role, become it.
+	mustAs(t, d.DB, d.acme, "GRANT SELECT ON deal TO "+pgx.Identifier{group}.Sanitize()+", PUBLIC")
+	if got := mustAs(t, d.DB, d.acme, "SET ROLE "+pgx.Identifier{group}.Sanitize(), "SELECT count(*) FROM deal"); got != "0" {
+		t.Errorf("acme as its group role sees %s deals, want 0", got)
+	}
+	if got := mustAs(t, d.DB, d.globex, "SELECT count(*) FROM deal"); got != "3" {
+		t.Errorf("globex sees %s deals through PUBLIC, want its own 3", got)
+	}
+	// A person removed from the file keeps nothing, PUBLIC's grant included.
+	withoutGlobex := strings.NewReplacer(`  <Person name="GLOBEX"/>`+"\n", "",
+		`  <Permission object="tenant:Globex" to="GLOBEX" rights="Read,Create,Change,Delete"/>`, "").Replace(file)
+	d.apply(t, withoutGlobex)
+	d.Exec(t, "GRANT SELECT ON deal TO PUBLIC")
+	if got := mustAs(t, d.DB, d.globex, "SELECT count(*) FROM deal"); got != "0" {
+		t.Errorf("globex, removed from the file, sees %s deals through PUBLIC, want 0", got)
+	}
+	d.Exec(t, "REVOKE SELECT ON deal FROM PUBLIC")
+	// The apply took back the grants acme made, and converged.
+	for _, role := range []string{group, "public"} {
+		if got := d.Value(t, "SELECT has_table_privilege($1, 'deal', 'SELECT')", role); got != "f" {
+			t.Errorf("after apply %s still has SELECT on deal (granted by acme)", role)
+		}
+	}
+	if got := mustAs(t, d.DB, d.acme, "SELECT count(*) FROM deal"); got != "2" {
+		t.Errorf("acme sees %s deals after apply, want 2", got)
+	}
+	if res := d.plan(t); res.Code != 0 || res.Stdout != "" {
+		t.Errorf("plan after apply is not empty: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	// An unmanaged login reading through a grant a person made: the plan
+	// takes the grant back.
+	d.Exec(t, "CREATE ROLE "+pgx.Identifier{outsider}.Sanitize()+" LOGIN")
+	mustAs(t, d.DB, d.acme, "GRANT SELECT ON deal TO "+pgx.Identifier{outsider}.Sanitize())
+	res := d.plan(t)
+	if !strings.Contains(res.Stdout, `REVOKE GRANT OPTION FOR SELECT ON TABLE public.deal FROM "`+d.acme+`" CASCADE;`) ||
+		!strings.Contains(res.Stdout, `GRANT SELECT ON TABLE public.deal TO "`+d.acme+`" WITH GRANT OPTION;`) {
+		t.Errorf("plan does not take back acme's grant:\n%s", res.Stdout)
+	}
+	d.apply(t, withoutGlobex)
+	if got := d.Value(t, "SELECT has_table_privilege($1, 'deal', 'SELECT')", outsider); got != "f" {
+		t.Errorf("the outsider keeps the SELECT acme granted it")
+	}
+}
+
+// TestMembershipsOutsideTheFileAreRevoked: a person made a member of an
+// unmanaged role (or of a predefined one) could SET ROLE past row security;
+// apply revokes every membership the file does not declare.
+func TestMembershipsOutsideTheFileAreRevoked(t *testing.T) {
+	app := "app_rw_" + suffix()
+	d := newIsolationDB(t, app)
+	d.apply(t, basePersons)
+	d.Exec(t, "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" NOLOGIN; GRANT SELECT ON deal TO "+pgx.Identifier{app}.Sanitize()+
+		"; GRANT "+pgx.Identifier{app}.Sanitize()+", pg_read_all_data TO "+pgx.Identifier{d.acme}.Sanitize())
+	if got := mustAs(t, d.DB, d.acme, "SET ROLE "+pgx.Identifier{app}.Sanitize(), "SELECT count(*) FROM deal"); got != "5" {
+		t.Fatalf("setup: acme as %s sees %s deals, want all 5 (the hole)", app, got)
+	}
+	res := d.plan(t)
+	for _, want := range []string{`REVOKE "` + app + `" FROM "` + d.acme + `";`, `REVOKE "pg_read_all_data" FROM "` + d.acme + `";`} {
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("plan lacks %s:\n%s", want, res.Stdout)
+		}
+	}
+	d.apply(t, basePersons)
+	if _, err := asRole(t, d.DB, d.acme, "SET ROLE "+pgx.Identifier{app}.Sanitize(), "SELECT 1"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("acme can still SET ROLE %s: %v", app, err)
+	}
+}
+
+// TestTenantTableNotWritable: Change on the schema does not let a person
+// rename or re-parent tenants; an explicit entry on the tenant table does.
+func TestTenantTableNotWritable(t *testing.T) {
+	d := newIsolationDB(t)
+	d.apply(t, basePersons)
+	for _, stmt := range []string{
+		"UPDATE org_tenant SET name = 'Acme' || tid WHERE tid IN (2, 3)",
+		"UPDATE org_tenant SET parent = 2 WHERE tid = 3",
+		"INSERT INTO org_tenant (tid, name, parent) VALUES (9, 'Mine', 1)",
+		"DELETE FROM org_tenant WHERE tid = 9",
+	} {
+		if can(t, d.DB, d.acme, stmt) {
+			t.Errorf("acme may %s", stmt)
+		}
+	}
+	if got := mustAs(t, d.DB, d.acme, "SELECT string_agg(name, ',' ORDER BY tid) FROM org_tenant"); got != "Provider,Acme,Globex" {
+		t.Errorf("acme reads tenant names %q", got)
+	}
+	d.apply(t, basePersons+`
+  <Permission object="table:public.org_tenant" to="ACME" rights="Read,Change"/>`)
+	if !can(t, d.DB, d.acme, "UPDATE org_tenant SET name = 'Acme Inc' WHERE tid = 2") {
+		t.Error("an explicit Change on the tenant table does not let acme rename a tenant")
+	}
+	if can(t, d.DB, d.globex, "UPDATE org_tenant SET name = 'Globex Inc' WHERE tid = 3") {
+		t.Error("globex may rename a tenant without an explicit entry")
+	}
+}
+
+// TestSharedSequences: Change on the schema gives what inserting needs
+// (USAGE: nextval), not setval or reading the sequence.
+func TestSharedSequences(t *testing.T) {
+	d := newIsolationDB(t)
+	d.apply(t, basePersons)
+	if !can(t, d.DB, d.acme, "INSERT INTO ticket (owner_id, subject) VALUES (2, 'new')") {
+		t.Error("acme cannot insert a ticket")
+	}
+	for _, stmt := range []string{"SELECT setval('ticket_id_seq', 1)", "SELECT last_value FROM ticket_id_seq"} {
+		if can(t, d.DB, d.acme, stmt) {
+			t.Errorf("acme may %s", stmt)
+		}
+	}
+	d.apply(t, basePersons+`
+  <Permission object="sequence:public.ticket_id_seq" to="ACME" rights="Read,Change"/>`)
+	if !can(t, d.DB, d.acme, "SELECT setval('ticket_id_seq', 100)") {
+		t.Error("an explicit Change on the sequence does not give setval")
+	}
+}
+
+// TestViewsDoNotBypassScoping: a view owned by the table owner reads with
+// the owner's rights; persons are not granted it (the plan says why) unless
+// it is security_invoker, and then they see only their rows.
+func TestViewsDoNotBypassScoping(t *testing.T) {
+	d := newIsolationDB(t)
+	d.Exec(t, `CREATE VIEW deal_report AS SELECT deal_no, amount FROM deal;
+		CREATE VIEW big_deals AS SELECT * FROM deal_report WHERE amount > 15;
+		CREATE MATERIALIZED VIEW deal_totals AS SELECT owner_id, sum(amount) AS total FROM deal GROUP BY 1;
+		CREATE VIEW safe_lines WITH (security_invoker = true) AS SELECT * FROM deal_line`)
+	res := d.apply(t, basePersons)
+	for _, v := range []string{"public.deal_report reads row-scoped public.deal", "public.big_deals reads row-scoped public.deal", "public.deal_totals reads row-scoped public.deal"} {
+		if !strings.Contains(res.Stderr, v) {
+			t.Errorf("apply warns nothing about %q:\n%s", v, res.Stderr)
+		}
+	}
+	for _, v := range []string{"deal_report", "big_deals", "deal_totals"} {
+		if can(t, d.DB, d.acme, "SELECT * FROM "+v) {
+			t.Errorf("acme may read %s, which reads deal with its owner's rights", v)
+		}
+	}
+	if got := mustAs(t, d.DB, d.acme, "SELECT count(*) FROM safe_lines"); got != "1" {
+		t.Errorf("acme sees %s lines through the security_invoker view, want 1", got)
+	}
+	d.Exec(t, "ALTER VIEW deal_report SET (security_invoker = true)")
+	d.apply(t, basePersons)
+	if can(t, d.DB, d.acme, "SELECT * FROM big_deals") {
+		t.Error("acme may read big_deals, which is not security_invoker over deal_report")
+	}
+	if got := mustAs(t, d.DB, d.acme, "SELECT count(*) FROM deal_report"); got != "2" {
+		t.Errorf("acme sees %s rows of the invoker view, want 2", got)
+	}
+}
+
+// TestApplicationPoliciesKept: a table with row-level policies of its own
+// gets no permissive USING (true); the application's role keeps seeing only
+// what its policy allows, persons only their tenant within it.
+func TestApplicationPoliciesKept(t *testing.T) {
+	app := "app_" + suffix()
+	d := newIsolationDB(t, app)
+	id := pgx.Identifier{app}.Sanitize()
+	d.Exec(t, "CREATE ROLE "+id+" LOGIN; GRANT SELECT ON deal TO "+id+`;
+		ALTER TABLE deal ENABLE ROW LEVEL SECURITY;
+		CREATE POLICY app_globex ON deal TO `+id+` USING (owner_id = 3);
+		CREATE POLICY everyone_big ON deal USING (amount >= 20)`)
+	res := d.apply(t, basePersons)
+	if !strings.Contains(res.Stderr, `public.deal has row-level policies of its own`) {
+		t.Errorf("apply does not say it keeps the table's own policies:\n%s", res.Stderr)
+	}
+	if got := mustAs(t, d.DB, app, "SELECT string_agg(deal_no, ',' ORDER BY deal_no) FROM deal"); got != "A-2,G-1,G-2,G-3" {
+		t.Errorf("the application role sees %q after apply, want its policies' A-2,G-1,G-2,G-3", got)
+	}
+	if got := mustAs(t, d.DB, d.acme, "SELECT string_agg(deal_no, ',' ORDER BY deal_no) FROM deal"); got != "A-2" {
+		t.Errorf("acme sees %q, want A-2 (its tenant, within everyone_big)", got)
+	}
+	if got := d.Value(t, "SELECT count(*) FROM pg_policy WHERE polname = 'tenantkit_unscoped' AND polrelid = 'deal'::regclass"); got != "0" {
+		t.Errorf("deal has %s tenantkit_unscoped policies", got)
+	}
+}
