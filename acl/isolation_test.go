@@ -304,3 +304,27 @@ func TestApplicationPoliciesKept(t *testing.T) {
 		t.Errorf("deal has %s tenantkit_unscoped policies", got)
 	}
 }
+
+// TestVerifyReportsBypasses: verify names a view a person can read that
+// reads a scoped table with its owner's rights (granted outside acl), and
+// an alias login the policies do not restrict.
+func TestVerifyReportsBypasses(t *testing.T) {
+	d := newIsolationDB(t)
+	d.apply(t, basePersons)
+	d.Exec(t, "CREATE VIEW deal_report AS SELECT * FROM deal; GRANT SELECT ON deal_report TO "+pgx.Identifier{d.acme}.Sanitize())
+	if got := mustAs(t, d.DB, d.acme, "SELECT count(*) FROM deal_report"); got != "5" {
+		t.Fatalf("setup: acme sees %s rows of the view, want 5 (the hole verify must name)", got)
+	}
+	res := testkit.Run(t, d.DB, "verify", "--tenant-column", "owner_id")
+	want := "view public.deal_report reads it with its owner's rights and " + d.acme + " may read the view"
+	if res.Code != 1 || !strings.Contains(res.Stdout, want) {
+		t.Errorf("verify: exit %d, want 1 naming %q:\n%s%s", res.Code, want, res.Stdout, res.Stderr)
+	}
+	d.Exec(t, "ALTER VIEW deal_report SET (security_invoker = true)")
+	if res := testkit.Run(t, d.DB, "verify", "--tenant-column", "owner_id"); res.Code != 0 {
+		t.Errorf("verify with the view security_invoker: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if got := mustAs(t, d.DB, d.acme, "SELECT count(*) FROM deal_report"); got != "2" {
+		t.Errorf("acme sees %s rows of the invoker view, want 2", got)
+	}
+}

@@ -20,7 +20,9 @@
 //     value matches no row.
 //   - row-scoping: once acl row scoping is in use (tenantkit.acl_tenant_rights
 //     exists), every tenanted table must have row security enabled and all
-//     of acl's policies; a table added since the last acl apply is not.
+//     of acl's policies (a table added since the last acl apply has not); no
+//     view a scoped role may read reads it with its owner's rights; every
+//     alias login is among the roles the policies restrict.
 //   - the hierarchy rules: service-provider (exactly one, without a parent),
 //     cycle, depth (at most MaxDepth levels), subtenants-not-allowed,
 //     unknown-parent, max-tenants, and stored-depth (the depth column agrees
@@ -472,13 +474,40 @@ func (b *builder) rowQueries(objs []*schema.Object) []*query {
 }
 
 // rowScopingSQL lists what acl's row scoping lacks on table $3, when row
-// scoping is in use at all.
+// scoping is in use at all: a policy (tenantkit_unscoped is not wanted on a
+// table with policies of its own), row security; a view that a scoped role
+// may read and that reads the table with its owner's rights (some view on
+// the way is not security_invoker), so that row security does not restrict
+// it; an alias login of this database the policies do not name.
 const rowScopingSQL = `
-WITH bad AS MATERIALIZED (
+WITH RECURSIVE
+own AS (SELECT EXISTS (SELECT FROM pg_policy fp WHERE fp.polrelid = $3::regclass
+	AND NOT coalesce(obj_description(fp.oid, 'pg_policy') LIKE 'managed by tenantkit acl%', false)) AS yes),
+scoped AS (SELECT DISTINCT r AS role FROM pg_policy p, unnest(p.polroles) r
+	WHERE p.polrelid = $3::regclass AND p.polname = 'tenantkit_select' AND NOT p.polpermissive),
+invoker AS (SELECT c.oid, coalesce(c.reloptions @> '{security_invoker=true}' OR c.reloptions @> '{security_invoker=on}', false) AS yes
+	FROM pg_class c WHERE c.relkind IN ('v', 'm')),
+reads AS (SELECT DISTINCT rw.ev_class AS view, d.refobjid AS rel FROM pg_rewrite rw
+	JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass
+	WHERE d.refobjid <> rw.ev_class),
+reach (view, owner_rights, depth) AS (
+	SELECT r.view, NOT i.yes, 1 FROM reads r JOIN invoker i ON i.oid = r.view WHERE r.rel = $3::regclass
+	UNION
+	SELECT r.view, reach.owner_rights OR NOT i.yes, reach.depth + 1 FROM reach JOIN reads r ON r.rel = reach.view
+	JOIN invoker i ON i.oid = r.view WHERE reach.depth < 32),
+bad AS MATERIALIZED (
 	SELECT 'policy ' || p AS x0 FROM unnest($2::text[]) p
 	WHERE NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = $3::regclass AND polname = p)
+		AND NOT (p = 'tenantkit_unscoped' AND (SELECT yes FROM own))
 	UNION ALL
-	SELECT 'row security disabled' FROM pg_class WHERE oid = $3::regclass AND NOT relrowsecurity)
+	SELECT 'row security disabled' FROM pg_class WHERE oid = $3::regclass AND NOT relrowsecurity
+	UNION ALL
+	SELECT DISTINCT 'view ' || reach.view::regclass::text || ' reads it with its owner''s rights and ' || pg_get_userbyid(s.role) || ' may read the view'
+	FROM reach, scoped s WHERE reach.owner_rights AND has_table_privilege(s.role, reach.view, 'SELECT')
+	UNION ALL
+	SELECT 'alias login ' || r.rolname || ' is not restricted (run acl apply)' FROM pg_namespace n
+	JOIN pg_roles r ON r.rolname = substring(obj_description(n.oid, 'pg_namespace') FROM '^managed by tenantkit aliases; login (.*)$')
+	WHERE EXISTS (SELECT FROM scoped) AND r.oid NOT IN (SELECT role FROM scoped))
 SELECT (count(*) OVER ())::text, x0 FROM bad
 WHERE to_regclass('tenantkit.acl_tenant_rights') IS NOT NULL
 ORDER BY x0 LIMIT greatest($1::int, 1)`
