@@ -328,3 +328,51 @@ func TestVerifyReportsBypasses(t *testing.T) {
 		t.Errorf("acme sees %s rows of the invoker view, want 2", got)
 	}
 }
+
+// TestExplainOracle measures what the README's security model says of
+// EXPLAIN ANALYZE: with an index on a column whose operator is leakproof
+// (text here), a person learns whether another tenant has a row with a
+// value ("Rows Removed by Filter" counts the hidden rows the index found);
+// with the column unindexed it does not (the count is the same for a value
+// only another tenant has and for a value nobody has).
+func TestExplainOracle(t *testing.T) {
+	d := newIsolationDB(t)
+	d.Exec(t, `INSERT INTO deal SELECT 'X' || g, 2 + g % 2, g, 'note ' || g FROM generate_series(1, 20000) g;
+		CREATE INDEX ON deal (owner_id); ANALYZE deal`)
+	d.apply(t, basePersons)
+	removed := func(where string) string {
+		plan := mustExplain(t, d.DB, d.acme, "SELECT * FROM deal WHERE "+where)
+		for _, line := range strings.Split(plan, "\n") {
+			if _, n, ok := strings.Cut(line, "Rows Removed by Filter: "); ok {
+				return n
+			}
+		}
+		return "0"
+	}
+	// 'globex one' is Globex's, 'nobody' nobody's; acme has neither.
+	if hidden, absent := removed("note = 'globex one'"), removed("note = 'nobody'"); hidden != absent {
+		t.Errorf("with note unindexed, EXPLAIN tells a hidden value (%s rows removed) from an absent one (%s)", hidden, absent)
+	}
+	d.Exec(t, "CREATE INDEX ON deal (note); ANALYZE deal")
+	if hidden, absent := removed("note = 'globex one'"), removed("note = 'nobody'"); hidden != "1" || absent != "0" {
+		t.Errorf("with note indexed, rows removed for a hidden value %s, for an absent one %s; the README says 1 and 0", hidden, absent)
+	}
+	// The primary key is always indexed: a key's existence shows.
+	if hidden, absent := removed("deal_no = 'G-1'"), removed("deal_no = 'G-9'"); hidden != "1" || absent != "0" {
+		t.Errorf("primary key probe: rows removed %s for another tenant's key, %s for no key; the README says 1 and 0", hidden, absent)
+	}
+}
+
+func mustExplain(t *testing.T, db *testkit.DB, role, sql string) string {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := connectAs(t, db, role).Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+sql, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatalf("explain as %s: %v", role, err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
+}
