@@ -199,3 +199,16 @@ func TestMissingOverlayIsBadInput(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", res.Code, res.Stderr)
 	}
 }
+
+func TestSchemaTenantUnique(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, `CREATE TABLE firm (fid int PRIMARY KEY, name text NOT NULL UNIQUE);
+		CREATE TABLE invoice (num text PRIMARY KEY, firm_id int NOT NULL REFERENCES firm)`)
+	res := testkit.Run(t, db, "schema", "--tenant-column", "firm_id", "--tenant-unique")
+	want := `-- public.invoice: primary key invoice_pkey (num) is unique across tenants
+ALTER TABLE "public"."invoice" DROP CONSTRAINT "invoice_pkey", ADD CONSTRAINT "invoice_pkey" PRIMARY KEY ("firm_id", "num");
+`
+	if res.Code != 0 || res.Stdout != want {
+		t.Errorf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+}
