@@ -376,3 +376,35 @@ func mustExplain(t *testing.T, db *testkit.DB, role, sql string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestAliasSchemasOutOfACLReach: a person with Read on the whole database
+// and No Access on every tenant gets nothing on the schemas aliases publishes, and acl
+// and aliases never undo each other: after both ran, each plans nothing.
+func TestAliasSchemasOutOfACLReach(t *testing.T) {
+	login := "acme_ro_" + suffix()
+	d := newIsolationDB(t, login)
+	aliasFile := writeFile(t, d.dir, "aliases.txt", `(aliases-for-account name: Acme login: "`+login+`" password: "pw" (tenants: Acme))`)
+	res := testkit.Run(t, d.DB, "aliases", "--tenant-column", "owner_id", "-f", aliasFile)
+	if res.Code != 0 {
+		t.Fatalf("aliases: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	d.apply(t, `  <Person name="ACME"/>
+  <Permission object="database" to="ACME" rights="Read,Execute" propagate="true"/>
+  <Permission object="tenant:Provider" to="ACME" rights="NoAccess"/>
+  <Permission object="tenant:Acme" to="ACME" rights="NoAccess"/>
+  <Permission object="tenant:Globex" to="ACME" rights="NoAccess"/>`)
+	for _, stmt := range []string{"SELECT * FROM " + pgx.Identifier{login, "deal"}.Sanitize(), "SELECT * FROM deal"} {
+		if out, err := asRole(t, d.DB, d.acme, stmt); err == nil && out != "" {
+			t.Errorf("acme, with Read on the database and no tenant, reads rows: %s gave %q", stmt, out)
+		}
+	}
+	if got := mustAs(t, d.DB, login, "SELECT string_agg(deal_no, ',' ORDER BY deal_no) FROM deal"); got != "A-1,A-2" {
+		t.Errorf("the alias login sees %q, want A-1,A-2", got)
+	}
+	if res := testkit.Run(t, d.DB, "aliases", "--tenant-column", "owner_id", "-c", "-f", aliasFile); res.Code != 0 || !strings.Contains(res.Stdout, "nothing to change") {
+		t.Errorf("aliases after acl apply: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if res := d.plan(t); res.Code != 0 || res.Stdout != "" {
+		t.Errorf("acl plan after aliases: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+}
