@@ -246,7 +246,7 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	}
 	mark, managed := parseRoleComment(r.comment)
 	if !managed || r.superuser {
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: a role of this name already exists and was not created by tenantkit aliases (roles are shared by every database of the server); choose another login", acc.login))
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %s: a role of this name already exists and was not created by tenantkit aliases (roles are shared by every database of the server); choose another login", acc.Login.Quote()))
 	}
 	var steps []Step
 	alter := func(verb, detail string, sql ...string) {
@@ -310,9 +310,9 @@ func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 			grant,
 		}}}, nil
 	case !strings.HasPrefix(s.comment, managedMark):
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: schema %q already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.login, acc.login))
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: schema %[1]s already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.Login.Quote()))
 	case s.owner != p.me:
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: tenant schema %q is owned by %q, not by %q that tenantkit connects as", acc.login, acc.login, s.owner, p.me))
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: tenant schema %[1]s is owned by %[2]q, not by %[3]q that tenantkit connects as", acc.Login.Quote(), s.owner, p.me))
 	case !s.hasUsage:
 		return []Step{{Verb: "grant", Kind: "schema", Name: acc.login, Detail: "usage to " + acc.login, sql: []string{grant}}}, nil
 	}
@@ -339,7 +339,7 @@ func (p *planner) viewSteps(acc *account, st *state) ([]Step, int, error) {
 		case v == nil:
 			step.Verb, step.sql = "create", []string{create, comment}
 		case !managedView(v):
-			return nil, 0, exit.Usage(p.f.errorf(acc.Login.Pos, "tenant schema %q already holds %s %q that tenantkit did not create; drop or rename it, or use --prefix", acc.login, relkindName(v.kind), name))
+			return nil, 0, exit.Usage(p.f.errorf(acc.Login.Pos, "tenant schema %s already holds %s %q that tenantkit did not create; drop or rename it, or use --prefix", acc.Login.Quote(), relkindName(v.kind), name))
 		case commentFingerprint(v.comment) == fp && v.ownedBy && v.barrier:
 			if slices.Equal(v.grants, []string{acc.login + ":SELECT"}) {
 				unchanged++

@@ -42,10 +42,12 @@ func TestAliasesBadInput(t *testing.T) {
 		want string // stderr, after "tenantkit: "
 	}{
 		{"unbalanced parentheses", good + "\n(aliases-for-account login: " + b + ` password: "pw-b" (tenants: 4)`, nil, ":2:1: unbalanced parentheses: this ( is never closed"},
-		{"unknown tenant", good + "\n(aliases-for-account login: " + b + ` password: "pw-b" (tenants: 4 "Nobody Inc"))`, nil, `:2:` + fmt.Sprint(len(b)+59) + `: unknown tenant "Nobody Inc": no tenant has this name or key`},
+		{"unknown tenant", good + "\n(aliases-for-account login: " + b + ` password: "pw-b" (tenants: 4 "Nobody Inc"))`, nil, `:2:` + fmt.Sprint(len(b)+59) + `: unknown tenant (a value on the password's line, not shown): no tenant has this name or key`},
+		{"unknown tenant on its own line", good + "\n(aliases-for-account login: " + b + ` password: "pw-b"` + "\n (tenants: 4 \"Nobody Inc\"))", nil, `:3:14: unknown tenant "Nobody Inc": no tenant has this name or key`},
 		{"duplicate login", good + "\n(aliases-for-account login: " + a + ` password: "pw-b" (tenants: 4))`, nil, fmt.Sprintf(`:2:29: duplicate login %q (first given at line 1)`, a)},
 		{"missing password", good + "\n\n  (aliases-for-account login: " + b + ` (tenants: 4))`, nil, ":3:3: aliases-for-account: missing password:"},
-		{"unknown time zone", good + "\n(aliases-for-account login: " + b + ` password: x (tenants: 4) (time-zone: Mars/Olympus))`, nil, fmt.Sprintf(`:2:%d: unknown time zone "Mars/Olympus"`, len(b)+67)},
+		{"unknown time zone", good + "\n(aliases-for-account login: " + b + ` password: x (tenants: 4) (time-zone: Mars/Olympus))`, nil, fmt.Sprintf(`:2:%d: unknown time zone (a value on the password's line, not shown)`, len(b)+67)},
+		{"unknown time zone on its own line", good + "\n(aliases-for-account login: " + b + " password: x (tenants: 4)\n(time-zone: Mars/Olympus))", nil, `:3:13: unknown time zone "Mars/Olympus"`},
 		{"role not managed by tenantkit", good + "\n(aliases-for-account login: " + taken + ` password: x (tenants: 4))`, nil, fmt.Sprintf(`:2:29: login %q: a role of this name already exists and was not created by tenantkit aliases`, taken)},
 		{"schema not managed by tenantkit", good + "\n(aliases-for-account login: hand_made password: x (tenants: 4))", nil, `:2:29: login "hand_made": schema "hand_made" already exists and was not created by tenantkit aliases`},
 		{"login named after the source schema", good + "\n(aliases-for-account login: public password: x (tenants: 4))", nil, `:2:29: login "public" is the name of the source schema`},
@@ -266,4 +268,35 @@ func TestAliasesTakesRunLock(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 	nothingCreated(t, db, login)
+}
+
+// TestAliasesErrorsHidePasswordLine: through the binary, a mistake after a
+// password on its line — found by the parser or against the database — is
+// exit 2, positioned, and shows neither the password nor what follows it.
+func TestAliasesErrorsHidePasswordLine(t *testing.T) {
+	login := uniqueLogins(t, 1)[0]
+	db := tenantFixture(t)
+	head := "(aliases-for-account login: " + login + " "
+	col := len(head) + 1 // the column of password:
+	tests := []struct{ name, src, want string }{
+		{"a blank in an unquoted password", head + "password: hunter2 SecretTail99 (tenants: Acme))", fmt.Sprintf(":1:%d: expected a keyword", col+18)},
+		{"an unterminated password", "\n" + head + `password: "hunter2 SecretTail99` + "\n (tenants: Acme))", fmt.Sprintf(":2:%d: unterminated string", col+10)},
+		{"an unknown tenant after the password", head + "password: hunter2 (tenants: Acme SecretTail99))", fmt.Sprintf(":1:%d: unknown tenant (a value on the password's line, not shown)", col+33)},
+		{"an unknown time zone after the password", head + "password: hunter2 (tenants: Acme) (time-zone: SecretTail99))", fmt.Sprintf(":1:%d: unknown time zone (a value on the password's line, not shown)", col+46)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := writeFile(t, tt.src)
+			res := testkit.Run(t, db, "aliases", "--schema", "fixtures/schema.xml", "-f", file)
+			if res.Code != 2 || !strings.HasPrefix(res.Stderr, "tenantkit: "+file+tt.want) {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit 2 and tenantkit: %s%s", res.Code, res.Stderr, file, tt.want)
+			}
+			for _, secret := range []string{"hunter2", "SecretTail99"} {
+				if strings.Contains(res.Stdout+res.Stderr, secret) {
+					t.Errorf("the output shows %q:\n%s%s", secret, res.Stdout, res.Stderr)
+				}
+			}
+			nothingCreated(t, db, login)
+		})
+	}
 }

@@ -283,9 +283,9 @@ func (p *planner) resolveAccounts(ctx context.Context) error {
 		acc := &account{Account: a, login: a.Login.Text}
 		switch acc.login {
 		case p.s.DBSchema:
-			return exit.Usage(p.f.errorf(a.Login.Pos, "login %q is the name of the source schema", acc.login))
+			return exit.Usage(p.f.errorf(a.Login.Pos, "login %s is the name of the source schema", a.Login.Quote()))
 		case p.me:
-			return exit.Usage(p.f.errorf(a.Login.Pos, "login %q is the role tenantkit connects as", acc.login))
+			return exit.Usage(p.f.errorf(a.Login.Pos, "login %s is the role tenantkit connects as", a.Login.Quote()))
 		}
 		if !a.AllTenants {
 			keys, err := p.tenantKeys(ctx, a)
@@ -303,7 +303,7 @@ func (p *planner) resolveAccounts(ctx context.Context) error {
 			}
 			tz, ok := zones[strings.ToLower(a.TimeZone.Text)]
 			if !ok {
-				return exit.Usage(p.f.errorf(a.TimeZone.Pos, "unknown time zone %q (not in pg_timezone_names)", a.TimeZone.Text))
+				return exit.Usage(p.f.errorf(a.TimeZone.Pos, "unknown time zone %s (not in pg_timezone_names)", a.TimeZone.Quote()))
 			}
 			acc.timeZone = tz
 		}
@@ -325,7 +325,7 @@ func (p *planner) tenantKeys(ctx context.Context, a *Account) ([]string, error) 
 	for _, ref := range a.Tenants {
 		t, err := tenant.Lookup(ctx, p.tx, p.s.Tenants, ref.Text)
 		if errors.Is(err, tenant.ErrNotFound) {
-			return nil, exit.Usage(p.f.errorf(ref.Pos, "unknown tenant %q: no tenant has this name or key", ref.Text))
+			return nil, exit.Usage(p.f.errorf(ref.Pos, "unknown tenant %s: no tenant has this name or key", ref.Quote()))
 		}
 		if err != nil {
 			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
