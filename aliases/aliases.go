@@ -23,6 +23,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
 )
 
 // Options control a run.
@@ -39,6 +40,10 @@ type Options struct {
 	IncludeSubtenants bool
 	// Check plans without changing anything.
 	Check bool
+	// Repin accepts tenant names that now name other keys than when a run
+	// last pinned them (see tenant.CheckPins); without it such names stop
+	// the run.
+	Repin bool
 	// Log receives one line per step as it runs ("Creating view …"), or per
 	// planned step with Check; nil for none.
 	Log io.Writer
@@ -47,8 +52,8 @@ type Options struct {
 // Step is one change a run makes. Its SQL is kept unexported: it may carry a
 // password verifier and is never printed.
 type Step struct {
-	Verb   string `json:"action"` // create, replace, drop, set, reset, grant, enable, disable, register, release
-	Kind   string `json:"object"` // role, schema, view
+	Verb   string `json:"action"` // create, replace, drop, set, reset, grant, revoke, enable, disable, register, release, repin
+	Kind   string `json:"object"` // role, schema, view, tenant, database
 	Schema string `json:"schema,omitempty"`
 	Name   string `json:"name"`
 	Detail string `json:"detail,omitempty"`
@@ -61,7 +66,8 @@ type Step struct {
 
 var participles = map[string]string{
 	"create": "Creating", "replace": "Replacing", "drop": "Dropping", "set": "Setting", "reset": "Resetting",
-	"grant": "Granting", "enable": "Enabling", "disable": "Disabling", "register": "Registering", "release": "Releasing",
+	"grant": "Granting", "revoke": "Revoking", "enable": "Enabling", "disable": "Disabling", "register": "Registering", "release": "Releasing",
+	"repin": "Re-pinning",
 }
 
 func (s Step) object() string {
@@ -159,10 +165,15 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	repins, err := p.checkPins(ctx)
+	if err != nil {
+		return nil, err
+	}
 	res, err := p.plan(ctx)
 	if err != nil {
 		return nil, err
 	}
+	res.Steps = append(repins, res.Steps...)
 	if opts.Check {
 		for _, s := range res.Steps {
 			logf(opts.Log, "%s\n", s.Planned())
@@ -174,6 +185,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 		if err := apply(ctx, tx, s); err != nil {
 			return nil, exit.Failure(fmt.Errorf("aliases: %s %s: %w%s (rolled back, nothing changed)", s.Verb, s.object(), err, detail(err)))
 		}
+	}
+	if err := tenant.SavePins(ctx, tx, p.pins, "aliases"); err != nil {
+		return nil, exit.Failure(fmt.Errorf("aliases: %w (rolled back, nothing changed)", err))
 	}
 	if res.Warnings, err = p.directReaders(ctx); err != nil {
 		return nil, err

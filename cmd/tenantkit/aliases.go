@@ -32,6 +32,12 @@ The alias file:
 Tenants are names or keys; all publishes every row. Passwords are sent to
 the server only as SCRAM-SHA-256 verifiers and never printed.
 
+Each tenant name (and key) the file uses is pinned to the key it resolved
+to, in tenantkit.tenant_pin: a later run refuses (exit 2, nothing changed) a
+name that now names another key — two tenants' names swapped would give one
+tenant's rows to the other's login — until the names are restored or the run
+is repeated with --repin.
+
 Examples:
    tenantkit aliases -f fixtures/aliases.txt
    tenantkit aliases -c -f fixtures/aliases.txt                  # show the plan, change nothing
@@ -43,6 +49,7 @@ Examples:
 			&cli.StringFlag{Name: "prefix", Usage: "put `TEXT` before every view name"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "print the plan and change nothing"},
 			&cli.BoolFlag{Name: "include-subtenants", Usage: "also show the rows of the accounts' tenants' subtenants"},
+			&cli.BoolFlag{Name: "repin", Usage: "accept tenant names that now name other keys than when they were pinned, and pin them anew"},
 		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			// The file is read before connecting: a mistake in it needs no server.
@@ -67,6 +74,7 @@ Examples:
 					Prefix:            c.String("prefix"),
 					IncludeSubtenants: c.Bool("include-subtenants"),
 					Check:             c.Bool("check"),
+					Repin:             c.Bool("repin"),
 				}
 				if !e.Quiet() && !e.JSON() {
 					opts.Log = e.Stdout
