@@ -228,56 +228,58 @@ func apply(ctx context.Context, tx pgx.Tx, s Step) error {
 	return nil
 }
 
-// viewGranteesSQL lists the privileges on a relation held by roles other
-// than its owner (PUBLIC as grantee 0).
+// viewGranteesSQL lists the roles other than its owner holding privileges
+// on a relation or its columns (PUBLIC as grantee 0), and whether a role's
+// only privilege is a plain SELECT on the whole relation.
 const viewGranteesSQL = `
-SELECT DISTINCT a.grantee = 0, coalesce(r.rolname, ''), a.privilege_type
-FROM pg_class c, aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
-WHERE c.oid = $1::regclass AND a.grantee <> c.relowner`
+SELECT a.grantee = 0, coalesce(r.rolname, ''),
+       bool_and(a.col IS NULL AND a.privilege_type = 'SELECT' AND NOT a.is_grantable)
+FROM (SELECT x.grantee, x.privilege_type, x.is_grantable, NULL::name AS col
+      FROM pg_class c, aclexplode(c.relacl) x
+      WHERE c.oid = $1::regclass AND x.grantee <> c.relowner
+      UNION ALL
+      SELECT x.grantee, x.privilege_type, x.is_grantable, att.attname
+      FROM pg_class c JOIN pg_attribute att ON att.attrelid = c.oid, aclexplode(att.attacl) x
+      WHERE c.oid = $1::regclass AND att.attacl IS NOT NULL AND x.grantee <> c.relowner) a
+LEFT JOIN pg_roles r ON r.oid = a.grantee
+GROUP BY 1, 2`
 
-// onlySelectFor revokes every privilege on view other than the owner's and
-// the grantee's SELECT (default privileges may have added some), and grants
-// that SELECT.
+// onlySelectFor revokes every privilege on view, and on its columns, other
+// than the owner's and the grantee's plain SELECT (default privileges, a
+// hand-made grant or another tool may have added some), and grants that
+// SELECT.
 func onlySelectFor(ctx context.Context, tx pgx.Tx, view pgx.Identifier, grantee string) error {
 	rows, err := tx.Query(ctx, viewGranteesSQL, view.Sanitize())
 	if err != nil {
 		return err
 	}
-	type priv struct {
-		public bool
-		role   string
-		priv   string
+	type holder struct {
+		public     bool
+		role       string
+		onlySelect bool
 	}
-	privs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (priv, error) {
-		var p priv
-		return p, r.Scan(&p.public, &p.role, &p.priv)
+	holders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (holder, error) {
+		var h holder
+		return h, r.Scan(&h.public, &h.role, &h.onlySelect)
 	})
 	if err != nil {
 		return err
 	}
-	revoked := map[string]bool{}
 	hasSelect := false
-	for _, p := range privs {
-		if p.role == grantee && p.priv == "SELECT" {
+	for _, h := range holders {
+		if !h.public && h.role == grantee && h.onlySelect {
 			hasSelect = true
 			continue
 		}
-		who := pgx.Identifier{p.role}.Sanitize()
-		if p.public {
+		who := pgx.Identifier{h.role}.Sanitize()
+		if h.public {
 			who = "PUBLIC"
 		}
-		if revoked[who] {
-			continue
-		}
-		revoked[who] = true
-		if _, err := tx.Exec(ctx, fmt.Sprintf("REVOKE ALL ON %s FROM %s", view.Sanitize(), who)); err != nil {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("REVOKE ALL ON %s FROM %s CASCADE", view.Sanitize(), who)); err != nil {
 			return err
 		}
-		if p.role == grantee {
-			hasSelect = false
-		}
 	}
-	if !hasSelect || revoked[pgx.Identifier{grantee}.Sanitize()] {
+	if !hasSelect {
 		_, err = tx.Exec(ctx, fmt.Sprintf("GRANT SELECT ON %s TO %s", view.Sanitize(), pgx.Identifier{grantee}.Sanitize()))
 	}
 	return err

@@ -23,9 +23,11 @@ type roleState struct {
 
 // schemaState is a schema named after a login, or any managed schema.
 type schemaState struct {
-	owner    string
-	comment  string
-	hasUsage bool // the same-named role holds USAGE on it
+	owner   string
+	comment string
+	// grants are the privileges of every grantee but the owner, as
+	// "role:PRIVILEGE" ("*" after it with grant option, PUBLIC as "").
+	grants []string
 }
 
 // viewState is a relation inside a tenant schema.
@@ -34,7 +36,10 @@ type viewState struct {
 	comment string
 	ownedBy bool // by the role tenantkit connects as
 	barrier bool
-	grants  []string // "role:PRIVILEGE" for every grantee but the owner, PUBLIC as ""
+	// grants are the privileges of every grantee but the owner: on the view
+	// "role:PRIVILEGE", on a column "role:PRIVILEGE(column)", "*" after it
+	// with grant option, PUBLIC as "".
+	grants  []string
 	columns []string // "name type"
 }
 
@@ -48,8 +53,9 @@ const verifiersSQL = `SELECT rolname, coalesce(rolpassword, '') FROM pg_authid W
 
 const schemasSQL = `
 SELECT n.nspname, pg_get_userbyid(n.nspowner), coalesce(obj_description(n.oid, 'pg_namespace'), ''),
-       EXISTS (SELECT FROM aclexplode(n.nspacl) a JOIN pg_roles r ON r.oid = a.grantee
-               WHERE r.rolname = n.nspname AND a.privilege_type = 'USAGE')
+       coalesce((SELECT array_agg(DISTINCT coalesce(r.rolname, '') || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END)
+                 FROM aclexplode(n.nspacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                 WHERE a.grantee <> n.nspowner), '{}')
 FROM pg_namespace n
 WHERE n.nspname = ANY ($1) OR starts_with(obj_description(n.oid, 'pg_namespace'), $2)`
 
@@ -57,9 +63,14 @@ const viewsSQL = `
 SELECT n.nspname, c.relname, c.relkind::text, coalesce(obj_description(c.oid, 'pg_class'), ''),
        c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user),
        coalesce(c.reloptions @> ARRAY['security_barrier=true'], false),
-       coalesce((SELECT array_agg(DISTINCT coalesce(r.rolname, '') || ':' || a.privilege_type)
-                 FROM aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
-                 WHERE a.grantee <> c.relowner), '{}'),
+       coalesce((SELECT array_agg(DISTINCT g.g) FROM (
+                   SELECT coalesce(r.rolname, '') || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END
+                   FROM aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                   WHERE a.grantee <> c.relowner
+                   UNION ALL
+                   SELECT coalesce(r.rolname, '') || ':' || a.privilege_type || '(' || att.attname || ')' || CASE WHEN a.is_grantable THEN '*' ELSE '' END
+                   FROM pg_attribute att, aclexplode(att.attacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                   WHERE att.attrelid = c.oid AND att.attacl IS NOT NULL AND a.grantee <> c.relowner) g(g)), '{}'),
        coalesce((SELECT array_agg(att.attname || ' ' || format_type(att.atttypid, att.atttypmod) ORDER BY att.attnum)
                  FROM pg_attribute att WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped), '{}')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -113,7 +124,7 @@ func (p *planner) readState(ctx context.Context) (*state, error) {
 	}
 	var name string
 	var s schemaState
-	if _, err := pgx.ForEachRow(rows, []any{&name, &s.owner, &s.comment, &s.hasUsage}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&name, &s.owner, &s.comment, &s.grants}, func() error {
 		c := s
 		st.schemas[name] = &c
 		schemaNames = append(schemaNames, name)
@@ -297,11 +308,13 @@ func setting(settings []string, name string) string {
 }
 
 // schemaSteps creates the account's schema, owned by tenantkit's role, with
-// USAGE for the login.
+// USAGE for the login as its only privilege: any other grant on it (made by
+// hand, or by another tool) is revoked.
 func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 	q := pgx.Identifier{acc.login}.Sanitize()
 	grant := fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s", q, q)
 	s := st.schemas[acc.login]
+	want := acc.login + ":USAGE"
 	switch {
 	case s == nil:
 		return []Step{{Verb: "create", Kind: "schema", Name: acc.login, sql: []string{
@@ -313,10 +326,27 @@ func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: schema %[1]s already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.Login.Quote()))
 	case s.owner != p.me:
 		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: tenant schema %[1]s is owned by %[2]q, not by %[3]q that tenantkit connects as", acc.Login.Quote(), s.owner, p.me))
-	case !s.hasUsage:
+	case slices.Equal(s.grants, []string{want}):
+		return nil, nil
+	case len(s.grants) == 0:
 		return []Step{{Verb: "grant", Kind: "schema", Name: acc.login, Detail: "usage to " + acc.login, sql: []string{grant}}}, nil
 	}
-	return nil, nil
+	step := Step{Verb: "reset", Kind: "schema", Name: acc.login, Detail: "privileges: USAGE for " + acc.login + " only"}
+	revoked := map[string]bool{}
+	for _, g := range s.grants {
+		role, _, _ := strings.Cut(g, ":")
+		if g == want || revoked[role] {
+			continue
+		}
+		revoked[role] = true
+		who := "PUBLIC"
+		if role != "" {
+			who = pgx.Identifier{role}.Sanitize()
+		}
+		step.sql = append(step.sql, fmt.Sprintf("REVOKE ALL ON SCHEMA %s FROM %s CASCADE", q, who))
+	}
+	step.sql = append(step.sql, grant)
+	return []Step{step}, nil
 }
 
 // viewSteps creates, replaces and drops the views of an account's schema,

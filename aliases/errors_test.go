@@ -300,3 +300,50 @@ func TestAliasesErrorsHidePasswordLine(t *testing.T) {
 		})
 	}
 }
+
+// TestAliasesOwnsItsGrants: the privileges on a tenant schema and its views
+// are aliases' alone. A role another tool (or a person) gave SELECT on an
+// alias view, a column of one, or USAGE and CREATE on the schema reads the
+// login's tenant's rows; the next run takes all of it back, and the login's
+// grant option too.
+func TestAliasesOwnsItsGrants(t *testing.T) {
+	logins := uniqueLogins(t, 2)
+	login, other := logins[0], logins[1]
+	db := tenantFixture(t)
+	db.Exec(t, "CREATE ROLE "+pgx.Identifier{other}.Sanitize()+" LOGIN")
+	file := writeFile(t, fmt.Sprintf(`(aliases-for-account login: %s password: x (tenants: Acme))`, login))
+	run := func() testkit.Result {
+		return testkit.Run(t, db, "aliases", "--schema", "fixtures/schema.xml", "--objects", "call_req,category", "-f", file)
+	}
+	if res := run(); res.Code != 0 {
+		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	s, o, l := pgx.Identifier{login}.Sanitize(), pgx.Identifier{other}.Sanitize(), pgx.Identifier{login}.Sanitize()
+	db.Exec(t, fmt.Sprintf(`GRANT USAGE, CREATE ON SCHEMA %[1]s TO %[2]s; GRANT SELECT ON %[1]s.call_req TO %[2]s;
+		GRANT SELECT (id) ON %[1]s.category TO %[2]s; GRANT SELECT ON %[1]s.category TO %[3]s WITH GRANT OPTION`, s, o, l))
+	if got := column(t, db, other, "", fmt.Sprintf("SELECT id FROM %s.call_req ORDER BY id", s)); got != "1" {
+		t.Fatalf("before the rerun the other role reads %q, want Acme's row 1 (the grant works)", got)
+	}
+	res := run()
+	want := fmt.Sprintf("Resetting tenant schema %[1]s (privileges: USAGE for %[1]s only)\n", login)
+	if res.Code != 0 || !strings.Contains(res.Stdout, want) || !strings.Contains(res.Stdout, fmt.Sprintf("Resetting view call_req in tenant schema %s", login)) ||
+		!strings.Contains(res.Stdout, fmt.Sprintf("Resetting view category in tenant schema %s", login)) {
+		t.Fatalf("rerun: exit %d\n%s%s\nwant %s", res.Code, res.Stdout, res.Stderr, want)
+	}
+	wantDenied(t, db, other, "", fmt.Sprintf("SELECT id FROM %s.call_req", s))
+	wantDenied(t, db, other, "", fmt.Sprintf("SELECT id FROM %s.category", s))
+	if got := column(t, db, login, "x", "SELECT id FROM call_req ORDER BY id"); got != "1" {
+		t.Errorf("the login reads %q", got)
+	}
+	privs := db.Value(t, `SELECT (SELECT nspacl::text FROM pg_namespace WHERE nspname = $1) || ' ' ||
+		(SELECT string_agg(relname || '=' || relacl::text, ' ' ORDER BY relname) FROM pg_class WHERE relnamespace = $1::regnamespace) || ' ' ||
+		coalesce((SELECT string_agg(attacl::text, ' ') FROM pg_attribute
+			WHERE attacl IS NOT NULL AND attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = $1::regnamespace)), 'no column privileges')`, login)
+	me := db.Value(t, "SELECT current_user")
+	if want := fmt.Sprintf("{%[1]s=UC/%[1]s,%[2]s=U/%[1]s} call_req={%[1]s=arwdDxt/%[1]s,%[2]s=r/%[1]s} category={%[1]s=arwdDxt/%[1]s,%[2]s=r/%[1]s} no column privileges", me, login); privs != want {
+		t.Errorf("privileges after the rerun:\n%s\nwant\n%s", privs, want)
+	}
+	if res := run(); res.Code != 0 || !strings.HasPrefix(res.Stdout, "nothing to change") {
+		t.Errorf("third run: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+}
