@@ -44,6 +44,12 @@ type Options struct {
 	// last pinned them (see tenant.CheckPins); without it such names stop
 	// the run.
 	Repin bool
+	// LockDown revokes from PUBLIC what alias logins must not have through
+	// it: TEMPORARY on this database, and CONNECT on LockDownDBs; login
+	// roles other than alias logins that had them through PUBLIC get them
+	// by grants of their own. Without it a run warns about what is open.
+	LockDown    bool
+	LockDownDBs []string
 	// Log receives one line per step as it runs ("Creating view …"), or per
 	// planned step with Check; nil for none.
 	Log io.Writer
@@ -77,6 +83,8 @@ func (s Step) object() string {
 		fmt.Fprintf(&b, "view %s in tenant schema %s", s.Name, s.Schema)
 	case "schema":
 		fmt.Fprintf(&b, "tenant schema %s", s.Name)
+	case "database":
+		fmt.Fprintf(&b, "privileges on database %s", s.Name)
 	default:
 		fmt.Fprintf(&b, "%s %s", s.Kind, s.Name)
 	}
@@ -102,6 +110,7 @@ type Result struct {
 	Steps        []Step   `json:"steps"`
 	Warnings     []string `json:"warnings,omitempty"`
 	Checked      bool     `json:"check"`
+	LockedDown   bool     `json:"locked_down,omitempty"` // with LockDown: afterwards, nothing is left to lock down
 }
 
 // Count returns how many steps have the verb and kind.
@@ -118,7 +127,11 @@ func (r *Result) Count(verb, kind string) int {
 // Summary is a one-line account of the run.
 func (r *Result) Summary() string {
 	if len(r.Steps) == 0 {
-		return fmt.Sprintf("nothing to change: %s, %s up to date", plural(r.Accounts, "account", "accounts"), plural(r.Unchanged, "view", "views"))
+		locked := ""
+		if r.LockedDown {
+			locked = ", database privileges locked down"
+		}
+		return fmt.Sprintf("nothing to change: %s, %s up to date%s", plural(r.Accounts, "account", "accounts"), plural(r.Unchanged, "view", "views"), locked)
 	}
 	var parts []string
 	known := 0
@@ -189,9 +202,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 	if err := tenant.SavePins(ctx, tx, p.pins, "aliases"); err != nil {
 		return nil, exit.Failure(fmt.Errorf("aliases: %w (rolled back, nothing changed)", err))
 	}
-	if res.Warnings, err = p.directReaders(ctx); err != nil {
+	readers, err := p.directReaders(ctx)
+	if err != nil {
 		return nil, err
 	}
+	res.Warnings = append(res.Warnings, readers...)
 	if err := tx.Commit(ctx); err != nil {
 		return nil, exit.Failure(fmt.Errorf("aliases: committing: %w", err))
 	}

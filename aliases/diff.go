@@ -228,6 +228,15 @@ func (p *planner) plan(ctx context.Context) (*Result, error) {
 	for _, name := range gone {
 		res.Steps = append(res.Steps, p.goneSteps(name, st)...)
 	}
+	lock, warning, err := p.lockDownSteps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Steps = append(res.Steps, lock...)
+	res.LockedDown = p.opts.LockDown
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
+	}
 	return res, nil
 }
 
