@@ -106,3 +106,32 @@ func TestAliasesRefusesSwappedTenantNames(t *testing.T) {
 		t.Errorf("after --repin, a run: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 }
+
+// TestAliasesRefusesTenantRenamedLikeAKey: names win over keys when a file's
+// tenant is resolved, so a tenant renamed "2" would take over a login
+// published for key 2. A reference by key is pinned to itself, and the run
+// after such a rename refuses.
+func TestAliasesRefusesTenantRenamedLikeAKey(t *testing.T) {
+	login := uniqueLogins(t, 1)[0]
+	db := tenantFixture(t)
+	file := writeFile(t, fmt.Sprintf("(aliases-for-account login: %s password: pw\n (tenants: 2))", login))
+	run := func() testkit.Result {
+		return testkit.Run(t, db, "aliases", "--schema", "fixtures/schema.xml", "--objects", "call_req", "-f", file)
+	}
+	if res := run(); res.Code != 0 {
+		t.Fatalf("first run: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	db.Exec(t, "UPDATE ca_tenant SET name = '2' WHERE id = 4")
+	res := run()
+	if want := fmt.Sprintf(`tenantkit: %s:2:12: tenant "2" is key 4 now, but was key 2 when aliases pinned it on `, file); res.Code != 2 || !strings.HasPrefix(res.Stderr, want) ||
+		!strings.Contains(res.Stderr, `(key 2 is now named "Acme")`) {
+		t.Fatalf("after the rename: exit %d\n%s%s\nwant exit 2 and %s…", res.Code, res.Stdout, res.Stderr, want)
+	}
+	if got := column(t, db, login, "pw", "SELECT id FROM call_req ORDER BY id"); got != "1" {
+		t.Errorf("as the alias login: call_req %s, want still key 2's 1", got)
+	}
+	res = testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml")
+	if want := `"2": pinned to key 2, now names key 4; key 2 is now named "Acme"`; !strings.Contains(res.Stdout, want) {
+		t.Errorf("verify: exit %d, want %s\n%s%s", res.Code, want, res.Stdout, res.Stderr)
+	}
+}
