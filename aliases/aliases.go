@@ -23,6 +23,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/tenant"
 )
 
 // Options control a run.
@@ -39,6 +40,16 @@ type Options struct {
 	IncludeSubtenants bool
 	// Check plans without changing anything.
 	Check bool
+	// Repin accepts tenant names that now name other keys than when a run
+	// last pinned them (see tenant.CheckPins); without it such names stop
+	// the run.
+	Repin bool
+	// LockDown revokes from PUBLIC what alias logins must not have through
+	// it: TEMPORARY on this database, and CONNECT on LockDownDBs; login
+	// roles other than alias logins that had them through PUBLIC get them
+	// by grants of their own. Without it a run warns about what is open.
+	LockDown    bool
+	LockDownDBs []string
 	// Log receives one line per step as it runs ("Creating view …"), or per
 	// planned step with Check; nil for none.
 	Log io.Writer
@@ -47,8 +58,8 @@ type Options struct {
 // Step is one change a run makes. Its SQL is kept unexported: it may carry a
 // password verifier and is never printed.
 type Step struct {
-	Verb   string `json:"action"` // create, replace, drop, set, reset, grant, enable, disable, register, release
-	Kind   string `json:"object"` // role, schema, view
+	Verb   string `json:"action"` // create, replace, drop, set, reset, grant, revoke, enable, disable, register, release, repin
+	Kind   string `json:"object"` // role, schema, view, tenant, database
 	Schema string `json:"schema,omitempty"`
 	Name   string `json:"name"`
 	Detail string `json:"detail,omitempty"`
@@ -61,7 +72,8 @@ type Step struct {
 
 var participles = map[string]string{
 	"create": "Creating", "replace": "Replacing", "drop": "Dropping", "set": "Setting", "reset": "Resetting",
-	"grant": "Granting", "enable": "Enabling", "disable": "Disabling", "register": "Registering", "release": "Releasing",
+	"grant": "Granting", "revoke": "Revoking", "enable": "Enabling", "disable": "Disabling", "register": "Registering", "release": "Releasing",
+	"repin": "Re-pinning",
 }
 
 func (s Step) object() string {
@@ -71,6 +83,8 @@ func (s Step) object() string {
 		fmt.Fprintf(&b, "view %s in tenant schema %s", s.Name, s.Schema)
 	case "schema":
 		fmt.Fprintf(&b, "tenant schema %s", s.Name)
+	case "database":
+		fmt.Fprintf(&b, "privileges on database %s", s.Name)
 	default:
 		fmt.Fprintf(&b, "%s %s", s.Kind, s.Name)
 	}
@@ -96,6 +110,7 @@ type Result struct {
 	Steps        []Step   `json:"steps"`
 	Warnings     []string `json:"warnings,omitempty"`
 	Checked      bool     `json:"check"`
+	LockedDown   bool     `json:"locked_down,omitempty"` // with LockDown: afterwards, nothing is left to lock down
 }
 
 // Count returns how many steps have the verb and kind.
@@ -112,7 +127,11 @@ func (r *Result) Count(verb, kind string) int {
 // Summary is a one-line account of the run.
 func (r *Result) Summary() string {
 	if len(r.Steps) == 0 {
-		return fmt.Sprintf("nothing to change: %s, %s up to date", plural(r.Accounts, "account", "accounts"), plural(r.Unchanged, "view", "views"))
+		locked := ""
+		if r.LockedDown {
+			locked = ", database privileges locked down"
+		}
+		return fmt.Sprintf("nothing to change: %s, %s up to date%s", plural(r.Accounts, "account", "accounts"), plural(r.Unchanged, "view", "views"), locked)
 	}
 	var parts []string
 	known := 0
@@ -159,10 +178,15 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	repins, err := p.checkPins(ctx)
+	if err != nil {
+		return nil, err
+	}
 	res, err := p.plan(ctx)
 	if err != nil {
 		return nil, err
 	}
+	res.Steps = append(repins, res.Steps...)
 	if opts.Check {
 		for _, s := range res.Steps {
 			logf(opts.Log, "%s\n", s.Planned())
@@ -175,9 +199,14 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 			return nil, exit.Failure(fmt.Errorf("aliases: %s %s: %w%s (rolled back, nothing changed)", s.Verb, s.object(), err, detail(err)))
 		}
 	}
-	if res.Warnings, err = p.directReaders(ctx); err != nil {
+	if err := tenant.SavePins(ctx, tx, p.pins, "aliases"); err != nil {
+		return nil, exit.Failure(fmt.Errorf("aliases: %w (rolled back, nothing changed)", err))
+	}
+	readers, err := p.directReaders(ctx)
+	if err != nil {
 		return nil, err
 	}
+	res.Warnings = append(res.Warnings, readers...)
 	if err := tx.Commit(ctx); err != nil {
 		return nil, exit.Failure(fmt.Errorf("aliases: committing: %w", err))
 	}
@@ -214,56 +243,58 @@ func apply(ctx context.Context, tx pgx.Tx, s Step) error {
 	return nil
 }
 
-// viewGranteesSQL lists the privileges on a relation held by roles other
-// than its owner (PUBLIC as grantee 0).
+// viewGranteesSQL lists the roles other than its owner holding privileges
+// on a relation or its columns (PUBLIC as grantee 0), and whether a role's
+// only privilege is a plain SELECT on the whole relation.
 const viewGranteesSQL = `
-SELECT DISTINCT a.grantee = 0, coalesce(r.rolname, ''), a.privilege_type
-FROM pg_class c, aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
-WHERE c.oid = $1::regclass AND a.grantee <> c.relowner`
+SELECT a.grantee = 0, coalesce(r.rolname, ''),
+       bool_and(a.col IS NULL AND a.privilege_type = 'SELECT' AND NOT a.is_grantable)
+FROM (SELECT x.grantee, x.privilege_type, x.is_grantable, NULL::name AS col
+      FROM pg_class c, aclexplode(c.relacl) x
+      WHERE c.oid = $1::regclass AND x.grantee <> c.relowner
+      UNION ALL
+      SELECT x.grantee, x.privilege_type, x.is_grantable, att.attname
+      FROM pg_class c JOIN pg_attribute att ON att.attrelid = c.oid, aclexplode(att.attacl) x
+      WHERE c.oid = $1::regclass AND att.attacl IS NOT NULL AND x.grantee <> c.relowner) a
+LEFT JOIN pg_roles r ON r.oid = a.grantee
+GROUP BY 1, 2`
 
-// onlySelectFor revokes every privilege on view other than the owner's and
-// the grantee's SELECT (default privileges may have added some), and grants
-// that SELECT.
+// onlySelectFor revokes every privilege on view, and on its columns, other
+// than the owner's and the grantee's plain SELECT (default privileges, a
+// hand-made grant or another tool may have added some), and grants that
+// SELECT.
 func onlySelectFor(ctx context.Context, tx pgx.Tx, view pgx.Identifier, grantee string) error {
 	rows, err := tx.Query(ctx, viewGranteesSQL, view.Sanitize())
 	if err != nil {
 		return err
 	}
-	type priv struct {
-		public bool
-		role   string
-		priv   string
+	type holder struct {
+		public     bool
+		role       string
+		onlySelect bool
 	}
-	privs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (priv, error) {
-		var p priv
-		return p, r.Scan(&p.public, &p.role, &p.priv)
+	holders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (holder, error) {
+		var h holder
+		return h, r.Scan(&h.public, &h.role, &h.onlySelect)
 	})
 	if err != nil {
 		return err
 	}
-	revoked := map[string]bool{}
 	hasSelect := false
-	for _, p := range privs {
-		if p.role == grantee && p.priv == "SELECT" {
+	for _, h := range holders {
+		if !h.public && h.role == grantee && h.onlySelect {
 			hasSelect = true
 			continue
 		}
-		who := pgx.Identifier{p.role}.Sanitize()
-		if p.public {
+		who := pgx.Identifier{h.role}.Sanitize()
+		if h.public {
 			who = "PUBLIC"
 		}
-		if revoked[who] {
-			continue
-		}
-		revoked[who] = true
-		if _, err := tx.Exec(ctx, fmt.Sprintf("REVOKE ALL ON %s FROM %s", view.Sanitize(), who)); err != nil {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("REVOKE ALL ON %s FROM %s CASCADE", view.Sanitize(), who)); err != nil {
 			return err
 		}
-		if p.role == grantee {
-			hasSelect = false
-		}
 	}
-	if !hasSelect || revoked[pgx.Identifier{grantee}.Sanitize()] {
+	if !hasSelect {
 		_, err = tx.Exec(ctx, fmt.Sprintf("GRANT SELECT ON %s TO %s", view.Sanitize(), pgx.Identifier{grantee}.Sanitize()))
 	}
 	return err

@@ -23,9 +23,11 @@ type roleState struct {
 
 // schemaState is a schema named after a login, or any managed schema.
 type schemaState struct {
-	owner    string
-	comment  string
-	hasUsage bool // the same-named role holds USAGE on it
+	owner   string
+	comment string
+	// grants are the privileges of every grantee but the owner, as
+	// "role:PRIVILEGE" ("*" after it with grant option, PUBLIC as "").
+	grants []string
 }
 
 // viewState is a relation inside a tenant schema.
@@ -34,7 +36,10 @@ type viewState struct {
 	comment string
 	ownedBy bool // by the role tenantkit connects as
 	barrier bool
-	grants  []string // "role:PRIVILEGE" for every grantee but the owner, PUBLIC as ""
+	// grants are the privileges of every grantee but the owner: on the view
+	// "role:PRIVILEGE", on a column "role:PRIVILEGE(column)", "*" after it
+	// with grant option, PUBLIC as "".
+	grants  []string
 	columns []string // "name type"
 }
 
@@ -48,8 +53,9 @@ const verifiersSQL = `SELECT rolname, coalesce(rolpassword, '') FROM pg_authid W
 
 const schemasSQL = `
 SELECT n.nspname, pg_get_userbyid(n.nspowner), coalesce(obj_description(n.oid, 'pg_namespace'), ''),
-       EXISTS (SELECT FROM aclexplode(n.nspacl) a JOIN pg_roles r ON r.oid = a.grantee
-               WHERE r.rolname = n.nspname AND a.privilege_type = 'USAGE')
+       coalesce((SELECT array_agg(DISTINCT coalesce(r.rolname, '') || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END)
+                 FROM aclexplode(n.nspacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                 WHERE a.grantee <> n.nspowner), '{}')
 FROM pg_namespace n
 WHERE n.nspname = ANY ($1) OR starts_with(obj_description(n.oid, 'pg_namespace'), $2)`
 
@@ -57,9 +63,14 @@ const viewsSQL = `
 SELECT n.nspname, c.relname, c.relkind::text, coalesce(obj_description(c.oid, 'pg_class'), ''),
        c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user),
        coalesce(c.reloptions @> ARRAY['security_barrier=true'], false),
-       coalesce((SELECT array_agg(DISTINCT coalesce(r.rolname, '') || ':' || a.privilege_type)
-                 FROM aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
-                 WHERE a.grantee <> c.relowner), '{}'),
+       coalesce((SELECT array_agg(DISTINCT g.g) FROM (
+                   SELECT coalesce(r.rolname, '') || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END
+                   FROM aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                   WHERE a.grantee <> c.relowner
+                   UNION ALL
+                   SELECT coalesce(r.rolname, '') || ':' || a.privilege_type || '(' || att.attname || ')' || CASE WHEN a.is_grantable THEN '*' ELSE '' END
+                   FROM pg_attribute att, aclexplode(att.attacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                   WHERE att.attrelid = c.oid AND att.attacl IS NOT NULL AND a.grantee <> c.relowner) g(g)), '{}'),
        coalesce((SELECT array_agg(att.attname || ' ' || format_type(att.atttypid, att.atttypmod) ORDER BY att.attnum)
                  FROM pg_attribute att WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped), '{}')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -113,7 +124,7 @@ func (p *planner) readState(ctx context.Context) (*state, error) {
 	}
 	var name string
 	var s schemaState
-	if _, err := pgx.ForEachRow(rows, []any{&name, &s.owner, &s.comment, &s.hasUsage}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&name, &s.owner, &s.comment, &s.grants}, func() error {
 		c := s
 		st.schemas[name] = &c
 		schemaNames = append(schemaNames, name)
@@ -217,6 +228,15 @@ func (p *planner) plan(ctx context.Context) (*Result, error) {
 	for _, name := range gone {
 		res.Steps = append(res.Steps, p.goneSteps(name, st)...)
 	}
+	lock, warning, err := p.lockDownSteps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Steps = append(res.Steps, lock...)
+	res.LockedDown = p.opts.LockDown
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
+	}
 	return res, nil
 }
 
@@ -246,7 +266,7 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	}
 	mark, managed := parseRoleComment(r.comment)
 	if !managed || r.superuser {
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: a role of this name already exists and was not created by tenantkit aliases (roles are shared by every database of the server); choose another login", acc.login))
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %s: a role of this name already exists and was not created by tenantkit aliases (roles are shared by every database of the server); choose another login", acc.Login.Quote()))
 	}
 	var steps []Step
 	alter := func(verb, detail string, sql ...string) {
@@ -297,11 +317,13 @@ func setting(settings []string, name string) string {
 }
 
 // schemaSteps creates the account's schema, owned by tenantkit's role, with
-// USAGE for the login.
+// USAGE for the login as its only privilege: any other grant on it (made by
+// hand, or by another tool) is revoked.
 func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 	q := pgx.Identifier{acc.login}.Sanitize()
 	grant := fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s", q, q)
 	s := st.schemas[acc.login]
+	want := acc.login + ":USAGE"
 	switch {
 	case s == nil:
 		return []Step{{Verb: "create", Kind: "schema", Name: acc.login, sql: []string{
@@ -310,13 +332,30 @@ func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 			grant,
 		}}}, nil
 	case !strings.HasPrefix(s.comment, managedMark):
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: schema %q already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.login, acc.login))
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: schema %[1]s already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.Login.Quote()))
 	case s.owner != p.me:
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %q: tenant schema %q is owned by %q, not by %q that tenantkit connects as", acc.login, acc.login, s.owner, p.me))
-	case !s.hasUsage:
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: tenant schema %[1]s is owned by %[2]q, not by %[3]q that tenantkit connects as", acc.Login.Quote(), s.owner, p.me))
+	case slices.Equal(s.grants, []string{want}):
+		return nil, nil
+	case len(s.grants) == 0:
 		return []Step{{Verb: "grant", Kind: "schema", Name: acc.login, Detail: "usage to " + acc.login, sql: []string{grant}}}, nil
 	}
-	return nil, nil
+	step := Step{Verb: "reset", Kind: "schema", Name: acc.login, Detail: "privileges: USAGE for " + acc.login + " only"}
+	revoked := map[string]bool{}
+	for _, g := range s.grants {
+		role, _, _ := strings.Cut(g, ":")
+		if g == want || revoked[role] {
+			continue
+		}
+		revoked[role] = true
+		who := "PUBLIC"
+		if role != "" {
+			who = pgx.Identifier{role}.Sanitize()
+		}
+		step.sql = append(step.sql, fmt.Sprintf("REVOKE ALL ON SCHEMA %s FROM %s CASCADE", q, who))
+	}
+	step.sql = append(step.sql, grant)
+	return []Step{step}, nil
 }
 
 // viewSteps creates, replaces and drops the views of an account's schema,
@@ -339,7 +378,7 @@ func (p *planner) viewSteps(acc *account, st *state) ([]Step, int, error) {
 		case v == nil:
 			step.Verb, step.sql = "create", []string{create, comment}
 		case !managedView(v):
-			return nil, 0, exit.Usage(p.f.errorf(acc.Login.Pos, "tenant schema %q already holds %s %q that tenantkit did not create; drop or rename it, or use --prefix", acc.login, relkindName(v.kind), name))
+			return nil, 0, exit.Usage(p.f.errorf(acc.Login.Pos, "tenant schema %s already holds %s %q that tenantkit did not create; drop or rename it, or use --prefix", acc.Login.Quote(), relkindName(v.kind), name))
 		case commentFingerprint(v.comment) == fp && v.ownedBy && v.barrier:
 			if slices.Equal(v.grants, []string{acc.login + ":SELECT"}) {
 				unchanged++

@@ -42,10 +42,12 @@ func TestAliasesBadInput(t *testing.T) {
 		want string // stderr, after "tenantkit: "
 	}{
 		{"unbalanced parentheses", good + "\n(aliases-for-account login: " + b + ` password: "pw-b" (tenants: 4)`, nil, ":2:1: unbalanced parentheses: this ( is never closed"},
-		{"unknown tenant", good + "\n(aliases-for-account login: " + b + ` password: "pw-b" (tenants: 4 "Nobody Inc"))`, nil, `:2:` + fmt.Sprint(len(b)+59) + `: unknown tenant "Nobody Inc": no tenant has this name or key`},
+		{"unknown tenant", good + "\n(aliases-for-account login: " + b + ` password: "pw-b" (tenants: 4 "Nobody Inc"))`, nil, `:2:` + fmt.Sprint(len(b)+59) + `: unknown tenant (a value on the password's line, not shown): no tenant has this name or key`},
+		{"unknown tenant on its own line", good + "\n(aliases-for-account login: " + b + ` password: "pw-b"` + "\n (tenants: 4 \"Nobody Inc\"))", nil, `:3:14: unknown tenant "Nobody Inc": no tenant has this name or key`},
 		{"duplicate login", good + "\n(aliases-for-account login: " + a + ` password: "pw-b" (tenants: 4))`, nil, fmt.Sprintf(`:2:29: duplicate login %q (first given at line 1)`, a)},
 		{"missing password", good + "\n\n  (aliases-for-account login: " + b + ` (tenants: 4))`, nil, ":3:3: aliases-for-account: missing password:"},
-		{"unknown time zone", good + "\n(aliases-for-account login: " + b + ` password: x (tenants: 4) (time-zone: Mars/Olympus))`, nil, fmt.Sprintf(`:2:%d: unknown time zone "Mars/Olympus"`, len(b)+67)},
+		{"unknown time zone", good + "\n(aliases-for-account login: " + b + ` password: x (tenants: 4) (time-zone: Mars/Olympus))`, nil, fmt.Sprintf(`:2:%d: unknown time zone (a value on the password's line, not shown)`, len(b)+67)},
+		{"unknown time zone on its own line", good + "\n(aliases-for-account login: " + b + " password: x (tenants: 4)\n(time-zone: Mars/Olympus))", nil, `:3:13: unknown time zone "Mars/Olympus"`},
 		{"role not managed by tenantkit", good + "\n(aliases-for-account login: " + taken + ` password: x (tenants: 4))`, nil, fmt.Sprintf(`:2:29: login %q: a role of this name already exists and was not created by tenantkit aliases`, taken)},
 		{"schema not managed by tenantkit", good + "\n(aliases-for-account login: hand_made password: x (tenants: 4))", nil, `:2:29: login "hand_made": schema "hand_made" already exists and was not created by tenantkit aliases`},
 		{"login named after the source schema", good + "\n(aliases-for-account login: public password: x (tenants: 4))", nil, `:2:29: login "public" is the name of the source schema`},
@@ -106,7 +108,8 @@ func TestAliasesNeverTouchesForeignViews(t *testing.T) {
 	// that a grant to PUBLIC lets the login read a source table directly.
 	db.Exec(t, "GRANT SELECT ON public.category TO PUBLIC")
 	res = testkit.Run(t, db, "aliases", "--prefix", "v_", "-f", file)
-	if want := fmt.Sprintf("tenantkit: warning: login %s can read public.category directly", login); res.Code != 0 || !strings.HasPrefix(res.Stderr, want) || strings.Count(res.Stderr, "\n") != 1 {
+	// (The other warning line is the lock-down's, see TestAliasesLockDown.)
+	if want := fmt.Sprintf("\ntenantkit: warning: login %s can read public.category directly", login); res.Code != 0 || !strings.Contains(res.Stderr, want) || strings.Count(res.Stderr, "\n") != 2 {
 		t.Fatalf("exit %d\n%s%s\nwant %s", res.Code, res.Stdout, res.Stderr, want)
 	}
 	if got := viewsIn(t, db, login); got != "category,v_ca_contact,v_ca_location,v_ca_organization,v_call_req,v_category,v_doc_repository,v_notification_rule" {
@@ -266,4 +269,82 @@ func TestAliasesTakesRunLock(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 	nothingCreated(t, db, login)
+}
+
+// TestAliasesErrorsHidePasswordLine: through the binary, a mistake after a
+// password on its line — found by the parser or against the database — is
+// exit 2, positioned, and shows neither the password nor what follows it.
+func TestAliasesErrorsHidePasswordLine(t *testing.T) {
+	login := uniqueLogins(t, 1)[0]
+	db := tenantFixture(t)
+	head := "(aliases-for-account login: " + login + " "
+	col := len(head) + 1 // the column of password:
+	tests := []struct{ name, src, want string }{
+		{"a blank in an unquoted password", head + "password: hunter2 SecretTail99 (tenants: Acme))", fmt.Sprintf(":1:%d: expected a keyword", col+18)},
+		{"an unterminated password", "\n" + head + `password: "hunter2 SecretTail99` + "\n (tenants: Acme))", fmt.Sprintf(":2:%d: unterminated string", col+10)},
+		{"an unknown tenant after the password", head + "password: hunter2 (tenants: Acme SecretTail99))", fmt.Sprintf(":1:%d: unknown tenant (a value on the password's line, not shown)", col+33)},
+		{"an unknown time zone after the password", head + "password: hunter2 (tenants: Acme) (time-zone: SecretTail99))", fmt.Sprintf(":1:%d: unknown time zone (a value on the password's line, not shown)", col+46)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := writeFile(t, tt.src)
+			res := testkit.Run(t, db, "aliases", "--schema", "fixtures/schema.xml", "-f", file)
+			if res.Code != 2 || !strings.HasPrefix(res.Stderr, "tenantkit: "+file+tt.want) {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit 2 and tenantkit: %s%s", res.Code, res.Stderr, file, tt.want)
+			}
+			for _, secret := range []string{"hunter2", "SecretTail99"} {
+				if strings.Contains(res.Stdout+res.Stderr, secret) {
+					t.Errorf("the output shows %q:\n%s%s", secret, res.Stdout, res.Stderr)
+				}
+			}
+			nothingCreated(t, db, login)
+		})
+	}
+}
+
+// TestAliasesOwnsItsGrants: the privileges on a tenant schema and its views
+// are aliases' alone. A role another tool (or a person) gave SELECT on an
+// alias view, a column of one, or USAGE and CREATE on the schema reads the
+// login's tenant's rows; the next run takes all of it back, and the login's
+// grant option too.
+func TestAliasesOwnsItsGrants(t *testing.T) {
+	logins := uniqueLogins(t, 2)
+	login, other := logins[0], logins[1]
+	db := tenantFixture(t)
+	db.Exec(t, "CREATE ROLE "+pgx.Identifier{other}.Sanitize()+" LOGIN")
+	file := writeFile(t, fmt.Sprintf(`(aliases-for-account login: %s password: x (tenants: Acme))`, login))
+	run := func() testkit.Result {
+		return testkit.Run(t, db, "aliases", "--schema", "fixtures/schema.xml", "--objects", "call_req,category", "-f", file)
+	}
+	if res := run(); res.Code != 0 {
+		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	s, o, l := pgx.Identifier{login}.Sanitize(), pgx.Identifier{other}.Sanitize(), pgx.Identifier{login}.Sanitize()
+	db.Exec(t, fmt.Sprintf(`GRANT USAGE, CREATE ON SCHEMA %[1]s TO %[2]s; GRANT SELECT ON %[1]s.call_req TO %[2]s;
+		GRANT SELECT (id) ON %[1]s.category TO %[2]s; GRANT SELECT ON %[1]s.category TO %[3]s WITH GRANT OPTION`, s, o, l))
+	if got := column(t, db, other, "", fmt.Sprintf("SELECT id FROM %s.call_req ORDER BY id", s)); got != "1" {
+		t.Fatalf("before the rerun the other role reads %q, want Acme's row 1 (the grant works)", got)
+	}
+	res := run()
+	want := fmt.Sprintf("Resetting tenant schema %[1]s (privileges: USAGE for %[1]s only)\n", login)
+	if res.Code != 0 || !strings.Contains(res.Stdout, want) || !strings.Contains(res.Stdout, fmt.Sprintf("Resetting view call_req in tenant schema %s", login)) ||
+		!strings.Contains(res.Stdout, fmt.Sprintf("Resetting view category in tenant schema %s", login)) {
+		t.Fatalf("rerun: exit %d\n%s%s\nwant %s", res.Code, res.Stdout, res.Stderr, want)
+	}
+	wantDenied(t, db, other, "", fmt.Sprintf("SELECT id FROM %s.call_req", s))
+	wantDenied(t, db, other, "", fmt.Sprintf("SELECT id FROM %s.category", s))
+	if got := column(t, db, login, "x", "SELECT id FROM call_req ORDER BY id"); got != "1" {
+		t.Errorf("the login reads %q", got)
+	}
+	privs := db.Value(t, `SELECT (SELECT nspacl::text FROM pg_namespace WHERE nspname = $1) || ' ' ||
+		(SELECT string_agg(relname || '=' || relacl::text, ' ' ORDER BY relname) FROM pg_class WHERE relnamespace = $1::regnamespace) || ' ' ||
+		coalesce((SELECT string_agg(attacl::text, ' ') FROM pg_attribute
+			WHERE attacl IS NOT NULL AND attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = $1::regnamespace)), 'no column privileges')`, login)
+	me := db.Value(t, "SELECT current_user")
+	if want := fmt.Sprintf("{%[1]s=UC/%[1]s,%[2]s=U/%[1]s} call_req={%[1]s=arwdDxt/%[1]s,%[2]s=r/%[1]s} category={%[1]s=arwdDxt/%[1]s,%[2]s=r/%[1]s} no column privileges", me, login); privs != want {
+		t.Errorf("privileges after the rerun:\n%s\nwant\n%s", privs, want)
+	}
+	if res := run(); res.Code != 0 || !strings.HasPrefix(res.Stdout, "nothing to change") {
+		t.Errorf("third run: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
 }

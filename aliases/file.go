@@ -35,7 +35,23 @@ type Value struct {
 	Text   string
 	Pos    Pos
 	Quoted bool
+	// Secret: the value stands on a password's line, after its password:
+	// keyword, so messages never show it (a password mistyped with a blank
+	// runs on into the following words).
+	Secret bool
 }
+
+// Quote is the value for a message: quoted, or for a secret one a phrase
+// saying it is not shown.
+func (v Value) Quote() string {
+	if v.Secret {
+		return secretValue
+	}
+	return fmt.Sprintf("%q", v.Text)
+}
+
+// secretValue describes, in messages, a token messages must not show.
+const secretValue = "(a value on the password's line, not shown)"
 
 // Account is one (aliases-for-account …) form: a login role with its schema
 // of views showing its tenants' rows.
@@ -134,7 +150,7 @@ func Parse(file string, data []byte) (*File, error) {
 				return nil, err
 			}
 			if first, dup := logins[a.Login.Text]; dup {
-				return nil, f.errorf(a.Login.Pos, "duplicate login %q (first given at line %d)", a.Login.Text, first.Line)
+				return nil, f.errorf(a.Login.Pos, "duplicate login %s (first given at line %d)", a.Login.Quote(), first.Line)
 			}
 			logins[a.Login.Text] = a.Login.Pos
 			f.Accounts = append(f.Accounts, a)
@@ -193,6 +209,9 @@ func parseAccount(lx *lexer, open token) (*Account, error) {
 			if err := once(tok, tok.text); err != nil {
 				return nil, err
 			}
+			if tok.text == kwPassword {
+				lx.hideFrom(tok.pos)
+			}
 			v, err := lx.value(tok.text, open)
 			if err != nil {
 				return nil, err
@@ -234,7 +253,7 @@ func parseAccount(lx *lexer, open token) (*Account, error) {
 				return nil, f.errorf(kw.pos, "expected tenants: or time-zone: after (, found %s", kw.describe())
 			}
 		case tok.kind == tokWord && strings.HasSuffix(tok.text, ":"):
-			return nil, f.errorf(tok.pos, "unknown keyword %q: expected name:, login:, password:, (tenants: …) or (time-zone: …)", tok.text)
+			return nil, f.errorf(tok.pos, "unknown keyword %s: expected name:, login:, password:, (tenants: …) or (time-zone: …)", tok.describe())
 		default:
 			return nil, f.errorf(tok.pos, "expected a keyword (name:, login:, password:, (tenants: …), (time-zone: …)) or ), found %s", tok.describe())
 		}
@@ -285,7 +304,7 @@ func finishAccount(f *File, a *Account, seen map[string]Pos) error {
 		return err
 	}
 	if strings.HasPrefix(a.Login.Text, "pg_") {
-		return f.errorf(a.Login.Pos, "login %q: names starting with pg_ are reserved by PostgreSQL", a.Login.Text)
+		return f.errorf(a.Login.Pos, "login %s: names starting with pg_ are reserved by PostgreSQL", a.Login.Quote())
 	}
 	if a.Password.Text == "" {
 		return f.errorf(a.Password.Pos, "empty password")
@@ -304,7 +323,7 @@ func checkIdentifier(f *File, v Value, what string) error {
 	case v.Text == "":
 		return f.errorf(v.Pos, "empty %s", what)
 	case len(v.Text) > maxIdentifierBytes:
-		return f.errorf(v.Pos, "%s %q is longer than PostgreSQL's %d bytes", what, v.Text, maxIdentifierBytes)
+		return f.errorf(v.Pos, "%s %s is longer than PostgreSQL's %d bytes", what, v.Quote(), maxIdentifierBytes)
 	case strings.ContainsRune(v.Text, 0):
 		return f.errorf(v.Pos, "%s contains a NUL character", what)
 	}
@@ -325,9 +344,13 @@ type token struct {
 	kind tokKind
 	text string
 	pos  Pos
+	// secret: on a password's line after its keyword (see lexer.hideFrom).
+	secret bool
 }
 
-func (t token) value() Value { return Value{Text: t.text, Pos: t.pos, Quoted: t.kind == tokString} }
+func (t token) value() Value {
+	return Value{Text: t.text, Pos: t.pos, Quoted: t.kind == tokString, Secret: t.secret}
+}
 
 func (t token) describe() string {
 	switch t.kind {
@@ -340,6 +363,9 @@ func (t token) describe() string {
 	case tokString:
 		return "a quoted string"
 	}
+	if t.secret {
+		return secretValue
+	}
 	return fmt.Sprintf("%q", t.text)
 }
 
@@ -351,6 +377,34 @@ type lexer struct {
 	off       int
 	line, col int
 	lineStart bool // only blanks so far on this line
+	// Tokens from hideStart through the end of hideLine are secret: the
+	// password and whatever follows it on its line. hideLine is 0 until a
+	// password: keyword is read, and -1 while its value is not yet lexed
+	// (it may stand on a later line).
+	hideStart Pos
+	hideLine  int
+}
+
+// hideFrom marks the password: keyword at p: its value and the rest of the
+// value's line are secret.
+func (lx *lexer) hideFrom(p Pos) {
+	if lx.hideLine >= p.Line {
+		return // this line is secret already, from an earlier column
+	}
+	lx.hideStart, lx.hideLine = p, -1
+}
+
+// secret reports whether a token starting at p is secret; the first token
+// after a password: keyword fixes the last secret line.
+func (lx *lexer) secret(p Pos) bool {
+	switch {
+	case lx.hideLine == 0:
+		return false
+	case lx.hideLine < 0:
+		lx.hideLine = p.Line
+		return true
+	}
+	return p.Line <= lx.hideLine && (p.Line > lx.hideStart.Line || p.Col > lx.hideStart.Col)
 }
 
 func (lx *lexer) pos() Pos { return Pos{lx.line, lx.col} }
@@ -401,16 +455,17 @@ func (lx *lexer) next() (token, error) {
 	if lx.off >= len(lx.src) {
 		return token{kind: tokEOF, pos: p}, nil
 	}
+	sec := lx.secret(p)
 	r, size, _ := lx.peek()
 	switch r {
 	case '(':
 		lx.advance(r, size)
-		return token{kind: tokOpen, text: "(", pos: p}, nil
+		return token{kind: tokOpen, text: "(", pos: p, secret: sec}, nil
 	case ')':
 		lx.advance(r, size)
-		return token{kind: tokClose, text: ")", pos: p}, nil
+		return token{kind: tokClose, text: ")", pos: p, secret: sec}, nil
 	case '"':
-		return lx.quoted(p)
+		return lx.quoted(p, sec)
 	}
 	var b strings.Builder
 	for lx.off < len(lx.src) {
@@ -422,12 +477,15 @@ func (lx *lexer) next() (token, error) {
 			break
 		}
 		if r == 0 || unicode.IsControl(r) {
+			if sec {
+				return token{}, lx.f.errorf(lx.pos(), "control character in a bare word on the password's line")
+			}
 			return token{}, lx.f.errorf(lx.pos(), "control character %U in a bare word", r)
 		}
 		b.WriteRune(r)
 		lx.advance(r, size)
 	}
-	return token{kind: tokWord, text: b.String(), pos: p}, nil
+	return token{kind: tokWord, text: b.String(), pos: p, secret: sec}, nil
 }
 
 func (lx *lexer) skipLine() {
@@ -438,8 +496,8 @@ func (lx *lexer) skipLine() {
 }
 
 // quoted reads a double-quoted string: \" and \\ are the only escapes, and
-// a string ends on its line.
-func (lx *lexer) quoted(p Pos) (token, error) {
+// a string ends on its line. A secret string's errors show none of it.
+func (lx *lexer) quoted(p Pos, sec bool) (token, error) {
 	lx.advance('"', 1)
 	var b strings.Builder
 	for {
@@ -455,7 +513,7 @@ func (lx *lexer) quoted(p Pos) (token, error) {
 			return token{}, lx.f.errorf(p, "unterminated string (a string ends on its line)")
 		case '"':
 			lx.advance(r, size)
-			return token{kind: tokString, text: b.String(), pos: p}, nil
+			return token{kind: tokString, text: b.String(), pos: p, secret: sec}, nil
 		case '\\':
 			esc := lx.pos()
 			lx.advance(r, size)
@@ -465,6 +523,9 @@ func (lx *lexer) quoted(p Pos) (token, error) {
 			r, size, err = lx.peek()
 			if err != nil {
 				return token{}, err
+			}
+			if r != '"' && r != '\\' && sec {
+				return token{}, lx.f.errorf(esc, "unknown escape in a string on the password's line: only \\\" and \\\\ are escapes")
 			}
 			if r != '"' && r != '\\' {
 				return token{}, lx.f.errorf(esc, "unknown escape \\%c in a string: only \\\" and \\\\ are escapes", r)

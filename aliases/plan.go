@@ -57,6 +57,11 @@ type planner struct {
 	authidReadable bool
 	sources        []*source
 	accounts       []*account
+	// pins maps each tenant reference of the file to the key it resolved
+	// to (see tenant.CheckPins); refs holds each one's first place in the
+	// file.
+	pins map[string]string
+	refs map[string]Value
 }
 
 const sessionSQL = `SELECT current_user, current_database(), has_table_privilege('pg_catalog.pg_authid', 'SELECT')`
@@ -79,6 +84,40 @@ func newPlanner(ctx context.Context, tx pgx.Tx, f *File, opts Options) (*planner
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkPins refuses tenant names that resolve to other keys than when a run
+// last pinned them (two tenants' names swapped would give one tenant's
+// rows to the other's login), or with Repin returns a step per name whose
+// pin moves.
+func (p *planner) checkPins(ctx context.Context) ([]Step, error) {
+	err := tenant.CheckPins(ctx, p.tx, p.pins)
+	var pe *tenant.PinError
+	if !errors.As(err, &pe) {
+		if err != nil {
+			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
+		}
+		return nil, nil
+	}
+	if err := pe.NameKeys(ctx, p.tx, p.s.Tenants); err != nil {
+		return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
+	}
+	if !p.opts.Repin {
+		first := p.refs[pe.Conflicts[0].Name]
+		parts := make([]string, len(pe.Conflicts))
+		for i, c := range pe.Conflicts {
+			parts[i] = c.String()
+			if v := p.refs[c.Name]; v.Secret {
+				parts[i] = "tenant " + secretValue + strings.TrimPrefix(parts[i], fmt.Sprintf("tenant %q", c.Name))
+			}
+		}
+		return nil, exit.Usage(p.f.errorf(first.Pos, "%s: restore the names, or rerun with --repin to accept the new ones", strings.Join(parts, "; ")))
+	}
+	var steps []Step
+	for _, c := range pe.Conflicts {
+		steps = append(steps, Step{Verb: "repin", Kind: "tenant", Name: c.Name, Detail: fmt.Sprintf("key %s, was key %s", c.CurrentKey, c.Key)})
+	}
+	return steps, nil
 }
 
 const unreadableSQL = `
@@ -283,9 +322,9 @@ func (p *planner) resolveAccounts(ctx context.Context) error {
 		acc := &account{Account: a, login: a.Login.Text}
 		switch acc.login {
 		case p.s.DBSchema:
-			return exit.Usage(p.f.errorf(a.Login.Pos, "login %q is the name of the source schema", acc.login))
+			return exit.Usage(p.f.errorf(a.Login.Pos, "login %s is the name of the source schema", a.Login.Quote()))
 		case p.me:
-			return exit.Usage(p.f.errorf(a.Login.Pos, "login %q is the role tenantkit connects as", acc.login))
+			return exit.Usage(p.f.errorf(a.Login.Pos, "login %s is the role tenantkit connects as", a.Login.Quote()))
 		}
 		if !a.AllTenants {
 			keys, err := p.tenantKeys(ctx, a)
@@ -303,7 +342,7 @@ func (p *planner) resolveAccounts(ctx context.Context) error {
 			}
 			tz, ok := zones[strings.ToLower(a.TimeZone.Text)]
 			if !ok {
-				return exit.Usage(p.f.errorf(a.TimeZone.Pos, "unknown time zone %q (not in pg_timezone_names)", a.TimeZone.Text))
+				return exit.Usage(p.f.errorf(a.TimeZone.Pos, "unknown time zone %s (not in pg_timezone_names)", a.TimeZone.Quote()))
 			}
 			acc.timeZone = tz
 		}
@@ -324,8 +363,18 @@ func (p *planner) tenantKeys(ctx context.Context, a *Account) ([]string, error) 
 	var keys []string
 	for _, ref := range a.Tenants {
 		t, err := tenant.Lookup(ctx, p.tx, p.s.Tenants, ref.Text)
+		if err == nil {
+			// A reference by key is pinned to itself: names win over keys,
+			// and a tenant renamed like the key would take it over.
+			if p.pins == nil {
+				p.pins, p.refs = map[string]string{}, map[string]Value{}
+			}
+			if _, ok := p.refs[ref.Text]; !ok {
+				p.pins[ref.Text], p.refs[ref.Text] = t.ID, ref
+			}
+		}
 		if errors.Is(err, tenant.ErrNotFound) {
-			return nil, exit.Usage(p.f.errorf(ref.Pos, "unknown tenant %q: no tenant has this name or key", ref.Text))
+			return nil, exit.Usage(p.f.errorf(ref.Pos, "unknown tenant %s: no tenant has this name or key", ref.Quote()))
 		}
 		if err != nil {
 			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))

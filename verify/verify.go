@@ -23,6 +23,10 @@
 //     of acl's policies (a table added since the last acl apply has not); no
 //     view a scoped role may read reads it with its owner's rights; every
 //     alias login is among the roles the policies restrict.
+//   - tenant-pin: tenant names that acl or aliases pinned to a key
+//     (tenantkit.tenant_pin) whose key now has another name or is gone, or
+//     that now name another key: the next run would refuse them, and a
+//     scope resolved by name since may be another tenant's.
 //   - the hierarchy rules: service-provider (exactly one, without a parent),
 //     cycle, depth (at most MaxDepth levels), subtenants-not-allowed,
 //     unknown-parent, max-tenants, and stored-depth (the depth column agrees
@@ -59,6 +63,7 @@ const (
 	CheckReferenceRule     = "reference-rule"
 	CheckDanglingReference = "dangling-reference"
 	CheckRowScoping        = "row-scoping"
+	CheckTenantPin         = "tenant-pin"
 	CheckServiceProvider   = tenant.RuleServiceProvider
 	CheckCycle             = tenant.RuleCycle
 	CheckDepth             = tenant.RuleDepth
@@ -71,7 +76,7 @@ const (
 // Checks lists every database check in report order.
 var Checks = []string{
 	CheckMissingTenant, CheckUnknownTenant, CheckInactiveTenant, CheckReferenceRule, CheckDanglingReference,
-	CheckRowScoping, CheckServiceProvider, CheckCycle, CheckDepth, CheckSubtenantsAllowed, CheckUnknownParent, CheckMaxTenants, CheckStoredDepth,
+	CheckRowScoping, CheckTenantPin, CheckServiceProvider, CheckCycle, CheckDepth, CheckSubtenantsAllowed, CheckUnknownParent, CheckMaxTenants, CheckStoredDepth,
 }
 
 // Options tune a run.
@@ -213,6 +218,13 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 	}
 	qs := b.rowQueries(objs)
 	if b.tt != nil {
+		var pinned bool
+		if err := tx.QueryRow(ctx, "SELECT pg_catalog.to_regclass('tenantkit.tenant_pin') IS NOT NULL").Scan(&pinned); err != nil {
+			return nil, fmt.Errorf("verify %s: %w", CheckTenantPin, err)
+		}
+		if pinned {
+			qs = append(qs, b.tenantPin())
+		}
 		qs = append(qs, b.hierarchyQuery())
 	}
 	txs, err := snapshotSharers(ctx, db, tx, min(max(opts.Jobs, 1), len(qs)))
@@ -518,6 +530,39 @@ func (b *builder) rowScoping(o *schema.Object) *query {
 		sql:     rowScopingSQL,
 		args:    []any{acl.RowPolicyNames(), o.Ident()},
 		sample:  func(cols []*string) string { return deref(cols[0]) },
+	}
+}
+
+// tenantPinSQL finds the pins that no longer hold: the pinned key is gone
+// or has another name (a pin of a key to itself, made for a reference by
+// key, only needs the key to exist), or the name now names another key.
+const tenantPinSQL = `WITH bad AS MATERIALIZED (
+	SELECT p.name, p.key, n.%[2]s::text AS now_key, k.%[3]s::text AS key_name, k.%[2]s IS NULL AS gone
+	FROM tenantkit.tenant_pin p
+	LEFT JOIN %[1]s k ON k.%[2]s::text = p.key
+	LEFT JOIN %[1]s n ON n.%[3]s::text = p.name
+	WHERE k.%[2]s IS NULL
+	   OR p.name <> p.key AND k.%[3]s::text IS DISTINCT FROM p.name
+	   OR n.%[2]s IS NOT NULL AND n.%[2]s::text <> p.key)
+SELECT (count(*) OVER ())::text, name, key, now_key, key_name, gone::text FROM bad ORDER BY name LIMIT greatest($1::int, 1)`
+
+func (b *builder) tenantPin() *query {
+	key, name := pgx.Identifier{b.tt.Key}.Sanitize(), pgx.Identifier{b.tt.Name}.Sanitize()
+	return &query{
+		finding: &Finding{Check: CheckTenantPin, Object: b.tt.Object.Name},
+		sql:     fmt.Sprintf(tenantPinSQL, b.tt.Ident(), key, name),
+		sample: func(cols []*string) string {
+			out := fmt.Sprintf("%s: pinned to key %s", strconv.Quote(deref(cols[0])), deref(cols[1]))
+			if cols[2] != nil {
+				out += ", now names key " + *cols[2]
+			} else {
+				out += ", now names no tenant"
+			}
+			if deref(cols[4]) == "true" {
+				return out + "; key " + deref(cols[1]) + " is gone"
+			}
+			return out + "; key " + deref(cols[1]) + " is now named " + strconv.Quote(deref(cols[3]))
+		},
 	}
 }
 

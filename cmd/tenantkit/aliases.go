@@ -32,22 +32,44 @@ The alias file:
 Tenants are names or keys; all publishes every row. Passwords are sent to
 the server only as SCRAM-SHA-256 verifiers and never printed.
 
+Each tenant name (and key) the file uses is pinned to the key it resolved
+to, in tenantkit.tenant_pin: a later run refuses (exit 2, nothing changed) a
+name that now names another key — two tenants' names swapped would give one
+tenant's rows to the other's login — until the names are restored or the run
+is repeated with --repin.
+
+PostgreSQL lets PUBLIC, so every alias login, connect to every new database
+and create temporary tables and functions in it; a privilege of PUBLIC cannot
+be taken from one role. --lock-down revokes TEMPORARY on this database from
+PUBLIC, and CONNECT on each database named by --lock-down-db, and grants them
+back to every login role (superusers and alias logins aside) that had them
+only through PUBLIC, so that applications keep working; alias logins get
+CONNECT on the databases they publish in by grants of their own. Without
+--lock-down a run warns about what alias logins can still reach.
+
 Examples:
    tenantkit aliases -f fixtures/aliases.txt
    tenantkit aliases -c -f fixtures/aliases.txt                  # show the plan, change nothing
    tenantkit aliases --objects 'call_req,ca_*' --prefix v_ -f aliases.txt
-   tenantkit aliases --include-subtenants --schema fixtures/schema.xml -f aliases.txt`,
+   tenantkit aliases --include-subtenants --schema fixtures/schema.xml -f aliases.txt
+   tenantkit aliases --lock-down --lock-down-db postgres --lock-down-db billing -f aliases.txt`,
 		Flags: withSchema(append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "alias `FILE` (required)"},
 			&cli.StringSliceFlag{Name: "objects", Usage: "publish these objects, tables or views (names or shell `PATTERN`s, comma-separated; default: every tenanted table)"},
 			&cli.StringFlag{Name: "prefix", Usage: "put `TEXT` before every view name"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "print the plan and change nothing"},
 			&cli.BoolFlag{Name: "include-subtenants", Usage: "also show the rows of the accounts' tenants' subtenants"},
+			&cli.BoolFlag{Name: "lock-down", Usage: "revoke from PUBLIC TEMPORARY on this database and CONNECT on the --lock-down-db databases, granting them back to the login roles (alias logins aside) that had them through PUBLIC"},
+			&cli.StringSliceFlag{Name: "lock-down-db", Usage: "with --lock-down, also revoke CONNECT from PUBLIC on database `NAME` (repeatable)"},
+			&cli.BoolFlag{Name: "repin", Usage: "accept tenant names that now name other keys than when they were pinned, and pin them anew"},
 		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			// The file is read before connecting: a mistake in it needs no server.
 			if c.NArg() > 0 || c.String("file") == "" {
 				return exit.Usagef("aliases needs the alias file as -f FILE, and no arguments")
+			}
+			if len(c.StringSlice("lock-down-db")) > 0 && !c.Bool("lock-down") {
+				return exit.Usagef("aliases: --lock-down-db needs --lock-down")
 			}
 			f, err := aliases.ParseFile(c.String("file"))
 			if err != nil {
@@ -67,6 +89,9 @@ Examples:
 					Prefix:            c.String("prefix"),
 					IncludeSubtenants: c.Bool("include-subtenants"),
 					Check:             c.Bool("check"),
+					Repin:             c.Bool("repin"),
+					LockDown:          c.Bool("lock-down"),
+					LockDownDBs:       c.StringSlice("lock-down-db"),
 				}
 				if !e.Quiet() && !e.JSON() {
 					opts.Log = e.Stdout

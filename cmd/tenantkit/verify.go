@@ -31,6 +31,8 @@ and object or SREL, all in one read-only snapshot:
                         reference only public rows (and the service provider's
                         through an eligible SREL)
    dangling-reference   overlay SRELs (no foreign key) pointing at no row
+   tenant-pin           tenant names acl or aliases pinned to a key that now
+                        name another key, or whose key is renamed or gone
    service-provider, cycle, depth, subtenants-not-allowed, unknown-parent,
    max-tenants, stored-depth
                         the tenant hierarchy rules
