@@ -79,7 +79,11 @@ const basePersons = `  <Person name="ACME"/>
 func asRole(t *testing.T, db *testkit.DB, role string, stmts ...string) (string, error) {
 	t.Helper()
 	ctx := context.Background()
-	conn := connectAs(t, db, role)
+	conn, err := pgx.Connect(ctx, db.URLAs(role))
+	if err != nil {
+		t.Fatalf("connecting as %s: %v", role, err)
+	}
+	defer conn.Close(ctx)
 	var out string
 	for i, s := range stmts {
 		if i < len(stmts)-1 {
@@ -406,5 +410,44 @@ func TestAliasSchemasOutOfACLReach(t *testing.T) {
 	}
 	if res := d.plan(t); res.Code != 0 || res.Stdout != "" {
 		t.Errorf("acl plan after aliases: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+}
+
+// TestRenamedTenantsAreRefused: the file names tenants; someone allowed to
+// write the tenant table swaps Acme's and Globex's names. The next plan
+// refuses (exit 2, naming both keys) instead of giving acme Globex's rows;
+// --repin accepts the new names.
+func TestRenamedTenantsAreRefused(t *testing.T) {
+	d := newIsolationDB(t)
+	file := basePersons + `
+  <Permission object="table:public.org_tenant" to="ACME" rights="Read,Change"/>`
+	d.apply(t, file)
+	// The unique name constraint is checked per row: swap through a third name.
+	mustAs(t, d.DB, d.acme, "UPDATE org_tenant SET name = 'swap' WHERE tid = 2", "UPDATE org_tenant SET name = 'Acme' WHERE tid = 3",
+		"UPDATE org_tenant SET name = 'Globex' WHERE tid = 2", "SELECT 1")
+	res := d.plan(t)
+	want := `acl.xml:5: tenant "Acme" is key 3 now, but was key 2 when acl apply pinned it on`
+	if res.Code != 2 || !strings.Contains(res.Stderr, want) || !strings.Contains(res.Stderr, `(key 2 is now named "Globex")`) || !strings.Contains(res.Stderr, "--repin") {
+		t.Errorf("plan after the swap: exit %d, want 2 naming both keys:\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	res = testkit.Run(t, d.DB, "acl", "apply", "--tenant-column", "owner_id", "-f", d.dir+"/acl.xml")
+	if res.Code != 2 {
+		t.Errorf("apply after the swap: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if got := mustAs(t, d.DB, d.acme, "SELECT string_agg(deal_no, ',' ORDER BY deal_no) FROM deal"); got != "A-1,A-2" {
+		t.Errorf("acme sees %q after the refused apply, want its own A-1,A-2", got)
+	}
+	if res := testkit.Run(t, d.DB, "verify", "--tenant-column", "owner_id"); res.Code != 1 || !strings.Contains(res.Stdout, "tenant-pin") {
+		t.Errorf("verify after the swap: exit %d\n%s", res.Code, res.Stdout)
+	}
+	res = d.apply(t, file, "--repin")
+	if !strings.Contains(res.Stderr, "repinning: tenant \"Acme\" is key 3 now") {
+		t.Errorf("apply --repin does not say what it repins:\n%s", res.Stderr)
+	}
+	if got := mustAs(t, d.DB, d.acme, "SELECT string_agg(deal_no, ',' ORDER BY deal_no) FROM deal"); got != "G-1,G-2,G-3" {
+		t.Errorf("after --repin acme sees %q, want the deals of the tenant now named Acme", got)
+	}
+	if res := d.plan(t); res.Code != 0 || res.Stdout != "" {
+		t.Errorf("plan after --repin: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 }

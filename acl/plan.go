@@ -2,6 +2,7 @@ package acl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,6 +21,20 @@ type Plan struct {
 	Statements []string
 	// Warnings about managed roles that privileges cannot restrict.
 	Warnings []string
+	// Pins maps each tenant the file names (by name or key) to the key it
+	// resolved to; Apply pins them (tenant.SavePins), so that a later run
+	// refuses a name someone has since given to another tenant.
+	Pins map[string]string
+	// Repins names the pins that move because PlanOptions.Repin accepted
+	// renamed tenants.
+	Repins []string
+}
+
+// PlanOptions are the choices of a plan.
+type PlanOptions struct {
+	// Repin accepts tenant names that now name other keys than when a run
+	// last pinned them; without it MakePlan refuses them.
+	Repin bool
 }
 
 // Empty reports whether there is nothing to do.
@@ -92,7 +107,7 @@ func readState(ctx context.Context, q Querier) (roles, entries []stateRow, exist
 // statements that make them match. With a tenant table in s, rights on
 // tenant:NAME objects scope the rows of every tenanted table (row-level
 // security); s may be nil.
-func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan, error) {
+func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema, opts PlanOptions) (*Plan, error) {
 	var master string
 	if err := q.QueryRow(ctx, "SELECT current_user").Scan(&master); err != nil {
 		return nil, fmt.Errorf("reading the current role: %w", err)
@@ -120,7 +135,12 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 		}
 		rs = &rowScope{s: s, tenants: list}
 	}
-	if f, err = checkNames(f, targets, rs, master); err != nil {
+	pins, pinLines := map[string]string{}, map[string]int{}
+	if f, err = checkNames(f, targets, rs, master, pins, pinLines); err != nil {
+		return nil, err
+	}
+	repins, err := checkPins(ctx, q, f, s, pins, pinLines, opts.Repin)
+	if err != nil {
 		return nil, err
 	}
 	policy := f.Policy(master)
@@ -164,7 +184,7 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema) (*Plan,
 		return nil, err
 	}
 
-	plan := &Plan{}
+	plan := &Plan{Pins: pins, Repins: repins}
 	emit := func(format string, args ...any) {
 		plan.Statements = append(plan.Statements, fmt.Sprintf(format, args...))
 	}
@@ -321,7 +341,9 @@ func planMemberships(ctx context.Context, q Querier, f *File, persons []string, 
 // checkNames proves that every object, tenant and person the file names can
 // be used here, and returns the file with tenants named by key rewritten to
 // their names.
-func checkNames(f *File, targets []target, rs *rowScope, master string) (*File, error) {
+// Each tenant name or key the file uses goes into pins with the key it
+// resolved to, and into pinLines with the line of its first use.
+func checkNames(f *File, targets []target, rs *rowScope, master string, pins map[string]string, pinLines map[string]int) (*File, error) {
 	known := map[Object]bool{}
 	for _, t := range targets {
 		known[t.obj] = true
@@ -336,6 +358,10 @@ func checkNames(f *File, targets []target, rs *rowScope, master string) (*File, 
 		t, ok := rs.canonicalTenant(name)
 		if !ok {
 			return "", posErr(line, "unknown tenant %q", name)
+		}
+		pins[name] = t.ID
+		if _, seen := pinLines[name]; !seen {
+			pinLines[name] = line
 		}
 		return t.Name, nil
 	}
@@ -442,12 +468,36 @@ func values(rows []stateRow, n int) string {
 // literal quotes a string for SQL (standard_conforming_strings is on in
 // every supported server).
 
-// Apply runs the plan in tx.
+// Apply runs the plan in tx and pins the tenant names it resolved.
 func Apply(ctx context.Context, tx pgx.Tx, p *Plan) error {
 	for _, stmt := range p.Statements {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, err)
 		}
 	}
-	return nil
+	return tenant.SavePins(ctx, tx, p.Pins, "acl apply")
+}
+
+// checkPins refuses tenant names that resolve to other keys than when a run
+// last pinned them (someone renamed tenants: the file's rights would reach
+// another tenant's rows), at the line of the file's first use of the name;
+// with repin it returns the moving pins instead.
+func checkPins(ctx context.Context, q Querier, f *File, s *schema.Schema, pins map[string]string, pinLines map[string]int, repin bool) ([]string, error) {
+	err := tenant.CheckPins(ctx, q, pins)
+	var pe *tenant.PinError
+	if !errors.As(err, &pe) {
+		return nil, err
+	}
+	if err := pe.NameKeys(ctx, q, s.Tenants); err != nil {
+		return nil, err
+	}
+	var parts []string
+	for _, c := range pe.Conflicts {
+		parts = append(parts, c.String())
+	}
+	if repin {
+		return parts, nil
+	}
+	return nil, &xmlnode.Error{File: f.Path, Line: pinLines[pe.Conflicts[0].Name],
+		Msg: strings.Join(parts, "; ") + ": restore the names, or rerun with --repin to accept the new ones"}
 }

@@ -31,7 +31,7 @@ directly, so No Access holds although PostgreSQL privileges only add up.`,
 				Description: `Examples:
    tenantkit acl plan -f acl.xml
    tenantkit acl plan -f acl.xml --db postgres://localhost/desk > changes.sql`,
-				Flags: withSchema(fileFlag()),
+				Flags: withSchema(fileFlag(), repinFlag()),
 				Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 					f, err := acl.ParseFile(e.c.String("file"))
 					if err != nil {
@@ -42,7 +42,7 @@ directly, so No Access holds although PostgreSQL privileges only add up.`,
 						return exit.Failure(err)
 					}
 					defer tx.Rollback(e.c.Context)
-					plan, err := acl.MakePlan(e.c.Context, tx, f, s)
+					plan, err := acl.MakePlan(e.c.Context, tx, f, s, acl.PlanOptions{Repin: e.c.Bool("repin")})
 					if err != nil {
 						return err
 					}
@@ -59,7 +59,7 @@ directly, so No Access holds although PostgreSQL privileges only add up.`,
 				Description: `Examples:
    tenantkit acl apply -f acl.xml
    tenantkit acl apply -f acl.xml --json`,
-				Flags: withSchema(append(writeFlags(), fileFlag())...),
+				Flags: withSchema(append(writeFlags(), fileFlag(), repinFlag())...),
 				Action: writeAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 					ctx := e.c.Context
 					f, err := acl.ParseFile(e.c.String("file"))
@@ -72,7 +72,7 @@ directly, so No Access holds although PostgreSQL privileges only add up.`,
 						return exit.Failure(err)
 					}
 					defer tx.Rollback(ctx)
-					plan, err := acl.MakePlan(ctx, tx, f, s)
+					plan, err := acl.MakePlan(ctx, tx, f, s, acl.PlanOptions{Repin: e.c.Bool("repin")})
 					if err != nil {
 						return err
 					}
@@ -156,4 +156,12 @@ func printWarnings(e *env, p *acl.Plan) {
 	for _, w := range p.Warnings {
 		fmt.Fprintf(e.Stderr, "tenantkit: warning: %s\n", w)
 	}
+	for _, r := range p.Repins {
+		fmt.Fprintf(e.Stderr, "tenantkit: repinning: %s\n", r)
+	}
+}
+
+// repinFlag accepts renamed tenants (see tenant.CheckPins).
+func repinFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "repin", Usage: "accept tenant names that now name other tenants than when last pinned (after a deliberate rename)"}
 }
