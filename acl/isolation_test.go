@@ -405,6 +405,15 @@ func TestAliasSchemasOutOfACLReach(t *testing.T) {
 	if got := mustAs(t, d.DB, login, "SELECT string_agg(deal_no, ',' ORDER BY deal_no) FROM deal"); got != "A-1,A-2" {
 		t.Errorf("the alias login sees %q, want A-1,A-2", got)
 	}
+	// A grant to PUBLIC on the table shows the alias login no row of it.
+	d.Exec(t, "GRANT SELECT ON deal TO PUBLIC")
+	if got := mustAs(t, d.DB, login, "SELECT count(*) FROM public.deal"); got != "0" {
+		t.Errorf("the alias login reads %s rows of public.deal through PUBLIC, want 0", got)
+	}
+	if res := d.plan(t); !strings.Contains(res.Stderr, "row-scoped public.deal is also open to roles row security does not restrict (PUBLIC SELECT)") {
+		t.Errorf("plan does not warn about PUBLIC's SELECT:\n%s", res.Stderr)
+	}
+	d.Exec(t, "REVOKE SELECT ON deal FROM PUBLIC")
 	if res := testkit.Run(t, d.DB, "aliases", "--tenant-column", "owner_id", "-c", "-f", aliasFile); res.Code != 0 || !strings.Contains(res.Stdout, "nothing to change") {
 		t.Errorf("aliases after acl apply: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
