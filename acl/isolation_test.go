@@ -345,7 +345,7 @@ func TestExplainOracle(t *testing.T) {
 		CREATE INDEX ON deal (owner_id); ANALYZE deal`)
 	d.apply(t, basePersons)
 	removed := func(where string) string {
-		plan := mustExplain(t, d.DB, d.acme, "SELECT * FROM deal WHERE "+where)
+		plan := explainAs(t, d.DB, d.acme, "ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF", "", "SELECT * FROM deal WHERE "+where)
 		for _, line := range strings.Split(plan, "\n") {
 			if _, n, ok := strings.Cut(line, "Rows Removed by Filter: "); ok {
 				return n
@@ -367,19 +367,6 @@ func TestExplainOracle(t *testing.T) {
 	}
 }
 
-func mustExplain(t *testing.T, db *testkit.DB, role, sql string) string {
-	t.Helper()
-	ctx := context.Background()
-	rows, err := connectAs(t, db, role).Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "+sql, pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		t.Fatalf("explain as %s: %v", role, err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(lines, "\n")
-}
 
 // TestAliasSchemasOutOfACLReach: a person with Read on the whole database
 // and No Access on every tenant gets nothing on the schemas aliases publishes, and acl

@@ -27,12 +27,20 @@ func count(t *testing.T, db *testkit.DB, role, sql string) string {
 // discouraged so that an index the predicate can use shows up.
 func explain(t *testing.T, db *testkit.DB, role, sql string) string {
 	t.Helper()
+	return explainAs(t, db, role, "COSTS OFF", "SET enable_seqscan = off", sql)
+}
+
+// explainAs runs EXPLAIN (opts) of sql as role, after setup when not "".
+func explainAs(t *testing.T, db *testkit.DB, role, opts, setup, sql string) string {
+	t.Helper()
 	ctx := context.Background()
 	conn := connectAs(t, db, role)
-	if _, err := conn.Exec(ctx, "SET enable_seqscan = off"); err != nil {
-		t.Fatal(err)
+	if setup != "" {
+		if _, err := conn.Exec(ctx, setup); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rows, err := conn.Query(ctx, "EXPLAIN (COSTS OFF) "+sql, pgx.QueryExecModeSimpleProtocol)
+	rows, err := conn.Query(ctx, "EXPLAIN ("+opts+") "+sql, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		t.Fatalf("explain as %s: %v", role, err)
 	}
