@@ -367,7 +367,6 @@ func TestExplainOracle(t *testing.T) {
 	}
 }
 
-
 // TestAliasSchemasOutOfACLReach: a person with Read on the whole database
 // and No Access on every tenant gets nothing on the schemas aliases publishes, and acl
 // and aliases never undo each other: after both ran, each plans nothing.
