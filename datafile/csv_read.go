@@ -2,12 +2,14 @@ package datafile
 
 import (
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
 // csvReader parses one table from RFC 4180 CSV: a header row of column
-// names, then one record per line. Lines end in LF or CRLF; a quoted field
-// may hold commas, doubled quotes and line ends. NULL is an unquoted empty
+// names, then one record per line. Lines end in LF, CRLF or a lone CR (as
+// written by old Macintosh tools); a quoted field may hold commas, doubled
+// quotes and line ends. NULL is an unquoted empty
 // field and the empty string is "", unless a NULL marker is set: then an
 // unquoted field equal to the marker is NULL and an unquoted empty field is
 // the empty string. A blank line is a record of one empty field, so it is
@@ -16,6 +18,8 @@ type csvReader struct {
 	textReader
 	null   *string
 	quoted []bool
+	rows   int64 // records returned
+	empty  bool  // the table without rows was returned
 }
 
 func newCSVReader(r io.Reader, file, table string, null *string, closer io.Closer) *csvReader {
@@ -36,6 +40,11 @@ func (c *csvReader) Next() bool {
 	}
 	for {
 		more, err := c.readRecord()
+		if err == nil && !more && c.rows == 0 && !c.empty {
+			c.empty = true
+			c.vals, c.recPos = nil, c.table.Pos
+			return true
+		}
 		if err != nil || !more {
 			c.fail(err)
 			return false
@@ -51,6 +60,7 @@ func (c *csvReader) Next() bool {
 		for i, q := range c.quoted {
 			c.vals[i] = c.value(c.vals[i].Str, q)
 		}
+		c.rows++
 		return true
 	}
 }
@@ -84,6 +94,9 @@ func (c *csvReader) readHeader() error {
 	for i, v := range c.vals {
 		if v.Str == "" {
 			return c.s.errorf(c.recPos, "", "empty column name in header field %d", i+1)
+		}
+		if strings.IndexByte(v.Str, 0) >= 0 {
+			return c.s.errorf(c.recPos, "", "header field %d holds a NUL byte: not a column name (is this a text file?)", i+1)
 		}
 		if seen[v.Str] {
 			return c.s.errorf(c.recPos, "", "duplicate column %s in the header", v.Str)
@@ -133,8 +146,12 @@ func (c *csvReader) readRecord() (bool, error) {
 			s.skip()
 			return true, nil
 		case b == '\r':
-			s.skip() // readUnquoted and readQuoted stop at CR only before LF
 			s.skip()
+			if b, ok := s.peek(); ok && b == '\n' {
+				s.skip()
+			} else {
+				s.line, s.col = s.line+1, 1 // a lone CR ends the line
+			}
 			return true, nil
 		default:
 			return false, s.errorf(s.pos(), "", "unexpected %q after a quoted field", peekRune(s))
@@ -152,7 +169,8 @@ var csvSpecial = func() (t [2][256]bool) {
 	return t
 }()
 
-// readUnquoted reads a field up to a comma, a line end or the end of input.
+// readUnquoted reads a field up to a comma, a line end (LF, CRLF or a lone
+// CR) or the end of input.
 func (c *csvReader) readUnquoted() (string, error) {
 	s := c.s
 	start := s.pos()
@@ -181,12 +199,7 @@ func (c *csvReader) readUnquoted() (string, error) {
 		case ',', '\n':
 			return string(sb), nil
 		case '\r':
-			s.ensure(2)
-			if s.w-s.r >= 2 && s.buf[s.r+1] == '\n' {
-				return string(sb), nil
-			}
-			s.skip()
-			sb = append(sb, '\r')
+			return string(sb), nil
 		case '"':
 			return "", s.errorf(s.pos(), excerpt(sb), `bare " in an unquoted field (quote the field and double the ")`)
 		default:
@@ -234,11 +247,6 @@ func (c *csvReader) readQuoted() (string, error) {
 				s.skip()
 				sb = append(sb, '"')
 				continue
-			}
-			if b, ok := s.peek(); ok && b == '\r' {
-				if s.ensure(2); s.w-s.r < 2 || s.buf[s.r+1] != '\n' {
-					return "", s.errorf(s.pos(), "", "unexpected %q after a quoted field", "\r")
-				}
 			}
 			return string(sb), nil
 		case '\n':

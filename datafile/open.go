@@ -234,8 +234,8 @@ func newWriter(w io.Writer, name string, opts Options, closer io.Closer) (Writer
 
 // Copy copies every row of src to dst, starting a new table in dst each time
 // the table of src changes, and returns the number of rows copied. It closes
-// neither. Errors carry the position of the row in src. Tables without rows
-// do not reach dst, since a Reader only yields rows.
+// neither. Errors carry the position of the row in src. A table without
+// rows is begun in dst all the same, so its header survives.
 func Copy(dst Writer, src Reader) (rows int64, err error) {
 	var cur *Table
 	for src.Next() {
@@ -244,6 +244,9 @@ func Copy(dst Writer, src Reader) (rows int64, err error) {
 				return rows, fmt.Errorf("%s: %w", src.Pos(), err)
 			}
 			cur = t
+		}
+		if src.Values() == nil {
+			continue // a table without rows
 		}
 		if err := dst.WriteRow(src.Values()); err != nil {
 			return rows, fmt.Errorf("%s: %w", src.Pos(), err)

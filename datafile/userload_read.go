@@ -33,6 +33,8 @@ import (
 type userloadReader struct {
 	textReader
 	literal bool
+	// unseen: the current table's header was read and no record yet.
+	unseen bool
 }
 
 func newUserloadReader(r io.Reader, name string, literal bool, closer io.Closer) *userloadReader {
@@ -46,7 +48,8 @@ type textReader struct {
 	maxLen int
 
 	table  *Table
-	vals   []Value
+	vals   []Value // the current row; nil for a table without rows
+	row    []Value // keeps the row buffer while vals is nil
 	recPos Pos
 	err    error
 	sb     []byte // scratch for the value being read
@@ -82,7 +85,8 @@ func (u *userloadReader) Next() bool {
 	return true
 }
 
-// next reads up to the next record; io.EOF means a clean end.
+// next reads up to the next record, or past a table without records (then
+// vals is nil); io.EOF means a clean end.
 func (u *userloadReader) next() error {
 	s := u.s
 	for {
@@ -90,10 +94,15 @@ func (u *userloadReader) next() error {
 			return err
 		}
 		b, ok := s.peek()
+		if !ok && s.err != nil {
+			return s.err
+		}
+		if u.unseen && b != '{' {
+			u.unseen = false
+			u.vals, u.recPos = nil, u.table.Pos
+			return nil
+		}
 		if !ok {
-			if s.err != nil {
-				return s.err
-			}
 			return io.EOF
 		}
 		p := s.pos()
@@ -102,6 +111,7 @@ func (u *userloadReader) next() error {
 			if u.table == nil {
 				return s.errorf(p, "", "record before any TABLE line")
 			}
+			u.unseen = false
 			return u.readRecord()
 		case isWordByte(b):
 			w, err := u.readWord()
@@ -193,6 +203,9 @@ func (u *userloadReader) readName(what string) (string, error) {
 	if err == nil && name == "" {
 		err = s.errorf(p, "", "empty %s name", what)
 	}
+	if err == nil && strings.IndexByte(name, 0) >= 0 {
+		err = s.errorf(p, "", "%s name holds a NUL character", what)
+	}
 	return name, err
 }
 
@@ -246,7 +259,7 @@ func (u *userloadReader) readHeader(p Pos) error {
 		seen[col] = true
 		t.Columns = append(t.Columns, col)
 	}
-	u.table = t
+	u.table, u.unseen = t, true
 	return nil
 }
 
@@ -255,7 +268,8 @@ func (u *userloadReader) readRecord() error {
 	s := u.s
 	u.recPos = s.pos()
 	s.skip() // {
-	u.vals = u.vals[:0]
+	u.vals = u.row[:0]
+	defer func() { u.row = u.vals }()
 	ncols := len(u.table.Columns)
 	const (
 		start = iota

@@ -30,7 +30,10 @@ type xlsxReader struct {
 	pending int // empty rows read but not yet returned
 	held    bool
 	cells   []string // a non-empty row held back behind pending empty rows
-	vals    []Value
+	data    int      // rows of data returned from the current sheet
+	empty   bool     // the sheet ended with no rows of data: say so once
+	vals    []Value  // nil for a sheet without rows of data
+	rowBuf  []Value  // keeps the row buffer while vals is nil
 	pos     Pos
 	err     error
 }
@@ -110,16 +113,23 @@ func (x *xlsxReader) Next() bool {
 		case x.pending > 0 && x.held:
 			x.pos = x.posAt(x.row-x.pending, 1)
 			x.pending--
-			x.vals = x.vals[:0]
+			x.data++
+			x.vals = x.rowBuf[:0]
 			for range x.table.Columns {
 				x.vals = append(x.vals, Value{Null: true})
 			}
+			x.rowBuf = x.vals
 			return true
 		case x.held:
 			x.held = false
 			x.pos = x.posAt(x.row, 1)
 			x.err = x.setValues(x.cells)
+			x.data++
 			return x.err == nil
+		case x.empty:
+			x.empty = false
+			x.vals, x.pos = nil, x.table.Pos
+			return true
 		case x.rows == nil:
 			if len(x.sheets) == 0 {
 				return false
@@ -144,7 +154,7 @@ func (x *xlsxReader) beginSheet(sheet string) error {
 	if err != nil {
 		return fmt.Errorf("xlsx: %s: sheet %s: %w", x.name, sheet, err)
 	}
-	x.rows, x.sheet, x.row, x.pending, x.held = rows, sheet, 0, 0, false
+	x.rows, x.sheet, x.row, x.pending, x.held, x.data = rows, sheet, 0, 0, false, 0
 	x.table = &Table{Name: sheet, Pos: x.posAt(1, 1)}
 	if !rows.Next() {
 		return x.endSheet()
@@ -180,6 +190,7 @@ func colName(n int) string {
 // the empty rows before it.
 func (x *xlsxReader) readRow() error {
 	if !x.rows.Next() {
+		x.empty = x.data == 0 && len(x.table.Columns) > 0
 		return x.endSheet()
 	}
 	x.row++
@@ -223,7 +234,8 @@ func (x *xlsxReader) setValues(cells []string) error {
 				Msg: fmt.Sprintf("value in column %s, beyond the %d columns named in row 1", colName(i+1), n)}
 		}
 	}
-	x.vals = x.vals[:0]
+	x.vals = x.rowBuf[:0]
+	defer func() { x.rowBuf = x.vals }()
 	for i := 0; i < n; i++ {
 		if i < len(cells) && cells[i] != "" {
 			x.vals = append(x.vals, Value{Str: cells[i]})

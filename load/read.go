@@ -116,8 +116,8 @@ func (sr *sectionReader) readFile(ctx context.Context, fileIdx int, path string,
 		if only >= 0 && ordinal > only {
 			break
 		}
-		if cur == nil {
-			continue
+		if cur == nil || r.Values() == nil {
+			continue // not the section re-read, or a table without rows (resolved all the same)
 		}
 		sr.records++
 		vals := make([]datafile.Value, len(r.Values()))

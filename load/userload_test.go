@@ -349,6 +349,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}{
 		{"unknown table", good + "TABLE nosuch\n a\n { \"1\" }\n", nil, `in.dat:4:1: unknown table "nosuch"`},
 		{"unknown column", good + "TABLE category\n sym colour\n { \"a\", \"b\" }\n", nil, `in.dat:4:1: table "category" has no column "colour"`},
+		// Issue 22: a section is checked whether it has records or not.
+		{"unknown table without records", good + "TABLE nosuch\n a\n", nil, `in.dat:4:1: unknown table "nosuch"`},
+		{"unknown column without records", "TABLE category\n sym colour\nTABLE priority\n code\n", nil, `in.dat:1:1: table "category" has no column "colour"`},
+		{"unknown column in a last section without records", good + "\nTABLE category\n sym colour\n# nothing\n", nil, `in.dat:5:1: table "category" has no column "colour"`},
 		{"key column missing", "TABLE category\n sym\n { \"a\" }\n", []string{"--key", "description"}, `table "category": the match key (description, from --key) is not among the file's columns`},
 		{"key column unknown", good, []string{"--key", "nope"}, `--key: table "priority" has no column "nope"`},
 		{"overlay key missing", "TABLE ca_contact\n id last_name\n { \"00000000-0000-0000-0000-000000000009\", \"X\" }\n", []string{"--schema", overlay}, `the match key (userid, from the schema overlay's key) is not among the file's columns`},
@@ -478,6 +482,29 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestEmptyFilesAreChecked: a CSV file with only a header, or one of NUL
+// bytes, is checked like any other (issue 22: both used to pass unread).
+func TestEmptyFilesAreChecked(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	res := userload(t, db, 2, "-f", write(t, "nosuch.csv", "a,b\n"))
+	if !strings.Contains(res.Stderr, `nosuch.csv:1:1: unknown table "nosuch"`) {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	res = userload(t, db, 2, "-f", write(t, "priority.csv", "code,colour\n"))
+	if !strings.Contains(res.Stderr, `priority.csv:1:1: table "priority" has no column "colour"`) {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	res = userload(t, db, 2, "-f", write(t, "priority.csv", strings.Repeat("\x00", 1000)))
+	if !strings.Contains(res.Stderr, `priority.csv:1:1: header field 1 holds a NUL byte`) {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	res = userload(t, db, 0, "--json", "-f", write(t, "priority.csv", "code,label\n"))
+	if got := counts(t, res); got != "" && got != "priority:0/0/0/0/0" {
+		t.Errorf("counts %q", got)
+	}
+	wantRows(t, db, "SELECT count(*) FROM priority", "4")
 }
 
 func TestNulCharacterIsARejectNotACrash(t *testing.T) {

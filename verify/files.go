@@ -189,8 +189,9 @@ type column struct {
 	castOK bool   // every value parses
 }
 
-// table checks one table section, whose first row r holds; it returns
-// whether r holds a row of a next section.
+// table checks one table section, whose first row r holds (or nil Values:
+// a table without rows, whose name and columns are checked all the same);
+// it returns whether r holds a row of a next section.
 func (fc *fileChecker) table(ctx context.Context, r datafile.Reader) (bool, error) {
 	t, start := r.Table(), r.Pos()
 	where := fmt.Sprintf("%s: table %s", start, t.Name)
@@ -228,6 +229,9 @@ func (fc *fileChecker) table(ctx context.Context, r datafile.Reader) (bool, erro
 		fc.add(&Finding{Check: CheckMissingKey, Object: o.Name, Count: 1,
 			Samples: []string{fmt.Sprintf("%s: match key column(s) %s missing", where, strings.Join(missing, ", "))}})
 	}
+	if r.Values() == nil {
+		return r.Next(), r.Err()
+	}
 	fc.section++
 	tmpName := fmt.Sprintf("tenantkit_verify_%d", fc.section)
 	tmp := pgx.Identifier{tmpName}.Sanitize()
@@ -240,7 +244,7 @@ func (fc *fileChecker) table(ctx context.Context, r datafile.Reader) (bool, erro
 	if _, err := fc.tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", tmp, strings.Join(defs, ", "))); err != nil {
 		return false, fmt.Errorf("verify %s: %w", where, err)
 	}
-	src := &sectionSource{r: r, t: t, cols: cols, first: true}
+	src := &sectionSource{r: r, t: t, cols: cols, first: true, fc: fc, o: o}
 	n, err := fc.tx.CopyFrom(ctx, pgx.Identifier{tmpName}, names, src)
 	if src.err != nil {
 		return false, src.err
@@ -262,6 +266,9 @@ func (fc *fileChecker) table(ctx context.Context, r datafile.Reader) (bool, erro
 // drain skips the rest of a section and counts its rows.
 func drain(r datafile.Reader, t *datafile.Table) (int64, bool) {
 	n := int64(1)
+	if r.Values() == nil {
+		n = 0
+	}
 	for r.Next() {
 		if r.Table() != t {
 			return n, true
@@ -275,6 +282,8 @@ func drain(r datafile.Reader, t *datafile.Table) (int64, bool) {
 // then every next one of the same table. It stops at the first row of
 // another table, leaving it in the reader.
 type sectionSource struct {
+	fc    *fileChecker
+	o     *schema.Object
 	r     datafile.Reader
 	t     *datafile.Table
 	cols  []*column
@@ -286,31 +295,53 @@ type sectionSource struct {
 }
 
 func (s *sectionSource) Next() bool {
-	if !s.first {
-		if !s.r.Next() {
-			s.err = s.r.Err()
-			return false
+	for {
+		if !s.first {
+			if !s.r.Next() {
+				s.err = s.r.Err()
+				return false
+			}
+			if s.r.Table() != s.t {
+				s.more = true
+				return false
+			}
 		}
-		if s.r.Table() != s.t {
-			s.more = true
-			return false
+		s.first = false
+		s.n++
+		if s.nulValue() {
+			continue // PostgreSQL cannot take the row; userload rejects it
 		}
-	}
-	s.first = false
-	s.n++
-	vals := s.r.Values()
-	if s.row == nil {
-		s.row = make([]any, 2+len(s.cols))
-	}
-	s.row[0], s.row[1] = s.n, s.r.Pos().String()
-	for i, c := range s.cols {
-		if v := vals[c.index]; v.Null {
-			s.row[2+i] = nil
-		} else {
-			s.row[2+i] = v.Str
+		vals := s.r.Values()
+		if s.row == nil {
+			s.row = make([]any, 2+len(s.cols))
 		}
+		s.row[0], s.row[1] = s.n, s.r.Pos().String()
+		for i, c := range s.cols {
+			if v := vals[c.index]; v.Null {
+				s.row[2+i] = nil
+			} else {
+				s.row[2+i] = v.Str
+			}
+		}
+		return true
 	}
-	return true
+}
+
+// nulValue reports a value holding a NUL character, which no text column
+// can store, as a bad value of its column (the record's reject reason in
+// userload), and whether the row had one.
+func (s *sectionSource) nulValue() bool {
+	bad := false
+	for _, c := range s.cols {
+		v := s.r.Values()[c.index]
+		if v.Null || strings.IndexByte(v.Str, 0) < 0 {
+			continue
+		}
+		bad = true
+		s.fc.add(&Finding{Check: CheckBadValue, Object: s.o.Name, Column: c.name, Count: 1,
+			Samples: []string{fmt.Sprintf("%s: %s=%s: the value holds a NUL character", s.r.Pos(), c.name, strconv.Quote(v.Str))}})
+	}
+	return bad
 }
 
 func (s *sectionSource) Values() ([]any, error) { return s.row, nil }
