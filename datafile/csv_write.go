@@ -12,8 +12,10 @@ import (
 // csvWriter writes one table as RFC 4180 CSV with LF line ends: a header
 // row, then one line per row. A field is quoted only when it must be: when
 // it holds a comma, a double quote, CR or LF, starts with a byte order mark,
-// or equals the NULL marker (by default the empty string, so the empty
-// string is written "" and NULL as nothing).
+// equals the NULL marker (by default the empty string, so the empty string
+// is written "" and NULL as nothing), or is exactly \. , which PostgreSQL's
+// COPY (and psql's \copy) take for the end of the data when it stands alone
+// on a line; PostgreSQL's own CSV writer quotes it too.
 type csvWriter struct {
 	bw     *bufio.Writer
 	closer io.Closer
@@ -97,7 +99,7 @@ func (c *csvWriter) write(row int64) error {
 // text.
 func (c *csvWriter) appendField(b []byte, s string, value bool) []byte {
 	quote := strings.ContainsAny(s, ",\"\r\n") || strings.HasPrefix(s, "\uFEFF") ||
-		(value && s == c.null)
+		(value && s == c.null) || s == `\.`
 	if !quote {
 		return append(b, s...)
 	}

@@ -14,6 +14,7 @@ var pieces = []string{
 	"a", "Z", "0", "42", " ", "  ", `"`, `""`, `\`, `\\`, `\0012`, `\n`, "\n", "\t", "\r", "\r\n",
 	",", "{", "}", "#", "NULL", "TABLE", "é", "日本", "😀", "\u00a0", "_x000D_", "<&>", "'",
 	"\x01", "\x1f", "\x7f", "\x00", "\uFEFF",
+	`\.`, ".", `\N`,
 }
 
 // xmlUnsafe are the pieces a workbook cannot hold.

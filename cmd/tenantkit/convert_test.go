@@ -67,3 +67,49 @@ func TestConvertErrors(t *testing.T) {
 		t.Errorf("unknown format: %d %q", res.Code, res.Stderr)
 	}
 }
+
+// TestConvertKeepsEmptyTables: a table without rows keeps its header in
+// every format, as extract writes it (issue 22: it used to vanish, leaving
+// a 0-byte CSV file that tenantkit itself rejects).
+func TestConvertKeepsEmptyTables(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "category.csv")
+	if err := os.WriteFile(in, []byte("id,sym,description\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.csv")
+	if res := testkit.Run(t, nil, "convert", in, out); res.Code != 0 || res.Stderr != "converted 0 rows\n" {
+		t.Fatalf("csv to csv: %d %q", res.Code, res.Stderr)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "id,sym,description\n" {
+		t.Errorf("out.csv: %q", got)
+	}
+	dat := filepath.Join(dir, "two.dat")
+	src := "TABLE category\n    id sym\nTABLE priority\n    code\n    { \"P1\" }\nTABLE location\n    id\n"
+	if err := os.WriteFile(dat, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	back := filepath.Join(dir, "back.dat")
+	if res := testkit.Run(t, nil, "convert", "--quiet", dat, back); res.Code != 0 {
+		t.Fatalf("userload to userload: %d %s", res.Code, res.Stderr)
+	}
+	want := "TABLE category\n    id sym\n\nTABLE priority\n    code\n    { \"P1\" }\n\nTABLE location\n    id\n"
+	if got, _ := os.ReadFile(back); string(got) != want {
+		t.Errorf("back.dat:\n got %q\nwant %q", got, want)
+	}
+	csvDir := filepath.Join(dir, "csv") + "/"
+	if res := testkit.Run(t, nil, "convert", "--quiet", dat, csvDir); res.Code != 0 {
+		t.Fatalf("userload to csv dir: %d %s", res.Code, res.Stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "csv", "location.csv")); string(got) != "id\n" {
+		t.Errorf("location.csv: %q", got)
+	}
+	xlsx := filepath.Join(dir, "book.xlsx")
+	if res := testkit.Run(t, nil, "convert", "--quiet", dat, xlsx); res.Code != 0 {
+		t.Fatalf("userload to xlsx: %d %s", res.Code, res.Stderr)
+	}
+	res := testkit.Run(t, nil, "convert", "--quiet", xlsx, "-")
+	if res.Code != 0 || res.Stdout != want {
+		t.Errorf("xlsx to userload: %d\n got %q\nwant %q\n%s", res.Code, res.Stdout, want, res.Stderr)
+	}
+}
