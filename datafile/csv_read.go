@@ -14,12 +14,22 @@ import (
 // unquoted field equal to the marker is NULL and an unquoted empty field is
 // the empty string. A blank line is a record of one empty field, so it is
 // skipped in tables of more than one column (where it cannot be a record).
+//
+// Two options loosen the grammar for files of other writers: nullQuoted
+// makes a quoted field equal to the marker NULL as well (COPY's
+// FORCE_NULL), and lenient accepts a double quote inside an unquoted field
+// as a character, reporting each such field to onLenient.
 type csvReader struct {
 	textReader
 	null   *string
 	quoted []bool
 	rows   int64 // records returned
 	empty  bool  // the table without rows was returned
+
+	nullQuoted bool
+	lenient    bool
+	onLenient  func(Pos)
+	bare       bool // the field just read held a bare quote (lenient)
 }
 
 func newCSVReader(r io.Reader, file, table string, null *string, closer io.Closer) *csvReader {
@@ -72,7 +82,7 @@ func (c *csvReader) fail(err error) {
 
 // value interprets a field's text.
 func (c *csvReader) value(s string, quoted bool) Value {
-	if quoted {
+	if quoted && !c.nullQuoted {
 		return Value{Str: s}
 	}
 	if c.null == nil && s == "" || c.null != nil && s == *c.null {
@@ -123,6 +133,7 @@ func (c *csvReader) readRecord() (bool, error) {
 		var text string
 		var err error
 		quoted := b == '"'
+		start := s.pos()
 		if quoted {
 			text, err = c.readQuoted()
 		} else {
@@ -130,6 +141,12 @@ func (c *csvReader) readRecord() (bool, error) {
 		}
 		if err != nil {
 			return false, err
+		}
+		if c.bare {
+			c.bare = false
+			if c.onLenient != nil {
+				c.onLenient(start)
+			}
 		}
 		c.vals = append(c.vals, Value{Str: text})
 		c.quoted = append(c.quoted, quoted)
@@ -201,7 +218,11 @@ func (c *csvReader) readUnquoted() (string, error) {
 		case '\r':
 			return string(sb), nil
 		case '"':
-			return "", s.errorf(s.pos(), excerpt(sb), `bare " in an unquoted field (quote the field and double the ")`)
+			if !c.lenient {
+				return "", s.errorf(s.pos(), excerpt(sb), `bare " in an unquoted field (quote the field and double the ", or read with --lenient-quotes)`)
+			}
+			s.skip()
+			sb, c.bare = append(sb, '"'), true
 		default:
 			sb, _, err = s.readRune(sb)
 		}

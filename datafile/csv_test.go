@@ -55,6 +55,48 @@ func TestCSVGrammar(t *testing.T) {
 	}
 }
 
+// TestCSVOtherWriters: the options for files of writers that differ from
+// RFC 4180 or from tenantkit's NULL convention (issue 22, point 7).
+func TestCSVOtherWriters(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		opts    Options
+		want    string
+		lenient []string // positions reported by OnLenientQuote
+	}{
+		// Python's csv.writer(quoting=csv.QUOTE_ALL) writes None as "".
+		{"quoted empty is NULL", "id,n,s\n\"1\",\"\",\"x\"\n\"2\",\"3\",\"\"\n", Options{NullQuoted: true},
+			"TABLE f (id,n,s)\n2:1 \"1\" NULL \"x\"\n3:1 \"2\" \"3\" NULL\n", nil},
+		{"quoted empty is the empty string by default", "id,n\n\"1\",\"\"\n", Options{},
+			"TABLE f (id,n)\n2:1 \"1\" \"\"\n", nil},
+		{"quoted marker is NULL", "a,b,c\n\"\\N\",\\N,\"\"\n", Options{NullQuoted: true, Null: ptr(`\N`)},
+			"TABLE f (a,b,c)\n2:1 NULL NULL \"\"\n", nil},
+		// csv-spectrum's location_coordinates: a bare quote in an unquoted field.
+		{"lenient quotes", "Location,Coordinates\nHelsinki,60°10'N 24°56\"E\n2\"x\",\"a\"\"b\"\n", Options{LenientQuotes: true},
+			"TABLE f (Location,Coordinates)\n2:1 \"Helsinki\" \"60°10'N 24°56\\\"E\"\n3:1 \"2\\\"x\\\"\" \"a\\\"b\"\n",
+			[]string{"f.csv:2:10", "f.csv:3:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var lenient []string
+			opts := tt.opts
+			opts.OnLenientQuote = func(p Pos) { lenient = append(lenient, p.String()) }
+			got, err := readCSV(t, tt.in, opts)
+			if err != nil {
+				t.Fatalf("error: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+			// readBoth reads twice: the positions come twice.
+			if want := append(append([]string(nil), tt.lenient...), tt.lenient...); strings.Join(lenient, " ") != strings.Join(want, " ") {
+				t.Errorf("lenient fields at %q, want %q", lenient, tt.lenient)
+			}
+		})
+	}
+}
+
 func TestCSVErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -65,7 +107,7 @@ func TestCSVErrors(t *testing.T) {
 		{"empty column name", "a,,c\n", `f.csv:1:1: empty column name in header field 2`},
 		{"duplicate column", "a,b,a\n", `f.csv:1:1: duplicate column a in the header`},
 		{"NUL bytes", strings.Repeat("\x00", 1000), `f.csv:1:1: header field 1 holds a NUL byte: not a column name (is this a text file?)`},
-		{"bare quote", "a,b\n1,x\"y\n", `f.csv:2:4: bare " in an unquoted field (quote the field and double the ") (near "x")`},
+		{"bare quote", "a,b\n1,x\"y\n", `f.csv:2:4: bare " in an unquoted field (quote the field and double the ", or read with --lenient-quotes) (near "x")`},
 		{"junk after quote", "a,b\n\"x\"y,2\n", `f.csv:2:4: unexpected "y" after a quoted field`},
 		{"CR-only line ends count lines", "a,b\r1,2\r3\r", `f.csv:3:1: record has 1 field, the header has 2`},
 		{"unterminated quote", "a,b\n1,\"abc\n", `f.csv:2:3: unterminated quoted field (near "abc\n")`},

@@ -147,12 +147,15 @@ func (sr *sectionReader) open(path string, count bool) (datafile.Reader, error) 
 	}
 	opts := sr.opts
 	opts.Format = format
+	if !count {
+		opts.OnLenientQuote = nil // a re-read: the fields were counted the first time
+	}
 	if path == "-" && sr.stdinCopy != nil {
 		return sr.openStdin(count, opts)
 	}
 	fi, statErr := os.Stat(path)
 	if format == datafile.XLSX || path == "-" || statErr != nil || !fi.Mode().IsRegular() || !count {
-		return datafile.Open(path, sr.opts)
+		return datafile.Open(path, opts)
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -540,3 +540,41 @@ func TestChangeColumnStamped(t *testing.T) {
 	userload(t, db, 0, "--schema", overlay, "-f", h)
 	wantRows(t, db, stamps, "1:2020-01-01 2:2020-01-01 3:2021-06-01")
 }
+
+// TestOtherCSVWriters: files of Python's csv module load with
+// --null-quoted (None written as "" under QUOTE_ALL) and --lenient-quotes
+// (a bare quote in an unquoted field), which the summary counts (issue 22).
+func TestOtherCSVWriters(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	quoteAll := write(t, "ca_location.csv", "\"id\",\"name\",\"address\",\"tenant\"\r\n\"901\",\"Depot\",\"\",\"\"\r\n\"902\",\"Annex\",\"1 Main St\",\"\"\r\n")
+	res := userload(t, db, 1, "-f", quoteAll)
+	if !strings.Contains(res.Stderr, quoteAll+`:2:1: ca_location: column "tenant": value "": invalid input syntax for type integer`) {
+		t.Errorf("without --null-quoted, stderr:\n%s", res.Stderr)
+	}
+	userload(t, db, 0, "--null-quoted", "-f", quoteAll)
+	wantRows(t, db, "SELECT id, name, address, tenant FROM ca_location WHERE id > 900 ORDER BY id", `
+		901|Depot|NULL|NULL
+		902|Annex|1 Main St|NULL`)
+
+	bare := write(t, "ca_location.csv", "id,name,address\n903,Screens,24\" monitors\n904,Plain,x\n905,Two,\"a\"\"b\"\n906,Both,5\"1\"\n")
+	res = userload(t, db, 2, "-f", bare)
+	if !strings.Contains(res.Stderr, bare+`:2:15: bare " in an unquoted field`) {
+		t.Errorf("without --lenient-quotes, stderr:\n%s", res.Stderr)
+	}
+	res = userload(t, db, 0, "--lenient-quotes", "--json", "-f", bare)
+	var sum struct {
+		LenientQuotes int64 `json:"lenient_quotes"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &sum); err != nil || sum.LenientQuotes != 2 {
+		t.Errorf("lenient_quotes %d (%v):\n%s", sum.LenientQuotes, err, res.Stdout)
+	}
+	wantRows(t, db, "SELECT id, address FROM ca_location WHERE id > 902 ORDER BY id", `
+		903|24" monitors
+		904|x
+		905|a"b
+		906|5"1"`)
+	res = userload(t, db, 0, "--lenient-quotes", "-f", bare)
+	if !strings.Contains(res.Stdout, "2 fields with a bare \" accepted (--lenient-quotes)\n") {
+		t.Errorf("text summary:\n%s", res.Stdout)
+	}
+}

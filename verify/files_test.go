@@ -167,3 +167,25 @@ func TestVerifyFilesNulValue(t *testing.T) {
 		t.Errorf("findings\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestVerifyFilesCSVOptions: verify -f reads CSV files with the options
+// userload has: --null-quoted makes "" NULL, --lenient-quotes accepts a
+// bare quote and says how many fields needed it.
+func TestVerifyFilesCSVOptions(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, cleanFixture)
+	f := writeTemp(t, "priority.csv", "\"code\",\"label\",\"sort_order\"\n\"P7\",\"Seven\",\"\"\n")
+	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f)
+	if want := []string{`bad-value pri.sort_order: 1: ` + f + `:2:1: sort_order="": invalid input syntax for type integer: ""`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
+		t.Errorf("exit %d, findings %q", res.Code, rep.lines())
+	}
+	rep, res = runVerify(t, db, "--schema", "fixtures/schema.xml", "--null-quoted", "-f", f)
+	if want := []string{`null-value pri.sort_order: 1: ` + f + `:2:1: sort_order is NULL (NOT NULL column)`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
+		t.Errorf("--null-quoted: exit %d, findings %q", res.Code, rep.lines())
+	}
+	bare := writeTemp(t, "priority.csv", "code,label,sort_order\nP8,8\" label,8\n")
+	res = testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "-f", bare, "--lenient-quotes")
+	if res.Code != 0 || !strings.Contains(res.Stderr, "1 field with a bare \" accepted (--lenient-quotes)\n") {
+		t.Errorf("--lenient-quotes: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+}

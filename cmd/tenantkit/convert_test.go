@@ -113,3 +113,28 @@ func TestConvertKeepsEmptyTables(t *testing.T) {
 		t.Errorf("xlsx to userload: %d\n got %q\nwant %q\n%s", res.Code, res.Stdout, want, res.Stderr)
 	}
 }
+
+// TestConvertOtherCSVWriters: --null-quoted and --lenient-quotes read the
+// files of Python's csv module; the summary counts the lenient fields.
+func TestConvertOtherCSVWriters(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "t.csv")
+	if err := os.WriteFile(in, []byte("\"a\",\"b\"\r\n\"1\",\"\"\r\n\"\",\"x\"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := testkit.Run(t, nil, "convert", "--null-quoted", in, "-")
+	if want := "TABLE t\n    a b\n    { \"1\", NULL }\n    { NULL, \"x\" }\n"; res.Code != 0 || res.Stdout != want {
+		t.Errorf("--null-quoted: %d\n got %q\nwant %q\n%s", res.Code, res.Stdout, want, res.Stderr)
+	}
+	if err := os.WriteFile(in, []byte("a,b\n24\" screen,1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := testkit.Run(t, nil, "convert", in, "-"); res.Code != 2 || !strings.Contains(res.Stderr, in+`:2:3: bare " in an unquoted field`) {
+		t.Errorf("strict: %d %q", res.Code, res.Stderr)
+	}
+	res = testkit.Run(t, nil, "convert", "--lenient-quotes", in, "-")
+	if want := "TABLE t\n    a b\n    { \"24\\\" screen\", \"1\" }\n"; res.Code != 0 || res.Stdout != want ||
+		res.Stderr != "converted 1 rows\n1 field with a bare \" accepted (--lenient-quotes)\n" {
+		t.Errorf("--lenient-quotes: %d\n got %q\nwant %q\n%q", res.Code, res.Stdout, want, res.Stderr)
+	}
+}

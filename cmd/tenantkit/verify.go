@@ -63,6 +63,7 @@ Examples:
 			&cli.StringFlag{Name: "encoding", Usage: "with -f: input `ENCODING`, e.g. latin1 (default UTF-8)"},
 			&cli.StringFlag{Name: "null", Usage: "with -f: CSV: the unquoted `TEXT` meaning NULL (default: an empty unquoted field)"},
 			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "with -f: userload: backslashes are literal inside quotes"},
+			csvReadFlags("with -f: ")[0], csvReadFlags("with -f: ")[1],
 		),
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			if e.c.NArg() > 0 {
@@ -126,6 +127,7 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) e
 		v := e.c.String("null")
 		read.Null = &v
 	}
+	lenient := applyCSVReadFlags(e.c, &read)
 	// Unreadable files and bad reading options are bad input: find them
 	// before anything runs.
 	for _, f := range files {
@@ -146,6 +148,9 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) e
 		return exit.Usage(err)
 	case err != nil:
 		return err // a *datafile.SyntaxError is exit 2, the rest 3
+	}
+	if !e.Quiet() {
+		lenient.report(e.Stderr)
 	}
 	return printVerifyReport(e, rep)
 }
