@@ -391,6 +391,11 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 		return nil, exit.Usagef("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
 			where, sec.obj.Table, l.opts.Mode)
 	}
+	if n := len(g.cols); n+auxColumns > maxTableColumns {
+		return nil, exit.Usagef("%s: table %q: %d columns to load, but userload stages each record with %d columns of its own in a table, "+
+			"and PostgreSQL allows %d columns a table: load at most %d columns at once (split the columns over two sections that both hold the match key)",
+			where, sec.obj.Table, n, auxColumns, maxTableColumns, maxTableColumns-auxColumns)
+	}
 	l.groups = append(l.groups, g)
 	l.bySig[sigOf(sec)] = g
 	ddl := fmt.Sprintf("CREATE TEMP TABLE %s (_n bigint, _f int, _l int, _c int", g.typed())

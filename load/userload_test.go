@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -576,5 +577,45 @@ func TestOtherCSVWriters(t *testing.T) {
 	res = userload(t, db, 0, "--lenient-quotes", "-f", bare)
 	if !strings.Contains(res.Stdout, "2 fields with a bare \" accepted (--lenient-quotes)\n") {
 		t.Errorf("text summary:\n%s", res.Stdout)
+	}
+}
+
+// TestWideTables: a table of up to 1,596 columns loads; a wider one is bad
+// input naming the limit (exit 2) rather than a database failure (exit 3,
+// "tables can have at most 1600 columns"), issue 22.
+func TestWideTables(t *testing.T) {
+	db := testkit.NewDB(t)
+	wide := func(table string, n int) (ddl, file string) {
+		var defs, names, vals []string
+		for i := 1; i <= n; i++ {
+			defs = append(defs, fmt.Sprintf("c%d text", i))
+			names = append(names, fmt.Sprintf("c%d", i))
+			vals = append(vals, fmt.Sprintf(`"%d"`, i))
+		}
+		return fmt.Sprintf("CREATE TABLE %s (%s, PRIMARY KEY (c1))", table, strings.Join(defs, ", ")),
+			fmt.Sprintf("TABLE %s\n %s\n { %s }\n", table, strings.Join(names, " "), strings.Join(vals, ", "))
+	}
+	ddl, ok := wide("w1596", 1596)
+	db.Exec(t, ddl)
+	ddl, tooWide := wide("w1598", 1598)
+	db.Exec(t, ddl)
+	userload(t, db, 0, "-f", write(t, "ok.dat", ok))
+	wantRows(t, db, "SELECT c1, c1596 FROM w1596", "1|1596")
+	f := write(t, "wide.dat", tooWide)
+	res := userload(t, db, 2, "-f", f)
+	if want := f + `:1: table "w1598": 1598 columns to load, but userload stages each record with 4 columns of its own in a table, and PostgreSQL allows 1600 columns a table: load at most 1596 columns at once`; !strings.Contains(res.Stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+	}
+	wantRows(t, db, "SELECT count(*) FROM w1598", "0")
+	res = testkit.Run(t, db, "verify", "-f", f)
+	if res.Code != 0 {
+		t.Errorf("verify -f of 1598 columns: exit %d\n%s", res.Code, res.Stderr)
+	}
+	ddl, tooWide = wide("w1599", 1599)
+	db.Exec(t, ddl)
+	f = write(t, "wider.dat", tooWide)
+	res = testkit.Run(t, db, "verify", "-f", f)
+	if want := f + `:3:2: table w1599: 1599 columns to check, but verify -f copies each record with 2 columns of its own into a table, and PostgreSQL allows 1600 columns a table: check at most 1598 columns at once`; res.Code != 2 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("verify -f of 1599 columns: exit %d, stderr lacks %q:\n%s", res.Code, want, res.Stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/datafile"
+	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -43,6 +44,10 @@ type FileOptions struct {
 	Sample int
 	Quiet  bool
 }
+
+// maxTableColumns is PostgreSQL's limit on the columns of a table, which
+// the temporary table of a section must respect.
+const maxTableColumns = 1600
 
 // ErrTenantInactive is returned by Files when the -t tenant is inactive.
 var ErrTenantInactive = errors.New("the tenant is inactive")
@@ -231,6 +236,11 @@ func (fc *fileChecker) table(ctx context.Context, r datafile.Reader) (bool, erro
 	}
 	if r.Values() == nil {
 		return r.Next(), r.Err()
+	}
+	if n := len(cols); n+2 > maxTableColumns {
+		return false, exit.Usagef("%s: %d columns to check, but verify -f copies each record with 2 columns of its own into a table, "+
+			"and PostgreSQL allows %d columns a table: check at most %d columns at once (split the columns over two sections)",
+			where, n, maxTableColumns, maxTableColumns-2)
 	}
 	fc.section++
 	tmpName := fmt.Sprintf("tenantkit_verify_%d", fc.section)
