@@ -192,21 +192,21 @@ func (c *csvReader) readUnquoted() (string, error) {
 	s := c.s
 	start := s.pos()
 	sb := c.sb[:0]
-	defer func() { c.sb = sb[:0] }()
+	defer func() { c.sb = c.keep(sb) }()
 	for {
 		if !s.ensure(1) {
-			return string(sb), s.err
+			return c.text(sb), s.err
 		}
 		chunk := s.buf[s.r:s.w]
 		i := 0
 		for i < len(chunk) && !csvSpecial[0][chunk[i]] {
 			i++
 		}
-		sb = append(sb, chunk[:i]...)
+		sb = append(c.room(sb, i), chunk[:i]...)
 		s.r += i
 		s.col += i
-		if len(sb) > c.maxLen {
-			return "", s.errorf(start, excerpt(sb), "field longer than %d bytes", c.maxLen)
+		if c.held+len(sb) > c.maxLen {
+			return "", s.errorf(start, c.head(sb), "field longer than %d bytes", c.maxLen)
 		}
 		if i == len(chunk) {
 			continue
@@ -214,12 +214,12 @@ func (c *csvReader) readUnquoted() (string, error) {
 		var err error
 		switch chunk[i] {
 		case ',', '\n':
-			return string(sb), nil
+			return c.text(sb), nil
 		case '\r':
-			return string(sb), nil
+			return c.text(sb), nil
 		case '"':
 			if !c.lenient {
-				return "", s.errorf(s.pos(), excerpt(sb), `bare " in an unquoted field (quote the field and double the ", or read with --lenient-quotes)`)
+				return "", s.errorf(s.pos(), c.head(sb), `bare " in an unquoted field (quote the field and double the ", or read with --lenient-quotes)`)
 			}
 			s.skip()
 			sb, c.bare = append(sb, '"'), true
@@ -238,24 +238,24 @@ func (c *csvReader) readQuoted() (string, error) {
 	start := s.pos()
 	s.skip()
 	sb := c.sb[:0]
-	defer func() { c.sb = sb[:0] }()
+	defer func() { c.sb = c.keep(sb) }()
 	for {
 		if !s.ensure(1) {
 			if s.err != nil {
 				return "", s.err
 			}
-			return "", s.errorf(start, excerpt(sb), "unterminated quoted field")
+			return "", s.errorf(start, c.head(sb), "unterminated quoted field")
 		}
 		chunk := s.buf[s.r:s.w]
 		i := 0
 		for i < len(chunk) && !csvSpecial[1][chunk[i]] {
 			i++
 		}
-		sb = append(sb, chunk[:i]...)
+		sb = append(c.room(sb, i), chunk[:i]...)
 		s.r += i
 		s.col += i
-		if len(sb) > c.maxLen {
-			return "", s.errorf(start, excerpt(sb), "field longer than %d bytes", c.maxLen)
+		if c.held+len(sb) > c.maxLen {
+			return "", s.errorf(start, c.head(sb), "field longer than %d bytes", c.maxLen)
 		}
 		if i == len(chunk) {
 			continue
@@ -269,7 +269,7 @@ func (c *csvReader) readQuoted() (string, error) {
 				sb = append(sb, '"')
 				continue
 			}
-			return string(sb), nil
+			return c.text(sb), nil
 		case '\n':
 			s.skip()
 			sb = append(sb, '\n')
