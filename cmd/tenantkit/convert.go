@@ -25,7 +25,7 @@ Examples:
    tenantkit convert contacts.xlsx contacts.dat
    tenantkit convert --table ca_contact contacts.csv contacts.dat
    tenantkit convert export.dat csv-out/`,
-		Flags: append([]cli.Flag{
+		Flags: withCSVReadFlags([]cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "input `FORMAT` (userload, csv, xlsx)"},
 			&cli.StringFlag{Name: "format", Usage: "output `FORMAT` (userload, csv, xlsx)"},
 			&cli.StringFlag{Name: "table", Usage: "table `NAME` of a CSV input (default: the file name)"},
@@ -35,7 +35,7 @@ Examples:
 			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "userload: backslashes are literal inside quotes"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summary"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
-		}, csvReadFlags("")...),
+		}, "null", ""),
 		Action: func(c *cli.Context) error {
 			e := newEnv(c)
 			if c.NArg() != 2 {

@@ -11,12 +11,22 @@ import (
 )
 
 // csvReadFlags are the CSV reading options for files of other writers,
-// shared by every command that reads data files.
+// shared by every command that reads data files; prefix starts their usage.
 func csvReadFlags(prefix string) []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "null-quoted", Usage: prefix + `CSV: a quoted field equal to the NULL marker is NULL too, so "" is NULL (COPY's FORCE_NULL; Python's QUOTE_ALL writes None as "")`},
 		&cli.BoolFlag{Name: "lenient-quotes", Usage: prefix + `CSV: accept a " inside an unquoted field as a character (as Python's csv reader and COPY do) and report how many fields needed it`},
 	}
+}
+
+// withCSVReadFlags inserts csvReadFlags after the flag called after.
+func withCSVReadFlags(flags []cli.Flag, after, prefix string) []cli.Flag {
+	for i, f := range flags {
+		if f.Names()[0] == after {
+			return append(append(flags[:i+1:i+1], csvReadFlags(prefix)...), flags[i+1:]...)
+		}
+	}
+	panic("withCSVReadFlags: no flag " + after)
 }
 
 // lenientCount counts the fields read with --lenient-quotes.

@@ -52,7 +52,7 @@ Examples:
    tenantkit verify --schema fixtures/schema.xml
    tenantkit verify --objects 'cr,cnt' --sample 3 --json
    tenantkit verify -f contacts.dat -f tickets.csv -t Acme`,
-		Flags: withSchema(
+		Flags: withSchema(withCSVReadFlags([]cli.Flag{
 			&cli.StringSliceFlag{Name: "objects", Usage: "check only these objects or tables (names or shell patterns, comma-separated)"},
 			&cli.IntFlag{Name: "sample", Value: 10, Usage: "offending keys to show per finding (0: none)"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 2, Usage: "database checks to run at once, on as many connections sharing one snapshot"},
@@ -63,8 +63,7 @@ Examples:
 			&cli.StringFlag{Name: "encoding", Usage: "with -f: input `ENCODING`, e.g. latin1 (default UTF-8)"},
 			&cli.StringFlag{Name: "null", Usage: "with -f: CSV: the unquoted `TEXT` meaning NULL (default: an empty unquoted field)"},
 			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "with -f: userload: backslashes are literal inside quotes"},
-			csvReadFlags("with -f: ")[0], csvReadFlags("with -f: ")[1],
-		),
+		}, "null", "with -f: ")...),
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			if e.c.NArg() > 0 {
 				return exit.Usagef("verify takes no arguments (got %q)", e.c.Args().First())
