@@ -126,6 +126,14 @@ func TestConvertOtherCSVWriters(t *testing.T) {
 	if want := "TABLE t\n    a b\n    { \"1\", NULL }\n    { NULL, \"x\" }\n"; res.Code != 0 || res.Stdout != want {
 		t.Errorf("--null-quoted: %d\n got %q\nwant %q\n%s", res.Code, res.Stdout, want, res.Stderr)
 	}
+	// "CSV (Macintosh)": lines end in a lone CR (issue 22: read as one header).
+	if err := os.WriteFile(in, []byte("a,b,c\r1,2,3\r4,5,6\r"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = testkit.Run(t, nil, "convert", in, "-")
+	if want := "TABLE t\n    a b c\n    { \"1\", \"2\", \"3\" }\n    { \"4\", \"5\", \"6\" }\n"; res.Code != 0 || res.Stdout != want || res.Stderr != "converted 2 rows\n" {
+		t.Errorf("CR line ends: %d\n got %q\nwant %q\n%s", res.Code, res.Stdout, want, res.Stderr)
+	}
 	if err := os.WriteFile(in, []byte("a,b\n24\" screen,1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
