@@ -178,8 +178,11 @@ func (x *xlsxReader) Next() bool {
 }
 
 func (x *xlsxReader) posAt(row, col int) Pos {
-	return Pos{File: x.name + "[" + x.sheet + "]", Line: row, Col: col}
+	return Pos{File: x.sheetFile(), Line: row, Col: col}
 }
+
+// sheetFile names the current sheet in positions: FILE[SHEET].
+func (x *xlsxReader) sheetFile() string { return x.name + "[" + x.sheet + "]" }
 
 // beginSheet opens the rows of a sheet and reads its header.
 func (x *xlsxReader) beginSheet(sheet string) error {
@@ -267,7 +270,7 @@ func (x *xlsxReader) endSheet() error {
 	case err != nil:
 		return fmt.Errorf("xlsx: %s: sheet %s: %w", x.name, x.sheet, err)
 	case dmg != nil:
-		return dmg.syntaxError(x.posAt(0, 0).File)
+		return dmg.syntaxError(x.sheetFile())
 	}
 	return nil
 }
