@@ -2,20 +2,34 @@ package datafile
 
 import (
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
 // csvReader parses one table from RFC 4180 CSV: a header row of column
-// names, then one record per line. Lines end in LF or CRLF; a quoted field
-// may hold commas, doubled quotes and line ends. NULL is an unquoted empty
+// names, then one record per line. Lines end in LF, CRLF or a lone CR (as
+// written by old Macintosh tools); a quoted field may hold commas, doubled
+// quotes and line ends. NULL is an unquoted empty
 // field and the empty string is "", unless a NULL marker is set: then an
 // unquoted field equal to the marker is NULL and an unquoted empty field is
 // the empty string. A blank line is a record of one empty field, so it is
 // skipped in tables of more than one column (where it cannot be a record).
+//
+// Two options loosen the grammar for files of other writers: nullQuoted
+// makes a quoted field equal to the marker NULL as well (COPY's
+// FORCE_NULL), and lenient accepts a double quote inside an unquoted field
+// as a character, reporting each such field to onLenient.
 type csvReader struct {
 	textReader
 	null   *string
 	quoted []bool
+	rows   int64 // records returned
+	empty  bool  // the table without rows was returned
+
+	nullQuoted bool
+	lenient    bool
+	onLenient  func(Pos)
+	bare       bool // the field just read held a bare quote (lenient)
 }
 
 func newCSVReader(r io.Reader, file, table string, null *string, closer io.Closer) *csvReader {
@@ -36,6 +50,11 @@ func (c *csvReader) Next() bool {
 	}
 	for {
 		more, err := c.readRecord()
+		if err == nil && !more && c.rows == 0 && !c.empty {
+			c.empty = true
+			c.vals, c.recPos = nil, c.table.Pos
+			return true
+		}
 		if err != nil || !more {
 			c.fail(err)
 			return false
@@ -51,6 +70,7 @@ func (c *csvReader) Next() bool {
 		for i, q := range c.quoted {
 			c.vals[i] = c.value(c.vals[i].Str, q)
 		}
+		c.rows++
 		return true
 	}
 }
@@ -62,7 +82,7 @@ func (c *csvReader) fail(err error) {
 
 // value interprets a field's text.
 func (c *csvReader) value(s string, quoted bool) Value {
-	if quoted {
+	if quoted && !c.nullQuoted {
 		return Value{Str: s}
 	}
 	if c.null == nil && s == "" || c.null != nil && s == *c.null {
@@ -84,6 +104,9 @@ func (c *csvReader) readHeader() error {
 	for i, v := range c.vals {
 		if v.Str == "" {
 			return c.s.errorf(c.recPos, "", "empty column name in header field %d", i+1)
+		}
+		if strings.IndexByte(v.Str, 0) >= 0 {
+			return c.s.errorf(c.recPos, "", "header field %d holds a NUL byte: not a column name (is this a text file?)", i+1)
 		}
 		if seen[v.Str] {
 			return c.s.errorf(c.recPos, "", "duplicate column %s in the header", v.Str)
@@ -110,6 +133,7 @@ func (c *csvReader) readRecord() (bool, error) {
 		var text string
 		var err error
 		quoted := b == '"'
+		start := s.pos()
 		if quoted {
 			text, err = c.readQuoted()
 		} else {
@@ -117,6 +141,12 @@ func (c *csvReader) readRecord() (bool, error) {
 		}
 		if err != nil {
 			return false, err
+		}
+		if c.bare {
+			c.bare = false
+			if c.onLenient != nil {
+				c.onLenient(start)
+			}
 		}
 		c.vals = append(c.vals, Value{Str: text})
 		c.quoted = append(c.quoted, quoted)
@@ -133,8 +163,12 @@ func (c *csvReader) readRecord() (bool, error) {
 			s.skip()
 			return true, nil
 		case b == '\r':
-			s.skip() // readUnquoted and readQuoted stop at CR only before LF
 			s.skip()
+			if b, ok := s.peek(); ok && b == '\n' {
+				s.skip()
+			} else {
+				s.line, s.col = s.line+1, 1 // a lone CR ends the line
+			}
 			return true, nil
 		default:
 			return false, s.errorf(s.pos(), "", "unexpected %q after a quoted field", peekRune(s))
@@ -152,26 +186,27 @@ var csvSpecial = func() (t [2][256]bool) {
 	return t
 }()
 
-// readUnquoted reads a field up to a comma, a line end or the end of input.
+// readUnquoted reads a field up to a comma, a line end (LF, CRLF or a lone
+// CR) or the end of input.
 func (c *csvReader) readUnquoted() (string, error) {
 	s := c.s
 	start := s.pos()
 	sb := c.sb[:0]
-	defer func() { c.sb = sb[:0] }()
+	defer func() { c.sb = c.keep(sb) }()
 	for {
 		if !s.ensure(1) {
-			return string(sb), s.err
+			return c.text(sb), s.err
 		}
 		chunk := s.buf[s.r:s.w]
 		i := 0
 		for i < len(chunk) && !csvSpecial[0][chunk[i]] {
 			i++
 		}
-		sb = append(sb, chunk[:i]...)
+		sb = append(c.room(sb, i), chunk[:i]...)
 		s.r += i
 		s.col += i
-		if len(sb) > c.maxLen {
-			return "", s.errorf(start, excerpt(sb), "field longer than %d bytes", c.maxLen)
+		if c.held+len(sb) > c.maxLen {
+			return "", s.errorf(start, c.head(sb), "field longer than %d bytes", c.maxLen)
 		}
 		if i == len(chunk) {
 			continue
@@ -179,16 +214,15 @@ func (c *csvReader) readUnquoted() (string, error) {
 		var err error
 		switch chunk[i] {
 		case ',', '\n':
-			return string(sb), nil
+			return c.text(sb), nil
 		case '\r':
-			s.ensure(2)
-			if s.w-s.r >= 2 && s.buf[s.r+1] == '\n' {
-				return string(sb), nil
+			return c.text(sb), nil
+		case '"':
+			if !c.lenient {
+				return "", s.errorf(s.pos(), c.head(sb), `bare " in an unquoted field (quote the field and double the ", or read with --lenient-quotes)`)
 			}
 			s.skip()
-			sb = append(sb, '\r')
-		case '"':
-			return "", s.errorf(s.pos(), excerpt(sb), `bare " in an unquoted field (quote the field and double the ")`)
+			sb, c.bare = append(sb, '"'), true
 		default:
 			sb, _, err = s.readRune(sb)
 		}
@@ -204,24 +238,24 @@ func (c *csvReader) readQuoted() (string, error) {
 	start := s.pos()
 	s.skip()
 	sb := c.sb[:0]
-	defer func() { c.sb = sb[:0] }()
+	defer func() { c.sb = c.keep(sb) }()
 	for {
 		if !s.ensure(1) {
 			if s.err != nil {
 				return "", s.err
 			}
-			return "", s.errorf(start, excerpt(sb), "unterminated quoted field")
+			return "", s.errorf(start, c.head(sb), "unterminated quoted field")
 		}
 		chunk := s.buf[s.r:s.w]
 		i := 0
 		for i < len(chunk) && !csvSpecial[1][chunk[i]] {
 			i++
 		}
-		sb = append(sb, chunk[:i]...)
+		sb = append(c.room(sb, i), chunk[:i]...)
 		s.r += i
 		s.col += i
-		if len(sb) > c.maxLen {
-			return "", s.errorf(start, excerpt(sb), "field longer than %d bytes", c.maxLen)
+		if c.held+len(sb) > c.maxLen {
+			return "", s.errorf(start, c.head(sb), "field longer than %d bytes", c.maxLen)
 		}
 		if i == len(chunk) {
 			continue
@@ -235,12 +269,7 @@ func (c *csvReader) readQuoted() (string, error) {
 				sb = append(sb, '"')
 				continue
 			}
-			if b, ok := s.peek(); ok && b == '\r' {
-				if s.ensure(2); s.w-s.r < 2 || s.buf[s.r+1] != '\n' {
-					return "", s.errorf(s.pos(), "", "unexpected %q after a quoted field", "\r")
-				}
-			}
-			return string(sb), nil
+			return c.text(sb), nil
 		case '\n':
 			s.skip()
 			sb = append(sb, '\n')

@@ -23,12 +23,16 @@ func TestCSVGrammar(t *testing.T) {
 	}{
 		{"NULL and empty string", "id,name,tenant\n1,,\"\"\n", nil, "TABLE f (id,name,tenant)\n2:1 \"1\" NULL \"\"\n"},
 		{"no final line end", "a,b\n1,2", nil, "TABLE f (a,b)\n2:1 \"1\" \"2\"\n"},
-		{"header only", "a,b\n", nil, ""},
+		{"header only", "a,b\n", nil, "TABLE f (a,b)\n1:1 (no rows)\n"},
+		{"header and blank lines only", "a,b\n\n\r\n", nil, "TABLE f (a,b)\n1:1 (no rows)\n"},
 		{"quoting", "a,b,c\n\"x,y\",\"say \"\"hi\"\"\",\"l1\nl2\r\nl3\"\n", nil,
 			"TABLE f (a,b,c)\n2:1 \"x,y\" \"say \\\"hi\\\"\" \"l1\\nl2\\r\\nl3\"\n"},
 		{"spaces kept", "a,b\n  x , y  \n", nil, "TABLE f (a,b)\n2:1 \"  x \" \" y  \"\n"},
 		{"CRLF", "a,b\r\n1,2\r\n3,\r\n", nil, "TABLE f (a,b)\n2:1 \"1\" \"2\"\n3:1 \"3\" NULL\n"},
-		{"lone CR is data", "a,b\n1\r2,3\n", nil, "TABLE f (a,b)\n2:1 \"1\\r2\" \"3\"\n"},
+		// Issue 22: "CSV (Macintosh)" ends lines in a lone CR.
+		{"CR-only line ends", "a,b,c\r1,2,3\r4,5,6\r", nil, "TABLE f (a,b,c)\n2:1 \"1\" \"2\" \"3\"\n3:1 \"4\" \"5\" \"6\"\n"},
+		{"CR after a quoted field", "a,b\r\"x\r\ny\",\"\"\r\"z\",\r", nil, "TABLE f (a,b)\n2:1 \"x\\r\\ny\" \"\"\n4:1 \"z\" NULL\n"},
+		{"lone CR in a quoted field is data", "a,b\n\"1\r2\",3\n", nil, "TABLE f (a,b)\n2:1 \"1\\r2\" \"3\"\n"},
 		{"blank lines skipped", "a,b\n\n1,2\n\n", nil, "TABLE f (a,b)\n3:1 \"1\" \"2\"\n"},
 		{"blank line is NULL in one column", "a\n\n\"\"\nx\n", nil, "TABLE f (a)\n2:1 NULL\n3:1 \"\"\n4:1 \"x\"\n"},
 		{"quoted header", "\"a,1\",\"b\"\"\"\n1,2\n", nil, "TABLE f (a,1,b\")\n2:1 \"1\" \"2\"\n"},
@@ -51,6 +55,48 @@ func TestCSVGrammar(t *testing.T) {
 	}
 }
 
+// TestCSVOtherWriters: the options for files of writers that differ from
+// RFC 4180 or from tenantkit's NULL convention (issue 22, point 7).
+func TestCSVOtherWriters(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		opts    Options
+		want    string
+		lenient []string // positions reported by OnLenientQuote
+	}{
+		// Python's csv.writer(quoting=csv.QUOTE_ALL) writes None as "".
+		{"quoted empty is NULL", "id,n,s\n\"1\",\"\",\"x\"\n\"2\",\"3\",\"\"\n", Options{NullQuoted: true},
+			"TABLE f (id,n,s)\n2:1 \"1\" NULL \"x\"\n3:1 \"2\" \"3\" NULL\n", nil},
+		{"quoted empty is the empty string by default", "id,n\n\"1\",\"\"\n", Options{},
+			"TABLE f (id,n)\n2:1 \"1\" \"\"\n", nil},
+		{"quoted marker is NULL", "a,b,c\n\"\\N\",\\N,\"\"\n", Options{NullQuoted: true, Null: ptr(`\N`)},
+			"TABLE f (a,b,c)\n2:1 NULL NULL \"\"\n", nil},
+		// csv-spectrum's location_coordinates: a bare quote in an unquoted field.
+		{"lenient quotes", "Location,Coordinates\nHelsinki,60°10'N 24°56\"E\n2\"x\",\"a\"\"b\"\n", Options{LenientQuotes: true},
+			"TABLE f (Location,Coordinates)\n2:1 \"Helsinki\" \"60°10'N 24°56\\\"E\"\n3:1 \"2\\\"x\\\"\" \"a\\\"b\"\n",
+			[]string{"f.csv:2:10", "f.csv:3:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var lenient []string
+			opts := tt.opts
+			opts.OnLenientQuote = func(p Pos) { lenient = append(lenient, p.String()) }
+			got, err := readCSV(t, tt.in, opts)
+			if err != nil {
+				t.Fatalf("error: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+			// readBoth reads twice: the positions come twice.
+			if want := append(append([]string(nil), tt.lenient...), tt.lenient...); strings.Join(lenient, " ") != strings.Join(want, " ") {
+				t.Errorf("lenient fields at %q, want %q", lenient, tt.lenient)
+			}
+		})
+	}
+}
+
 func TestCSVErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -60,9 +106,10 @@ func TestCSVErrors(t *testing.T) {
 		{"empty file", "", `f.csv:1:1: no header row of column names`},
 		{"empty column name", "a,,c\n", `f.csv:1:1: empty column name in header field 2`},
 		{"duplicate column", "a,b,a\n", `f.csv:1:1: duplicate column a in the header`},
-		{"bare quote", "a,b\n1,x\"y\n", `f.csv:2:4: bare " in an unquoted field (quote the field and double the ") (near "x")`},
+		{"NUL bytes", strings.Repeat("\x00", 1000), `f.csv:1:1: header field 1 holds a NUL byte: not a column name (is this a text file?)`},
+		{"bare quote", "a,b\n1,x\"y\n", `f.csv:2:4: bare " in an unquoted field (quote the field and double the ", or read with --lenient-quotes) (near "x")`},
 		{"junk after quote", "a,b\n\"x\"y,2\n", `f.csv:2:4: unexpected "y" after a quoted field`},
-		{"CR after quote", "a,b\n\"x\"\r2\n", `f.csv:2:4: unexpected "\r" after a quoted field`},
+		{"CR-only line ends count lines", "a,b\r1,2\r3\r", `f.csv:3:1: record has 1 field, the header has 2`},
 		{"unterminated quote", "a,b\n1,\"abc\n", `f.csv:2:3: unterminated quoted field (near "abc\n")`},
 		{"too few fields", "a,b\n1,2\n3\n", `f.csv:3:1: record has 1 field, the header has 2`},
 		{"too many fields", "a,b\n1,2,3\n", `f.csv:2:1: record has more fields than the 2 of the header`},

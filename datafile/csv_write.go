@@ -1,7 +1,6 @@
 package datafile
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -12,13 +11,14 @@ import (
 // csvWriter writes one table as RFC 4180 CSV with LF line ends: a header
 // row, then one line per row. A field is quoted only when it must be: when
 // it holds a comma, a double quote, CR or LF, starts with a byte order mark,
-// or equals the NULL marker (by default the empty string, so the empty
-// string is written "" and NULL as nothing).
+// equals the NULL marker (by default the empty string, so the empty string
+// is written "" and NULL as nothing), or is exactly \. , which PostgreSQL's
+// COPY (and psql's \copy) take for the end of the data when it stands alone
+// on a line; PostgreSQL's own CSV writer quotes it too.
 type csvWriter struct {
-	bw     *bufio.Writer
+	lineOut
 	closer io.Closer
 	null   string
-	enc    *rowEncoder
 	name   string // output name for the one-table error
 
 	table *Table
@@ -27,7 +27,7 @@ type csvWriter struct {
 }
 
 func newCSVWriter(w io.Writer, name string, null *string, enc encoding.Encoding, closer io.Closer) *csvWriter {
-	c := &csvWriter{bw: bufio.NewWriterSize(w, 64<<10), closer: closer, enc: newRowEncoder(enc), name: name}
+	c := &csvWriter{lineOut: newLineOut(w, enc), closer: closer, name: name}
 	if null != nil {
 		c.null = *null
 	}
@@ -84,12 +84,10 @@ func (c *csvWriter) WriteRow(vals []Value) error {
 }
 
 func (c *csvWriter) write(row int64) error {
-	b, err := c.enc.encode(c.line)
-	if err != nil {
+	if err := c.send(c.line); err != nil {
 		return fmt.Errorf("csv: %s: %w", lineName(c.table.Name, row), err)
 	}
-	_, err = c.bw.Write(b)
-	return err
+	return nil
 }
 
 // appendField appends s, quoted if it must be. A value (as opposed to a
@@ -97,18 +95,11 @@ func (c *csvWriter) write(row int64) error {
 // text.
 func (c *csvWriter) appendField(b []byte, s string, value bool) []byte {
 	quote := strings.ContainsAny(s, ",\"\r\n") || strings.HasPrefix(s, "\uFEFF") ||
-		(value && s == c.null)
+		(value && s == c.null) || s == `\.`
 	if !quote {
-		return append(b, s...)
+		return c.appendRun(b, s)
 	}
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			b = append(b, '"')
-		}
-		b = append(b, s[i])
-	}
-	return append(b, '"')
+	return append(c.appendDoubled(append(b, '"'), s), '"')
 }
 
 func (c *csvWriter) Close() error {

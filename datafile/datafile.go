@@ -15,8 +15,6 @@
 // The grammar of each format is described on its reader type in the
 // source. What does not survive a round trip:
 //
-//   - A Reader yields rows, so a table without rows (a TABLE section with no
-//     records, a CSV file with only a header) is not seen by Copy.
 //   - XLSX cannot keep NULL apart from the empty string: both are an empty
 //     cell, which reads back as NULL. Empty rows at the end of a sheet are
 //     dropped, and control characters other than tab, CR and LF cannot be
@@ -95,16 +93,24 @@ func (e *SyntaxError) Error() string {
 //
 //	for r.Next() {
 //		t, vals, pos := r.Table(), r.Values(), r.Pos()
+//		if vals == nil { ... } // a table without rows
 //	}
 //	if err := r.Err(); err != nil { ... }
+//
+// Every table a file names is seen, rows or not: a table without rows (a
+// TABLE section with no records, a CSV file or a sheet with only a header)
+// is one step of Next whose Values are nil and whose Pos is the table's
+// header, so that consumers check its name and columns all the same.
 type Reader interface {
-	// Next advances to the next row and reports whether there is one.
+	// Next advances to the next row, or to a table without rows, and
+	// reports whether there is one.
 	Next() bool
 	// Table is the table of the current row. It stays the same pointer for
 	// every row of one section.
 	Table() *Table
-	// Values are the current row's fields, one per column of Table. The
-	// slice is reused by the next call to Next.
+	// Values are the current row's fields, one per column of Table, or nil
+	// when the current table has no rows. The slice is reused by the next
+	// call to Next.
 	Values() []Value
 	// Pos is where the current record starts.
 	Pos() Pos

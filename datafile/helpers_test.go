@@ -11,6 +11,8 @@ import (
 //
 //	TABLE t (a,b)
 //	2:5 "x" NULL
+//	TABLE u (c)
+//	7:1 (no rows)
 func dump(r Reader) (string, error) {
 	var b strings.Builder
 	var cur *Table
@@ -21,6 +23,9 @@ func dump(r Reader) (string, error) {
 		}
 		p := r.Pos()
 		fmt.Fprintf(&b, "%d:%d", p.Line, p.Col)
+		if r.Values() == nil {
+			b.WriteString(" (no rows)")
+		}
 		for _, v := range r.Values() {
 			if v.Null {
 				b.WriteString(" NULL")
@@ -49,6 +54,9 @@ func readSections(r Reader) ([]section, error) {
 			out = append(out, section{Table: t})
 		}
 		s := &out[len(out)-1]
+		if r.Values() == nil {
+			continue // a table without rows
+		}
 		s.Rows = append(s.Rows, append([]Value(nil), r.Values()...))
 	}
 	return out, r.Err()

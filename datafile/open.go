@@ -32,6 +32,18 @@ type Options struct {
 	// Table names the table of a CSV file being read; the default is the
 	// file's base name without its extension.
 	Table string
+	// NullQuoted makes a quoted CSV field equal to the NULL marker NULL
+	// too, as COPY's FORCE_NULL does for every column: with the default
+	// marker, "" is NULL (as Python's csv module writes None under
+	// QUOTE_ALL), and the empty string cannot be written.
+	NullQuoted bool
+	// LenientQuotes accepts a double quote inside an unquoted CSV field as
+	// an ordinary character (x"y reads as x"y), as Python's csv reader and
+	// PostgreSQL's COPY do, instead of reporting it as malformed.
+	LenientQuotes bool
+	// OnLenientQuote, when set, is called with the position of every field
+	// that LenientQuotes accepted.
+	OnLenientQuote func(Pos)
 }
 
 // DetectFormat returns the format of the file at path. A non-empty explicit
@@ -140,7 +152,9 @@ func newReader(r io.Reader, name string, opts Options, closer io.Closer) (Reader
 				table = "stdin"
 			}
 		}
-		return newCSVReader(r, name, table, opts.Null, closer), nil
+		c := newCSVReader(r, name, table, opts.Null, closer)
+		c.nullQuoted, c.lenient, c.onLenient = opts.NullQuoted, opts.LenientQuotes, opts.OnLenientQuote
+		return c, nil
 	case Userload:
 		return newUserloadReader(r, name, opts.LiteralBackslash, closer), nil
 	}
@@ -234,8 +248,8 @@ func newWriter(w io.Writer, name string, opts Options, closer io.Closer) (Writer
 
 // Copy copies every row of src to dst, starting a new table in dst each time
 // the table of src changes, and returns the number of rows copied. It closes
-// neither. Errors carry the position of the row in src. Tables without rows
-// do not reach dst, since a Reader only yields rows.
+// neither. Errors carry the position of the row in src. A table without
+// rows is begun in dst all the same, so its header survives.
 func Copy(dst Writer, src Reader) (rows int64, err error) {
 	var cur *Table
 	for src.Next() {
@@ -244,6 +258,9 @@ func Copy(dst Writer, src Reader) (rows int64, err error) {
 				return rows, fmt.Errorf("%s: %w", src.Pos(), err)
 			}
 			cur = t
+		}
+		if src.Values() == nil {
+			continue // a table without rows
 		}
 		if err := dst.WriteRow(src.Values()); err != nil {
 			return rows, fmt.Errorf("%s: %w", src.Pos(), err)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // userloadReader parses the userload format:
@@ -33,6 +34,8 @@ import (
 type userloadReader struct {
 	textReader
 	literal bool
+	// unseen: the current table's header was read and no record yet.
+	unseen bool
 }
 
 func newUserloadReader(r io.Reader, name string, literal bool, closer io.Closer) *userloadReader {
@@ -46,10 +49,66 @@ type textReader struct {
 	maxLen int
 
 	table  *Table
-	vals   []Value
+	vals   []Value // the current row; nil for a table without rows
+	row    []Value // keeps the row buffer while vals is nil
 	recPos Pos
 	err    error
 	sb     []byte // scratch for the value being read
+	// blocks hold the start of a value longer than valueBlock, held bytes.
+	blocks [][]byte
+	held   int
+}
+
+// valueBlock is the size of the buffer a reader keeps for the next value,
+// and of the blocks a longer value is gathered in (see room).
+const valueBlock = 1 << 20
+
+// room makes room for n more bytes of the value being read into sb. Past
+// valueBlock, a full buffer is set aside as a block instead of grown, so a
+// huge value is copied once (by text) rather than at every doubling, with
+// the old copies left for the garbage collector.
+func (t *textReader) room(sb []byte, n int) []byte {
+	if len(sb)+n <= cap(sb) || cap(sb) < valueBlock {
+		return sb
+	}
+	t.blocks = append(t.blocks, sb)
+	t.held += len(sb)
+	return make([]byte, 0, max(valueBlock, n))
+}
+
+// text returns the value gathered in the blocks and sb, and clears the
+// blocks. A value of several blocks is copied once into a buffer of its
+// exact size that becomes the string itself (as strings.Builder does:
+// nothing writes to it again).
+func (t *textReader) text(sb []byte) string {
+	if len(t.blocks) == 0 {
+		return string(sb)
+	}
+	buf := make([]byte, 0, t.held+len(sb))
+	for _, b := range t.blocks {
+		buf = append(buf, b...)
+	}
+	buf = append(buf, sb...)
+	t.blocks, t.held = nil, 0
+	return unsafe.String(unsafe.SliceData(buf), len(buf))
+}
+
+// head is the start of the value being read, for an error message.
+func (t *textReader) head(sb []byte) string {
+	if len(t.blocks) > 0 {
+		return excerpt(t.blocks[0])
+	}
+	return excerpt(sb)
+}
+
+// keep is the buffer to read the next value into: sb emptied, unless it
+// grew past valueBlock; the blocks of a value not taken by text are dropped.
+func (t *textReader) keep(sb []byte) []byte {
+	t.blocks, t.held = nil, 0
+	if cap(sb) > valueBlock {
+		return nil
+	}
+	return sb[:0]
 }
 
 func newTextReader(r io.Reader, name string, closer io.Closer) textReader {
@@ -82,7 +141,8 @@ func (u *userloadReader) Next() bool {
 	return true
 }
 
-// next reads up to the next record; io.EOF means a clean end.
+// next reads up to the next record, or past a table without records (then
+// vals is nil); io.EOF means a clean end.
 func (u *userloadReader) next() error {
 	s := u.s
 	for {
@@ -90,10 +150,15 @@ func (u *userloadReader) next() error {
 			return err
 		}
 		b, ok := s.peek()
+		if !ok && s.err != nil {
+			return s.err
+		}
+		if u.unseen && b != '{' {
+			u.unseen = false
+			u.vals, u.recPos = nil, u.table.Pos
+			return nil
+		}
 		if !ok {
-			if s.err != nil {
-				return s.err
-			}
 			return io.EOF
 		}
 		p := s.pos()
@@ -102,6 +167,7 @@ func (u *userloadReader) next() error {
 			if u.table == nil {
 				return s.errorf(p, "", "record before any TABLE line")
 			}
+			u.unseen = false
 			return u.readRecord()
 		case isWordByte(b):
 			w, err := u.readWord()
@@ -193,6 +259,9 @@ func (u *userloadReader) readName(what string) (string, error) {
 	if err == nil && name == "" {
 		err = s.errorf(p, "", "empty %s name", what)
 	}
+	if err == nil && strings.IndexByte(name, 0) >= 0 {
+		err = s.errorf(p, "", "%s name holds a NUL character", what)
+	}
 	return name, err
 }
 
@@ -246,7 +315,7 @@ func (u *userloadReader) readHeader(p Pos) error {
 		seen[col] = true
 		t.Columns = append(t.Columns, col)
 	}
-	u.table = t
+	u.table, u.unseen = t, true
 	return nil
 }
 
@@ -255,7 +324,8 @@ func (u *userloadReader) readRecord() error {
 	s := u.s
 	u.recPos = s.pos()
 	s.skip() // {
-	u.vals = u.vals[:0]
+	u.vals = u.row[:0]
+	defer func() { u.row = u.vals }()
 	ncols := len(u.table.Columns)
 	const (
 		start = iota
@@ -344,7 +414,7 @@ func (u *userloadReader) readQuoted() (string, error) {
 	start := s.pos()
 	s.skip() // "
 	sb := u.sb[:0]
-	defer func() { u.sb = sb[:0] }()
+	defer func() { u.sb = u.keep(sb) }()
 	lit := 0
 	if u.literal {
 		lit = 1
@@ -355,18 +425,18 @@ func (u *userloadReader) readQuoted() (string, error) {
 			if s.err != nil {
 				return "", s.err
 			}
-			return "", s.errorf(start, excerpt(sb), "unterminated quoted value")
+			return "", s.errorf(start, u.head(sb), "unterminated quoted value")
 		}
 		chunk := s.buf[s.r:s.w]
 		i := 0
 		for i < len(chunk) && !spec[chunk[i]] {
 			i++
 		}
-		sb = append(sb, chunk[:i]...)
+		sb = append(u.room(sb, i), chunk[:i]...)
 		s.r += i
 		s.col += i
-		if len(sb) > u.maxLen {
-			return "", s.errorf(start, excerpt(sb), "quoted value longer than %d bytes", u.maxLen)
+		if u.held+len(sb) > u.maxLen {
+			return "", s.errorf(start, u.head(sb), "quoted value longer than %d bytes", u.maxLen)
 		}
 		if i == len(chunk) {
 			continue
@@ -376,10 +446,10 @@ func (u *userloadReader) readQuoted() (string, error) {
 		case '"':
 			s.skip()
 			if !u.literal {
-				return string(sb), nil
+				return u.text(sb), nil
 			}
 			if b, ok := s.peek(); !ok || b != '"' {
-				return string(sb), nil
+				return u.text(sb), nil
 			}
 			s.skip()
 			sb = append(sb, '"')
@@ -393,7 +463,7 @@ func (u *userloadReader) readQuoted() (string, error) {
 		}
 		if err != nil {
 			if err == io.ErrUnexpectedEOF {
-				err = s.errorf(start, excerpt(sb), "unterminated quoted value")
+				err = s.errorf(start, u.head(sb), "unterminated quoted value")
 			}
 			return "", err
 		}

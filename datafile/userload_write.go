@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding"
@@ -21,10 +22,9 @@ import (
 // as it is. With literal backslashes (-e) only the double quote is special
 // and is doubled, everything else is written raw.
 type userloadWriter struct {
-	bw      *bufio.Writer
+	lineOut
 	closer  io.Closer
 	literal bool
-	enc     *rowEncoder
 
 	table *Table
 	rows  int64
@@ -32,7 +32,7 @@ type userloadWriter struct {
 }
 
 func newUserloadWriter(w io.Writer, literal bool, enc encoding.Encoding, closer io.Closer) *userloadWriter {
-	return &userloadWriter{bw: bufio.NewWriterSize(w, 64<<10), closer: closer, literal: literal, enc: newRowEncoder(enc)}
+	return &userloadWriter{lineOut: newLineOut(w, enc), closer: closer, literal: literal}
 }
 
 func (u *userloadWriter) BeginTable(t *Table) error {
@@ -82,12 +82,10 @@ func (u *userloadWriter) WriteRow(vals []Value) error {
 // encoding; row numbers the line for an error message (0: the header). The
 // message is only formatted on error: this runs once per row.
 func (u *userloadWriter) write(row int64) error {
-	b, err := u.enc.encode(u.line)
-	if err != nil {
+	if err := u.send(u.line); err != nil {
 		return fmt.Errorf("userload: %s: %w", lineName(u.table.Name, row), err)
 	}
-	_, err = u.bw.Write(b)
-	return err
+	return nil
 }
 
 // lineName names a line of a table's output in error messages.
@@ -138,13 +136,7 @@ func isPlainName(name string) bool {
 func (u *userloadWriter) appendQuoted(b []byte, s string) []byte {
 	b = append(b, '"')
 	if u.literal {
-		for i := 0; i < len(s); i++ {
-			if s[i] == '"' {
-				b = append(b, '"')
-			}
-			b = append(b, s[i])
-		}
-		return append(b, '"')
+		return append(u.appendDoubled(b, s), '"')
 	}
 	start := 0
 	for i := 0; i < len(s); i++ {
@@ -152,7 +144,7 @@ func (u *userloadWriter) appendQuoted(b []byte, s string) []byte {
 		if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
 			continue // copied in runs below: most bytes need no escape
 		}
-		b = append(b, s[start:i]...)
+		b = u.appendRun(b, s[start:i])
 		start = i + 1
 		switch c {
 		case '"', '\\':
@@ -167,7 +159,7 @@ func (u *userloadWriter) appendQuoted(b []byte, s string) []byte {
 			b = append(b, '\\', '0', '0'+c>>6, '0'+(c>>3)&7, '0'+c&7)
 		}
 	}
-	b = append(b, s[start:]...)
+	b = u.appendRun(b, s[start:])
 	return append(b, '"')
 }
 
@@ -208,6 +200,68 @@ func checkRow(t *Table, vals []Value, row int64) error {
 		}
 	}
 	return nil
+}
+
+// spillSize is how long a line may grow before it is sent on in parts.
+const spillSize = 64 << 10
+
+// lineOut sends the lines a writer assembles to the output, converted to
+// the output encoding. A line holding a huge value is sent in parts as it
+// grows (see appendRun), so that the value is never held a second time.
+type lineOut struct {
+	bw  *bufio.Writer
+	enc *rowEncoder
+	err error // the first error of a partial send, reported by send
+}
+
+func newLineOut(w io.Writer, enc encoding.Encoding) lineOut {
+	return lineOut{bw: bufio.NewWriterSize(w, spillSize), enc: newRowEncoder(enc)}
+}
+
+// appendRun appends s to the line b, sending the line on whenever it
+// reaches spillSize; it cuts s only between characters, so each part
+// converts on its own.
+func (o *lineOut) appendRun(b []byte, s string) []byte {
+	for len(b)+len(s) > spillSize && o.err == nil {
+		n := max(spillSize-len(b), 0) // b may have grown past it in small appends
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		b = append(b, s[:n]...)
+		s = s[n:]
+		out, err := o.enc.encode(b)
+		if err == nil {
+			_, err = o.bw.Write(out)
+		}
+		b, o.err = b[:0], err
+	}
+	return append(b, s...)
+}
+
+// appendDoubled appends s with each double quote doubled.
+func (o *lineOut) appendDoubled(b []byte, s string) []byte {
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			return o.appendRun(b, s)
+		}
+		b = append(o.appendRun(b, s[:i+1]), '"')
+		s = s[i+1:]
+	}
+}
+
+// send sends the rest of a line.
+func (o *lineOut) send(b []byte) error {
+	if err := o.err; err != nil {
+		o.err = nil
+		return err
+	}
+	out, err := o.enc.encode(b)
+	if err != nil {
+		return err
+	}
+	_, err = o.bw.Write(out)
+	return err
 }
 
 // rowEncoder converts a row's bytes from UTF-8 to the output encoding.

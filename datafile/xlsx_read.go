@@ -1,9 +1,11 @@
 package datafile
 
 import (
+	"archive/zip"
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -15,6 +17,10 @@ import (
 // format); an empty cell is NULL. Empty rows between rows of data are rows
 // of NULLs, empty rows after the last row of data are dropped.
 //
+// Each sheet's part is also read by checkSheetXML while excelize iterates
+// it, so that a damaged or truncated sheet is an error rather than a short
+// sheet.
+//
 // Memory: rows are streamed, but a workbook saved by Excel keeps its text in
 // a shared-strings table that excelize loads whole. Workbooks written by
 // this package use inline strings and have no such table.
@@ -22,6 +28,11 @@ type xlsxReader struct {
 	f      *excelize.File
 	name   string
 	sheets []string
+	zip    *zip.ReadCloser      // the same workbook, for checkSheetXML
+	parts  map[string]*zip.File // sheet name -> worksheet part
+	check  chan *sheetDamage    // the current sheet's check, nil if none
+	stop   atomic.Bool          // abandons a running check on Close
+	tmp    string               // a temporary copy of standard input, removed on Close
 
 	rows    *excelize.Rows
 	sheet   string
@@ -30,7 +41,10 @@ type xlsxReader struct {
 	pending int // empty rows read but not yet returned
 	held    bool
 	cells   []string // a non-empty row held back behind pending empty rows
-	vals    []Value
+	data    int      // rows of data returned from the current sheet
+	empty   bool     // the sheet ended with no rows of data: say so once
+	vals    []Value  // nil for a sheet without rows of data
+	rowBuf  []Value  // keeps the row buffer while vals is nil
 	pos     Pos
 	err     error
 }
@@ -43,11 +57,22 @@ func openXLSX(path string, opts Options) (Reader, error) {
 	if err := checkXLSXOptions(opts); err != nil {
 		return nil, err
 	}
+	return newXLSXFileReader(path, path, "")
+}
+
+// newXLSXFileReader opens the workbook in the file at path, called name in
+// positions; tmp, if set, is removed on Close.
+func newXLSXFileReader(path, name, tmp string) (*xlsxReader, error) {
 	f, err := excelize.OpenFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("xlsx: %s: %w", path, err)
+		return nil, fmt.Errorf("xlsx: %s: %w", name, err)
 	}
-	return &xlsxReader{f: f, name: path, sheets: f.GetSheetList()}, nil
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("xlsx: %s: %w", name, err)
+	}
+	return &xlsxReader{f: f, name: name, sheets: f.GetSheetList(), zip: z, parts: sheetParts(&z.Reader), tmp: tmp}, nil
 }
 
 // newXLSXReader reads a workbook from r. A zip archive needs random access,
@@ -60,20 +85,20 @@ func newXLSXReader(r io.Reader, name string, opts Options) (Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xlsx: %w", err)
 	}
-	defer os.Remove(tmp.Name())
 	_, err = io.Copy(tmp, r)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		os.Remove(tmp.Name())
 		return nil, fmt.Errorf("xlsx: copy %s: %w", name, err)
 	}
-	// excelize reads what it needs while opening, so the copy can go.
-	f, err := excelize.OpenFile(tmp.Name())
+	x, err := newXLSXFileReader(tmp.Name(), name, tmp.Name())
 	if err != nil {
-		return nil, fmt.Errorf("xlsx: %s: %w", name, err)
+		os.Remove(tmp.Name())
+		return nil, err
 	}
-	return &xlsxReader{f: f, name: name, sheets: f.GetSheetList()}, nil
+	return x, nil
 }
 
 func checkXLSXOptions(opts Options) error {
@@ -98,8 +123,19 @@ func (x *xlsxReader) Close() error {
 		err = x.rows.Close()
 		x.rows = nil
 	}
+	if x.check != nil {
+		x.stop.Store(true)
+		<-x.check
+		x.check = nil
+	}
+	if cerr := x.zip.Close(); err == nil {
+		err = cerr
+	}
 	if cerr := x.f.Close(); err == nil {
 		err = cerr
+	}
+	if x.tmp != "" {
+		os.Remove(x.tmp)
 	}
 	return err
 }
@@ -110,16 +146,23 @@ func (x *xlsxReader) Next() bool {
 		case x.pending > 0 && x.held:
 			x.pos = x.posAt(x.row-x.pending, 1)
 			x.pending--
-			x.vals = x.vals[:0]
+			x.data++
+			x.vals = x.rowBuf[:0]
 			for range x.table.Columns {
 				x.vals = append(x.vals, Value{Null: true})
 			}
+			x.rowBuf = x.vals
 			return true
 		case x.held:
 			x.held = false
 			x.pos = x.posAt(x.row, 1)
 			x.err = x.setValues(x.cells)
+			x.data++
 			return x.err == nil
+		case x.empty:
+			x.empty = false
+			x.vals, x.pos = nil, x.table.Pos
+			return true
 		case x.rows == nil:
 			if len(x.sheets) == 0 {
 				return false
@@ -135,8 +178,11 @@ func (x *xlsxReader) Next() bool {
 }
 
 func (x *xlsxReader) posAt(row, col int) Pos {
-	return Pos{File: x.name + "[" + x.sheet + "]", Line: row, Col: col}
+	return Pos{File: x.sheetFile(), Line: row, Col: col}
 }
+
+// sheetFile names the current sheet in positions: FILE[SHEET].
+func (x *xlsxReader) sheetFile() string { return x.name + "[" + x.sheet + "]" }
 
 // beginSheet opens the rows of a sheet and reads its header.
 func (x *xlsxReader) beginSheet(sheet string) error {
@@ -144,8 +190,13 @@ func (x *xlsxReader) beginSheet(sheet string) error {
 	if err != nil {
 		return fmt.Errorf("xlsx: %s: sheet %s: %w", x.name, sheet, err)
 	}
-	x.rows, x.sheet, x.row, x.pending, x.held = rows, sheet, 0, 0, false
+	x.rows, x.sheet, x.row, x.pending, x.held, x.data = rows, sheet, 0, 0, false, 0
 	x.table = &Table{Name: sheet, Pos: x.posAt(1, 1)}
+	if part := x.parts[sheet]; part != nil {
+		ch := make(chan *sheetDamage, 1)
+		go func() { ch <- checkSheetXML(part, &x.stop) }()
+		x.check = ch
+	}
 	if !rows.Next() {
 		return x.endSheet()
 	}
@@ -180,6 +231,7 @@ func colName(n int) string {
 // the empty rows before it.
 func (x *xlsxReader) readRow() error {
 	if !x.rows.Next() {
+		x.empty = x.data == 0 && len(x.table.Columns) > 0
 		return x.endSheet()
 	}
 	x.row++
@@ -202,15 +254,23 @@ func (x *xlsxReader) readRow() error {
 }
 
 // endSheet closes the rows of the current sheet; trailing empty rows are
-// dropped.
+// dropped. A sheet whose XML the check found damaged is an error.
 func (x *xlsxReader) endSheet() error {
 	err := x.rows.Error()
 	if cerr := x.rows.Close(); err == nil {
 		err = cerr
 	}
 	x.rows, x.pending = nil, 0
-	if err != nil {
+	var dmg *sheetDamage
+	if x.check != nil {
+		dmg = <-x.check
+		x.check = nil
+	}
+	switch {
+	case err != nil:
 		return fmt.Errorf("xlsx: %s: sheet %s: %w", x.name, x.sheet, err)
+	case dmg != nil:
+		return dmg.syntaxError(x.sheetFile())
 	}
 	return nil
 }
@@ -223,7 +283,8 @@ func (x *xlsxReader) setValues(cells []string) error {
 				Msg: fmt.Sprintf("value in column %s, beyond the %d columns named in row 1", colName(i+1), n)}
 		}
 	}
-	x.vals = x.vals[:0]
+	x.vals = x.rowBuf[:0]
+	defer func() { x.rowBuf = x.vals }()
 	for i := 0; i < n; i++ {
 		if i < len(cells) && cells[i] != "" {
 			x.vals = append(x.vals, Value{Str: cells[i]})

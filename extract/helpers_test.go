@@ -34,6 +34,9 @@ func readData(t *testing.T, path string) map[string]*section {
 	defer r.Close()
 	out := map[string]*section{}
 	for r.Next() {
+		if r.Values() == nil {
+			continue // a table without rows: the tests compare rows
+		}
 		tab := r.Table()
 		s := out[tab.Name]
 		if s == nil {
@@ -117,6 +120,9 @@ func loadData(t *testing.T, db *testkit.DB, dbSchema, path string) {
 		if r.Table() != cur {
 			flush()
 			cur = r.Table()
+		}
+		if r.Values() == nil {
+			continue // a table without rows
 		}
 		for i, v := range r.Values() {
 			if i > 0 {

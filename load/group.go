@@ -19,6 +19,10 @@ import (
 // run-wide number, file index, line and column.
 const auxColumns = 4
 
+// maxTableColumns is PostgreSQL's limit on the columns of a table, which
+// the staging tables must respect too.
+const maxTableColumns = 1600
+
 // group gathers the sections of one table with the same columns: they share
 // a staging table and are applied together.
 type group struct {

@@ -158,6 +158,9 @@ type Summary struct {
 	RejectsByReason map[string]int64 `json:"rejects_by_reason,omitempty"`
 	// RejectsFile is where rejects were written, "" when none were.
 	RejectsFile string `json:"rejects_file,omitempty"`
+	// LenientQuotes counts the CSV fields read with a bare double quote
+	// (File.LenientQuotes).
+	LenientQuotes int64 `json:"lenient_quotes,omitempty"`
 }
 
 // TenantRef names the tenant of -t.
@@ -196,6 +199,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 					t.Table, t.Stamped, s.Tenant.Name, s.Tenant.ID, t.Rewired, t.RefRejects, t.NoTenantRejects)
 			}
 		}
+	}
+	switch {
+	case s.LenientQuotes == 1:
+		fmt.Fprintf(w, "1 field with a bare \" accepted (--lenient-quotes)\n")
+	case s.LenientQuotes > 1:
+		fmt.Fprintf(w, "%d fields with a bare \" accepted (--lenient-quotes)\n", s.LenientQuotes)
 	}
 	var err error
 	switch {

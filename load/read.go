@@ -116,8 +116,8 @@ func (sr *sectionReader) readFile(ctx context.Context, fileIdx int, path string,
 		if only >= 0 && ordinal > only {
 			break
 		}
-		if cur == nil {
-			continue
+		if cur == nil || r.Values() == nil {
+			continue // not the section re-read, or a table without rows (resolved all the same)
 		}
 		sr.records++
 		vals := make([]datafile.Value, len(r.Values()))
@@ -147,12 +147,15 @@ func (sr *sectionReader) open(path string, count bool) (datafile.Reader, error) 
 	}
 	opts := sr.opts
 	opts.Format = format
+	if !count {
+		opts.OnLenientQuote = nil // a re-read: the fields were counted the first time
+	}
 	if path == "-" && sr.stdinCopy != nil {
 		return sr.openStdin(count, opts)
 	}
 	fi, statErr := os.Stat(path)
 	if format == datafile.XLSX || path == "-" || statErr != nil || !fi.Mode().IsRegular() || !count {
-		return datafile.Open(path, sr.opts)
+		return datafile.Open(path, opts)
 	}
 	f, err := os.Open(path)
 	if err != nil {

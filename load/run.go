@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/schema"
@@ -158,6 +159,14 @@ func (l *loader) readAll(ctx context.Context) error {
 	l.prog = progress.New("userload", progress.Options{Quiet: l.opts.Quiet, Total: total, Unit: "bytes", Bytes: true})
 	defer l.prog.Finish()
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, onRows: l.prog.AddRows, stdinCopy: l.stdinCopy}
+	if user := sr.opts.OnLenientQuote; sr.opts.LenientQuotes {
+		sr.opts.OnLenientQuote = func(p datafile.Pos) {
+			l.sum.LenientQuotes++ // the reader runs in one goroutine; read after Wait
+			if user != nil {
+				user(p)
+			}
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	ch := make(chan batch, queueDepth)
 	g.Go(func() error { return sr.run(gctx, ch) })
@@ -381,6 +390,11 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 	if g.key == nil && (l.opts.Mode == UpdateOnly || l.opts.Mode == Delete) {
 		return nil, exit.Usagef("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
 			where, sec.obj.Table, l.opts.Mode)
+	}
+	if n := len(g.cols); n+auxColumns > maxTableColumns {
+		return nil, exit.Usagef("%s: table %q: %d columns to load, but userload stages each record with %d columns of its own in a table, "+
+			"and PostgreSQL allows %d columns a table: load at most %d columns at once (split the columns over two sections that both hold the match key)",
+			where, sec.obj.Table, n, auxColumns, maxTableColumns, maxTableColumns-auxColumns)
 	}
 	l.groups = append(l.groups, g)
 	l.bySig[sigOf(sec)] = g

@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -349,6 +350,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}{
 		{"unknown table", good + "TABLE nosuch\n a\n { \"1\" }\n", nil, `in.dat:4:1: unknown table "nosuch"`},
 		{"unknown column", good + "TABLE category\n sym colour\n { \"a\", \"b\" }\n", nil, `in.dat:4:1: table "category" has no column "colour"`},
+		// Issue 22: a section is checked whether it has records or not.
+		{"unknown table without records", good + "TABLE nosuch\n a\n", nil, `in.dat:4:1: unknown table "nosuch"`},
+		{"unknown column without records", "TABLE category\n sym colour\nTABLE priority\n code\n", nil, `in.dat:1:1: table "category" has no column "colour"`},
+		{"unknown column in a last section without records", good + "\nTABLE category\n sym colour\n# nothing\n", nil, `in.dat:5:1: table "category" has no column "colour"`},
 		{"key column missing", "TABLE category\n sym\n { \"a\" }\n", []string{"--key", "description"}, `table "category": the match key (description, from --key) is not among the file's columns`},
 		{"key column unknown", good, []string{"--key", "nope"}, `--key: table "priority" has no column "nope"`},
 		{"overlay key missing", "TABLE ca_contact\n id last_name\n { \"00000000-0000-0000-0000-000000000009\", \"X\" }\n", []string{"--schema", overlay}, `the match key (userid, from the schema overlay's key) is not among the file's columns`},
@@ -480,6 +485,29 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
+// TestEmptyFilesAreChecked: a CSV file with only a header, or one of NUL
+// bytes, is checked like any other (issue 22: both used to pass unread).
+func TestEmptyFilesAreChecked(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	res := userload(t, db, 2, "-f", write(t, "nosuch.csv", "a,b\n"))
+	if !strings.Contains(res.Stderr, `nosuch.csv:1:1: unknown table "nosuch"`) {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	res = userload(t, db, 2, "-f", write(t, "priority.csv", "code,colour\n"))
+	if !strings.Contains(res.Stderr, `priority.csv:1:1: table "priority" has no column "colour"`) {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	res = userload(t, db, 2, "-f", write(t, "priority.csv", strings.Repeat("\x00", 1000)))
+	if !strings.Contains(res.Stderr, `priority.csv:1:1: header field 1 holds a NUL byte`) {
+		t.Errorf("stderr:\n%s", res.Stderr)
+	}
+	res = userload(t, db, 0, "--json", "-f", write(t, "priority.csv", "code,label\n"))
+	if got := counts(t, res); got != "" && got != "priority:0/0/0/0/0" {
+		t.Errorf("counts %q", got)
+	}
+	wantRows(t, db, "SELECT count(*) FROM priority", "4")
+}
+
 func TestNulCharacterIsARejectNotACrash(t *testing.T) {
 	db := testkit.NewFixtureDB(t)
 	f := write(t, "nul.dat", `TABLE priority
@@ -512,4 +540,82 @@ func TestChangeColumnStamped(t *testing.T) {
 	h := write(t, "category.csv", "id,sym,last_mod\n3,Network!,2021-06-01 00:00:00+00\n")
 	userload(t, db, 0, "--schema", overlay, "-f", h)
 	wantRows(t, db, stamps, "1:2020-01-01 2:2020-01-01 3:2021-06-01")
+}
+
+// TestOtherCSVWriters: files of Python's csv module load with
+// --null-quoted (None written as "" under QUOTE_ALL) and --lenient-quotes
+// (a bare quote in an unquoted field), which the summary counts (issue 22).
+func TestOtherCSVWriters(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	quoteAll := write(t, "ca_location.csv", "\"id\",\"name\",\"address\",\"tenant\"\r\n\"901\",\"Depot\",\"\",\"\"\r\n\"902\",\"Annex\",\"1 Main St\",\"\"\r\n")
+	res := userload(t, db, 1, "-f", quoteAll)
+	if !strings.Contains(res.Stderr, quoteAll+`:2:1: ca_location: column "tenant": value "": invalid input syntax for type integer`) {
+		t.Errorf("without --null-quoted, stderr:\n%s", res.Stderr)
+	}
+	userload(t, db, 0, "--null-quoted", "-f", quoteAll)
+	wantRows(t, db, "SELECT id, name, address, tenant FROM ca_location WHERE id > 900 ORDER BY id", `
+		901|Depot|NULL|NULL
+		902|Annex|1 Main St|NULL`)
+
+	bare := write(t, "ca_location.csv", "id,name,address\n903,Screens,24\" monitors\n904,Plain,x\n905,Two,\"a\"\"b\"\n906,Both,5\"1\"\n")
+	res = userload(t, db, 2, "-f", bare)
+	if !strings.Contains(res.Stderr, bare+`:2:15: bare " in an unquoted field`) {
+		t.Errorf("without --lenient-quotes, stderr:\n%s", res.Stderr)
+	}
+	res = userload(t, db, 0, "--lenient-quotes", "--json", "-f", bare)
+	var sum struct {
+		LenientQuotes int64 `json:"lenient_quotes"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &sum); err != nil || sum.LenientQuotes != 2 {
+		t.Errorf("lenient_quotes %d (%v):\n%s", sum.LenientQuotes, err, res.Stdout)
+	}
+	wantRows(t, db, "SELECT id, address FROM ca_location WHERE id > 902 ORDER BY id", `
+		903|24" monitors
+		904|x
+		905|a"b
+		906|5"1"`)
+	res = userload(t, db, 0, "--lenient-quotes", "-f", bare)
+	if !strings.Contains(res.Stdout, "2 fields with a bare \" accepted (--lenient-quotes)\n") {
+		t.Errorf("text summary:\n%s", res.Stdout)
+	}
+}
+
+// TestWideTables: a table of up to 1,596 columns loads; a wider one is bad
+// input naming the limit (exit 2) rather than a database failure (exit 3,
+// "tables can have at most 1600 columns"), issue 22.
+func TestWideTables(t *testing.T) {
+	db := testkit.NewDB(t)
+	wide := func(table string, n int) (ddl, file string) {
+		var defs, names, vals []string
+		for i := 1; i <= n; i++ {
+			defs = append(defs, fmt.Sprintf("c%d text", i))
+			names = append(names, fmt.Sprintf("c%d", i))
+			vals = append(vals, fmt.Sprintf(`"%d"`, i))
+		}
+		return fmt.Sprintf("CREATE TABLE %s (%s, PRIMARY KEY (c1))", table, strings.Join(defs, ", ")),
+			fmt.Sprintf("TABLE %s\n %s\n { %s }\n", table, strings.Join(names, " "), strings.Join(vals, ", "))
+	}
+	ddl, ok := wide("w1596", 1596)
+	db.Exec(t, ddl)
+	ddl, tooWide := wide("w1598", 1598)
+	db.Exec(t, ddl)
+	userload(t, db, 0, "-f", write(t, "ok.dat", ok))
+	wantRows(t, db, "SELECT c1, c1596 FROM w1596", "1|1596")
+	f := write(t, "wide.dat", tooWide)
+	res := userload(t, db, 2, "-f", f)
+	if want := f + `:1: table "w1598": 1598 columns to load, but userload stages each record with 4 columns of its own in a table, and PostgreSQL allows 1600 columns a table: load at most 1596 columns at once`; !strings.Contains(res.Stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+	}
+	wantRows(t, db, "SELECT count(*) FROM w1598", "0")
+	res = testkit.Run(t, db, "verify", "-f", f)
+	if res.Code != 0 {
+		t.Errorf("verify -f of 1598 columns: exit %d\n%s", res.Code, res.Stderr)
+	}
+	ddl, tooWide = wide("w1599", 1599)
+	db.Exec(t, ddl)
+	f = write(t, "wider.dat", tooWide)
+	res = testkit.Run(t, db, "verify", "-f", f)
+	if want := f + `:3:2: table w1599: 1599 columns to check, but verify -f copies each record with 2 columns of its own into a table, and PostgreSQL allows 1600 columns a table: check at most 1598 columns at once`; res.Code != 2 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("verify -f of 1599 columns: exit %d, stderr lacks %q:\n%s", res.Code, want, res.Stderr)
+	}
 }

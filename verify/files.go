@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/datafile"
+	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -43,6 +44,10 @@ type FileOptions struct {
 	Sample int
 	Quiet  bool
 }
+
+// maxTableColumns is PostgreSQL's limit on the columns of a table, which
+// the temporary table of a section must respect.
+const maxTableColumns = 1600
 
 // ErrTenantInactive is returned by Files when the -t tenant is inactive.
 var ErrTenantInactive = errors.New("the tenant is inactive")
@@ -189,8 +194,9 @@ type column struct {
 	castOK bool   // every value parses
 }
 
-// table checks one table section, whose first row r holds; it returns
-// whether r holds a row of a next section.
+// table checks one table section, whose first row r holds (or nil Values:
+// a table without rows, whose name and columns are checked all the same);
+// it returns whether r holds a row of a next section.
 func (fc *fileChecker) table(ctx context.Context, r datafile.Reader) (bool, error) {
 	t, start := r.Table(), r.Pos()
 	where := fmt.Sprintf("%s: table %s", start, t.Name)
@@ -228,6 +234,14 @@ func (fc *fileChecker) table(ctx context.Context, r datafile.Reader) (bool, erro
 		fc.add(&Finding{Check: CheckMissingKey, Object: o.Name, Count: 1,
 			Samples: []string{fmt.Sprintf("%s: match key column(s) %s missing", where, strings.Join(missing, ", "))}})
 	}
+	if r.Values() == nil {
+		return r.Next(), r.Err()
+	}
+	if n := len(cols); n+2 > maxTableColumns {
+		return false, exit.Usagef("%s: %d columns to check, but verify -f copies each record with 2 columns of its own into a table, "+
+			"and PostgreSQL allows %d columns a table: check at most %d columns at once (split the columns over two sections)",
+			where, n, maxTableColumns, maxTableColumns-2)
+	}
 	fc.section++
 	tmpName := fmt.Sprintf("tenantkit_verify_%d", fc.section)
 	tmp := pgx.Identifier{tmpName}.Sanitize()
@@ -240,7 +254,7 @@ func (fc *fileChecker) table(ctx context.Context, r datafile.Reader) (bool, erro
 	if _, err := fc.tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", tmp, strings.Join(defs, ", "))); err != nil {
 		return false, fmt.Errorf("verify %s: %w", where, err)
 	}
-	src := &sectionSource{r: r, t: t, cols: cols, first: true}
+	src := &sectionSource{r: r, t: t, cols: cols, first: true, fc: fc, o: o}
 	n, err := fc.tx.CopyFrom(ctx, pgx.Identifier{tmpName}, names, src)
 	if src.err != nil {
 		return false, src.err
@@ -262,6 +276,9 @@ func (fc *fileChecker) table(ctx context.Context, r datafile.Reader) (bool, erro
 // drain skips the rest of a section and counts its rows.
 func drain(r datafile.Reader, t *datafile.Table) (int64, bool) {
 	n := int64(1)
+	if r.Values() == nil {
+		n = 0
+	}
 	for r.Next() {
 		if r.Table() != t {
 			return n, true
@@ -275,6 +292,8 @@ func drain(r datafile.Reader, t *datafile.Table) (int64, bool) {
 // then every next one of the same table. It stops at the first row of
 // another table, leaving it in the reader.
 type sectionSource struct {
+	fc    *fileChecker
+	o     *schema.Object
 	r     datafile.Reader
 	t     *datafile.Table
 	cols  []*column
@@ -286,31 +305,53 @@ type sectionSource struct {
 }
 
 func (s *sectionSource) Next() bool {
-	if !s.first {
-		if !s.r.Next() {
-			s.err = s.r.Err()
-			return false
+	for {
+		if !s.first {
+			if !s.r.Next() {
+				s.err = s.r.Err()
+				return false
+			}
+			if s.r.Table() != s.t {
+				s.more = true
+				return false
+			}
 		}
-		if s.r.Table() != s.t {
-			s.more = true
-			return false
+		s.first = false
+		s.n++
+		if s.nulValue() {
+			continue // PostgreSQL cannot take the row; userload rejects it
 		}
-	}
-	s.first = false
-	s.n++
-	vals := s.r.Values()
-	if s.row == nil {
-		s.row = make([]any, 2+len(s.cols))
-	}
-	s.row[0], s.row[1] = s.n, s.r.Pos().String()
-	for i, c := range s.cols {
-		if v := vals[c.index]; v.Null {
-			s.row[2+i] = nil
-		} else {
-			s.row[2+i] = v.Str
+		vals := s.r.Values()
+		if s.row == nil {
+			s.row = make([]any, 2+len(s.cols))
 		}
+		s.row[0], s.row[1] = s.n, s.r.Pos().String()
+		for i, c := range s.cols {
+			if v := vals[c.index]; v.Null {
+				s.row[2+i] = nil
+			} else {
+				s.row[2+i] = v.Str
+			}
+		}
+		return true
 	}
-	return true
+}
+
+// nulValue reports a value holding a NUL character, which no text column
+// can store, as a bad value of its column (the record's reject reason in
+// userload), and whether the row had one.
+func (s *sectionSource) nulValue() bool {
+	bad := false
+	for _, c := range s.cols {
+		v := s.r.Values()[c.index]
+		if v.Null || strings.IndexByte(v.Str, 0) < 0 {
+			continue
+		}
+		bad = true
+		s.fc.add(&Finding{Check: CheckBadValue, Object: s.o.Name, Column: c.name, Count: 1,
+			Samples: []string{fmt.Sprintf("%s: %s=%s: the value holds a NUL character", s.r.Pos(), c.name, strconv.Quote(v.Str))}})
+	}
+	return bad
 }
 
 func (s *sectionSource) Values() ([]any, error) { return s.row, nil }

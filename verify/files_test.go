@@ -125,3 +125,67 @@ func TestVerifyFilesErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyFilesEmptySections: a section without records is checked like
+// any other, and the 1,000-NUL-byte file is malformed (issue 22).
+func TestVerifyFilesEmptySections(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, cleanFixture)
+	f := writeTemp(t, "empty.dat", "TABLE nosuch\n    a\nTABLE priority\n    code colour\n")
+	csv := writeTemp(t, "category.csv", "sym,shade\n")
+	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f, "-f", csv)
+	if res.Code != 1 {
+		t.Errorf("exit %d: %s", res.Code, res.Stderr)
+	}
+	want := []string{
+		`unknown-column pcat.shade: 1: ` + csv + `:1:1: table category`,
+		`unknown-column pri.colour: 1: ` + f + `:3:1: table priority`,
+		`unknown-table nosuch: 1: ` + f + `:1:1: table nosuch: no such object or table (0 rows)`,
+	}
+	if got := rep.lines(); !reflect.DeepEqual(got, want) {
+		t.Errorf("findings\n got %q\nwant %q", got, want)
+	}
+	nul := writeTemp(t, "priority.csv", strings.Repeat("\x00", 1000))
+	res = testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "-f", nul)
+	if res.Code != 2 || !strings.Contains(res.Stderr, nul+":1:1: header field 1 holds a NUL byte") {
+		t.Errorf("NUL file: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+}
+
+// TestVerifyFilesNulValue: a NUL character in a value is a bad-value finding
+// (exit 1), as userload rejects the record, not a database failure.
+func TestVerifyFilesNulValue(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, cleanFixture)
+	f := writeTemp(t, "nul.dat", "TABLE priority\n    code label sort_order\n    { \"P5\", \"Five\", \"5\" }\n    { \"P6\", \"nul\\0000here\", \"6\" }\n")
+	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f)
+	if res.Code != 1 {
+		t.Errorf("exit %d: %s", res.Code, res.Stderr)
+	}
+	want := []string{`bad-value pri.label: 1: ` + f + `:4:5: label="nul\x00here": the value holds a NUL character`}
+	if got := rep.lines(); !reflect.DeepEqual(got, want) {
+		t.Errorf("findings\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestVerifyFilesCSVOptions: verify -f reads CSV files with the options
+// userload has: --null-quoted makes "" NULL, --lenient-quotes accepts a
+// bare quote and says how many fields needed it.
+func TestVerifyFilesCSVOptions(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, cleanFixture)
+	f := writeTemp(t, "priority.csv", "\"code\",\"label\",\"sort_order\"\n\"P7\",\"Seven\",\"\"\n")
+	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f)
+	if want := []string{`bad-value pri.sort_order: 1: ` + f + `:2:1: sort_order="": invalid input syntax for type integer: ""`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
+		t.Errorf("exit %d, findings %q", res.Code, rep.lines())
+	}
+	rep, res = runVerify(t, db, "--schema", "fixtures/schema.xml", "--null-quoted", "-f", f)
+	if want := []string{`null-value pri.sort_order: 1: ` + f + `:2:1: sort_order is NULL (NOT NULL column)`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
+		t.Errorf("--null-quoted: exit %d, findings %q", res.Code, rep.lines())
+	}
+	bare := writeTemp(t, "priority.csv", "code,label,sort_order\nP8,8\" label,8\n")
+	res = testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "-f", bare, "--lenient-quotes")
+	if res.Code != 0 || !strings.Contains(res.Stderr, "1 field with a bare \" accepted (--lenient-quotes)\n") {
+		t.Errorf("--lenient-quotes: exit %d, stderr %q", res.Code, res.Stderr)
+	}
+}

@@ -25,7 +25,7 @@ Examples:
    tenantkit convert contacts.xlsx contacts.dat
    tenantkit convert --table ca_contact contacts.csv contacts.dat
    tenantkit convert export.dat csv-out/`,
-		Flags: []cli.Flag{
+		Flags: withCSVReadFlags([]cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "input `FORMAT` (userload, csv, xlsx)"},
 			&cli.StringFlag{Name: "format", Usage: "output `FORMAT` (userload, csv, xlsx)"},
 			&cli.StringFlag{Name: "table", Usage: "table `NAME` of a CSV input (default: the file name)"},
@@ -35,7 +35,7 @@ Examples:
 			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "userload: backslashes are literal inside quotes"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no summary"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
-		},
+		}, "null", ""),
 		Action: func(c *cli.Context) error {
 			e := newEnv(c)
 			if c.NArg() != 2 {
@@ -51,6 +51,7 @@ Examples:
 				LiteralBackslash: c.Bool("literal-backslash"), Null: null, Table: c.String("table")}
 			outOpts := datafile.Options{Format: datafile.Format(c.String("format")), Encoding: c.String("out-encoding"),
 				LiteralBackslash: c.Bool("literal-backslash"), Null: null}
+			lenient := applyCSVReadFlags(c, &inOpts)
 			if _, err := datafile.DetectFormat(in, inOpts.Format); err != nil {
 				return exit.Usage(err)
 			}
@@ -89,9 +90,14 @@ Examples:
 			}
 			switch {
 			case e.JSON():
-				return e.PrintJSON(map[string]any{"rows": rows})
+				sum := map[string]any{"rows": rows}
+				if n := lenient.n.Load(); n > 0 {
+					sum["lenient_quotes"] = n
+				}
+				return e.PrintJSON(sum)
 			case !e.Quiet():
 				fmt.Fprintf(e.Stderr, "converted %d rows\n", rows)
+				lenient.report(e.Stderr)
 			}
 			return nil
 		},

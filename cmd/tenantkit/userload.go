@@ -47,7 +47,7 @@ Examples:
    tenantkit userload -r -a --key server -f old_repos.dat    # delete every match
    tenantkit userload --rejects rejects.dat -f contacts.dat  # partial load
    tenantkit userload -t Acme --new-keys -f template.dat      # seed a tenant from a template`,
-		Flags: withSchema(append(writeFlags(),
+		Flags: withSchema(withCSVReadFlags(append(writeFlags(),
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "data `FILE` to load (repeatable; - is standard input)"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "apply a record to every row it matches (update or delete)"},
 			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "report what would be inserted, updated, deleted or rejected; change nothing"},
@@ -64,7 +64,7 @@ Examples:
 			&cli.StringFlag{Name: "encoding", Usage: "text `ENCODING` of userload and CSV files (default utf-8)"},
 			&cli.StringFlag{Name: "table", Usage: "`TABLE` of CSV files (default: the file name)"},
 			&cli.StringFlag{Name: "null", Usage: "CSV `TEXT` meaning NULL when unquoted (default: the empty field)"},
-		)...),
+		), "null", "")...),
 		Action: writeAction(runUserload),
 	}
 }
@@ -99,6 +99,7 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		null := c.String("null")
 		opts.File.Null = &null
 	}
+	applyCSVReadFlags(c, &opts.File) // load counts the lenient fields in its summary
 	modes := 0
 	for flag, mode := range map[string]load.Mode{"insert": load.InsertOnly, "update": load.UpdateOnly, "delete": load.Delete} {
 		if c.Bool(flag) {

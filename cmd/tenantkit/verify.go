@@ -54,7 +54,7 @@ Examples:
    tenantkit verify --schema fixtures/schema.xml
    tenantkit verify --objects 'cr,cnt' --sample 3 --json
    tenantkit verify -f contacts.dat -f tickets.csv -t Acme`,
-		Flags: withSchema(
+		Flags: withSchema(withCSVReadFlags([]cli.Flag{
 			&cli.StringSliceFlag{Name: "objects", Usage: "check only these objects or tables (names or shell patterns, comma-separated)"},
 			&cli.IntFlag{Name: "sample", Value: 10, Usage: "offending keys to show per finding (0: none)"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 2, Usage: "database checks to run at once, on as many connections sharing one snapshot"},
@@ -65,7 +65,7 @@ Examples:
 			&cli.StringFlag{Name: "encoding", Usage: "with -f: input `ENCODING`, e.g. latin1 (default UTF-8)"},
 			&cli.StringFlag{Name: "null", Usage: "with -f: CSV: the unquoted `TEXT` meaning NULL (default: an empty unquoted field)"},
 			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "with -f: userload: backslashes are literal inside quotes"},
-		),
+		}, "null", "with -f: ")...),
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			if e.c.NArg() > 0 {
 				return exit.Usagef("verify takes no arguments (got %q)", e.c.Args().First())
@@ -128,6 +128,7 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) e
 		v := e.c.String("null")
 		read.Null = &v
 	}
+	lenient := applyCSVReadFlags(e.c, &read)
 	// Unreadable files and bad reading options are bad input: find them
 	// before anything runs.
 	for _, f := range files {
@@ -148,6 +149,9 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) e
 		return exit.Usage(err)
 	case err != nil:
 		return err // a *datafile.SyntaxError is exit 2, the rest 3
+	}
+	if !e.Quiet() {
+		lenient.report(e.Stderr)
 	}
 	return printVerifyReport(e, rep)
 }
