@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,6 +115,19 @@ func TestShadowedCatalogNeverRuns(t *testing.T) {
 	dir := t.TempDir()
 	ov := otherOverlay(t, dir)
 	db.Exec(t, otherShape)
+	conn := plantEverywhere(t, db)
+
+	runHostile(t, db, dir, ov, acme, ops, person)
+	noHijacks(t, conn, "after every command")
+}
+
+// plantEverywhere plants the shadows of every catalog function and operator
+// the code's SQL names in public and in tk_evil, which the database's
+// search_path names after public, with the dblink-backed log, and proves
+// that a session with that search_path runs them. It returns a pinned
+// connection to read the log with.
+func plantEverywhere(t *testing.T, db *testkit.DB) *pgx.Conn {
+	t.Helper()
 	db.Exec(t, hijackLog)
 	db.Exec(t, hitViaDblink(db.URL))
 	db.Exec(t, "CREATE SCHEMA tk_evil; GRANT USAGE ON SCHEMA tk_evil TO PUBLIC; ALTER DATABASE "+sqlq.Ident(db.Name)+" SET search_path = public, tk_evil")
@@ -145,9 +159,7 @@ func TestShadowedCatalogNeverRuns(t *testing.T) {
 	}
 	db.Exec(t, "TRUNCATE public.tk_hijack_log")
 	probe.Close(context.Background())
-
-	runHostile(t, db, dir, ov, acme, ops, person)
-	noHijacks(t, conn, "after every command")
+	return conn
 }
 
 func contains(list []string, s string) bool {
@@ -243,4 +255,148 @@ func runHostile(t *testing.T, db *testkit.DB, dir, ov, acme, ops, person string)
 	step(0, "verify")
 	step(0, "convert", f("all.dat"), f("all.xlsx"))
 	step(0, "convert", f("all.xlsx"), f("csv")+"/")
+}
+
+// evilHit is what a hostile person's planted code does when it runs: note
+// itself, then try to make the person a superuser (which only works when a
+// superuser's statement called it).
+func evilHit(person string) string {
+	return `CREATE FUNCTION public.tk_evil_hit(fn text) RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+	BEGIN
+		INSERT INTO public.tk_hijack_log VALUES (fn, session_user || '/' || current_user);
+	EXCEPTION WHEN others THEN NULL;
+	END;
+	BEGIN
+		EXECUTE 'ALTER ROLE ` + strings.ReplaceAll(sqlq.Ident(person), "'", "''") + ` SUPERUSER';
+	EXCEPTION WHEN others THEN NULL;
+	END;
+END $$`
+}
+
+// TestShadowedCatalogFixtures is TestShadowedCatalogNeverRuns for the
+// commands that run tenantkit's own scripts with the role's current schema on
+// the search_path: fixtures load and fixtures generate.
+func TestShadowedCatalogFixtures(t *testing.T) {
+	t.Skip("fixtures load and generate still run their scripts with the objects' schema on the search_path")
+	t.Parallel()
+	db := testkit.NewDB(t)
+	conn := plantEverywhere(t, db)
+	for _, args := range [][]string{{"fixtures", "load"}, {"fixtures", "generate", "--orgs", "5", "--contacts", "20", "--tickets", "20", "--categories", "3", "--contacts-from", "5000"}} {
+		if res := testkit.Run(t, db, args...); res.Code != 0 {
+			t.Errorf("tenantkit %s: exit %d\n%s%s", strings.Join(args, " "), res.Code, res.Stdout, res.Stderr)
+		}
+	}
+	noHijacks(t, conn, "after fixtures load and generate")
+}
+
+// TestHostilePersonCannotEscalate is the attack of issue 19 point 1 in its
+// real form: a person acl apply gave Create on schema:public plants, as
+// itself, shadows of the catalog functions tenantkit's SQL calls (among them
+// quote_ident(name) and unnest(text[])) whose bodies make it a superuser, in
+// public and in a schema of its own that its search_path names first. The
+// superuser's next acl plan, acl apply, aliases and verify must not run
+// them, and the person's own queries through the row-scoping policies must
+// not either (the policies and tenantkit's functions resolve nothing through
+// the querying role's search_path).
+func TestHostilePersonCannotEscalate(t *testing.T) {
+	t.Parallel()
+	mal, alias := uniqueLogin(t, "mal"), uniqueLogin(t, "alias")
+	db := testkit.NewFixtureDB(t)
+	convert(t, db)
+	aclFile := testkit.WriteFile(t, "acl.xml", `<AccessControl>
+  <Person name="`+mal+`"/>
+  <Permission object="schema:public" to="`+mal+`" rights="Read,Create"/>
+  <Permission object="tenant:Acme" to="`+mal+`" rights="Read"/>
+</AccessControl>`)
+	aliases := testkit.WriteFile(t, "aliases.txt", "(gim-user-schema public)\n"+
+		"(aliases-for-account name: Acme login: \""+alias+"\" password: \"pw\" (tenants: \"Acme\"))\n")
+	db.Exec(t, `CREATE TABLE public.tk_hijack_log (fn text NOT NULL, by_role text NOT NULL);
+		GRANT INSERT ON public.tk_hijack_log TO PUBLIC`)
+	run(t, db, 0, "acl", "apply", "-f", aclFile)
+	run(t, db, 0, "aliases", "-f", aliases)
+	db.Exec(t, `CREATE SCHEMA `+sqlq.Ident(mal)+` AUTHORIZATION `+sqlq.Ident(mal)+`;
+		ALTER ROLE `+sqlq.Ident(mal)+` SET search_path = `+sqlq.Ident(mal)+`, public`)
+
+	// The person plants, connected as itself.
+	admin := pinnedConn(t, db.URL)
+	as := pinnedConn(t, db.URLAs(mal))
+	if _, err := as.Exec(context.Background(), evilHit(mal)); err != nil {
+		t.Fatalf("the person cannot create in public: %v", err)
+	}
+	funcs, ops := usedNames(t)
+	var objs []planted
+	for _, s := range []string{"public", mal} {
+		objs = append(objs, shadows(t, admin, s, "public.tk_evil_hit", funcs, ops)...)
+	}
+	for _, want := range []string{"public.quote_ident(name)", "public.unnest(text[])", mal + ".array_agg(integer)"} {
+		found := false
+		for _, o := range objs {
+			found = found || o.label == want
+		}
+		if !found {
+			t.Fatalf("no shadow %s among the %d derived", want, len(objs))
+		}
+	}
+	n := plant(t, as, objs)
+	if n < 1000 {
+		t.Fatalf("the person planted only %d shadows", n)
+	}
+	t.Logf("the person planted %d shadows", n)
+
+	// The superuser's runs (each checked, none stopping the test: the
+	// question is whether the person ends up a superuser).
+	for _, args := range [][]string{{"acl", "plan", "-f", aclFile}, {"acl", "apply", "-f", aclFile}, {"aliases", "-f", aliases}, {"verify"}} {
+		res := testkit.Run(t, db, append([]string{"--schema", overlay}, args...)...)
+		if res.Code != 0 || len(args) > 1 && args[1] == "plan" && res.Stdout != "" {
+			t.Errorf("tenantkit %s: exit %d, want 0 (and no plan)\n%s%s", strings.Join(args, " "), res.Code, res.Stdout, res.Stderr)
+		}
+	}
+	noHijacks(t, admin, "after acl plan, acl apply, aliases and verify")
+	var super bool
+	if err := admin.QueryRow(context.Background(), "SELECT rolsuper FROM pg_roles WHERE rolname = $1", mal).Scan(&super); err != nil {
+		t.Fatal(err)
+	}
+	if super {
+		t.Fatalf("%s became a superuser", mal)
+	}
+
+	// The person's own queries, with its own search_path, through the
+	// policies: its rows and nothing planted runs.
+	own := ownPathConn(t, db.URLAs(mal))
+	var path string
+	if err := own.QueryRow(context.Background(), "SHOW search_path").Scan(&path); err != nil || !strings.HasPrefix(path, mal) {
+		t.Fatalf("the person's search_path is %q (%v)", path, err)
+	}
+	for _, table := range []string{"ca_organization", "ca_contact", "call_req", "category"} {
+		want := db.Value(t, `SELECT count(*) FROM public.`+table+` x JOIN public.ca_tenant c ON c.id = x.tenant
+			WHERE c.name IN ('Acme', 'Service Provider')`)
+		if table == "category" {
+			want = db.Value(t, `SELECT count(*) FROM public.category x LEFT JOIN public.ca_tenant c ON c.id = x.tenant
+				WHERE c.name IS NULL OR c.name IN ('Acme', 'Service Provider')`)
+		}
+		rows, err := own.Query(context.Background(), "SELECT 1 FROM public."+table, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			t.Fatalf("%s as the person: %v", table, err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			t.Fatalf("%s as the person: %v", table, err)
+		}
+		if strconv.Itoa(len(got)) != want {
+			t.Errorf("the person sees %d rows of %s, want %s", len(got), table, want)
+		}
+	}
+	noHijacks(t, admin, "after the person's queries through the policies")
+}
+
+// ownPathConn connects with the role's own settings (its search_path).
+func ownPathConn(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
