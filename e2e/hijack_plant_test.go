@@ -31,11 +31,17 @@ var (
 	operatorToken = regexp.MustCompile("[-+*/<>=~!@#%^&|`?]+")
 )
 
-// sqlLiterals returns the value of every string literal of the non-test Go
-// sources of the repository.
-func sqlLiterals(t *testing.T) []string {
+// goLiteral is a string literal of the repository's non-test Go sources.
+type goLiteral struct {
+	pos   string // file:line, relative to the repository root
+	value string
+}
+
+// sqlLiterals returns every string literal of the non-test Go sources of
+// the repository.
+func sqlLiterals(t *testing.T) []goLiteral {
 	t.Helper()
-	var lits []string
+	var lits []goLiteral
 	fset := token.NewFileSet()
 	root := testkit.RepoRoot()
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -55,10 +61,11 @@ func sqlLiterals(t *testing.T) []string {
 		if err != nil {
 			return err
 		}
+		rel, _ := filepath.Rel(root, path)
 		ast.Inspect(f, func(n ast.Node) bool {
 			if b, ok := n.(*ast.BasicLit); ok && b.Kind == token.STRING {
 				if s, err := strconv.Unquote(b.Value); err == nil {
-					lits = append(lits, s)
+					lits = append(lits, goLiteral{rel + ":" + strconv.Itoa(fset.Position(b.Pos()).Line), s})
 				}
 			}
 			return true
@@ -76,7 +83,8 @@ func sqlLiterals(t *testing.T) []string {
 func usedNames(t *testing.T) (funcs, ops []string) {
 	t.Helper()
 	fset, oset := map[string]bool{}, map[string]bool{}
-	for _, s := range sqlLiterals(t) {
+	for _, l := range sqlLiterals(t) {
+		s := l.value
 		for _, m := range callToken.FindAllStringSubmatch(s, -1) {
 			fset[strings.ToLower(m[1])] = true
 		}

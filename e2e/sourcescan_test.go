@@ -1,5 +1,9 @@
 package e2e_test
 
+// Scans of the non-test Go sources for SQL built against the project's
+// security rules (issue 19): literals only through internal/sqlq, functions
+// that pin their search_path, tenantkit's own objects named with their schema.
+
 import (
 	"go/ast"
 	"go/parser"
@@ -7,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,7 +116,7 @@ func TestNoHandBuiltLiterals(t *testing.T) {
 				switch pkg.Name + "." + sel.Sel.Name {
 				case "strings.ReplaceAll", "strings.Replace", "strings.NewReplacer":
 					for _, a := range n.Args {
-						if s, ok := stringLit(a); ok && strings.Contains(s, "'") {
+						if s, ok := stringLit(a); ok && (s == "'" || s == "''" || s == `\'` || s == `\\`) {
 							flag(n, "quotes doubled by hand")
 							break
 						}
@@ -197,4 +202,35 @@ func readSource(path string) (string, error) {
 	}
 	sources[path] = string(b)
 	return sources[path], nil
+}
+
+var (
+	createFunction = regexp.MustCompile(`(?is)CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([^\s(]+)\s*\((.*?)\$`)
+	ownObject      = regexp.MustCompile(`(^|[^.\w"'])(tenants_with|public_with|row_scoped|my_tenant_rights|my_scope|acl_tenant_rights|acl_role|acl_state|tenant_group_member|tenant_group)\b`)
+)
+
+// TestOwnFunctionsPinSearchPath: every function tenantkit creates sets its
+// own search_path (a policy calls it in the querying role's session, with
+// that role's search_path), and every reference to tenantkit's own objects
+// is qualified with the schema (tenantkit.…).
+func TestOwnFunctionsPinSearchPath(t *testing.T) {
+	lits := sqlLiterals(t)
+	functions := 0
+	for _, l := range lits {
+		for _, m := range createFunction.FindAllStringSubmatch(l.value, -1) {
+			functions++
+			if !strings.Contains(m[2], "SET search_path = pg_catalog, pg_temp") {
+				t.Errorf("%s: function %s does not SET search_path = pg_catalog, pg_temp", l.pos, m[1])
+			}
+			if !strings.Contains(m[1], ".") {
+				t.Errorf("%s: function %s is created without its schema", l.pos, m[1])
+			}
+		}
+		for _, m := range ownObject.FindAllStringSubmatch(l.value, -1) {
+			t.Errorf("%s: %s without its schema (tenantkit.%s) in %q", l.pos, m[2], m[2], l.value)
+		}
+	}
+	if functions < 5 {
+		t.Errorf("found only %d CREATE FUNCTION statements: the scan is broken", functions)
+	}
 }
