@@ -9,6 +9,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,7 +136,7 @@ func plantEverywhere(t *testing.T, db *testkit.DB) *pgx.Conn {
 	conn := pinnedConn(t, db.URL)
 	funcs, opTokens := usedNames(t)
 	for _, want := range []string{"quote_ident", "unnest", "array_agg", "set_config"} {
-		if !contains(funcs, want) {
+		if !slices.Contains(funcs, want) {
 			t.Fatalf("the scan of the code's SQL found no %s( among %d names", want, len(funcs))
 		}
 	}
@@ -150,8 +151,8 @@ func plantEverywhere(t *testing.T, db *testkit.DB) *pgx.Conn {
 	}
 	// The planted code works: a session with the database's own search_path
 	// calls it.
-	probe := pinnedConn(t, db.URL)
-	if _, err := probe.Exec(context.Background(), "SET search_path = public, tk_evil; SELECT quote_ident('x'::name), 'a'::varchar || 'b'::varchar"); err != nil {
+	probe := ownPathConn(t, db.URL)
+	if _, err := probe.Exec(context.Background(), "SELECT quote_ident('x'::name), 'a'::varchar || 'b'::varchar"); err != nil {
 		t.Fatal(err)
 	}
 	if got := loggedHits(t, conn); len(got) != 2 {
@@ -160,15 +161,6 @@ func plantEverywhere(t *testing.T, db *testkit.DB) *pgx.Conn {
 	db.Exec(t, "TRUNCATE public.tk_hijack_log")
 	probe.Close(context.Background())
 	return conn
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // runHostile runs every command of the binary against db (the fixture
