@@ -111,11 +111,11 @@ func rowPolicies(o *schema.Object, persons []string) []rowPolicy {
 	in := func(letter string) string {
 		// Scalar subqueries become InitPlans: evaluated once per query,
 		// not once per row, and the = ANY can use an index on the column.
-		cond := fmt.Sprintf("%s = ANY (ARRAY(SELECT unnest(tenantkit.tenants_with('%s'))))", col, letter)
+		cond := fmt.Sprintf("%s = ANY (ARRAY(SELECT unnest(tenantkit.tenants_with(%s))))", col, sqlq.Lit(letter))
 		if o.Tenancy == schema.Optional {
 			pub := "true"
 			if letter != "V" {
-				pub = fmt.Sprintf("(SELECT tenantkit.public_with('%s'))", letter)
+				pub = fmt.Sprintf("(SELECT tenantkit.public_with(%s))", sqlq.Lit(letter))
 			}
 			cond = fmt.Sprintf("(%s OR (%s IS NULL AND %s))", cond, col, pub)
 		}

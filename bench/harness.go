@@ -246,7 +246,11 @@ func (h *harness) template(ctx context.Context, scale int64, kind string) (strin
 		return "", err
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, fixtures.SchemaSQL); err != nil {
+	schema, err := fixtures.TargetSchema(ctx, conn)
+	if err != nil {
+		return "", fmt.Errorf("template %s: %w", name, err)
+	}
+	if _, err := conn.Exec(ctx, fixtures.Qualify(fixtures.SchemaSQL, schema)); err != nil {
 		return "", fmt.Errorf("template %s: %w", name, err)
 	}
 	if _, err := gen.Generate(ctx, conn, opts); err != nil {

@@ -110,6 +110,9 @@ type section struct {
 	what string
 	// inc is set when the section takes part in an incremental run.
 	inc *increment
+	// pathSchema is set for --sql: the schema the query's unqualified
+	// names resolve in while it is prepared and copied (inQueryPath).
+	pathSchema string
 }
 
 // Extract writes tables, or the result of a query, to a data file.
@@ -371,11 +374,13 @@ func run(ctx context.Context, tx pgx.Tx, sections []*section, out Output, ctl *c
 // prepare checks a section's query before anything is written, so that a
 // bad --where, --sql or column fails cleanly with exit 2.
 func prepare(ctx context.Context, tx pgx.Tx, sec *section) error {
-	_, err := tx.Conn().PgConn().Prepare(ctx, "", sec.query, nil)
-	if err != nil {
-		return queryError(sec, err)
-	}
-	return nil
+	return inQueryPath(ctx, tx, sec, func() error {
+		_, err := tx.Conn().PgConn().Prepare(ctx, "", sec.query, nil)
+		if err != nil {
+			return queryError(sec, err)
+		}
+		return nil
+	})
 }
 
 // queryError classifies an error of a section's query: errors in what the
@@ -427,7 +432,10 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 		}
 		return nil
 	})
-	_, err := tx.Conn().PgConn().CopyTo(ctx, dec, "COPY (\n"+sec.query+"\n) TO STDOUT")
+	err := inQueryPath(ctx, tx, sec, func() error {
+		_, err := tx.Conn().PgConn().CopyTo(ctx, dec, "COPY (\n"+sec.query+"\n) TO STDOUT")
+		return err
+	})
 	rep.Add(pending)
 	if ioErr := outputError(target, sec, writeErr); ioErr != nil {
 		return dec.rows, ioErr

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/exit"
 )
 
@@ -20,8 +21,34 @@ var readStatements = []string{"SELECT", "WITH", "VALUES", "TABLE"}
 // fails with exit 2 as well.
 // querySQLPath is the search_path of a --sql query: the person's own
 // statement, so its unqualified names find the objects' schema (after the
-// system catalog); the transaction is read-only.
-const querySQLPath = `SELECT pg_catalog.set_config('search_path', 'pg_catalog, ' || pg_catalog.quote_ident($1) || ', pg_temp', true)`
+// system catalog); the transaction is read-only. pinnedPath restores the
+// session's own: tenantkit's statements never run with the objects' schema
+// on the path, where a function planted there could match a call better
+// than pg_catalog's.
+const (
+	querySQLPath = `SELECT pg_catalog.set_config('search_path', 'pg_catalog, ' || pg_catalog.quote_ident($1) || ', pg_temp', true)`
+	pinnedPath   = `SELECT pg_catalog.set_config('search_path', '` + dbconn.SearchPath + `', true)`
+)
+
+// inQueryPath runs fn, which runs sec's query, with the query's search_path
+// when sec is a --sql section, and restores the pinned one afterwards. fn's
+// error comes back as it is (the transaction is then aborted and rolls
+// back, path and all).
+func inQueryPath(ctx context.Context, tx pgx.Tx, sec *section, fn func() error) error {
+	if sec.pathSchema == "" {
+		return fn()
+	}
+	if _, err := tx.Exec(ctx, querySQLPath, sec.pathSchema); err != nil {
+		return exit.Failure(err)
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, pinnedPath); err != nil {
+		return exit.Failure(err)
+	}
+	return nil
+}
 
 func querySection(ctx context.Context, tx pgx.Tx, sql, name, dbSchema string) (*section, error) {
 	sql = strings.TrimRight(strings.TrimSpace(sql), "; \t\r\n")
@@ -33,13 +60,16 @@ func querySection(ctx context.Context, tx pgx.Tx, sql, name, dbSchema string) (*
 	if !ok {
 		return nil, exit.Usagef("--sql: only a single read-only SELECT can be extracted, not %q", firstWord(sql))
 	}
-	sec := &section{query: sql, what: "--sql"}
-	if _, err := tx.Exec(ctx, querySQLPath, dbSchema); err != nil {
-		return nil, exit.Failure(err)
-	}
-	desc, err := tx.Conn().PgConn().Prepare(ctx, "", sql, nil)
+	sec := &section{query: sql, what: "--sql", pathSchema: dbSchema}
+	var desc *pgconn.StatementDescription
+	err := inQueryPath(ctx, tx, sec, func() (err error) {
+		if desc, err = tx.Conn().PgConn().Prepare(ctx, "", sql, nil); err != nil {
+			return queryError(sec, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, queryError(sec, err)
+		return nil, err
 	}
 	if len(desc.Fields) == 0 {
 		return nil, exit.Usagef("--sql: the statement returns no columns")

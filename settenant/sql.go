@@ -115,13 +115,13 @@ func (st *statements) chain(a *args, report bool) string {
 		}
 		from += fmt.Sprintf("\n\t%s %s %s ON %s", join, s.Target.Ident(), hop(i), strings.Join(on, " AND "))
 		why = append(why,
-			fmt.Sprintf("WHEN %s THEN '%s'", strings.Join(isNull, " OR "), reasonNullReference),
-			fmt.Sprintf("WHEN %s.%s IS NULL THEN '%s'", hop(i), sqlq.Ident(s.TargetColumns[0]), reasonDanglingReference))
+			fmt.Sprintf("WHEN %s THEN %s", strings.Join(isNull, " OR "), sqlq.Lit(reasonNullReference)),
+			fmt.Sprintf("WHEN %s.%s IS NULL THEN %s", hop(i), sqlq.Ident(s.TargetColumns[0]), sqlq.Lit(reasonDanglingReference)))
 	}
 	if !report {
 		return fmt.Sprintf("SELECT %s\n\tFROM %s\n\tWHERE %s IS NOT NULL", strings.Join(sel, ", "), from, final)
 	}
-	why = append(why, fmt.Sprintf("WHEN %s IS NULL THEN '%s'", final, reasonUntenantedReference))
+	why = append(why, fmt.Sprintf("WHEN %s IS NULL THEN %s", final, sqlq.Lit(reasonUntenantedReference)))
 	sel = append(sel, fmt.Sprintf("CASE %s END AS %s", strings.Join(why, " "), st.reason))
 	return fmt.Sprintf("SELECT %s\n\tFROM %s", strings.Join(sel, ", "), from)
 }
@@ -208,9 +208,9 @@ func (st *statements) report(b bounds, sample int) (string, args) {
 		for _, c := range p.path[0].Columns {
 			isNull = append(isNull, fmt.Sprintf("%s.%s IS NULL", st.tbl, sqlq.Ident(c)))
 		}
-		reason = fmt.Sprintf("CASE WHEN %s.%s IS NOT NULL THEN NULL WHEN %s THEN '%s' WHEN %s.%s IS NULL THEN '%s' ELSE %s.%s END",
-			st.src, st.tenant, strings.Join(isNull, " OR "), reasonNullReference,
-			st.src, st.keys[0], reasonDanglingReference, st.src, st.reason)
+		reason = fmt.Sprintf("CASE WHEN %s.%s IS NOT NULL THEN NULL WHEN %s THEN %s WHEN %s.%s IS NULL THEN %s ELSE %s.%s END",
+			st.src, st.tenant, strings.Join(isNull, " OR "), sqlq.Lit(reasonNullReference),
+			st.src, st.keys[0], sqlq.Lit(reasonDanglingReference), st.src, st.reason)
 	} else {
 		on = []string{"true"}
 	}
@@ -244,9 +244,9 @@ SELECT count(*),
 	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS NOT DISTINCT FROM new_tenant),
 	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS NOT NULL AND old_tenant IS DISTINCT FROM new_tenant),
 	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NOT NULL),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = '%[15]s'),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = '%[16]s'),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = '%[17]s'),
+	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[15]s),
+	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[16]s),
+	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[17]s),
 	coalesce((SELECT json_agg(json_build_array(z.shown, z.reason) ORDER BY z.sort) FROM (
 		SELECT shown, reason, sort FROM tenantkit_rows WHERE new_tenant IS NULL AND old_tenant IS NULL
 		ORDER BY sort LIMIT %[18]s) z), '[]')::text
@@ -256,7 +256,7 @@ FROM tenantkit_rows`,
 		p.obj.Ident(), chain, strings.Join(on, " AND "),
 		st.rangeCond(&a, b), st.where(),
 		sqlq.Ident(p.obj.TenantColumn), changedTable,
-		reasonNullReference, reasonDanglingReference, reasonUntenantedReference,
+		sqlq.Lit(reasonNullReference), sqlq.Lit(reasonDanglingReference), sqlq.Lit(reasonUntenantedReference),
 		limit, st.stamp())
 	return sql, a
 }

@@ -57,7 +57,7 @@ var ErrTenantInactive = errors.New("the tenant is inactive")
 // traps the cast error per value (a subtransaction each), so it only runs
 // on the columns a set-based cast has already found to hold bad values.
 const valueErrorFunc = `CREATE FUNCTION pg_temp.tenantkit_value_error(v text, typ text, maxlen int) RETURNS text
-LANGUAGE plpgsql AS $f$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $f$
 BEGIN
 	IF maxlen > 0 AND length(v) > maxlen THEN
 		RETURN format('value too long for type %s', typ);

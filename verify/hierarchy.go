@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // hierarchyWalkSQL walks up from every tenant, keeping the path so that a
@@ -30,7 +32,7 @@ func (b *builder) hierarchyQuery() *query {
 	col := func(alias, c string) string { return ident(alias, c) }
 	var parts []string
 	part := func(check, tenantName, detail, rest string) {
-		parts = append(parts, fmt.Sprintf("SELECT '%s'::text, %s::text, %s::text %s", check, tenantName, detail, rest))
+		parts = append(parts, fmt.Sprintf("SELECT %s::text, %s::text, %s::text %s", sqlq.Lit(check), tenantName, detail, rest))
 	}
 	with := ""
 	if tt.Parent != "" {

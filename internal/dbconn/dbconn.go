@@ -88,14 +88,6 @@ const pinSQL = `SELECT pg_catalog.set_config('` + DefaultSchemaSetting + `', coa
 	pg_catalog.set_config('search_path', '` + SearchPath + `', false),
 	pg_catalog.set_config('standard_conforming_strings', 'on', false)`
 
-// DefaultPathSQL sets, for the running transaction, the search_path to the
-// schema the role's own search_path made current (pg_catalog is still
-// searched first). Only for tenantkit's own SQL scripts that create objects
-// by unqualified names in an empty database (fixtures load and generate);
-// every other statement qualifies what it names.
-const DefaultPathSQL = `SELECT CASE WHEN s <> '' THEN pg_catalog.set_config('search_path', pg_catalog.quote_ident(s) || ', pg_temp', true) END
-	FROM (SELECT coalesce(pg_catalog.current_setting('` + DefaultSchemaSetting + `', true), '') AS s) AS d`
-
 func pin(ctx context.Context, conn *pgx.Conn) error {
 	if _, err := conn.Exec(ctx, pinSQL); err != nil {
 		return fmt.Errorf("setting up the session: %w", err)

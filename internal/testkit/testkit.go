@@ -245,13 +245,19 @@ func Run(t testing.TB, db *DB, args ...string) Result {
 // RunIn is Run with standard input.
 func RunIn(t testing.TB, db *DB, stdin []byte, args ...string) Result {
 	t.Helper()
+	return RunEnv(t, db, nil, stdin, args...)
+}
+
+// RunEnv is RunIn with extra environment variables ("PGOPTIONS=…").
+func RunEnv(t testing.TB, db *DB, env []string, stdin []byte, args ...string) Result {
+	t.Helper()
 	bin := Binary(t)
 	if db != nil {
 		args = append([]string{"--db", db.URL}, args...)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = RepoRoot()
-	cmd.Env = append(os.Environ(), "TENANTKIT_SCHEMA=", "DATABASE_URL=")
+	cmd.Env = append(append(os.Environ(), "TENANTKIT_SCHEMA=", "DATABASE_URL="), env...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

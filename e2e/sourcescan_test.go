@@ -1,0 +1,236 @@
+package e2e_test
+
+// Scans of the non-test Go sources for SQL built against the project's
+// security rules (issue 19): literals only through internal/sqlq, functions
+// that pin their search_path, tenantkit's own objects named with their schema.
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tenantkit/tenantkit/internal/testkit"
+)
+
+// handQuoteAllowed are the places that put quotes around text for something
+// other than SQL, by file and the flagged source text.
+var handQuoteAllowed = map[string]string{
+	`load/report.go: strings.ReplaceAll(m[1], "''", "'")`: "reads a quoted name back out of a server message",
+}
+
+// TestNoHandBuiltLiterals fails on any non-test Go source outside
+// internal/sqlq that builds an SQL string literal by hand: a quote
+// concatenated to a value, quotes doubled with Replace/ReplaceAll/
+// NewReplacer, or a '%s'-style verb between quotes in a Sprintf format.
+// sqlq.Lit is the one quoter: correct whatever standard_conforming_strings
+// says, where a hand-written one forgets the backslashes.
+func TestNoHandBuiltLiterals(t *testing.T) {
+	root := testkit.RepoRoot()
+	fset := token.NewFileSet()
+	type file struct {
+		rel, path string
+		f         *ast.File
+	}
+	var files []file
+	// consts are the package-level constants by package name: a quote
+	// next to a constant is part of a fixed statement, not of a value.
+	consts := map[string]map[string]bool{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata") || rel == filepath.Join("internal", "sqlq") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		files = append(files, file{rel, path, f})
+		pc := consts[f.Name.Name]
+		if pc == nil {
+			pc = map[string]bool{}
+			consts[f.Name.Name] = pc
+		}
+		for _, d := range f.Decls {
+			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
+				for _, sp := range g.Specs {
+					for _, n := range sp.(*ast.ValueSpec).Names {
+						pc[n.Name] = true
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, fl := range files {
+		rel, path, f := fl.rel, fl.path, fl.f
+		isConst := func(e ast.Expr) bool { return constExpr(e, f.Name.Name, consts) }
+		flag := func(n ast.Node, why string) {
+			pos := fset.Position(n.Pos())
+			src := exprText(fset, path, n)
+			if handQuoteAllowed[rel+": "+src] != "" {
+				return
+			}
+			found = append(found, rel+":"+strconv.Itoa(pos.Line)+": "+why+": "+src)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.BinaryExpr:
+				if n.Op != token.ADD {
+					break
+				}
+				if s, ok := stringLit(n.X); ok && strings.HasSuffix(s, "'") && !isConst(n.Y) {
+					flag(n, "a quote concatenated before a value")
+				}
+				if s, ok := stringLit(n.Y); ok && strings.HasPrefix(s, "'") && !isConst(n.X) {
+					flag(n, "a quote concatenated after a value")
+				}
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if !ok {
+					break
+				}
+				pkg, _ := sel.X.(*ast.Ident)
+				if pkg == nil {
+					break
+				}
+				switch pkg.Name + "." + sel.Sel.Name {
+				case "strings.ReplaceAll", "strings.Replace", "strings.NewReplacer":
+					for _, a := range n.Args {
+						if s, ok := stringLit(a); ok && (s == "'" || s == "''" || s == `\'` || s == `\\`) {
+							flag(n, "quotes doubled by hand")
+							break
+						}
+					}
+				case "fmt.Sprintf", "fmt.Fprintf", "fmt.Appendf":
+					for _, a := range n.Args {
+						if s, ok := stringLit(a); ok && quotedVerb(s) {
+							flag(a, "a formatting verb between quotes")
+							break
+						}
+					}
+				}
+			}
+			return true
+		})
+	}
+	if len(found) > 0 {
+		t.Errorf("literals built by hand (use sqlq.Lit, or bind a parameter):\n%s", strings.Join(found, "\n"))
+	}
+}
+
+// constExpr reports whether e is built of literals and package-level
+// constants only (the BinaryExpr chain of a concatenation included).
+func constExpr(e ast.Expr, pkg string, consts map[string]map[string]bool) bool {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		return true
+	case *ast.Ident:
+		return consts[pkg][e.Name]
+	case *ast.SelectorExpr:
+		x, ok := e.X.(*ast.Ident)
+		return ok && consts[x.Name][e.Sel.Name]
+	case *ast.BinaryExpr:
+		return constExpr(e.X, pkg, consts) && constExpr(e.Y, pkg, consts)
+	case *ast.ParenExpr:
+		return constExpr(e.X, pkg, consts)
+	}
+	return false
+}
+
+func stringLit(e ast.Expr) (string, bool) {
+	b, ok := e.(*ast.BasicLit)
+	if !ok || b.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(b.Value)
+	return s, err == nil
+}
+
+// quotedVerb reports a '%…' verb right after a quote, as in '%s' or E'%s'.
+func quotedVerb(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '\'' && s[i+1] == '%' && (i+2 >= len(s) || s[i+2] != '%') {
+			return true
+		}
+	}
+	return false
+}
+
+// exprText is the source text of n (its first line).
+func exprText(fset *token.FileSet, path string, n ast.Node) string {
+	src, err := readSource(path)
+	if err != nil {
+		return ""
+	}
+	start, end := fset.Position(n.Pos()).Offset, fset.Position(n.End()).Offset
+	text := src[start:end]
+	if i := strings.IndexByte(text, '\n'); i >= 0 {
+		text = text[:i] + " …"
+	}
+	return text
+}
+
+var sources = map[string]string{}
+
+func readSource(path string) (string, error) {
+	if s, ok := sources[path]; ok {
+		return s, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sources[path] = string(b)
+	return sources[path], nil
+}
+
+var (
+	createFunction = regexp.MustCompile(`(?is)CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([^\s(]+)\s*\((.*?)\$`)
+	ownObject      = regexp.MustCompile(`(^|[^.\w"'])(tenants_with|public_with|row_scoped|my_tenant_rights|my_scope|acl_tenant_rights|acl_role|acl_state|tenant_group_member|tenant_group)\b`)
+)
+
+// TestOwnFunctionsPinSearchPath: every function tenantkit creates sets its
+// own search_path (a policy calls it in the querying role's session, with
+// that role's search_path), and every reference to tenantkit's own objects
+// is qualified with the schema (tenantkit.…).
+func TestOwnFunctionsPinSearchPath(t *testing.T) {
+	lits := sqlLiterals(t)
+	functions := 0
+	for _, l := range lits {
+		for _, m := range createFunction.FindAllStringSubmatch(l.value, -1) {
+			functions++
+			if !strings.Contains(m[2], "SET search_path = pg_catalog, pg_temp") {
+				t.Errorf("%s: function %s does not SET search_path = pg_catalog, pg_temp", l.pos, m[1])
+			}
+			if !strings.Contains(m[1], ".") {
+				t.Errorf("%s: function %s is created without its schema", l.pos, m[1])
+			}
+		}
+		for _, m := range ownObject.FindAllStringSubmatch(l.value, -1) {
+			t.Errorf("%s: %s without its schema (tenantkit.%s) in %q", l.pos, m[2], m[2], l.value)
+		}
+	}
+	if functions < 5 {
+		t.Errorf("found only %d CREATE FUNCTION statements: the scan is broken", functions)
+	}
+}
