@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/samber/lo"
 
+	"github.com/tenantkit/tenantkit/aliases"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -16,7 +17,7 @@ import (
 // Isolation: what keeps a person inside its tenant rights beyond the plain
 // mapping of rights to privileges. Row security restricts the roles its
 // restrictive policies name, so every role a tenant's user can act as is
-// named there (scopedRoles), a managed role is a member of nothing the file
+// named there (scopedRoles: the alias logins through their common role), a managed role is a member of nothing the file
 // does not declare (planMemberships), grants a person made with its grant
 // option are taken back (planForeignGrants), and the privileges that would
 // reach rows around the policies are not granted (guard).
@@ -77,19 +78,17 @@ func (g guard) warnings(p *Policy, persons []string, targets []target) []string 
 }
 
 // scopedRolesSQL lists the roles, besides the file's, that row security must
-// restrict in this database: those its restrictive policies name now
-// (persons and groups removed from the file keep being scoped, to no rows,
-// until DROP OWNED BY and DROP ROLE remove them) and the alias logins of
-// this database (their schemas' comments name them).
+// keep restricting in this database: those its restrictive policies name
+// now. Persons and groups removed from the file stay there (and see no
+// rows) until DROP OWNED BY and DROP ROLE remove them.
 const scopedRolesSQL = `
 SELECT r.rolname FROM pg_policy p, unnest(p.polroles) pr JOIN pg_roles r ON r.oid = pr
-WHERE p.polname LIKE 'tenantkit\_%' AND NOT p.polpermissive
-UNION
-SELECT r.rolname FROM pg_namespace n JOIN pg_roles r
-	ON r.rolname = substring(obj_description(n.oid, 'pg_namespace') FROM '^managed by tenantkit aliases; login (.*)$')`
+WHERE p.polname LIKE 'tenantkit\_%' AND NOT p.polpermissive`
 
-// scopedRoles returns the roles the restrictive policies name: the file's
-// and the ones scopedRolesSQL finds, sorted.
+// scopedRoles returns the roles the restrictive policies name, sorted: the
+// file's, the ones scopedRolesSQL finds, and the role every alias login is
+// a member of (aliases.AliasLoginRole), so that logins aliases creates
+// later are restricted without another acl apply.
 func scopedRoles(ctx context.Context, q Querier, fileRoles []string) ([]string, error) {
 	rows, err := q.Query(ctx, scopedRolesSQL)
 	if err != nil {
@@ -99,7 +98,7 @@ func scopedRoles(ctx context.Context, q Querier, fileRoles []string) ([]string, 
 	if err != nil {
 		return nil, fmt.Errorf("reading scoped roles: %w", err)
 	}
-	out := lo.Uniq(append(append([]string(nil), fileRoles...), more...))
+	out := lo.Uniq(append(append(append([]string(nil), fileRoles...), more...), aliases.AliasLoginRole))
 	out = lo.Without(out, noPersonRole)
 	sort.Strings(out)
 	return out, nil

@@ -371,8 +371,8 @@ func TestExplainOracle(t *testing.T) {
 // and No Access on every tenant gets nothing on the schemas aliases publishes, and acl
 // and aliases never undo each other: after both ran, each plans nothing.
 func TestAliasSchemasOutOfACLReach(t *testing.T) {
-	login := "acme_ro_" + suffix()
-	d := newIsolationDB(t, login)
+	login, later := "acme_ro_"+suffix(), "globex_ro_"+suffix()
+	d := newIsolationDB(t, login, later)
 	aliasFile := writeFile(t, d.dir, "aliases.txt", `(aliases-for-account name: Acme login: "`+login+`" password: "pw" (tenants: Acme))`)
 	res := testkit.Run(t, d.DB, "aliases", "--tenant-column", "owner_id", "-f", aliasFile)
 	if res.Code != 0 {
@@ -399,7 +399,21 @@ func TestAliasSchemasOutOfACLReach(t *testing.T) {
 	if res := d.plan(t); !strings.Contains(res.Stderr, "row-scoped public.deal is also open to roles row security does not restrict (PUBLIC SELECT)") {
 		t.Errorf("plan does not warn about PUBLIC's SELECT:\n%s", res.Stderr)
 	}
+	// A login aliases creates after the last acl apply is restricted too,
+	// and acl still plans nothing.
+	twoAccounts := writeFile(t, d.dir, "aliases2.txt", `(aliases-for-account name: Acme login: "`+login+`" password: "pw" (tenants: Acme))
+(aliases-for-account name: Globex login: "`+later+`" password: "pw" (tenants: Globex))`)
+	if res := testkit.Run(t, d.DB, "aliases", "--tenant-column", "owner_id", "-f", twoAccounts); res.Code != 0 {
+		t.Fatalf("aliases: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if got := mustAs(t, d.DB, later, "SELECT count(*) FROM public.deal"); got != "0" {
+		t.Errorf("a login created after acl apply reads %s rows of public.deal through PUBLIC, want 0", got)
+	}
+	if got := mustAs(t, d.DB, later, "SELECT string_agg(deal_no, ',' ORDER BY deal_no) FROM deal"); got != "G-1,G-2,G-3" {
+		t.Errorf("the later login sees %q through its views, want G-1,G-2,G-3", got)
+	}
 	d.Exec(t, "REVOKE SELECT ON deal FROM PUBLIC")
+	aliasFile = twoAccounts
 	if res := testkit.Run(t, d.DB, "aliases", "--tenant-column", "owner_id", "-c", "-f", aliasFile); res.Code != 0 || !strings.Contains(res.Stdout, "nothing to change") {
 		t.Errorf("aliases after acl apply: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/samber/lo"
 
+	"github.com/tenantkit/tenantkit/aliases"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -86,8 +87,9 @@ func foreignPolicyTables(ctx context.Context, q Querier) (map[string]bool, error
 	return lo.SliceToMap(tables, func(t string) (string, bool) { return t, true }), nil
 }
 
-// noPersonRole stands in the policies' role list while the file names no
-// person; it never logs in and is granted to no one.
+// noPersonRole stood in the policies' role list of earlier versions while
+// the file named no person (the lists now always name the alias login role);
+// it never logs in, is granted to no one, and is left out of new lists.
 const noPersonRole = "tenantkit_no_person"
 
 // RowPolicyNames are the policies acl apply keeps on every tenanted table
@@ -329,16 +331,12 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, plan *Plan, p *Policy, 
 	if err != nil {
 		return err
 	}
-	if len(scoped) == 0 {
-		var exists bool
-		if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", noPersonRole).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			// Another database's apply may create it at the same time.
-			emit("DO $$BEGIN CREATE ROLE %s NOLOGIN; COMMENT ON ROLE %s IS %s; EXCEPTION WHEN duplicate_object THEN NULL; END$$;",
-				sqlq.Ident(noPersonRole), sqlq.Ident(noPersonRole), sqlq.Lit(roleComment))
-		}
+	var aliasRole bool
+	if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", aliases.AliasLoginRole).Scan(&aliasRole); err != nil {
+		return err
+	}
+	if !aliasRole {
+		emit("%s;", aliases.EnsureAliasLoginRoleSQL)
 	}
 	var objs []*schema.Object
 	var idents []string

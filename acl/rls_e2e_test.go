@@ -206,8 +206,8 @@ func rowScopingFindings(t *testing.T, db *testkit.DB) string {
 }
 
 // TestRowScopingWithoutPersons applies tenant rights with no person in the
-// file: the restrictive policies name a placeholder no one logs in as, and
-// other roles keep seeing every row.
+// file: the restrictive policies name only the role of the alias logins,
+// and other roles keep seeing every row.
 func TestRowScopingWithoutPersons(t *testing.T) {
 	app := "app_" + suffix()
 	testkit.DropRolesAfter(t, app)
@@ -223,8 +223,8 @@ func TestRowScopingWithoutPersons(t *testing.T) {
 			t.Fatalf("apply: %d %s", res.Code, res.Stderr)
 		}
 	}
-	if got := db.Value(t, `SELECT array_to_string(roles, ',') FROM pg_policies WHERE tablename = 'ca_organization' AND policyname = 'tenantkit_select'`); got != "tenantkit_no_person" {
-		t.Errorf("tenantkit_select applies to %q, want the placeholder", got)
+	if got := db.Value(t, `SELECT array_to_string(roles, ',') FROM pg_policies WHERE tablename = 'ca_organization' AND policyname = 'tenantkit_select'`); got != "tenantkit_alias_login" {
+		t.Errorf("tenantkit_select applies to %q, want only the alias logins' role", got)
 	}
 	if got := count(t, db, app, "SELECT count(*) FROM ca_organization"); got != "6" {
 		t.Errorf("an unmanaged role sees %s organizations, want all 6", got)

@@ -73,7 +73,7 @@ type Step struct {
 var participles = map[string]string{
 	"create": "Creating", "replace": "Replacing", "drop": "Dropping", "set": "Setting", "reset": "Resetting",
 	"grant": "Granting", "revoke": "Revoking", "enable": "Enabling", "disable": "Disabling", "register": "Registering", "release": "Releasing",
-	"repin": "Re-pinning",
+	"repin": "Re-pinning", "scope": "Scoping",
 }
 
 func (s Step) object() string {

@@ -16,9 +16,11 @@ import (
 type roleState struct {
 	canLogin  bool
 	superuser bool
-	comment   string
-	settings  []string // this database's role settings, "name=value"
-	verifier  string   // pg_authid.rolpassword when readable
+	// scoped: a member of AliasLoginRole, which acl's row policies restrict.
+	scoped   bool
+	comment  string
+	settings []string // this database's role settings, "name=value"
+	verifier string   // pg_authid.rolpassword when readable
 }
 
 // schemaState is a schema named after a login, or any managed schema.
@@ -44,7 +46,9 @@ type viewState struct {
 }
 
 const rolesSQL = `
-SELECT r.rolname, r.rolcanlogin, r.rolsuper, coalesce(shobj_description(r.oid, 'pg_authid'), ''),
+SELECT r.rolname, r.rolcanlogin, r.rolsuper,
+       EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid AND g.rolname = $2),
+       coalesce(shobj_description(r.oid, 'pg_authid'), ''),
        coalesce((SELECT s.setconfig FROM pg_db_role_setting s
                  WHERE s.setrole = r.oid AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())), '{}')
 FROM pg_roles r WHERE r.rolname = ANY ($1)`
@@ -134,12 +138,12 @@ func (p *planner) readState(ctx context.Context) (*state, error) {
 	}
 	// Roles of the file's logins and of managed schemas gone from the file.
 	roleNames := append(slices.Clone(logins), schemaNames...)
-	rows, err = p.tx.Query(ctx, rolesSQL, roleNames)
+	rows, err = p.tx.Query(ctx, rolesSQL, roleNames, AliasLoginRole)
 	if err != nil {
 		return nil, fail("roles", err)
 	}
 	var r roleState
-	if _, err := pgx.ForEachRow(rows, []any{&name, &r.canLogin, &r.superuser, &r.comment, &r.settings}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&name, &r.canLogin, &r.superuser, &r.scoped, &r.comment, &r.settings}, func() error {
 		c := r
 		st.roles[name] = &c
 		return nil
@@ -257,6 +261,8 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 			fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD %s", role, sqlq.Lit(verifier)),
 			fmt.Sprintf("COMMENT ON ROLE %s IS %s", role, sqlq.Lit(roleComment(roleMark{Databases: []string{p.db}}))),
 			searchPath,
+			EnsureAliasLoginRoleSQL,
+			fmt.Sprintf("GRANT %s TO %s", sqlq.Ident(AliasLoginRole), role),
 		}}
 		if acc.timeZone != "" {
 			s.Detail += ", time zone " + acc.timeZone
@@ -278,6 +284,10 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	}
 	if !r.canLogin {
 		alter("enable", "login", fmt.Sprintf("ALTER ROLE %s LOGIN", role))
+	}
+	if !r.scoped {
+		alter("scope", "member of "+AliasLoginRole+", which acl's row scoping restricts", EnsureAliasLoginRoleSQL,
+			fmt.Sprintf("GRANT %s TO %s", sqlq.Ident(AliasLoginRole), role))
 	}
 	switch {
 	case !p.authidReadable:

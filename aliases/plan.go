@@ -20,6 +20,20 @@ import (
 	"github.com/tenantkit/tenantkit/tenant"
 )
 
+// AliasLoginRole is a NOLOGIN role every alias login is a member of. acl's
+// restrictive row policies name it, so an alias login reading a tenanted
+// table directly (through a grant to PUBLIC, say) sees none of its rows,
+// however many logins aliases creates after the last acl apply; the views
+// read the tables with their owner's rights and are not affected. Roles are
+// cluster-wide, so it serves every database.
+const AliasLoginRole = "tenantkit_alias_login"
+
+// EnsureAliasLoginRoleSQL creates AliasLoginRole unless it exists (another
+// database's run may create it at the same time).
+const EnsureAliasLoginRoleSQL = `DO $$BEGIN CREATE ROLE ` + AliasLoginRole + ` NOLOGIN;
+COMMENT ON ROLE ` + AliasLoginRole + ` IS 'tenantkit: every alias login is a member; acl row scoping restricts it';
+EXCEPTION WHEN duplicate_object THEN NULL; END$$`
+
 // managedMark starts the comment on every role, schema and view tenantkit
 // aliases creates.
 const managedMark = "managed by tenantkit aliases"

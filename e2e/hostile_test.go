@@ -112,6 +112,8 @@ func noHijacks(t *testing.T, conn *pgx.Conn, when string) {
 func TestShadowedCatalogNeverRuns(t *testing.T) {
 	t.Parallel()
 	acme, ops, person := uniqueLogin(t, "acme"), uniqueLogin(t, "ops"), uniqueLogin(t, "person")
+	// The policies name the group's role: drop it after the database.
+	testkit.DropRolesAfter(t, acl.GroupRole(`Acme\`+person))
 	db := testkit.NewFixtureDB(t)
 	dir := t.TempDir()
 	ov := otherOverlay(t, dir)
@@ -229,7 +231,6 @@ func runHostile(t *testing.T, db *testkit.DB, dir, ov, acme, ops, person string)
 	step(0, "aliases", "--include-subtenants", "-f", aliases)
 
 	group := `Acme\` + person
-	testkit.DropRolesAfter(t, acl.GroupRole(group))
 	aclFile := testkit.WriteFile(t, "acl.xml", `<AccessControl>
   <Person name="`+person+`"/>
   <AccessGroup name="`+group+`" tenant="Acme"><Member person="`+person+`"/></AccessGroup>

@@ -498,7 +498,9 @@ own AS (SELECT EXISTS (SELECT FROM pg_policy fp WHERE fp.polrelid = $3::regclass
 scoped AS (SELECT DISTINCT r AS role FROM pg_policy p, unnest(p.polroles) r
 	WHERE p.polrelid = $3::regclass AND p.polname = 'tenantkit_select' AND NOT p.polpermissive),
 invoker AS (SELECT c.oid, coalesce(c.reloptions @> '{security_invoker=true}' OR c.reloptions @> '{security_invoker=on}', false) AS yes
-	FROM pg_class c WHERE c.relkind IN ('v', 'm')),
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm')
+	-- the views aliases publishes filter by tenant themselves
+	AND coalesce(obj_description(n.oid, 'pg_namespace'), '') NOT LIKE 'managed by tenantkit aliases%'),
 reads AS (SELECT DISTINCT rw.ev_class AS view, d.refobjid AS rel FROM pg_rewrite rw
 	JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass
 	WHERE d.refobjid <> rw.ev_class),
@@ -519,7 +521,7 @@ bad AS MATERIALIZED (
 	UNION ALL
 	SELECT 'alias login ' || r.rolname || ' is not restricted (run acl apply)' FROM pg_namespace n
 	JOIN pg_roles r ON r.rolname = substring(obj_description(n.oid, 'pg_namespace') FROM '^managed by tenantkit aliases; login (.*)$')
-	WHERE EXISTS (SELECT FROM scoped) AND r.oid NOT IN (SELECT role FROM scoped))
+	WHERE EXISTS (SELECT FROM scoped) AND NOT EXISTS (SELECT FROM scoped s WHERE pg_has_role(r.oid, s.role, 'USAGE')))
 SELECT (count(*) OVER ())::text, x0 FROM bad
 WHERE to_regclass('tenantkit.acl_tenant_rights') IS NOT NULL
 ORDER BY x0 LIMIT greatest($1::int, 1)`
