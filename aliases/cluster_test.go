@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,13 +20,14 @@ import (
 
 // privateCluster starts a PostgreSQL cluster of the test's own, listening
 // on a Unix socket only, and stops it when the test ends; it returns the
-// URL of its postgres database (user postgres, trust). A test that changes
+// URL of its postgres database (user postgres, trust). hba, when given,
+// replaces the cluster's pg_hba.conf lines. A test that changes
 // what every login role of the server may do (database privileges granted
 // to all of them) runs there, so as not to tie up the roles of tests
 // running at the same time on the shared server (a role holding a privilege
 // cannot be dropped). As root, the server runs as the postgres user, as
 // scripts/pg-ensure does.
-func privateCluster(t *testing.T) string {
+func privateCluster(t *testing.T, hba ...string) string {
 	t.Helper()
 	bindir := pgBinDir(t)
 	dir, err := os.MkdirTemp("", "tk-pg-")
@@ -53,6 +55,20 @@ func privateCluster(t *testing.T) string {
 	data := filepath.Join(dir, "data")
 	if out, err := asOwner("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	if len(hba) > 0 {
+		conf := filepath.Join(data, "pg_hba.conf")
+		if err := os.WriteFile(conf, []byte(strings.Join(hba, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if os.Geteuid() == 0 {
+			u, _ := user.Lookup("postgres")
+			uid, _ := strconv.Atoi(u.Uid)
+			gid, _ := strconv.Atoi(u.Gid)
+			if err := os.Chown(conf, uid, gid); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	var b [2]byte
 	_, _ = rand.Read(b[:])

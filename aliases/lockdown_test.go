@@ -120,3 +120,39 @@ func TestAliasesLockDown(t *testing.T) {
 		t.Errorf("--lock-down-db alone: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 }
+
+// TestAliasLoginsNeedTheirPassword runs in a cluster that asks every role
+// but postgres for a SCRAM password: an alias login logs in with the alias
+// file's password only, the server keeps only its verifier, and a changed
+// password in the file replaces the old one.
+func TestAliasLoginsNeedTheirPassword(t *testing.T) {
+	admin := privateCluster(t, "local all postgres trust", "local all all scram-sha-256")
+	db := clusterDB(t, admin, "shop")
+	db.Exec(t, `CREATE TABLE firm (fid int PRIMARY KEY, name text NOT NULL UNIQUE);
+		CREATE TABLE sale (no text PRIMARY KEY, firm_id int NOT NULL REFERENCES firm, total int);
+		INSERT INTO firm VALUES (1, 'Initech'), (2, 'Hooli');
+		INSERT INTO sale VALUES ('s1', 1, 10), ('s2', 2, 20)`)
+	const login = "initech_pw"
+	for i, pw := range []string{`first "p\w"`, "second"} {
+		file := writeFile(t, fmt.Sprintf(`(aliases-for-account login: %s password: "%s" (tenants: Initech))`, login, strings.ReplaceAll(strings.ReplaceAll(pw, `\`, `\\`), `"`, `\"`)))
+		if res := testkit.Run(t, db, "aliases", "--tenant-column", "firm_id", "-f", file); res.Code != 0 {
+			t.Fatalf("aliases: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+		}
+		if got := column(t, db, login, pw, "SELECT no FROM sale"); got != "s1" {
+			t.Errorf("run %d: the login with its password sees %q, want s1", i, got)
+		}
+		for _, wrong := range []string{"", "wrong", `first "p\\w"`} {
+			if wrong == pw {
+				continue
+			}
+			_, err := queryAs(t, db, login, wrong, "SELECT 1")
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "28P01" {
+				t.Errorf("run %d: password %q: %v, want password authentication failed", i, wrong, err)
+			}
+		}
+	}
+	if got := db.Value(t, "SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = $1", login); got != "SCRAM-SHA-256$" {
+		t.Errorf("stored password starts %q, want a SCRAM verifier", got)
+	}
+}
