@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
@@ -119,18 +117,20 @@ func (l *loader) checkTenantRequired(ctx context.Context, g *group) error {
 // owned by tenant T may reference rows that are public, T's, a
 // supertenant's, or — through an eligible SREL — the service provider's.
 type refRule struct {
-	srel *schema.Srel
-	idx  []int // positions of the SREL's columns among the group's columns
+	owner *schema.Object // the referencing object
+	srel  *schema.Srel
+	idx   []int // positions of the SREL's columns among the group's columns
 }
 
 // refRules lists the SRELs of a group the reference rule applies to: the
-// referencing row has an owner, the target is tenanted and every column of
-// the SREL is loaded.
+// referencing row's owner is known (the file's tenant column, -t, or no
+// owner at all: a row of an object without tenancy is public), the target
+// is tenanted and every column of the SREL is loaded.
 func (l *loader) refRules(g *group) []refRule {
-	if l.schema.Tenants == nil || !g.obj.Tenanted() || g.obj.IsTenantTable || l.opts.Mode == Delete {
+	if l.schema.Tenants == nil || g.obj.IsTenantTable || l.opts.Mode == Delete {
 		return nil
 	}
-	if !g.stamps() && g.tenantIdx() < 0 {
+	if g.obj.Tenanted() && !g.stamps() && g.tenantIdx() < 0 {
 		return nil // the owner is not in the file: verify checks existing rows
 	}
 	var rules []refRule
@@ -140,31 +140,37 @@ func (l *loader) refRules(g *group) []refRule {
 			continue
 		}
 		if idx := g.indexes(sr.Columns); idx != nil {
-			rules = append(rules, refRule{srel: sr, idx: idx})
+			rules = append(rules, refRule{owner: g.obj, srel: sr, idx: idx})
 		}
 	}
 	return rules
 }
 
+// owner is the SQL expression, as text, of the owner of rows s of the
+// group: its tenant column, or NULL for an object without tenancy.
+func (g *group) owner(column string) string {
+	if !g.obj.Tenanted() {
+		return "NULL::text"
+	}
+	return column + "::text"
+}
+
 // refViolation is the reference rule of one SREL as SQL over rows s of a
 // table: the join to the referenced rows p and the condition under which a
-// row breaks the rule. column gives the expression of the SREL's j-th
-// column, owner that of the row's owner as text.
+// row breaks the rule (tenant.RefRule). column gives the expression of the
+// SREL's j-th column, owner that of the row's owner as text.
 func (l *loader) refViolation(r refRule, column func(j int) string, owner string) (join, ptenant, violates string) {
 	var on []string
 	for j := range r.idx {
-		on = append(on, fmt.Sprintf("p.%s = %s", pgx.Identifier{r.srel.TargetColumns[j]}.Sanitize(), column(j)))
+		on = append(on, fmt.Sprintf("p.%s = %s", sqlq.Ident(r.srel.TargetColumns[j]), column(j)))
 	}
-	ptenant = "p." + pgx.Identifier{r.srel.Target.TenantColumn}.Sanitize() + "::text"
-	spAllowed := "false"
+	ptenant = "p." + sqlq.Ident(r.srel.Target.TenantColumn) + "::text"
+	rule := tenant.RefRule{Owner: owner, Referenced: ptenant, Ancestors: "anc", OwnerRequired: r.owner.Tenancy == schema.Required}
 	if r.srel.ServiceProviderEligible && l.serviceProvider != nil {
-		spAllowed = ptenant + " = " + sqlq.Lit(l.serviceProvider.ID)
+		rule.ServiceProvider = sqlq.Lit(l.serviceProvider.ID)
 	}
 	join = r.srel.Target.Ident() + " p ON " + strings.Join(on, " AND ")
-	violates = fmt.Sprintf(`%s IS NOT NULL AND %s IS NOT NULL AND %s <> %s AND NOT (%s)
-			  AND NOT EXISTS (SELECT FROM anc a WHERE a.tenant::text = %s AND a.ancestor::text = %s)`,
-		ptenant, owner, ptenant, owner, spAllowed, owner, ptenant)
-	return join, ptenant, violates
+	return join, ptenant, rule.Violation()
 }
 
 // checkReferences rejects records whose SRELs point at rows the reference
@@ -172,7 +178,10 @@ func (l *loader) refViolation(r refRule, column func(j int) string, owner string
 func (l *loader) checkReferences(ctx context.Context, g *group) error {
 	tt := l.schema.Tenants
 	for _, r := range l.refRules(g) {
-		owner := fmt.Sprintf("s.%s::text", col(g.tenantIdx()))
+		owner := "NULL::text"
+		if g.obj.Tenanted() {
+			owner = fmt.Sprintf("s.%s::text", col(g.tenantIdx()))
+		}
 		join, ptenant, violates := l.refViolation(r, func(j int) string { return "s." + col(r.idx[j]) }, owner)
 		column, value := strings.Join(r.srel.Columns, ", "), "NULL"
 		if len(r.idx) == 1 {
@@ -189,11 +198,14 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 		sql := fmt.Sprintf(`WITH RECURSIVE %s
 			INSERT INTO tk_rej
 			SELECT s._n, $1, s._f, s._l, s._c, $2, %s,
-				format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by tenant %%s, which is neither public nor tenant %%s or one of its supertenants',
-					$3::text, $4::text, $5::text, $6::text, %s, %s), 'reference rule'
+				CASE WHEN %s IS NULL
+				THEN format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by tenant %%s, which a public row may not reference (every tenant sees it)',
+					$3::text, $4::text, $5::text, $6::text, %s)
+				ELSE format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by tenant %%s, which is neither public nor tenant %%s or one of its supertenants',
+					$3::text, $4::text, $5::text, $6::text, %s, %s) END, 'reference rule'
 			FROM %s s JOIN %s
 			WHERE %s AND %s`,
-			tenant.AncestorsCTE(tt, "anc"), value, ptenant, owner,
+			tenant.AncestorsCTE(tt, "anc"), value, owner, ptenant, ptenant, owner,
 			g.typed(), join, violates, notRejected)
 		n, err := l.exec(ctx, "checking the reference rule", sql, g.id, column, r.srel.Attr, how, eligible, r.srel.Target.Name)
 		if err != nil {
@@ -210,13 +222,13 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 // loaded row; on a violation the section is read again into staging,
 // which names each offending record.
 func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error) {
-	owner := "s." + pgx.Identifier{g.obj.TenantColumn}.Sanitize()
+	owner := "s." + sqlq.Ident(g.obj.TenantColumn)
 	var conds []string
 	if g.obj.Tenancy == schema.Required && !g.stamps() {
 		conds = append(conds, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE %s IS NULL)", g.obj.Ident(), owner))
 	}
 	for _, r := range l.refRules(g) {
-		join, _, violates := l.refViolation(r, func(j int) string { return "s." + pgx.Identifier{r.srel.Columns[j]}.Sanitize() }, owner+"::text")
+		join, _, violates := l.refViolation(r, func(j int) string { return "s." + sqlq.Ident(r.srel.Columns[j]) }, g.owner(owner))
 		conds = append(conds, fmt.Sprintf("EXISTS (SELECT FROM %s s JOIN %s WHERE %s)", g.obj.Ident(), join, violates))
 	}
 	if len(conds) == 0 {

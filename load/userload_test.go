@@ -408,8 +408,8 @@ func TestOtherSchema(t *testing.T) {
     { "11111111-1111-1111-1111-111111111114", "D-4", "Ünïcødé ✓", NULL, NULL, NULL, NULL }
 TABLE shelf
     site code capacity owner_ref
-    { "north", "A1", "10.25", "1" }
-    { "south", "B2", NULL, NULL }
+    { "north", "A1", "10.25", NULL }
+    { "south", "B2", NULL, "1" }
 TABLE owners
     owner_id name
     { "1", "Ops" }

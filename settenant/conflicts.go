@@ -31,21 +31,20 @@ type conflictQuery struct {
 }
 
 // conflictQueries checks, after a rule ran, every SREL from and to the
-// changed rows (recorded in the changed table) against the reference rule:
-// a row owned by T may reference public rows, rows of T's supertenants, and
-// through a service-provider-eligible SREL rows of the service provider.
+// changed rows (recorded in the changed table) against the reference rule
+// (tenant.RefRule): the rows verify would flag, a public row referencing a
+// tenant's row included.
 func conflictQueries(p *plan, s *schema.Schema, sp *tenant.Tenant) []conflictQuery {
 	var out []conflictQuery
 	changed := fmt.Sprintf("%s c JOIN %s o ON o.tableoid = c.tbl AND o.ctid = c.row_id", changedTable, p.obj.Ident())
-	build := func(sr *schema.Srel, owner, referenced, join string) (string, args) {
+	build := func(sr *schema.Srel, from *schema.Object, owner, referenced, join string) (string, args) {
 		var a args
-		cond := fmt.Sprintf("%s IS NOT NULL AND %s IS NOT NULL AND NOT EXISTS (SELECT FROM anc WHERE anc.tenant::text = %s::text AND anc.ancestor::text = %s::text)",
-			owner, referenced, owner, referenced)
+		rule := tenant.RefRule{Owner: owner, Referenced: referenced, Ancestors: "anc", OwnerRequired: from.Tenancy == schema.Required}
 		if sr.ServiceProviderEligible && sp != nil {
-			cond += fmt.Sprintf(" AND %s::text <> %s", referenced, a.add(sp.ID))
+			rule.ServiceProvider = a.add(sp.ID)
 		}
 		return fmt.Sprintf("WITH RECURSIVE %s\nSELECT count(*) FROM %s\n\tJOIN %s\nWHERE %s",
-			tenant.AncestorsCTE(s.Tenants, "anc"), changed, join, cond), a
+			tenant.AncestorsCTE(s.Tenants, "anc"), changed, join, rule.Violation()), a
 	}
 	on := func(from string, cols []string, to string, toCols []string) string {
 		var parts []string
@@ -54,17 +53,22 @@ func conflictQueries(p *plan, s *schema.Schema, sp *tenant.Tenant) []conflictQue
 		}
 		return strings.Join(parts, " AND ")
 	}
-	oTenant := "o." + sqlq.Ident(p.obj.TenantColumn)
+	tenantOf := func(alias string, o *schema.Object) string {
+		if !o.Tenanted() {
+			return "NULL::text" // rows of an object without tenancy are public
+		}
+		return alias + "." + sqlq.Ident(o.TenantColumn) + "::text"
+	}
 	for _, sr := range p.obj.Srels {
 		if sr.Target == nil || !sr.Target.Tenanted() {
 			continue
 		}
 		join := fmt.Sprintf("%s x ON %s", sr.Target.Ident(), on("o", sr.Columns, "x", sr.TargetColumns))
-		sql, a := build(sr, oTenant, "x."+sqlq.Ident(sr.Target.TenantColumn), join)
+		sql, a := build(sr, p.obj, tenantOf("o", p.obj), tenantOf("x", sr.Target), join)
 		out = append(out, conflictQuery{Conflict{Srel: srelName(p.obj, sr), Direction: "outgoing"}, sql, a})
 	}
 	for _, from := range s.Objects {
-		if !from.Tenanted() {
+		if from.IsTenantTable {
 			continue
 		}
 		for _, sr := range from.Srels {
@@ -72,7 +76,7 @@ func conflictQueries(p *plan, s *schema.Schema, sp *tenant.Tenant) []conflictQue
 				continue
 			}
 			join := fmt.Sprintf("%s x ON %s", from.Ident(), on("x", sr.Columns, "o", sr.TargetColumns))
-			sql, a := build(sr, "x."+sqlq.Ident(from.TenantColumn), oTenant, join)
+			sql, a := build(sr, from, tenantOf("x", from), tenantOf("o", p.obj), join)
 			out = append(out, conflictQuery{Conflict{Srel: srelName(from, sr), Direction: "incoming"}, sql, a})
 		}
 	}

@@ -617,19 +617,17 @@ func (b *builder) activeCond(alias string) string {
 }
 
 // referenceRuleSQL finds references from r (object o) to g (the SREL's
-// target) that break the reference rule; $2 is the service provider's key
-// as text (NULL when the SREL is not eligible). Targets that are public or
-// owned by a missing or inactive tenant are left out (the join on gt and
-// the activity condition), and so are referencing rows whose own tenant is
-// missing or inactive (the source join and condition).
+// target) that break the reference rule (tenant.RefRule; $2 is the service
+// provider's key as text, NULL when the SREL is not eligible). Targets that
+// are public or owned by a missing or inactive tenant are left out (the
+// join on gt and the activity condition), and so are referencing rows whose
+// own tenant is missing or inactive (the source join and condition).
 const referenceRuleSQL = `FROM %[1]s r
 JOIN %[2]s g ON %[3]s
 JOIN %[4]s gt ON %[5]s
 %[6]s
 WHERE %[7]s AND %[8]s
-  AND NOT (%[9]s)
-  AND NOT EXISTS (SELECT FROM anc a WHERE %[10]s AND %[11]s)
-  AND gt.%[12]s::text IS DISTINCT FROM $2`
+  AND %[9]s`
 
 func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	tg, tt := sr.Target, b.tt
@@ -638,8 +636,7 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	for i, c := range sr.Columns {
 		on = append(on, eq("g", tg, sr.TargetColumns[i], "r", o, c))
 	}
-	var srcJoin, srcCond, sameTenant, ancTenant string
-	ancAncestor := eq("a", ttAnc(tt), "ancestor", "g", tg, tg.TenantColumn)
+	var srcJoin, srcCond string
 	switch o.Tenancy {
 	case schema.Required:
 		srcJoin = fmt.Sprintf("JOIN %s rt ON %s", tt.Ident(), eq("rt", tt.Object, tt.Key, "r", o, o.TenantColumn))
@@ -651,12 +648,15 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 		srcJoin = fmt.Sprintf("LEFT JOIN %s rt ON false", tt.Ident())
 		srcCond = "true"
 	}
+	rule := tenant.RefRule{Owner: "NULL::text", Referenced: ident("g", tg.TenantColumn) + "::text", ServiceProvider: "$2::text", Ancestors: "anc",
+		OwnerRequired: o.Tenancy == schema.Required}
 	if o.Tenanted() {
-		rc, gc := castPair(o, o.TenantColumn, tg, tg.TenantColumn)
-		sameTenant = rc + " IS NOT DISTINCT FROM " + gc
-		ancTenant = eq("a", ttAnc(tt), "tenant", "r", o, o.TenantColumn)
-	} else {
-		sameTenant, ancTenant = "false", "false"
+		key := tt.Object.Column(tt.Key).TypeOID
+		if o.Column(o.TenantColumn).TypeOID == key && tg.Column(tg.TenantColumn).TypeOID == key {
+			rule.Owner, rule.Referenced, rule.KeyTyped = ident("r", o.TenantColumn), ident("g", tg.TenantColumn), true
+		} else {
+			rule.Owner = ident("r", o.TenantColumn) + "::text"
+		}
 	}
 	var spArg any
 	if sr.ServiceProviderEligible && b.spID != nil {
@@ -665,9 +665,7 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	body := fmt.Sprintf(referenceRuleSQL,
 		o.Ident(), tg.Ident(), strings.Join(on, " AND "),
 		tt.Ident(), eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn),
-		srcJoin, srcCond, b.activeCond("gt"),
-		sameTenant, ancTenant, ancAncestor,
-		pgx.Identifier{tt.Key}.Sanitize())
+		srcJoin, srcCond, b.activeCond("gt"), rule.Violation())
 	var extras []string
 	extras = append(extras, "rt."+pgx.Identifier{tt.Name}.Sanitize()+"::text")
 	for _, g := range keyExprs(tg, "g") {
