@@ -110,7 +110,6 @@ type fileChecker struct {
 	rep     *Report
 	bar     *progress.Reporter
 	tenant  *tenant.Tenant
-	allowed []string // keys of the tenant's supertenants
 	spID    string
 	section int
 }
@@ -133,9 +132,6 @@ func (fc *fileChecker) resolveTenant(ctx context.Context) error {
 		return fmt.Errorf("tenant %q: %w", t.Name, ErrTenantInactive)
 	}
 	fc.tenant = t
-	for _, a := range h.Supertenants(t) {
-		fc.allowed = append(fc.allowed, a.ID)
-	}
 	if sp := h.ServiceProvider(); sp != nil {
 		fc.spID = sp.ID
 	}
@@ -561,19 +557,20 @@ func (sec *section) checkReferences(ctx context.Context) error {
 		if !usable {
 			continue
 		}
-		allowed := fc.allowed
+		// $3: the service provider's key when the SREL is eligible, else NULL.
+		rule := tenant.RefRule{Owner: "$2::text", Referenced: ident("g", tg.TenantColumn) + "::text", ServiceProvider: "$3::text", Ancestors: "anc"}
+		var spArg any
 		if sr.ServiceProviderEligible && fc.spID != "" {
-			allowed = append(append([]string(nil), allowed...), fc.spID)
+			spArg = fc.spID
 		}
-		body := fmt.Sprintf("FROM %s x JOIN %s g ON %s JOIN %s gt ON %s WHERE NOT gt.%s::text = ANY ($2::text[])",
-			sec.tmp, tg.Ident(), strings.Join(on, " AND "), tt.Ident(), eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn),
-			pgx.Identifier{tt.Key}.Sanitize())
+		body := fmt.Sprintf("FROM %s x JOIN %s g ON %s JOIN %s gt ON %s WHERE %s",
+			sec.tmp, tg.Ident(), strings.Join(on, " AND "), tt.Ident(), eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn), rule.Violation())
 		extras := append([]string{"x.pos"}, vals...)
 		extras = append(extras, "gt."+pgx.Identifier{tt.Name}.Sanitize()+"::text")
 		q := &query{
 			finding: &Finding{Check: CheckReferenceRule, Object: sec.o.Name, Srel: sr.Attr, Target: tg.Name},
-			sql:     sampledSQL("", []string{"x.n"}, extras, body),
-			args:    []any{allowed},
+			sql:     sampledSQL("WITH RECURSIVE "+tenant.AncestorsCTE(tt, "anc"), []string{"x.n"}, extras, body),
+			args:    []any{fc.tenant.ID, spArg},
 			sample: func(cols []*string) string {
 				parts := make([]string, len(sr.Columns))
 				for i, c := range sr.Columns {
