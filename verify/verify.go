@@ -685,23 +685,6 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	}
 }
 
-// ttAnc describes the columns of the ancestors CTE for eq: both have the
-// tenant key's type.
-func ttAnc(tt *schema.TenantTable) *schema.Object {
-	kc := tt.Object.Column(tt.Key)
-	return &schema.Object{Columns: []schema.Column{
-		{Name: "tenant", TypeOID: kc.TypeOID}, {Name: "ancestor", TypeOID: kc.TypeOID},
-	}}
-}
-
-// castPair gives r's and g's tenant columns, cast to text when their types differ.
-func castPair(o *schema.Object, oc string, tg *schema.Object, gc string) (string, string) {
-	if o.Column(oc).TypeOID == tg.Column(gc).TypeOID {
-		return ident("r", oc), ident("g", gc)
-	}
-	return ident("r", oc) + "::text", ident("g", gc) + "::text"
-}
-
 const danglingSQL = `FROM %[1]s r WHERE %[2]s AND NOT EXISTS (SELECT FROM %[3]s g WHERE %[4]s)`
 
 func (b *builder) dangling(o *schema.Object, sr *schema.Srel) *query {
