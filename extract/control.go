@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
@@ -85,12 +85,15 @@ func (c *control) save() error {
 	if err != nil {
 		return exit.Failure(err)
 	}
-	tmp := filepath.Join(filepath.Dir(c.path), "."+filepath.Base(c.path)+".tmp-"+randomSuffix())
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o666); err != nil {
+	a, err := datafile.CreateAtomic(c.path)
+	if err != nil {
 		return exit.Failure(fmt.Errorf("writing the control file: %w", err))
 	}
-	if err := os.Rename(tmp, c.path); err != nil {
-		os.Remove(tmp)
+	if err := os.WriteFile(a.Temp, append(data, '\n'), 0o666); err != nil {
+		a.Abort()
+		return exit.Failure(fmt.Errorf("writing the control file: %w", err))
+	}
+	if err := a.Commit(); err != nil {
 		return exit.Failure(fmt.Errorf("writing the control file: %w", err))
 	}
 	return nil

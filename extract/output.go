@@ -1,8 +1,6 @@
 package extract
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -57,8 +55,13 @@ func openOutput(out Output, n int) (*outputFile, error) {
 	if isDir {
 		return nil, exit.Usagef("output %s is a directory; only CSV is written to a directory", path)
 	}
-	f.tmp = filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+randomSuffix())
+	a, err := datafile.CreateAtomic(path)
+	if err != nil {
+		return nil, exit.Usage(fmt.Errorf("output %s: %w", path, err))
+	}
+	f.tmp = a.Temp
 	if f.w, err = datafile.Create(f.tmp, datafile.Options{Format: format}); err != nil {
+		a.Abort()
 		return nil, exit.Usage(fmt.Errorf("output %s: %w", path, err))
 	}
 	return f, nil
@@ -142,10 +145,4 @@ func (f *outputFile) cleanup() {
 	if f.tmp != "" {
 		os.RemoveAll(f.tmp)
 	}
-}
-
-func randomSuffix() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -221,11 +220,16 @@ func (l *loader) writeDetail(ctx context.Context, byID map[int]*group) error {
 // error names the path.
 func (l *loader) writeRejects(ctx context.Context) error {
 	path := l.opts.RejectsFile
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	a, err := datafile.CreateAtomic(path)
 	if err != nil {
 		return exit.Usage(fmt.Errorf("userload: rejects file %s: %w", path, err))
 	}
-	l.rejectsTmp = f.Name()
+	f, err := os.OpenFile(a.Temp, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		a.Abort()
+		return exit.Usage(fmt.Errorf("userload: rejects file %s: %w", path, err))
+	}
+	l.rejectsTmp = a.Temp
 	fail := func(err error) error {
 		f.Close()
 		os.Remove(l.rejectsTmp)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -68,9 +67,13 @@ Examples:
 			// A file is written under a temporary name and renamed when
 			// complete, so a failed conversion leaves nothing behind.
 			target := out
+			var atomic *datafile.Atomic
 			if st, err := os.Stat(out); out != "-" && !strings.HasSuffix(out, "/") && (err != nil || !st.IsDir()) {
-				target = filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tenantkit-tmp")
-				defer os.Remove(target)
+				if atomic, err = datafile.CreateAtomic(out); err != nil {
+					return exit.Usage(err)
+				}
+				defer atomic.Abort()
+				target = atomic.Temp
 			}
 			w, err := datafile.Create(target, outOpts)
 			if err != nil {
@@ -83,8 +86,8 @@ Examples:
 			if err != nil {
 				return exit.Usage(err)
 			}
-			if target != out {
-				if err := os.Rename(target, out); err != nil {
+			if atomic != nil {
+				if err := atomic.Commit(); err != nil {
 					return exit.Usage(err)
 				}
 			}
