@@ -421,6 +421,9 @@ func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
 		if len(idx) == 1 {
 			value = fmt.Sprintf("s.%s::text", col(idx[0]))
 		}
+		if err := l.rejectDependents(ctx, g, sr, idx, column, value, cond); err != nil {
+			return err
+		}
 		reason := fmt.Sprintf("no row of %s has (%s) = (%s) (foreign key %s)", sr.Target.Table,
 			strings.Join(sr.TargetColumns, ", "), "%s", sr.ForeignKey)
 		vals := make([]string, len(idx))
@@ -436,6 +439,50 @@ func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
 		}
 	}
 	return nil
+}
+
+// dependentKind is the kind of reason of a record rejected only because a
+// record it references was rejected: reported once for all such records,
+// not one line each (a rejected parent would otherwise bury its cause
+// under a line per child, grandchild…).
+const dependentKind = "depends on a rejected record"
+
+// rejectDependents rejects the records of g whose SREL sr (a declared
+// foreign key, at positions idx of g's columns) dangles, cond, because it
+// points at a record of the run that was rejected, naming that record.
+func (l *loader) rejectDependents(ctx context.Context, g *group, sr *schema.Srel, idx []int, column, value, cond string) error {
+	var parents []string
+	for _, pg := range l.groups {
+		tidx := pg.indexes(sr.TargetColumns)
+		if pg.obj != sr.Target || !pg.staged() || tidx == nil {
+			continue
+		}
+		var on, onText []string
+		for i, k := range idx {
+			on = append(on, fmt.Sprintf("p.%s = s.%s", col(tidx[i]), col(k)))
+			onText = append(onText, fmt.Sprintf("p.%s = s.%s::text", col(tidx[i]), col(k)))
+		}
+		parents = append(parents, fmt.Sprintf("SELECT p._n, p._f, p._l FROM %s p WHERE %s", pg.typed(), strings.Join(on, " AND ")))
+		if pg.hasStage { // records with a value that did not convert are only there
+			parents = append(parents, fmt.Sprintf("SELECT p._n, p._f, p._l FROM %s p WHERE %s AND NOT EXISTS (SELECT FROM %s t WHERE t._n = p._n)",
+				pg.stage(), strings.Join(onText, " AND "), pg.typed()))
+		}
+	}
+	if len(parents) == 0 {
+		return nil
+	}
+	var present []string
+	for _, k := range idx {
+		present = append(present, fmt.Sprintf("s.%s IS NOT NULL", col(k)))
+	}
+	_, err := l.exec(ctx, "checking references to rejected records", fmt.Sprintf(`
+		INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, %s, %s,
+			format('references a record of %%s that was rejected (%%s:%%s)', $2::text, ($3::text[])[d._f + 1], d._l), $4
+		FROM %s s CROSS JOIN LATERAL (
+			SELECT p._f, p._l FROM (%s) p WHERE EXISTS (SELECT FROM tk_rej r WHERE r._n = p._n) ORDER BY p._n LIMIT 1) d
+		WHERE %s AND %s AND %s`, column, value, g.typed(), strings.Join(parents, " UNION ALL "),
+		strings.Join(present, " AND "), notRejected, cond), g.id, sr.Target.Table, l.opts.Files, dependentKind)
+	return err
 }
 
 // indexes are the positions in the group's columns of the named columns,

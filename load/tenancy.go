@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -248,6 +249,35 @@ func (l *loader) newKeyColumn(g *group) int {
 	return g.indexOf(o.PrimaryKey[0])
 }
 
+// keptKeys returns, under --new-keys, the primary key columns of a
+// tenanted table whose file values would be kept as its keys: every column
+// of the key is in the file, none has a default, and none is a reference
+// the run rewires (the columns of a link table such as Chinook's
+// PlaylistTrack are). Such a table cannot be seeded from a template; nil
+// otherwise.
+func (l *loader) keptKeys(g *group) []string {
+	o := g.obj
+	if !l.opts.NewKeys || !o.Tenanted() || len(o.PrimaryKey) == 0 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete {
+		return nil
+	}
+	for _, k := range o.PrimaryKey {
+		c := o.Column(k)
+		if g.indexOf(k) < 0 || c == nil || c.HasDefault() || findSrelColumn(o, k) {
+			return nil
+		}
+	}
+	return o.PrimaryKey
+}
+
+func findSrelColumn(o *schema.Object, column string) bool {
+	for _, sr := range o.Srels {
+		if slices.Contains(sr.Columns, column) {
+			return true
+		}
+	}
+	return false
+}
+
 // keyDefault is the SQL expression giving a fresh value of key column c.
 func keyDefault(o *schema.Object, c *schema.Column) string {
 	if c.Default != "" {
@@ -264,6 +294,11 @@ func (l *loader) assignNewKeys(ctx context.Context, g *group) error {
 		return nil
 	}
 	c := g.cols[k]
+	// A sequence behind the table's keys (rows inserted with explicit
+	// keys, a restored dump) would draw keys that exist: move it past them.
+	if err := l.advanceSequence(ctx, g.obj, c); err != nil {
+		return err
+	}
 	m := l.keyMaps[g.obj]
 	if m == "" {
 		m = fmt.Sprintf("tk_k%d", g.id)
