@@ -114,3 +114,26 @@ TABLE Invoice
 		t.Errorf("rejects file:\n%s", got)
 	}
 }
+
+// TestRejectsNameTenants: userload names tenants as verify does, by name
+// with the key beside it, not "tenant 2" (issue 21, point 8). Chinook.
+func TestRejectsNameTenants(t *testing.T) {
+	db, overlay := testkit.NewChinookDB(t)
+	db.Exec(t, `INSERT INTO "Tenant" ("TenantId", "Name", "ParentId") VALUES (3, 'Store B', 1)`)
+	f := write(t, "store-b.dat", `TABLE Employee
+    EmployeeId LastName FirstName
+    { "1", "Adams", "Andrew" }
+TABLE Customer
+    CustomerId FirstName LastName SupportRepId
+    { "10", "Luís", "Gonçalves", "2" }
+`)
+	res := userload(t, db, 1, "--schema", overlay, "--quiet", "-t", "Store B", "-f", f)
+	for _, want := range []string{
+		f + `:3:5: Employee: key (EmployeeId)=(1) matches a row owned by tenant "Store A" (2); loading for tenant "Store B" (3), a record may change only that tenant's rows`,
+		f + `:6:5: Customer: column "SupportRepId": value "2": reference rule: SREL SupportRepId (through a foreign key) points at a row of Employee owned by tenant "Store A" (2), which is neither public nor tenant "Store B" (3) or one of its supertenants`,
+	} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+		}
+	}
+}

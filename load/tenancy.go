@@ -190,11 +190,11 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 		sql := fmt.Sprintf(`WITH RECURSIVE %s
 			INSERT INTO tk_rej
 			SELECT s._n, $1, s._f, s._l, s._c, $2, %s,
-				format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by tenant %%s, which is neither public nor tenant %%s or one of its supertenants',
+				format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by %%s, which is neither public nor %%s or one of its supertenants',
 					$3::text, $4::text, $5::text, $6::text, %s, %s), 'reference rule'
 			FROM %s s JOIN %s
 			WHERE %s AND %s`,
-			tenant.AncestorsCTE(tt, "anc"), value, ptenant, owner,
+			tenant.AncestorsCTE(tt, "anc"), value, l.tenantLabel(ptenant), l.tenantLabel(owner),
 			g.typed(), join, violates, notRejected)
 		n, err := l.exec(ctx, "checking the reference rule", sql, g.id, column, r.srel.Attr, how, eligible, r.srel.Target.Name)
 		if err != nil {
@@ -203,6 +203,15 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 		g.counts.RefRejects += n
 	}
 	return nil
+}
+
+// tenantLabel is the SQL text naming the tenant whose key, as text, is
+// keyText — `tenant "Acme" (2)`, as verify names tenants, with the key
+// that the file holds — or "a public row's owner" when keyText is NULL.
+func (l *loader) tenantLabel(keyText string) string {
+	tt := l.schema.Tenants
+	return fmt.Sprintf(`coalesce((SELECT format('tenant "%%s" (%%s)', tl.%s, tl.%s) FROM %s tl WHERE tl.%s::text = %s), 'tenant ' || %s, 'no tenant')`,
+		pgx.Identifier{tt.Name}.Sanitize(), pgx.Identifier{tt.Key}.Sanitize(), tt.Ident(), pgx.Identifier{tt.Key}.Sanitize(), keyText, keyText)
 }
 
 // straightViolations tells whether rows copied straight into a table that
