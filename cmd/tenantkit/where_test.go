@@ -58,3 +58,17 @@ func TestWhereServerErrorsAreConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRawLessThanInWhere: a raw '<' in a settenant condition is reported at
+// its column with the hint to write &lt; (issue 21, point 8), before any
+// database is reached.
+func TestRawLessThanInWhere(t *testing.T) {
+	file := testkit.WriteFile(t, "settenant.xml", `<SetTenant>
+  <Object name="employees"><TenantRule type="Name">West</TenantRule><Where>reports_to < 5</Where></Object>
+</SetTenant>`)
+	res := testkit.Run(t, nil, "settenant", "--db", "postgres://nobody@127.0.0.1:1/none", "-f", file)
+	want := file + `:2:87: malformed XML: expected element name after < (a '<' in text, as in a condition a < b, must be written &lt;, or the text put in <![CDATA[ … ]]>)`
+	if res.Code != 2 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("exit %d, stderr %q\nwant %q", res.Code, res.Stderr, want)
+	}
+}
