@@ -353,7 +353,7 @@ func (r *runner) checkHierarchy(ctx context.Context, b *boundObject, w *workTabl
 	max := r.tt.MaxDepth
 	if err := r.collect(ctx, b, w, TooDeep, w.tooDeepSQL(), func(depth string, n int64) string {
 		d, _ := strconv.Atoi(depth)
-		return fmt.Sprintf("%s would be on level %d of the hierarchy (depth %d), beyond maxDepth %d", plural64(n, "new tenant", "new tenants"), d+1, d, max)
+		return fmt.Sprintf("%s would be at depth %d, beyond maxDepth %d (depths 0 to %d)", plural64(n, "new tenant", "new tenants"), d, max, max-1)
 	}, max); err != nil {
 		return err
 	}
