@@ -258,24 +258,28 @@ func (l *loader) newKeyColumn(g *group) int {
 	return g.indexOf(o.PrimaryKey[0])
 }
 
-// keptKeys returns, under --new-keys, the primary key columns of a
-// tenanted table whose file values would be kept as its keys: every column
-// of the key is in the file, none has a default, and none is a reference
-// the run rewires (the columns of a link table such as Chinook's
-// PlaylistTrack are). Such a table cannot be seeded from a template; nil
-// otherwise.
+// keptKeys returns, under --new-keys, the surrogate key of a tenanted
+// table that the file's values would fill: a single-column primary key of
+// an integer or uuid type, in the file, without a default and not a
+// reference the run rewires. A template cannot seed a tenant through such
+// a key (its labels collide with the rows of the tenant it came from).
+// Natural keys — text, composite (Chinook's PlaylistTrack, the fixtures'
+// doc_repository) — are kept and matched as usual. nil otherwise.
 func (l *loader) keptKeys(g *group) []string {
 	o := g.obj
-	if !l.opts.NewKeys || !o.Tenanted() || len(o.PrimaryKey) == 0 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete {
+	if !l.opts.NewKeys || !o.Tenanted() || len(o.PrimaryKey) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete {
 		return nil
 	}
-	for _, k := range o.PrimaryKey {
-		c := o.Column(k)
-		if g.indexOf(k) < 0 || c == nil || c.HasDefault() || findSrelColumn(o, k) {
-			return nil
-		}
+	k := o.PrimaryKey[0]
+	c := o.Column(k)
+	if g.indexOf(k) < 0 || c == nil || c.HasDefault() || findSrelColumn(o, k) {
+		return nil
 	}
-	return o.PrimaryKey
+	switch c.Type {
+	case "smallint", "integer", "bigint", "uuid":
+		return o.PrimaryKey
+	}
+	return nil
 }
 
 func findSrelColumn(o *schema.Object, column string) bool {
