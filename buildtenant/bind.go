@@ -2,12 +2,10 @@ package buildtenant
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
@@ -237,8 +235,7 @@ func checkWithServer(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, obj
 // configError turns a server error about configured SQL into a positioned
 // configuration error (exit 2); other errors stay database failures.
 func configError(n *xmlnode.Node, what string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "42") || strings.HasPrefix(pgErr.Code, "22")) {
+	if pgErr := sqlcond.Refusal(err); pgErr != nil {
 		return n.Errorf("%s: %s", what, pgErr.Message)
 	}
 	return exit.Failure(fmt.Errorf("checking %s at %s:%d: %w", what, n.File, n.Line, err))

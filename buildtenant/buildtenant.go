@@ -26,6 +26,7 @@ import (
 	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -207,9 +208,9 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 			return r.fail(b, "creating the work table", err)
 		}
 	}
-	tag, err := r.tx.Exec(ctx, w.fillSQL())
+	tag, err := r.fillWorkTable(ctx, b, w)
 	if err != nil {
-		return r.fail(b, "selecting the rows", err)
+		return err
 	}
 	or.Rows = tag.RowsAffected()
 	if or.Rows == 0 {
@@ -260,6 +261,30 @@ func refusedByTenantTable(b *boundObject, err error) error {
 }
 
 // fail wraps a database error of one object's run.
+// fillWorkTable selects the object's rows into the work table, in a
+// savepoint: a Where that validated can still fail on some row's data (a
+// cast that does not hold for every row), which is the configuration's
+// fault, reported at the <Where> (exit 2).
+func (r *runner) fillWorkTable(ctx context.Context, b *boundObject, w *workTable) (pgconn.CommandTag, error) {
+	sp, err := r.tx.Begin(ctx)
+	if err != nil {
+		return pgconn.CommandTag{}, r.fail(b, "selecting the rows", err)
+	}
+	tag, err := sp.Exec(ctx, w.fillSQL())
+	if err == nil {
+		return tag, sp.Commit(ctx)
+	}
+	if rerr := sp.Rollback(ctx); rerr != nil {
+		return tag, r.fail(b, "selecting the rows", rerr)
+	}
+	if b.rule.Where != "" && sqlcond.DataFailure(err) != nil {
+		if pe, perr := sqlcond.Probe(ctx, r.tx, b.obj.Ident(), b.rule.Where); perr == nil && pe != nil {
+			return tag, b.rule.WhereNode.Errorf("<Where>: fails on rows of table %q: %s", b.obj.Table, pe.Message)
+		}
+	}
+	return tag, r.fail(b, "selecting the rows", err)
+}
+
 func (r *runner) fail(b *boundObject, doing string, err error) error {
 	return exit.Failure(fmt.Errorf("object %q: %s: %w", b.obj.Name, doing, err))
 }
@@ -328,7 +353,7 @@ func (r *runner) checkHierarchy(ctx context.Context, b *boundObject, w *workTabl
 	max := r.tt.MaxDepth
 	if err := r.collect(ctx, b, w, TooDeep, w.tooDeepSQL(), func(depth string, n int64) string {
 		d, _ := strconv.Atoi(depth)
-		return fmt.Sprintf("%s would be on level %d of the hierarchy (depth %d), beyond maxDepth %d", plural64(n, "new tenant", "new tenants"), d+1, d, max)
+		return fmt.Sprintf("%s would be at depth %d, beyond maxDepth %d (depths 0 to %d)", plural64(n, "new tenant", "new tenants"), d, max, max-1)
 	}, max); err != nil {
 		return err
 	}

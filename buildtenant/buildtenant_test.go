@@ -364,7 +364,7 @@ func TestOtherSchema(t *testing.T) {
 	ov, cfg := testkit.WriteFile(t, "overlay.xml", otherOverlay), writeConfig(t, otherConfig)
 	// The grandchild would sit on level 4 of a 3-level hierarchy.
 	res := mustRun(t, db, 1, "buildtenant", "--schema", ov, "-f", cfg)
-	if want := "division: 1 new tenant would be on level 4 of the hierarchy (depth 3), beyond maxDepth 3: region=us dcode=y\n"; !strings.HasPrefix(res.Stderr, want) {
+	if want := "division: 1 new tenant would be at depth 3, beyond maxDepth 3 (depths 0 to 2): region=us dcode=y\n"; !strings.HasPrefix(res.Stderr, want) {
 		t.Errorf("stderr = %q, want it to start with %q", res.Stderr, want)
 	}
 	db.Exec(t, "UPDATE crm.division SET kind = 'closed' WHERE dcode = 'y'")

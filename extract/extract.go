@@ -391,7 +391,7 @@ func queryError(sec *section, err error) error {
 	if errors.As(err, &pgErr) {
 		switch {
 		case pgErr.Code == "25006":
-			return exit.Usagef("%s: only a read-only query can be extracted: %s", sec.what, pgErr.Message)
+			return exit.Usagef("%s: the query writes, and extract runs it in a read-only transaction: %s", sec.what, pgErr.Message)
 		case strings.HasPrefix(pgErr.Code, "42"), strings.HasPrefix(pgErr.Code, "22"), strings.HasPrefix(pgErr.Code, "0A"):
 			return exit.Usagef("%s: %s (SQLSTATE %s)", sec.what, pgErr.Message, pgErr.Code)
 		}
@@ -413,15 +413,30 @@ func outputError(target string, sec *section, err error) error {
 // Failures to write the output (a full disk, a size limit, an unwritable
 // directory) are exit 3 naming the output, target.
 func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target string, sec *section, rep *progress.Reporter) (int64, error) {
-	if err := w.BeginTable(&sec.table); err != nil {
-		if ioErr := outputError(target, sec, err); ioErr != nil {
+	// The header waits for the first row, or for the end of a COPY without
+	// rows: a query the server refuses when it starts leaves no header.
+	begun := false
+	var headerErr error
+	begin := func() error {
+		if begun {
+			return nil
+		}
+		begun = true
+		headerErr = w.BeginTable(&sec.table)
+		return headerErr
+	}
+	headerFailed := func() (int64, error) {
+		if ioErr := outputError(target, sec, headerErr); ioErr != nil {
 			return 0, ioErr
 		}
-		return 0, exit.Usage(fmt.Errorf("%s: %w", sec.what, err))
+		return 0, exit.Usage(fmt.Errorf("%s: %w", sec.what, headerErr))
 	}
 	var pending int64
 	var writeErr error
 	dec := newCopyDecoder(len(sec.table.Columns), func(vals []datafile.Value) error {
+		if err := begin(); err != nil {
+			return err
+		}
 		if err := w.WriteRow(vals); err != nil {
 			writeErr = err
 			return err
@@ -437,6 +452,9 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 		return err
 	})
 	rep.Add(pending)
+	if headerErr != nil {
+		return headerFailed()
+	}
 	if ioErr := outputError(target, sec, writeErr); ioErr != nil {
 		return dec.rows, ioErr
 	}
@@ -453,6 +471,9 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 	}
 	if err := dec.Close(); err != nil {
 		return dec.rows, exit.Failure(fmt.Errorf("%s: %w", sec.what, err))
+	}
+	if begin() != nil {
+		return headerFailed()
 	}
 	return dec.rows, nil
 }

@@ -2,6 +2,8 @@ package extract
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -74,6 +76,9 @@ func querySection(ctx context.Context, tx pgx.Tx, sql, name, dbSchema string) (*
 	if len(desc.Fields) == 0 {
 		return nil, exit.Usagef("--sql: the statement returns no columns")
 	}
+	if w := planWrites(ctx, tx, sql); w != "" {
+		return nil, exit.Usagef("--sql: the query writes (%s); extract runs it in a read-only transaction, which refuses that", w)
+	}
 	oids := make([]uint32, len(desc.Fields))
 	mods := make([]int32, len(desc.Fields))
 	for i, f := range desc.Fields {
@@ -141,5 +146,53 @@ func firstWord(sql string) string {
 			}
 			return s[:end]
 		}
+	}
+}
+
+// planWrites names what the plan of a query would write: a data-modifying
+// WITH ("DELETE on employees"), row locks (SELECT … FOR UPDATE). The
+// read-only transaction refuses them only when the query runs, with a
+// message about the query's outer command ("cannot execute SELECT in a
+// read-only transaction") that hides the write; EXPLAIN finds them
+// before anything is written. Writes a plan does not show (nextval…)
+// and a plan that cannot be read give "".
+func planWrites(ctx context.Context, tx pgx.Tx, sql string) string {
+	var out []byte
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return ""
+	}
+	defer sp.Rollback(ctx)
+	if err := sp.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql).Scan(&out); err != nil {
+		return ""
+	}
+	var plans []struct {
+		Plan planNode `json:"Plan"`
+	}
+	if err := json.Unmarshal(out, &plans); err != nil || len(plans) == 0 {
+		return ""
+	}
+	var writes []string
+	plans[0].Plan.writes(&writes)
+	return strings.Join(writes, ", ")
+}
+
+// planNode is the part of an EXPLAIN (FORMAT JSON) node planWrites reads.
+type planNode struct {
+	NodeType  string     `json:"Node Type"`
+	Operation string     `json:"Operation"`
+	Relation  string     `json:"Relation Name"`
+	Plans     []planNode `json:"Plans"`
+}
+
+func (n *planNode) writes(out *[]string) {
+	switch n.NodeType {
+	case "ModifyTable":
+		*out = append(*out, fmt.Sprintf("%s on %s", strings.ToUpper(n.Operation), n.Relation))
+	case "LockRows":
+		*out = append(*out, "row locks: FOR UPDATE or FOR SHARE")
+	}
+	for i := range n.Plans {
+		n.Plans[i].writes(out)
 	}
 }

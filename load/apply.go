@@ -226,8 +226,37 @@ func (l *loader) checkDuplicateKeys(ctx context.Context, g *group) error {
 }
 
 func (l *loader) findDuplicateKeys(ctx context.Context, g *group) error {
+	return l.findDuplicates(ctx, g, g.key, "duplicate key %s in the loaded data (first at %s:%s)")
+}
+
+// findUniqueDuplicates rejects records repeating, within the run, the
+// values of a unique constraint (or primary key) other than the match key,
+// naming the first record: the database would only say that the key
+// "already exists", as though a row of the table held it. It runs when a
+// change failed with a unique violation.
+func (l *loader) findUniqueDuplicates(ctx context.Context, g *group) error {
+	keys := g.obj.Uniques
+	if len(g.obj.PrimaryKey) > 0 {
+		keys = append([][]string{g.obj.PrimaryKey}, keys...)
+	}
+	for _, k := range keys {
+		idx := g.indexes(k)
+		if idx == nil || slices.Equal(idx, g.key) {
+			continue
+		}
+		if err := l.findDuplicates(ctx, g, idx, "duplicate value %s of a unique constraint in the loaded data (first at %s:%s)"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findDuplicates rejects the records of g repeating the values of the
+// columns at positions idx of an earlier record of the run. reason formats
+// the values and the first record's file and line.
+func (l *loader) findDuplicates(ctx context.Context, g *group, idx []int, reason string) error {
 	var keys, notNull []string
-	for _, k := range g.key {
+	for _, k := range idx {
 		keys = append(keys, col(k))
 		notNull = append(notNull, col(k)+" IS NOT NULL")
 	}
@@ -239,14 +268,13 @@ func (l *loader) findDuplicateKeys(ctx context.Context, g *group) error {
 	}
 	_, err = l.exec(ctx, "checking duplicate keys", fmt.Sprintf(`
 		INSERT INTO tk_rej
-		SELECT _n, $1, _f, _l, _c, NULL, NULL,
-			format('duplicate key %%s in the loaded data (first at %%s:%%s)', kt, ($2::text[])[ff + 1], fl), 'duplicate key in the files'
+		SELECT _n, $1, _f, _l, _c, NULL, NULL, format($3, kt, ($2::text[])[ff + 1], fl), 'duplicate key in the files'
 		FROM (SELECT s._n, s._f, s._l, s._c, %[1]s AS kt,
 				row_number() OVER w AS rn, first_value(s._f) OVER w AS ff, first_value(s._l) OVER w AS fl
 			FROM %[2]s s WHERE %[3]s AND %[4]s
 			WINDOW w AS (PARTITION BY %[5]s ORDER BY s._n)) d
-		WHERE rn > 1`, g.keyText("s"), g.typed(), strings.Join(notNull, " AND "), notRejected, strings.Join(keys, ", ")),
-		g.id, l.opts.Files)
+		WHERE rn > 1`, g.valuesText("s", idx), g.typed(), strings.Join(notNull, " AND "), notRejected, strings.Join(keys, ", ")),
+		g.id, l.opts.Files, reason)
 	return err
 }
 
@@ -328,9 +356,14 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 	if g.stamps() && g.key != nil {
 		// With -t a record may only change rows of that tenant: matching a
 		// public row or another tenant's would move it to the tenant.
+		tc := pgx.Identifier{g.obj.TenantColumn}.Sanitize()
 		other := fmt.Sprintf("EXISTS (SELECT FROM %s t WHERE %s AND t.%s::text IS DISTINCT FROM %s)",
-			g.obj.Ident(), g.keyJoin("t", "s"), pgx.Identifier{g.obj.TenantColumn}.Sanitize(), sqlq.Lit(g.stamp.Str))
-		rules = append(rules, rule{other, "'key ' || %s || ' matches a row that is public or owned by another tenant'", "another tenant's row"})
+			g.obj.Ident(), g.keyJoin("t", "s"), tc, sqlq.Lit(g.stamp.Str))
+		owner := fmt.Sprintf("(SELECT CASE WHEN t.%[1]s IS NULL THEN 'that is public' ELSE 'owned by ' || %[2]s END FROM %[3]s t WHERE %[4]s AND t.%[1]s::text IS DISTINCT FROM %[5]s LIMIT 1)",
+			tc, l.tenantLabel("t."+tc+"::text"), g.obj.Ident(), g.keyJoin("t", "s"), sqlq.Lit(g.stamp.Str))
+		loadedFor := sqlq.Lit(fmt.Sprintf("; loading for tenant %q (%s), a record may change only that tenant's rows", l.tenant.Name, l.tenant.ID))
+		reason := "'key ' || %s || ' matches a row ' || " + strings.ReplaceAll(owner+" || "+loadedFor, "%", "%%")
+		rules = append(rules, rule{other, reason, "another tenant's row"})
 	}
 	if !l.opts.All && g.hasMatches && !g.keyUnique {
 		several := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n AND m.cnt > 1)", g.match())
@@ -421,6 +454,9 @@ func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
 		if len(idx) == 1 {
 			value = fmt.Sprintf("s.%s::text", col(idx[0]))
 		}
+		if err := l.rejectDependents(ctx, g, sr, idx, column, value, cond); err != nil {
+			return err
+		}
 		reason := fmt.Sprintf("no row of %s has (%s) = (%s) (foreign key %s)", sr.Target.Table,
 			strings.Join(sr.TargetColumns, ", "), "%s", sr.ForeignKey)
 		vals := make([]string, len(idx))
@@ -436,6 +472,50 @@ func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
 		}
 	}
 	return nil
+}
+
+// dependentKind is the kind of reason of a record rejected only because a
+// record it references was rejected: reported once for all such records,
+// not one line each (a rejected parent would otherwise bury its cause
+// under a line per child, grandchild…).
+const dependentKind = "depends on a rejected record"
+
+// rejectDependents rejects the records of g whose SREL sr (a declared
+// foreign key, at positions idx of g's columns) dangles, cond, because it
+// points at a record of the run that was rejected, naming that record.
+func (l *loader) rejectDependents(ctx context.Context, g *group, sr *schema.Srel, idx []int, column, value, cond string) error {
+	var parents []string
+	for _, pg := range l.groups {
+		tidx := pg.indexes(sr.TargetColumns)
+		if pg.obj != sr.Target || !pg.staged() || tidx == nil {
+			continue
+		}
+		var on, onText []string
+		for i, k := range idx {
+			on = append(on, fmt.Sprintf("p.%s = s.%s", col(tidx[i]), col(k)))
+			onText = append(onText, fmt.Sprintf("p.%s = s.%s::text", col(tidx[i]), col(k)))
+		}
+		parents = append(parents, fmt.Sprintf("SELECT p._n, p._f, p._l FROM %s p WHERE %s", pg.typed(), strings.Join(on, " AND ")))
+		if pg.hasStage { // records with a value that did not convert are only there
+			parents = append(parents, fmt.Sprintf("SELECT p._n, p._f, p._l FROM %s p WHERE %s AND NOT EXISTS (SELECT FROM %s t WHERE t._n = p._n)",
+				pg.stage(), strings.Join(onText, " AND "), pg.typed()))
+		}
+	}
+	if len(parents) == 0 {
+		return nil
+	}
+	var present []string
+	for _, k := range idx {
+		present = append(present, fmt.Sprintf("s.%s IS NOT NULL", col(k)))
+	}
+	_, err := l.exec(ctx, "checking references to rejected records", fmt.Sprintf(`
+		INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, %s, %s,
+			format('references a record of %%s that was rejected (%%s:%%s)', $2::text, ($3::text[])[d._f + 1], d._l), $4
+		FROM %s s CROSS JOIN LATERAL (
+			SELECT p._f, p._l FROM (%s) p WHERE EXISTS (SELECT FROM tk_rej r WHERE r._n = p._n) ORDER BY p._n LIMIT 1) d
+		WHERE %s AND %s AND %s`, column, value, g.typed(), strings.Join(parents, " UNION ALL "),
+		strings.Join(present, " AND "), notRejected, cond), g.id, sr.Target.Table, l.opts.Files, dependentKind)
+	return err
 }
 
 // indexes are the positions in the group's columns of the named columns,
@@ -650,6 +730,14 @@ func (l *loader) changeSafely(ctx context.Context, g *group, st statement) (int6
 	a, b, pgErr, err := l.runChange(ctx, st, "")
 	if err != nil || pgErr == nil {
 		return a, b, err
+	}
+	if pgErr.Code == "23505" { // records of the run may repeat a unique key: name both
+		if err := l.findUniqueDuplicates(ctx, g); err != nil {
+			return 0, 0, err
+		}
+		if a, b, pgErr, err = l.runChange(ctx, st, ""); err != nil || pgErr == nil {
+			return a, b, err
+		}
 	}
 	if !g.indexed {
 		if _, err := l.exec(ctx, "indexing staged rows", fmt.Sprintf("CREATE INDEX ON %s (_n)", g.typed())); err != nil {

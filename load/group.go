@@ -97,9 +97,12 @@ func (g *group) quotedColumns() string {
 }
 
 // keyNames is the key's column names, comma-separated, for messages.
-func (g *group) keyNames() string {
-	names := make([]string, len(g.key))
-	for i, k := range g.key {
+func (g *group) keyNames() string { return g.columnList(g.key) }
+
+// columnList names the group's columns at positions idx.
+func (g *group) columnList(idx []int) string {
+	names := make([]string, len(idx))
+	for i, k := range idx {
 		names[i] = g.cols[k].Name
 	}
 	return strings.Join(names, ", ")
@@ -124,12 +127,16 @@ func (g *group) keyColumnList(prefix, sep string) string {
 }
 
 // keyText is an SQL expression showing a record's key as (a, b)=(1, 2).
-func (g *group) keyText(s string) string {
-	vals := make([]string, len(g.key))
-	for i, k := range g.key {
+func (g *group) keyText(s string) string { return g.valuesText(s, g.key) }
+
+// valuesText is the SQL text "(a, b)=(1, x)" of the columns at positions
+// idx of record s.
+func (g *group) valuesText(s string, idx []int) string {
+	vals := make([]string, len(idx))
+	for i, k := range idx {
 		vals[i] = fmt.Sprintf("coalesce(%s.%s::text, 'NULL')", s, col(k))
 	}
-	return fmt.Sprintf("%s || concat_ws(', ', %s) || ')'", sqlq.Lit("("+g.keyNames()+")=("), strings.Join(vals, ", "))
+	return fmt.Sprintf("%s || concat_ws(', ', %s) || ')'", sqlq.Lit("("+g.columnList(idx)+")=("), strings.Join(vals, ", "))
 }
 
 // chooseKey picks the match key of a section (SPEC §4): --key, the overlay

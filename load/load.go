@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/tenantkit/tenantkit/datafile"
 )
@@ -90,7 +91,9 @@ type Options struct {
 	Detail io.Writer
 	// Trace, when set, receives each statement's duration (for tuning).
 	Trace io.Writer
-	// OnReject, when set, is called with every reject in file order.
+	// OnReject, when set, is called with every reject in file order,
+	// except the records rejected only because a record they reference
+	// was: those come last, in one Reject whose Dependents counts them.
 	OnReject func(Reject)
 }
 
@@ -101,9 +104,29 @@ type Reject struct {
 	Column string       `json:"column,omitempty"`
 	Value  *string      `json:"value,omitempty"`
 	Reason string       `json:"reason"`
+	// Dependents, in the one Reject that sums them up, counts the records
+	// rejected only because a record they reference was rejected; First
+	// holds the first few of them.
+	Dependents int64    `json:"dependents,omitempty"`
+	First      []Reject `json:"first,omitempty"`
 }
 
+// shownDependents is how many dependent records the summing-up Reject names.
+const shownDependents = 5
+
 func (r Reject) String() string {
+	if r.Dependents > 0 {
+		var first []string
+		for _, d := range r.First {
+			first = append(first, fmt.Sprintf("%s (%s)", d.Pos, d.Table))
+		}
+		more := ""
+		if r.Dependents > int64(len(r.First)) {
+			more = ", …"
+		}
+		return fmt.Sprintf("%d %s on rejected records and %s rejected with them (-v or --rejects names each): %s%s",
+			r.Dependents, plural(r.Dependents, "record depends", "records depend"), plural(r.Dependents, "was", "were"), strings.Join(first, ", "), more)
+	}
 	s := fmt.Sprintf("%s: %s: ", r.Pos, r.Table)
 	if r.Column != "" {
 		s += fmt.Sprintf("column %q: ", r.Column)
@@ -216,4 +239,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 		_, err = fmt.Fprintf(w, "%d records read, %d rejected, rolled back: nothing was changed\n", s.Records, s.Rejected)
 	}
 	return err
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/schema"
 )
 
 // nextvalDefault finds the sequence of a nextval default that
@@ -34,34 +35,45 @@ func (l *loader) advanceSequences(ctx context.Context) error {
 		}
 		for _, c := range g.cols {
 			id := g.obj.Ident() + "." + c.Name
-			if done[id] || !(c.Identity || strings.HasPrefix(c.Default, "nextval(")) {
-				continue
-			}
-			switch c.Type {
-			case "smallint", "integer", "bigint":
-			default:
+			if done[id] {
 				continue
 			}
 			done[id] = true
-			var seq *string
-			if err := l.tx.QueryRow(ctx, "SELECT pg_get_serial_sequence($1, $2)", g.obj.Ident(), c.Name).Scan(&seq); err != nil {
-				return exit.Failure(fmt.Errorf("userload: finding the sequence of %s.%s: %w", g.obj.Table, c.Name, err))
-			}
-			if seq == nil {
-				m := nextvalDefault.FindStringSubmatch(c.Default)
-				if m == nil {
-					continue
-				}
-				name := strings.ReplaceAll(m[1], "''", "'")
-				seq = &name
-			}
-			sql := fmt.Sprintf(setvalSQL, pgx.Identifier{c.Name}.Sanitize(), g.obj.Ident())
-			if _, err := l.exec(ctx, "advancing sequence "+*seq, sql, *seq); err != nil {
+			if err := l.advanceSequence(ctx, g.obj, c); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// advanceSequence moves the sequence behind integer column c of o (an
+// identity, serial or nextval default) past the column's largest value;
+// columns without one are left alone.
+func (l *loader) advanceSequence(ctx context.Context, o *schema.Object, c *schema.Column) error {
+	if !(c.Identity || strings.HasPrefix(c.Default, "nextval(")) {
+		return nil
+	}
+	switch c.Type {
+	case "smallint", "integer", "bigint":
+	default:
+		return nil
+	}
+	var seq *string
+	if err := l.tx.QueryRow(ctx, "SELECT pg_get_serial_sequence($1, $2)", o.Ident(), c.Name).Scan(&seq); err != nil {
+		return exit.Failure(fmt.Errorf("userload: finding the sequence of %s.%s: %w", o.Table, c.Name, err))
+	}
+	if seq == nil {
+		m := nextvalDefault.FindStringSubmatch(c.Default)
+		if m == nil {
+			return nil
+		}
+		name := strings.ReplaceAll(m[1], "''", "'")
+		seq = &name
+	}
+	sql := fmt.Sprintf(setvalSQL, pgx.Identifier{c.Name}.Sanitize(), o.Ident())
+	_, err := l.exec(ctx, fmt.Sprintf("advancing sequence %s past the largest %s.%s", *seq, o.Table, c.Name), sql, *seq)
+	return err
 }
 
 // report counts the rejects, hands them to OnReject, prints the record
@@ -134,26 +146,47 @@ func (l *loader) pos(f, line, c int32) datafile.Pos {
 }
 
 func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
-	rows, err := l.tx.Query(ctx, "SELECT grp, _f, _l, _c, col, val, reason FROM tk_rej ORDER BY _f, _l, _c, _n, reason")
+	rows, err := l.tx.Query(ctx, "SELECT grp, _f, _l, _c, _n, col, val, reason, kind FROM tk_rej ORDER BY _f, _l, _c, _n, reason")
 	if err != nil {
 		return exit.Failure(err)
 	}
 	defer rows.Close()
+	sum := Reject{}
+	lastDependent := int64(-1)
 	for rows.Next() {
 		var id int
 		var f, line, c int32
+		var n int64
 		var column *string
 		var r Reject
-		if err := rows.Scan(&id, &f, &line, &c, &column, &r.Value, &r.Reason); err != nil {
+		var kind string
+		if err := rows.Scan(&id, &f, &line, &c, &n, &column, &r.Value, &r.Reason, &kind); err != nil {
 			return exit.Failure(err)
 		}
 		r.Pos, r.Table = l.pos(f, line, c), byID[id].obj.Table
 		if column != nil {
 			r.Column = *column
 		}
+		if kind == dependentKind { // summed up below, once for all
+			if n != lastDependent {
+				lastDependent = n
+				sum.Dependents++
+				if len(sum.First) < shownDependents {
+					sum.First = append(sum.First, Reject{Pos: r.Pos, Table: r.Table})
+				}
+			}
+			continue
+		}
 		l.opts.OnReject(r)
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return exit.Failure(err)
+	}
+	if sum.Dependents > 0 {
+		sum.Pos = sum.First[0].Pos
+		l.opts.OnReject(sum)
+	}
+	return nil
 }
 
 // writeDetail prints one line per record, in file order:

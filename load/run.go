@@ -387,6 +387,10 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 		}
 		g.key, g.keyUnique = key, unique
 	}
+	if kept := l.keptKeys(g); kept != nil {
+		return nil, exit.Usagef("%s: table %q: --new-keys: its key (%s) has no default (identity, sequence, gen_random_uuid() …), so the file's keys would be kept; give the key a default, or load this table without --new-keys",
+			where, sec.obj.Table, strings.Join(kept, ", "))
+	}
 	if g.key == nil && (l.opts.Mode == UpdateOnly || l.opts.Mode == Delete) {
 		return nil, exit.Usagef("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
 			where, sec.obj.Table, l.opts.Mode)

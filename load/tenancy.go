@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,13 +200,13 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 			INSERT INTO tk_rej
 			SELECT s._n, $1, s._f, s._l, s._c, $2, %s,
 				CASE WHEN %s IS NULL
-				THEN format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by tenant %%s, which a public row may not reference (every tenant sees it)',
+				THEN format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by %%s, which a public row may not reference (every tenant sees it)',
 					$3::text, $4::text, $5::text, $6::text, %s)
-				ELSE format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by tenant %%s, which is neither public nor tenant %%s or one of its supertenants',
+				ELSE format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by %%s, which is neither public nor %%s or one of its supertenants',
 					$3::text, $4::text, $5::text, $6::text, %s, %s) END, 'reference rule'
 			FROM %s s JOIN %s
 			WHERE %s AND %s`,
-			tenant.AncestorsCTE(tt, "anc"), value, owner, ptenant, ptenant, owner,
+			tenant.AncestorsCTE(tt, "anc"), value, owner, l.tenantLabel(ptenant), l.tenantLabel(ptenant), l.tenantLabel(owner),
 			g.typed(), join, violates, notRejected)
 		n, err := l.exec(ctx, "checking the reference rule", sql, g.id, column, r.srel.Attr, how, eligible, r.srel.Target.Name)
 		if err != nil {
@@ -214,6 +215,15 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 		g.counts.RefRejects += n
 	}
 	return nil
+}
+
+// tenantLabel is the SQL text naming the tenant whose key, as text, is
+// keyText — `tenant "Acme" (2)`, as verify names tenants, with the key
+// that the file holds — or "a public row's owner" when keyText is NULL.
+func (l *loader) tenantLabel(keyText string) string {
+	tt := l.schema.Tenants
+	return fmt.Sprintf(`coalesce((SELECT format('tenant "%%s" (%%s)', tl.%s, tl.%s) FROM %s tl WHERE tl.%s::text = %s), 'tenant ' || %s, 'no tenant')`,
+		sqlq.Ident(tt.Name), sqlq.Ident(tt.Key), tt.Ident(), sqlq.Ident(tt.Key), keyText, keyText)
 }
 
 // straightViolations tells whether rows copied straight into a table that
@@ -260,6 +270,39 @@ func (l *loader) newKeyColumn(g *group) int {
 	return g.indexOf(o.PrimaryKey[0])
 }
 
+// keptKeys returns, under --new-keys, the surrogate key of a tenanted
+// table that the file's values would fill: a single-column primary key of
+// an integer or uuid type, in the file, without a default and not a
+// reference the run rewires. A template cannot seed a tenant through such
+// a key (its labels collide with the rows of the tenant it came from).
+// Natural keys — text, composite (Chinook's PlaylistTrack, the fixtures'
+// doc_repository) — are kept and matched as usual. nil otherwise.
+func (l *loader) keptKeys(g *group) []string {
+	o := g.obj
+	if !l.opts.NewKeys || !o.Tenanted() || len(o.PrimaryKey) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete {
+		return nil
+	}
+	k := o.PrimaryKey[0]
+	c := o.Column(k)
+	if g.indexOf(k) < 0 || c == nil || c.HasDefault() || findSrelColumn(o, k) {
+		return nil
+	}
+	switch c.Type {
+	case "smallint", "integer", "bigint", "uuid":
+		return o.PrimaryKey
+	}
+	return nil
+}
+
+func findSrelColumn(o *schema.Object, column string) bool {
+	for _, sr := range o.Srels {
+		if slices.Contains(sr.Columns, column) {
+			return true
+		}
+	}
+	return false
+}
+
 // keyDefault is the SQL expression giving a fresh value of key column c.
 func keyDefault(o *schema.Object, c *schema.Column) string {
 	if c.Default != "" {
@@ -276,6 +319,11 @@ func (l *loader) assignNewKeys(ctx context.Context, g *group) error {
 		return nil
 	}
 	c := g.cols[k]
+	// A sequence behind the table's keys (rows inserted with explicit
+	// keys, a restored dump) would draw keys that exist: move it past them.
+	if err := l.advanceSequence(ctx, g.obj, c); err != nil {
+		return err
+	}
 	m := l.keyMaps[g.obj]
 	if m == "" {
 		m = fmt.Sprintf("tk_k%d", g.id)

@@ -61,8 +61,8 @@ TABLE ca_organization
 	steal := write(t, "steal.dat", "TABLE category\n id sym\n { \"3\", \"mine now\" }\n { \"1\", \"mine too\" }\n")
 	res = userload(t, db, 1, "--schema", overlay, "-t", "Acme", "-f", steal)
 	for _, want := range []string{
-		steal + `:3:2: category: key (id)=(3) matches a row that is public or owned by another tenant`,
-		steal + `:4:2: category: key (id)=(1) matches a row that is public or owned by another tenant`,
+		steal + `:3:2: category: key (id)=(3) matches a row owned by tenant "Globex" (4); loading for tenant "Acme" (2), a record may change only that tenant's rows`,
+		steal + `:4:2: category: key (id)=(1) matches a row that is public; loading for tenant "Acme" (2)`,
 	} {
 		if !strings.Contains(res.Stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
@@ -120,11 +120,11 @@ TABLE ca_organization
 `)
 	res := userload(t, db, 1, "--schema", overlay, "-t", "AcmeSub", "-f", f)
 	for _, want := range []string{
-		f + `:6:5: call_req: column "organization": value "2": reference rule: SREL organization (through a foreign key) points at a row of org owned by tenant 4, which is neither public nor tenant 3 or one of its supertenants`,
-		f + `:7:5: call_req: column "assignee": value "00000000-0000-0000-0000-000000000003": reference rule: SREL assignee (through an overlay SREL, service-provider eligible) points at a row of cnt owned by tenant 4`,
-		f + `:8:5: call_req: column "customer": value "00000000-0000-0000-0000-000000000005": reference rule: SREL customer (through a foreign key) points at a row of cnt owned by tenant 1`,
+		f + `:6:5: call_req: column "organization": value "2": reference rule: SREL organization (through a foreign key) points at a row of org owned by tenant "Globex" (4), which is neither public nor tenant "AcmeSub" (3) or one of its supertenants`,
+		f + `:7:5: call_req: column "assignee": value "00000000-0000-0000-0000-000000000003": reference rule: SREL assignee (through an overlay SREL, service-provider eligible) points at a row of cnt owned by tenant "Globex" (4)`,
+		f + `:8:5: call_req: column "customer": value "00000000-0000-0000-0000-000000000005": reference rule: SREL customer (through a foreign key) points at a row of cnt owned by tenant "SP" (1)`,
 		f + `:9:5: call_req: column "category": value "3": reference rule`,
-		f + `:13:5: ca_organization: column "parent_org_id": value "2": reference rule: SREL parent_org (through an overlay SREL) points at a row of org owned by tenant 4`,
+		f + `:13:5: ca_organization: column "parent_org_id": value "2": reference rule: SREL parent_org (through an overlay SREL) points at a row of org owned by tenant "Globex" (4)`,
 		"5 record(s) rejected; nothing was loaded",
 	} {
 		if !strings.Contains(res.Stderr, want) {
@@ -222,7 +222,7 @@ TABLE assets
     { "A1", "south" }
 `)
 	res := userload(t, db, 1, "--tenant-column", "owned_by", "-t", "One", "-f", f)
-	if !strings.Contains(res.Stderr, f+`:4:5: notes: column "tag, site": reference rule: SREL notes_tag_site_fkey (through a foreign key) points at a row of assets owned by tenant 2`) {
+	if !strings.Contains(res.Stderr, f+`:4:5: notes: column "tag, site": reference rule: SREL notes_tag_site_fkey (through a foreign key) points at a row of assets owned by tenant "Two" (2)`) {
 		t.Errorf("stderr:\n%s", res.Stderr)
 	}
 	g := write(t, "b.dat", strings.Replace(string(mustRead(t, f)), `    { "bbbbbbbb-0000-0000-0000-000000000002", "on client Two's asset", "x", "north" }`+"\n", "", 1))

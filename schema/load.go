@@ -105,6 +105,9 @@ func (m *merger) merge() (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := untenantTenantTable(tt, claimed[ttObject(tt)]); err != nil {
+		return nil, err
+	}
 	s.Tenants = tt
 	if err := m.foreignKeySrels(tt); err != nil {
 		return nil, err
@@ -161,6 +164,33 @@ func (m *merger) applyObject(o *Object, oo *overlayObject) error {
 		}
 		o.ChangeColumn = oo.changeColumn
 	}
+	return nil
+}
+
+func ttObject(tt *TenantTable) *Object {
+	if tt == nil {
+		return nil
+	}
+	return tt.Object
+}
+
+// untenantTenantTable makes the tenant table an object of tenancy none:
+// its rows are the tenants, owned by nobody, even when its key column has
+// the tenant columns' name (Chinook's "Tenant"("TenantId", …) with tenant
+// columns "TenantId"). An overlay declaring it tenanted is an error.
+func untenantTenantTable(tt *TenantTable, oo *overlayObject) error {
+	if tt == nil {
+		return nil
+	}
+	if oo != nil && (oo.tenancy == Required || oo.tenancy == Optional || oo.tenantColumn != "") {
+		attr := "tenancy"
+		if oo.tenancy == "" {
+			attr = "tenantColumn"
+		}
+		a, _ := oo.node.Lookup(attr)
+		return oo.node.AttrErrorf(a, "object %q: table %q is the tenant table, whose rows are the tenants: it cannot be tenanted", oo.name, tt.Table)
+	}
+	tt.Object.Tenancy, tt.Object.TenantColumn = None, ""
 	return nil
 }
 

@@ -120,3 +120,48 @@ func TestLoadOverlayCatalogErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTenantTableNeverTenanted: Chinook's "Tenant"("TenantId", …) with
+// tenant columns "TenantId" has the tenant columns' name as its key
+// column; it is still the tenant table, not a tenant-required object
+// (issue 21, point 4), and an overlay that says otherwise is an error.
+func TestTenantTableNeverTenanted(t *testing.T) {
+	db, overlay := testkit.NewChinookDB(t)
+	ctx := context.Background()
+	for _, opts := range []Options{{Overlay: overlay}, {Overlay: overlay, TenantColumn: "TenantId"}} {
+		s, err := Load(ctx, db.Pool, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Tenants == nil || s.Tenants.Table != "Tenant" || s.Tenants.Key != "TenantId" {
+			t.Fatalf("%+v: tenant table = %+v", opts, s.Tenants)
+		}
+		o := s.Object("Tenant")
+		if !o.IsTenantTable || o.Tenancy != None || o.TenantColumn != "" || o.Tenanted() {
+			t.Errorf("%+v: the tenant table is %s (column %q), want none", opts, o.Tenancy, o.TenantColumn)
+		}
+		if e := s.Object("Employee"); e.Tenancy != Required || e.TenantColumn != "TenantId" || e.Srel("TenantId") != nil {
+			t.Errorf("%+v: Employee = %s (column %q)", opts, e.Tenancy, e.TenantColumn)
+		}
+		for _, o := range s.Tenanted() {
+			if o.Table == "Tenant" {
+				t.Errorf("%+v: Tenanted() lists the tenant table", opts)
+			}
+		}
+		var b strings.Builder
+		if err := s.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		if text := b.String(); !strings.Contains(text, "object Tenant (table Tenant)\n  the tenant table\n  tenancy   none\n") {
+			t.Errorf("%+v: schema text:\n%s", opts, b.String())
+		}
+	}
+	bad := testkit.WriteFile(t, "bad.xml", `<Schema tenantColumn="TenantId">
+  <Tenants table="Tenant" key="TenantId" name="Name"/>
+  <Object name="Tenant" tenancy="required"/>
+</Schema>`)
+	_, err := Load(ctx, db.Pool, Options{Overlay: bad})
+	if want := bad + `:3:25: object "Tenant": table "Tenant" is the tenant table, whose rows are the tenants: it cannot be tenanted`; err == nil || err.Error() != want {
+		t.Errorf("overlay declaring the tenant table tenanted: %v, want %s", err, want)
+	}
+}

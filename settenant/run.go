@@ -11,14 +11,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -153,8 +152,11 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 	if err == nil {
 		return nil
 	}
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || !strings.HasPrefix(pe.Code, "42") {
+	// Preparing runs nothing: whatever the server refuses there (a wrong
+	// name, a type mismatch, a constant that does not convert) is the
+	// configuration's fault.
+	pe := sqlcond.Refusal(err)
+	if pe == nil {
 		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
 	// Blame the condition when the rule is fine without it.
@@ -215,6 +217,9 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 
 func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleReport) error {
 	fail := func(err error) error {
+		if werr := r.blameWhere(ctx, p, err); werr != nil {
+			return werr
+		}
 		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
 	if !r.opts.Report {
@@ -270,4 +275,29 @@ func (r *runner) estimateRows(ctx context.Context, p *plan) int64 {
 		return -1
 	}
 	return int64(n)
+}
+
+// blameWhere turns a rule's failure at run time into an error at its
+// <Where> when the condition itself fails on some row of the table (it
+// validated, but a cast in it does not hold for every row's data, say):
+// that is the configuration's fault, exit 2. It returns nil when the
+// failure is not the condition's.
+func (r *runner) blameWhere(ctx context.Context, p *plan, err error) error {
+	if p.rule.Where == "" || sqlcond.DataFailure(err) == nil {
+		return nil
+	}
+	// The failed statement aborted the transaction: everything it did is
+	// undone anyway, and the probe needs a transaction that works.
+	if rerr := r.tx.Rollback(ctx); rerr != nil {
+		return nil
+	}
+	pe, perr := sqlcond.Probe(ctx, r.conn, p.obj.Ident(), p.rule.Where)
+	if perr != nil || pe == nil {
+		return nil
+	}
+	msg := fmt.Sprintf("<Where>: fails on rows of table %q: %s", p.obj.Table, pe.Message)
+	if r.opts.CommitEachRule && !r.opts.Check {
+		msg += " (--commit-each-rule: the work committed before stays committed)"
+	}
+	return p.rule.whereErrorf("%s", msg)
 }

@@ -131,8 +131,13 @@ func (h *Hierarchy) Related(t *Tenant) []*Tenant {
 	return append(out, h.Subtenants(t)...)
 }
 
+// Depth is t's depth in its hierarchy: 0 for a root (the service
+// provider), 1 for its children, and so on — the base of the depth column
+// and of every message. On a cycle, it counts the tenants up to the cycle.
+func (h *Hierarchy) Depth(t *Tenant) int { return h.Level(t) - 1 }
+
 // Level is t's level in its hierarchy: 1 for a root, 2 for its children, and
-// so on. The stored depth column holds Level-1. On a cycle, the level counts
+// so on, for counting levels against maxDepth. The stored depth column holds Level-1. On a cycle, the level counts
 // the distinct tenants met walking up.
 func (h *Hierarchy) Level(t *Tenant) int { return len(h.Supertenants(t)) }
 

@@ -88,7 +88,7 @@ func checkParent(h *Hierarchy, lim Limits, name string, height int, parent *Tena
 		if height > 1 {
 			what = fmt.Sprintf("%q and its subtenants", name)
 		}
-		return refuse(RuleDepth, "putting %s under %q makes the hierarchy %d levels deep; the cap is %d", what, parent.Name, levels, lim.MaxDepth)
+		return refuse(RuleDepth, "putting %s under %q would reach depth %d; maxDepth %d allows depths 0 to %d", what, parent.Name, levels-1, lim.MaxDepth, lim.MaxDepth-1)
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func (b *builder) hierarchyQuery() *query {
 		with = "WITH RECURSIVE " + fmt.Sprintf(hierarchyWalkSQL, key, pgx.Identifier{tt.Parent}.Sanitize(), tt.Ident(), join)
 		walkJoin := fmt.Sprintf("FROM walk w JOIN %s t ON t.%s = w.tenant", tt.Ident(), key)
 		part(CheckCycle, "t."+name, "NULL", walkJoin+" WHERE w.on_cycle")
-		part(CheckDepth, "t."+name, "w.levels || ' levels'", fmt.Sprintf("%s WHERE NOT w.cyc AND w.levels > %d", walkJoin, tt.MaxDepth))
+		part(CheckDepth, "t."+name, fmt.Sprintf("'depth ' || (w.levels - 1) || ', maxDepth %d allows 0 to %d'", tt.MaxDepth, tt.MaxDepth-1), fmt.Sprintf("%s WHERE NOT w.cyc AND w.levels > %d", walkJoin, tt.MaxDepth))
 		parentEq := fmt.Sprintf("p.%s = c.%s", key, pgx.Identifier{tt.Parent}.Sanitize())
 		if parentType != tt.Object.Column(tt.Key).TypeOID {
 			parentEq = fmt.Sprintf("p.%s::text = c.%s::text", key, pgx.Identifier{tt.Parent}.Sanitize())

@@ -190,7 +190,7 @@ func TestVerifyPlanted(t *testing.T) {
 			name: "depth 5 with cap 4",
 			plant: `UPDATE ca_tenant SET subtenants_ok = true WHERE id = 3;
 				INSERT INTO ca_tenant (id, name, parent, subtenants_ok, tenant_depth) VALUES (7, 'Acme Paris', 3, true, 3), (8, 'Acme Paris 1', 7, false, 4)`,
-			want: []string{"depth ca_tenant: 1: Acme Paris 1 (5 levels)"},
+			want: []string{"depth ca_tenant: 1: Acme Paris 1 (depth 4, maxDepth 4 allows 0 to 3)"},
 		},
 		{
 			name:  "parent without subtenants allowed",

@@ -19,7 +19,10 @@ fixtures/buildtenant.xml for the org object) naming the pre-tenant object,
 the attributes to copy into the tenant table, an optional <Parent> SREL that
 turns the object's own hierarchy into the tenant hierarchy, and an optional
 <Where> condition. For every selected row that has no tenant yet, creates a
-tenant and sets the row's tenant to it, in one transaction.
+tenant and sets the row's tenant to it, in one transaction. Whatever the
+server raises about the Where (a wrong name, a constant that does not
+convert, a cast failing on some row's data) is an error at its
+FILE:LINE:COL, exit 2, nothing created.
 
 New tenants go under the tenant of their parent row (or, when the parent row
 is not selected, of the nearest ancestor row that has or gets a tenant), else

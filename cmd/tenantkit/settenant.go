@@ -19,8 +19,11 @@ object and takes the tenant either from the row an SREL attribute references
 (type="SREL"; a dotted path such as organization.parent_org follows several
 SRELs) or from a named tenant (type="Name"), for the rows its optional <Where>
 selects. Where is an SQL condition on the object's own table: unqualified
-column names are that table's. Only rows whose tenant changes are updated, so
-reruns are safe; set contacts first, then the objects that reference them.
+column names are that table's. Whatever the server raises about a Where (a
+wrong name, a constant that does not convert, a cast failing on some row's
+data) is an error at the Where's FILE:LINE:COL, exit 2, nothing changed.
+Only rows whose tenant changes are updated, so reruns are safe; set
+contacts first, then the objects that reference them.
 
   <SetTenant>
     <Object name="cnt">

@@ -22,7 +22,7 @@ func tenantCommand() *cli.Command {
 		Description: `Manages the tenant table named by the object schema under the hierarchy
 rules: exactly one service provider, created first and never with a parent; a
 parent must allow subtenants; no cycles; at most maxDepth levels (overlay
-<Tenants maxDepth>, default 4: a root and three levels below it); at most
+<Tenants maxDepth>, default 4: depths 0 to 3, a root at depth 0); at most
 maxTenants tenants when the overlay sets it. Each change is one transaction
 holding the tenant table locked against other writers. A refused change exits
 1 and changes nothing.
@@ -169,8 +169,9 @@ func loadHierarchy(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) (*tenant.
 func tenantListCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
-		Usage: "list tenants with their key, parent, level and flags",
-		Description: `Lists every tenant in name order. LEVEL is 1 for a root, 2 for its children, …
+		Usage: "list tenants with their key, parent, depth and flags",
+		Description: `Lists every tenant in name order. DEPTH is 0 for a root (the service
+provider), 1 for its children, … as in the depth column and tenant create.
 
 Examples:
    tenantkit tenant list
@@ -182,10 +183,16 @@ Examples:
 				return err
 			}
 			if e.JSON() {
-				return e.PrintJSON(h.Tenants())
+				var out []tenant.Tenant
+				for _, t := range h.Tenants() {
+					c := *t
+					c.Depth = h.Depth(t) // the hierarchy's, whether or not a column stores it
+					out = append(out, c)
+				}
+				return e.PrintJSON(out)
 			}
 			tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKEY\tPARENT\tLEVEL\tFLAGS")
+			fmt.Fprintln(tw, "NAME\tKEY\tPARENT\tDEPTH\tFLAGS")
 			for _, t := range h.Tenants() {
 				parent := ""
 				if p := h.Parent(t); p != nil {
@@ -193,7 +200,7 @@ Examples:
 				} else if t.Parent != nil {
 					parent = "(missing " + *t.Parent + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", t.Name, t.ID, parent, h.Level(t), t.Flags())
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", t.Name, t.ID, parent, h.Depth(t), t.Flags())
 			}
 			return tw.Flush()
 		}),

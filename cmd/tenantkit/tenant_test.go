@@ -88,7 +88,7 @@ func TestTenantHierarchyRules(t *testing.T) {
 	// Depth: with the default cap of 4 levels, level 4 is allowed, level 5 is not.
 	tenantRun(t, db, 0, "create", "--parent", "Acme EU", "--subtenants-allowed", "Acme Paris")
 	res = tenantRun(t, db, 1, "create", "--parent", "Acme Paris", "Acme Paris 1")
-	if !strings.Contains(res.Stderr, `makes the hierarchy 5 levels deep; the cap is 4`) {
+	if !strings.Contains(res.Stderr, `would reach depth 4; maxDepth 4 allows depths 0 to 3`) {
 		t.Errorf("stderr %q", res.Stderr)
 	}
 	before := tenantRows(t, db)
@@ -141,7 +141,7 @@ Globex
 		t.Errorf("depths %s", got)
 	}
 	res = tenantRun(t, db, 0, "list")
-	if !strings.Contains(res.Stdout, "Acme Paris  5    Acme EU  4      subtenants allowed\n") {
+	if !strings.Contains(res.Stdout, "Acme Paris  5    Acme EU  3      subtenants allowed\n") {
 		t.Errorf("list:\n%s", res.Stdout)
 	}
 	// verify agrees that the hierarchy is sound.

@@ -37,7 +37,11 @@ only match rows of that tenant, and references must obey the reference rule
 (public rows, the tenant's, its supertenants', the service provider's through
 an eligible SREL). With --new-keys the keys of tables whose key has a default
 are labels: records get fresh keys and the references of the run follow them,
-so one template seeds any number of tenants.
+so one template seeds any number of tenants. A sequence behind such a key is
+first moved past the table's largest key; a tenanted table whose integer or
+uuid key has no default (and is no rewired reference) is an error (exit 2);
+natural keys (text, composite) are kept. Records rejected
+only because a record they reference was rejected are summed up in one line.
 
 Examples:
    tenantkit userload -f contacts.dat

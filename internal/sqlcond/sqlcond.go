@@ -4,9 +4,14 @@
 package sqlcond
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Check makes sure a Where condition stays a single, parameter-free
@@ -154,4 +159,68 @@ func skipDollar(s string) (int, error) {
 		return 0, fmt.Errorf("a dollar-quoted string (%s) is not closed", tag)
 	}
 	return j + 1 + end + len(tag), nil
+}
+
+// serverClasses are the SQLSTATE classes of failures that are the
+// server's or the session's, not the configured SQL's: connection loss,
+// transaction state, deadlock and serialization, resources, lock waits,
+// cancellation and shutdown, system and internal errors.
+var serverClasses = []string{"08", "25", "40", "53", "55", "57", "58", "XX"}
+
+// Refusal returns the server's error when err is the server refusing
+// configured SQL (a <Where> condition, a mapped attribute) while parsing,
+// analysing or evaluating it: a wrong name, a wrong type, a constant
+// that does not convert ('x' compared with an integer column), a division
+// by zero… Such an error is bad configuration (exit 2), not a database
+// failure. It returns nil for every other error.
+func Refusal(err error) *pgconn.PgError {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || slices.Contains(serverClasses, pe.Code[:min(2, len(pe.Code))]) {
+		return nil
+	}
+	return pe
+}
+
+// DataFailure returns the server's error when err is a data exception
+// (SQLSTATE class 22: a value that does not convert, a division by
+// zero…), which a condition that validated can still raise on some row
+// when a statement runs; nil otherwise.
+func DataFailure(err error) *pgconn.PgError {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || !strings.HasPrefix(pe.Code, "22") {
+		return nil
+	}
+	return pe
+}
+
+// Probe tells whether a condition on table (a quoted, schema-qualified
+// name) fails on the table's rows: it counts the rows the condition
+// selects, in a transaction (or savepoint) of db, and returns the server's error, or nil
+// when the condition evaluates on every row. Called after a statement
+// using the condition failed with a data exception, it tells whether the
+// condition is to blame. A failure that is not the server refusing the
+// condition is returned in second place.
+func Probe(ctx context.Context, db Beginner, table, cond string) (*pgconn.PgError, error) {
+	sp, err := db.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var n int64
+	err = sp.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE (\n"+cond+"\n)").Scan(&n)
+	if err == nil {
+		return nil, sp.Rollback(ctx)
+	}
+	if rerr := sp.Rollback(ctx); rerr != nil {
+		return nil, rerr
+	}
+	if pe := Refusal(err); pe != nil {
+		return pe, nil
+	}
+	return nil, err
+}
+
+// Beginner opens a transaction, or a savepoint of one: a connection, a
+// pool or a pgx.Tx.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
 }

@@ -80,7 +80,7 @@ func Parse(file string, data []byte) (*Node, error) {
 		if err != nil {
 			var se *xml.SyntaxError
 			if errors.As(err, &se) {
-				return nil, &Error{File: file, Line: se.Line, Msg: "malformed XML: " + se.Msg}
+				return nil, syntaxError(file, data, lc, se, dec.InputOffset())
 			}
 			line, col := lc.pos(dec.InputOffset())
 			return nil, &Error{File: file, Line: line, Col: col, Msg: "malformed XML: " + err.Error()}
@@ -127,6 +127,35 @@ func Parse(file string, data []byte) (*Node, error) {
 		return nil, &Error{File: file, Line: 1, Msg: "malformed XML: no root element"}
 	}
 	return root, nil
+}
+
+// syntaxError reports a syntax error of the decoder, which gives only a
+// line. The mistakes a person makes writing a condition — a raw '<' or
+// '&' in text — are positioned at the character itself (the last one
+// before off, where the decoder stopped) and say how to write it.
+func syntaxError(file string, data []byte, lc *lineCounter, se *xml.SyntaxError, off int64) error {
+	msg := "malformed XML: " + se.Msg
+	var mark byte
+	switch {
+	case strings.HasPrefix(se.Msg, "expected element name after <"), strings.HasPrefix(se.Msg, "invalid XML name"):
+		mark = '<'
+		msg += " (a '<' in text, as in a condition a < b, must be written &lt;, or the text put in <![CDATA[ … ]]>)"
+	case strings.Contains(se.Msg, "character entity") || strings.Contains(se.Msg, "entity name"):
+		mark = '&'
+		msg += " (a '&' in text must be written &amp;)"
+	}
+	i := -1
+	if mark != 0 {
+		i = bytes.LastIndexByte(data[:min(off, int64(len(data)))], mark)
+	}
+	if i < 0 { // elsewhere the decoder's line is all that is sure
+		return &Error{File: file, Line: se.Line, Msg: msg}
+	}
+	line, col := lc.pos(int64(i))
+	if line != se.Line {
+		line, col = se.Line, 0
+	}
+	return &Error{File: file, Line: line, Col: col, Msg: msg}
 }
 
 // Errorf returns an error positioned at n.
