@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -66,8 +65,10 @@ func affected(t *testing.T, db *testkit.DB, role, stmt string) int64 {
 func TestRowScoping(t *testing.T) {
 	sfx := suffix()
 	acme, eu, sp, globex, app := "acme_"+sfx, "eu_"+sfx, "sp_"+sfx, "globex_"+sfx, "app_"+sfx
-	testkit.DropRolesAfter(t, acme, eu, sp, globex, app, acl.GroupRole(`Acme\Users`), acl.GroupRole(`Acme\Administrators`))
+	dropLater := rolesDroppedLater(t)
+	dropLater(acme, eu, sp, globex, app)
 	db := testkit.NewFixtureDB(t)
+	dropLater(groupRole(t, db, `Acme\Users`), groupRole(t, db, `Acme\Administrators`))
 	// The index comes first: created after the updates below, it could be
 	// unusable (indcheckxmin) while any older transaction runs on the server.
 	db.Exec(t, `CREATE INDEX ON ca_organization (tenant);
