@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
