@@ -312,6 +312,10 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema, opts Pl
 	if err != nil {
 		return nil, err
 	}
+	// A person may SET ROLE to another database's group it is a member
+	// of: here that role holds no privileges and row security restricts
+	// it (to no rows), like this database's groups.
+	all = lo.Uniq(append(all, foreignGroups...))
 	if rs != nil {
 		if err := rs.planDDL(ctx, q, emit); err != nil {
 			return nil, err
@@ -321,9 +325,7 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema, opts Pl
 	if err != nil {
 		return nil, err
 	}
-	// A person may SET ROLE to another database's group it is a member
-	// of: row security here restricts that role too (to no rows).
-	scoped, err := scopedRoles(ctx, q, append(append([]string(nil), all...), foreignGroups...))
+	scoped, err := scopedRoles(ctx, q, all)
 	if err != nil {
 		return nil, err
 	}
