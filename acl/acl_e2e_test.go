@@ -51,30 +51,6 @@ func can(t *testing.T, db *testkit.DB, role, stmt string) bool {
 	return err == nil
 }
 
-// rolesDroppedLater registers, before the test makes its databases, the
-// dropping of roles it names later (with add): the names of group roles
-// depend on the database's OID, and roles can be dropped only after the
-// databases that grant them something.
-func rolesDroppedLater(t *testing.T) (add func(...string)) {
-	t.Helper()
-	var roles []string
-	t.Cleanup(func() {
-		ctx := context.Background()
-		admin, err := pgx.Connect(ctx, testkit.AdminURL())
-		if err != nil {
-			t.Errorf("dropping roles: %v", err)
-			return
-		}
-		defer admin.Close(ctx)
-		for _, r := range roles {
-			if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
-				t.Errorf("dropping role %s: %v", r, err)
-			}
-		}
-	})
-	return func(r ...string) { roles = append(roles, r...) }
-}
-
 // groupRole is the role of access group name in db.
 func groupRole(t *testing.T, db *testkit.DB, name string) string {
 	t.Helper()
@@ -97,7 +73,7 @@ func writeFile(t *testing.T, dir, name, text string) string {
 func TestACLEndToEnd(t *testing.T) {
 	sfx := suffix()
 	john, mary := "john_"+sfx, "mary_"+sfx
-	dropLater := rolesDroppedLater(t)
+	dropLater := testkit.DropRolesLater(t)
 	dropLater(john, mary)
 	db := testkit.NewDB(t)
 	dropLater(groupRole(t, db, "A"), groupRole(t, db, "B"), groupRole(t, db, "C"))

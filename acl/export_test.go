@@ -111,7 +111,7 @@ func TestExportRoundTrip(t *testing.T) {
 	for i := range 4 {
 		gen.persons = append(gen.persons, fmt.Sprintf("rt%d_%s", i, sfx))
 	}
-	dropLater := rolesDroppedLater(t)
+	dropLater := testkit.DropRolesLater(t)
 	dropLater(gen.persons...)
 	db, overlay := chinookDB(t)
 	for _, gr := range genGroups {

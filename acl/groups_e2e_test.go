@@ -31,7 +31,7 @@ const northwindOverlay = `<Schema tenantColumn="tenant_id"><Tenants table="tenan
 func TestGroupRolesPerDatabase(t *testing.T) {
 	sfx := suffix()
 	nw, ch, shared := "nw_"+sfx, "ch_"+sfx, "shared_"+sfx
-	dropLater := rolesDroppedLater(t)
+	dropLater := testkit.DropRolesLater(t)
 	dropLater(nw, ch, shared)
 	north := testkit.NewDB(t)
 	north.Exec(t, northwindSchema)
@@ -146,7 +146,7 @@ func oldGroupRole(name string) string {
 func TestGroupRolesMigrate(t *testing.T) {
 	sfx := suffix()
 	p, other, old := "p_"+sfx, oldGroupRole("other"+sfx), oldGroupRole("team"+sfx)
-	dropLater := rolesDroppedLater(t)
+	dropLater := testkit.DropRolesLater(t)
 	dropLater(p, other, old)
 	db := testkit.NewDB(t)
 	group := groupRole(t, db, "team"+sfx)

@@ -42,7 +42,7 @@ func newIsolationDB(t *testing.T, roles ...string) *isolationDB {
 	t.Helper()
 	sfx := suffix()
 	d := &isolationDB{acme: "acme_" + sfx, globex: "globex_" + sfx, dir: t.TempDir()}
-	dropLater := rolesDroppedLater(t)
+	dropLater := testkit.DropRolesLater(t)
 	dropLater(append(roles, d.acme, d.globex)...)
 	d.DB = testkit.NewDB(t)
 	dropLater(groupRole(t, d.DB, "Sales"))

@@ -1,7 +1,6 @@
 package acl_test
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,25 +43,12 @@ func tenantsSeen(t *testing.T, db *testkit.DB, role string) string {
 // tenant table.
 func staleTenants(t *testing.T, db *testkit.DB, overlay string) []string {
 	t.Helper()
-	res := testkit.Run(t, db, "verify", "--schema", overlay, "--json", "--sample", "10")
-	var rep struct {
-		Findings []struct {
-			Check, Object string
-			Count         int
-			Samples       []string
-		}
-	}
-	if err := json.Unmarshal([]byte(res.Stdout), &rep); err != nil {
-		t.Fatalf("verify --json: %v\n%s%s", err, res.Stdout, res.Stderr)
-	}
 	var out []string
-	for _, f := range rep.Findings {
-		if f.Check == "row-scoping" {
-			if f.Object != "Tenant" {
-				t.Errorf("row-scoping finding on %s: %v", f.Object, f.Samples)
-			}
-			out = append(out, f.Samples...)
+	for _, f := range verifyFindings(t, db, overlay, "row-scoping") {
+		if f.Object != "Tenant" {
+			t.Errorf("row-scoping finding on %s: %v", f.Object, f.Samples)
 		}
+		out = append(out, f.Samples...)
 	}
 	return out
 }
@@ -75,7 +61,7 @@ func staleTenants(t *testing.T, db *testkit.DB, overlay string) []string {
 func TestTenantListsAndNewTenants(t *testing.T) {
 	sfx := suffix()
 	reader, subber, grouper, deleter := "reader_"+sfx, "subber_"+sfx, "grouper_"+sfx, "deleter_"+sfx
-	dropLater := rolesDroppedLater(t)
+	dropLater := testkit.DropRolesLater(t)
 	dropLater(reader, subber, grouper, deleter)
 	db, overlay := chinookDB(t)
 	if res := testkit.Run(t, db, "--schema", overlay, "tenant", "group", "create", "Europe", "Acme EU"); res.Code != 0 {

@@ -1,7 +1,6 @@
 package extract_test
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,10 +19,7 @@ func TestTenantExtractTenantList(t *testing.T) {
 		INSERT INTO tenants VALUES (1, 'SP', NULL), (2, 'Acme', 1), (3, 'Acme EU', 2), (4, 'Globex', 1);
 		INSERT INTO employees VALUES (1, 'Davolio', 1), (2, 'Fuller', 2), (3, 'Leverling', 3), (4, 'Peacock', 4)`)
 	dir := t.TempDir()
-	overlay := filepath.Join(dir, "northwind.xml")
-	if err := os.WriteFile(overlay, []byte(`<Schema tenantColumn="tenant_id"><Tenants table="tenants" key="id" name="company_name" parent="parent_id"/></Schema>`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	overlay := testkit.WriteFile(t, "northwind.xml", `<Schema tenantColumn="tenant_id"><Tenants table="tenants" key="id" name="company_name" parent="parent_id"/></Schema>`)
 	run(t, db, 0, "--schema", overlay, "tenant", "group", "create", "US regions", "Globex", "Acme EU")
 	for _, c := range []struct {
 		tenant string

@@ -1,8 +1,6 @@
 package load_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/tenantkit/tenantkit/internal/testkit"
@@ -16,10 +14,7 @@ func TestTenantFlagRefusesTenantLists(t *testing.T) {
 	db.Exec(t, `CREATE TABLE tenants (id integer PRIMARY KEY, company_name text NOT NULL UNIQUE, parent_id integer REFERENCES tenants);
 		CREATE TABLE shippers (shipper_id integer PRIMARY KEY, company_name text NOT NULL, tenant_id integer NOT NULL REFERENCES tenants);
 		INSERT INTO tenants VALUES (1, 'SP', NULL), (2, 'Acme', 1), (3, 'Globex', 1)`)
-	overlay := filepath.Join(t.TempDir(), "northwind.xml")
-	if err := os.WriteFile(overlay, []byte(`<Schema tenantColumn="tenant_id"><Tenants table="tenants" key="id" name="company_name" parent="parent_id"/></Schema>`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	overlay := testkit.WriteFile(t, "northwind.xml", `<Schema tenantColumn="tenant_id"><Tenants table="tenants" key="id" name="company_name" parent="parent_id"/></Schema>`)
 	if res := testkit.Run(t, db, "--schema", overlay, "tenant", "group", "create", "US regions", "Acme", "Globex"); res.Code != 0 {
 		t.Fatalf("tenant group create: %d %s", res.Code, res.Stderr)
 	}
