@@ -153,7 +153,7 @@ func TestACLEndToEnd(t *testing.T) {
 		t.Errorf("effective: %d %q", res.Code, res.Stdout)
 	}
 
-	// export writes the live state.
+	// export writes the declared state.
 	res = testkit.Run(t, db, "acl", "export")
 	for _, want := range []string{
 		`<Person name="` + john + `"/>`,

@@ -141,8 +141,8 @@ func oldGroupRole(name string) string {
 
 // TestGroupRolesMigrate: a database whose state an earlier version wrote
 // (one role per group name, shared by every database) moves to its own
-// group role; the old role loses the members this database gave it and
-// keeps other databases' members until those databases are applied.
+// group role, and the old role in its state loses its members; an old role
+// that is not in its state is left alone.
 func TestGroupRolesMigrate(t *testing.T) {
 	sfx := suffix()
 	p, other, old := "p_"+sfx, oldGroupRole("other"+sfx), oldGroupRole("team"+sfx)
