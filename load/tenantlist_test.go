@@ -6,9 +6,9 @@ import (
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
-// TestTenantFlagRefusesTenantLists: -t takes one tenant; a tenant group or
-// another list is refused in one line, exit 2, and nothing is loaded
-// (Northwind-shaped schema).
+// TestTenantFlagRefusesTenantLists: userload's and verify's -t take one
+// tenant; a tenant group or another list is refused in one line, exit 2,
+// and nothing is loaded (Northwind-shaped schema).
 func TestTenantFlagRefusesTenantLists(t *testing.T) {
 	db := testkit.NewDB(t)
 	db.Exec(t, `CREATE TABLE tenants (id integer PRIMARY KEY, company_name text NOT NULL UNIQUE, parent_id integer REFERENCES tenants);
@@ -30,6 +30,11 @@ func TestTenantFlagRefusesTenantLists(t *testing.T) {
 		}
 	}
 	wantRows(t, db, "SELECT count(*) FROM shippers", "0")
+	// verify -f FILE -t takes one tenant too.
+	res := testkit.Run(t, db, "verify", "--schema", overlay, "-f", f, "-t", "group:US regions")
+	if want := `tenantkit: -t "group:US regions" is a tenant list (2 tenants): -t takes one tenant, by name or key` + "\n"; res.Code != 2 || res.Stderr != want {
+		t.Errorf("verify -t a list: exit %d, stderr %q, want 2 and %q", res.Code, res.Stderr, want)
+	}
 	userload(t, db, 0, "--schema", overlay, "-t", "Acme", "-f", f)
 	wantRows(t, db, "SELECT company_name, tenant_id FROM shippers", "Speedy Express|2")
 }
