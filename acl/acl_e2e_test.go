@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,6 +51,16 @@ func can(t *testing.T, db *testkit.DB, role, stmt string) bool {
 	return err == nil
 }
 
+// groupRole is the role of access group name in db.
+func groupRole(t *testing.T, db *testkit.DB, name string) string {
+	t.Helper()
+	oid, err := strconv.ParseUint(db.Value(t, "SELECT oid FROM pg_database WHERE datname = current_database()"), 10, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acl.GroupRole(uint32(oid), name)
+}
+
 func writeFile(t *testing.T, dir, name, text string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -62,10 +73,10 @@ func writeFile(t *testing.T, dir, name, text string) string {
 func TestACLEndToEnd(t *testing.T) {
 	sfx := suffix()
 	john, mary := "john_"+sfx, "mary_"+sfx
-	groups := []string{acl.GroupRole("A"), acl.GroupRole("B"), acl.GroupRole("C"), acl.GroupRole(`Acme\Users`)}
-	testkit.DropRolesAfter(t, append([]string{john, mary}, groups...)...)
-	// Group role names are deterministic and cluster-wide: this test owns them.
+	dropLater := testkit.DropRolesLater(t)
+	dropLater(john, mary)
 	db := testkit.NewDB(t)
+	dropLater(groupRole(t, db, "A"), groupRole(t, db, "B"), groupRole(t, db, "C"))
 	db.Exec(t, `CREATE SCHEMA sales;
 		CREATE TABLE sales."Deal" (id serial PRIMARY KEY, title text);
 		CREATE TABLE sales.note (id int PRIMARY KEY, body text);
@@ -142,16 +153,22 @@ func TestACLEndToEnd(t *testing.T) {
 		t.Errorf("effective: %d %q", res.Code, res.Stdout)
 	}
 
-	// export writes the live state.
+	// export writes the declared state.
 	res = testkit.Run(t, db, "acl", "export")
 	for _, want := range []string{
 		`<Person name="` + john + `"/>`,
 		`<AccessGroup name="C">` + "\n" + `    <Member person="` + john + `"/>`,
-		`<Permission object="table:sales.Deal" to="` + mary + `" rights="Read" propagate="false"/>`,
+		`<Permission object="schema:sales" to="` + mary + `" rights="Read"/>`,
+		`<Permission object="table:sales.Deal" to="C" rights="NoAccess"/>`,
 	} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("export lacks %q:\n%s", want, res.Stdout)
 		}
+	}
+	// and planning the export changes nothing.
+	exported := writeFile(t, dir, "exported.xml", res.Stdout)
+	if res = testkit.Run(t, db, "acl", "plan", "-f", exported); res.Code != 0 || res.Stdout != "" {
+		t.Errorf("plan of the export: %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 }
 

@@ -9,37 +9,30 @@ import (
 	"strings"
 )
 
-// privilegeRights maps a PostgreSQL privilege back to the right it stands for.
-var privilegeRights = map[string]string{
-	"SELECT": "Read", "INSERT": "Create", "UPDATE": "Change", "DELETE": "Delete",
-	"EXECUTE": "Execute", "CONNECT": "Execute", "USAGE": "Read", "CREATE": "Create",
-}
-
-// Export writes the live state of the roles tenantkit manages in this
-// database as an access-control file: persons, access groups with their
-// members, and one explicit, non-propagating entry per person and object
-// holding what the person can do there now.
+// Export writes the declared state of this database as an access-control
+// file: the persons and access groups tenantkit manages here (the groups'
+// members as PostgreSQL has them, the built-in groups' as declared), every
+// permission entry and Replace marker as the last apply declared them, with
+// tenants by name. Planning the file on the same database changes nothing.
 func Export(ctx context.Context, q Querier, w io.Writer) error {
-	roles, _, exists, err := readState(ctx, q)
+	st, err := readState(ctx, q)
 	if err != nil {
-		return fmt.Errorf("reading tenantkit.acl_role: %w", err)
+		return fmt.Errorf("reading tenantkit.acl_state: %w", err)
 	}
 	var b strings.Builder
 	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- exported by tenantkit acl export -->\n<AccessControl>\n")
-	if !exists {
+	if !st.exists {
 		b.WriteString("</AccessControl>\n")
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	var persons []string
-	groupName := map[string]string{}
+	isPerson := map[string]bool{}
 	var groupRoles []string
-	for _, r := range roles {
+	for _, r := range st.roles {
 		if r[0] == "person" {
-			persons = append(persons, r[1])
+			isPerson[r[1]] = true
 			fmt.Fprintf(&b, "  <Person name=%s/>\n", attr(r[1]))
 		} else {
-			groupName[r[2]] = r[1]
 			groupRoles = append(groupRoles, r[2])
 		}
 	}
@@ -56,77 +49,64 @@ func Export(ctx context.Context, q Querier, w io.Writer) error {
 			rows.Close()
 			return err
 		}
-		members[g] = append(members[g], m)
+		// Other members are drift the next apply revokes.
+		if isPerson[m] {
+			members[g] = append(members[g], m)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	sort.Slice(groupRoles, func(i, j int) bool { return groupName[groupRoles[i]] < groupName[groupRoles[j]] })
-	for _, g := range groupRoles {
-		name := groupName[g]
-		tenantAttr := ""
-		if t, _, ok := strings.Cut(name, `\`); ok {
-			tenantAttr = " tenant=" + attr(t)
+	type group struct {
+		name, tenant string
+		members      []string
+	}
+	var groups []*group
+	for _, r := range st.roles {
+		if r[0] == "group" {
+			groups = append(groups, &group{r[1], r[3], members[r[2]]})
 		}
-		if len(members[g]) == 0 {
-			fmt.Fprintf(&b, "  <AccessGroup name=%s%s/>\n", attr(name), tenantAttr)
+	}
+	builtin := map[string]*group{}
+	for _, m := range st.members {
+		if builtin[m[0]] == nil {
+			builtin[m[0]] = &group{name: m[0]}
+			groups = append(groups, builtin[m[0]])
+		}
+		builtin[m[0]].members = append(builtin[m[0]].members, m[1])
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].name < groups[j].name })
+	for _, g := range groups {
+		tenantAttr := ""
+		if g.tenant != "" {
+			tenantAttr = " tenant=" + attr(g.tenant)
+		}
+		if len(g.members) == 0 {
+			fmt.Fprintf(&b, "  <AccessGroup name=%s%s/>\n", attr(g.name), tenantAttr)
 			continue
 		}
-		fmt.Fprintf(&b, "  <AccessGroup name=%s%s>\n", attr(name), tenantAttr)
-		sort.Strings(members[g])
-		for _, m := range members[g] {
+		fmt.Fprintf(&b, "  <AccessGroup name=%s%s>\n", attr(g.name), tenantAttr)
+		sort.Strings(g.members)
+		for _, m := range g.members {
 			fmt.Fprintf(&b, "    <Member person=%s/>\n", attr(m))
 		}
 		b.WriteString("  </AccessGroup>\n")
 	}
-	targets, err := readTargets(ctx, q)
-	if err != nil {
-		return err
-	}
-	objOf := map[string]Object{}
-	for _, t := range targets {
-		objOf[t.sql] = t.obj
-	}
-	live, err := readLive(ctx, q, persons)
-	if err != nil {
-		return err
-	}
-	type key struct{ person, object string }
-	rights := map[key]map[string]bool{}
-	grantable := map[key]bool{}
-	for _, p := range live {
-		o, ok := objOf[p.target]
-		if !ok {
-			continue // tenantkit's own state table
+	var replaces []string
+	for _, e := range st.entries {
+		if e[1] == replacePrincipal {
+			replaces = append(replaces, e[0])
+			continue
 		}
-		k := key{p.role, o.String()}
-		if rights[k] == nil {
-			rights[k] = map[string]bool{}
+		prop := ""
+		if e[3] != "true" {
+			prop = ` propagate="false"`
 		}
-		rights[k][privilegeRights[p.priv]] = true
-		grantable[k] = grantable[k] || p.grantable
+		fmt.Fprintf(&b, "  <Permission object=%s to=%s rights=%s%s/>\n", attr(e[0]), attr(e[1]), attr(e[2]), prop)
 	}
-	keys := make([]key, 0, len(rights))
-	for k := range rights {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].object != keys[j].object {
-			return keys[i].object < keys[j].object
-		}
-		return keys[i].person < keys[j].person
-	})
-	for _, k := range keys {
-		var g Grant
-		for r := range rights[k] {
-			pg, _ := ParseGrant(r)
-			g.Rights |= pg.Rights
-		}
-		if grantable[k] {
-			g.Rights |= ChangePermissions
-		}
-		fmt.Fprintf(&b, "  <Permission object=%s to=%s rights=%s propagate=\"false\"/>\n", attr(k.object), attr(k.person), attr(g.String()))
+	for _, r := range replaces {
+		fmt.Fprintf(&b, "  <Replace object=%s/>\n", attr(r))
 	}
 	b.WriteString("</AccessControl>\n")
 	_, err = io.WriteString(w, b.String())

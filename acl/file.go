@@ -202,7 +202,7 @@ func objectAttr(n *xmlnode.Node) (Object, error) {
 }
 
 func parsePermission(n *xmlnode.Node) (Entry, error) {
-	if err := checkLeaf(n, "object", "to", "rights", "propagate"); err != nil {
+	if err := checkLeaf(n, "object", "to", "rights", "propagate", "subtenants"); err != nil {
 		return Entry{}, err
 	}
 	o, err := objectAttr(n)
@@ -225,6 +225,26 @@ func parsePermission(n *xmlnode.Node) (Entry, error) {
 	prop, err := n.Bool("propagate", true)
 	if err != nil {
 		return Entry{}, err
+	}
+	// subtenants="true" on tenant:T is the object tenant:subtenants:T: T
+	// and its descendants.
+	sub, err := n.Bool("subtenants", false)
+	if err != nil {
+		return Entry{}, err
+	}
+	if sub {
+		a, _ := n.Lookup("subtenants")
+		if o.Kind != KindTenant {
+			return Entry{}, n.AttrErrorf(a, "subtenants=\"true\" applies to tenant:NAME objects, not %s", o)
+		}
+		if strings.Contains(o.Name, ":") {
+			for _, p := range tenantListPrefixes {
+				if strings.HasPrefix(o.Name, p+":") {
+					return Entry{}, n.AttrErrorf(a, "subtenants=\"true\" needs one tenant, and %s is a tenant list", o)
+				}
+			}
+		}
+		o.Name = "subtenants:" + o.Name
 	}
 	return Entry{Object: o, Principal: to, Grant: g, Propagate: prop, Line: n.Line}, nil
 }

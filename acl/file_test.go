@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,15 +70,17 @@ func TestXSDAgrees(t *testing.T) {
 func TestGroupRole(t *testing.T) {
 	long := strings.Repeat("Very Long Tenant Name ", 10) + `\Administrators`
 	seen := map[string]string{}
-	for _, name := range []string{"A", "a", `Acme\Users`, `Acme\Administrators`, "Acme Users", long, long + "2"} {
-		r := GroupRole(name)
-		if len(r) > 63 || !strings.HasPrefix(r, "tkg_") || r != GroupRole(name) {
-			t.Errorf("GroupRole(%q) = %q", name, r)
+	for _, db := range []uint32{16384, 16385} {
+		for _, name := range []string{"A", "a", `Acme\Users`, `Acme\Administrators`, "Acme Users", long, long + "2"} {
+			r := GroupRole(db, name)
+			if len(r) > 63 || !strings.HasPrefix(r, "tkg_") || r != GroupRole(db, name) || !oldGroupRole.MatchString(r) {
+				t.Errorf("GroupRole(%d, %q) = %q", db, name, r)
+			}
+			if other, dup := seen[r]; dup {
+				t.Errorf("GroupRole(%d, %q) = GroupRole(%s) = %q", db, name, other, r)
+			}
+			seen[r] = fmt.Sprintf("%d, %q", db, name)
 		}
-		if other, dup := seen[r]; dup {
-			t.Errorf("GroupRole(%q) = GroupRole(%q) = %q", name, other, r)
-		}
-		seen[r] = name
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -43,8 +42,10 @@ func newIsolationDB(t *testing.T, roles ...string) *isolationDB {
 	t.Helper()
 	sfx := suffix()
 	d := &isolationDB{acme: "acme_" + sfx, globex: "globex_" + sfx, dir: t.TempDir()}
-	testkit.DropRolesAfter(t, append(roles, d.acme, d.globex, acl.GroupRole("Sales"))...)
+	dropLater := testkit.DropRolesLater(t)
+	dropLater(append(roles, d.acme, d.globex)...)
 	d.DB = testkit.NewDB(t)
+	dropLater(groupRole(t, d.DB, "Sales"))
 	d.Exec(t, isolationSchema)
 	return d
 }
@@ -126,7 +127,7 @@ func mustAs(t *testing.T, db *testkit.DB, role string, stmts ...string) string {
 func TestGrantOptionCannotEscapeScoping(t *testing.T) {
 	outsider := "outsider_" + suffix()
 	d := newIsolationDB(t, outsider)
-	group := acl.GroupRole("Sales")
+	group := groupRole(t, d.DB, "Sales")
 	file := basePersons + `
   <AccessGroup name="Sales"><Member person="ACME"/></AccessGroup>
   <Permission object="table:public.deal" to="ACME" rights="Read,ChangePermissions"/>`

@@ -15,14 +15,21 @@ const (
 	KindTable    Kind = "table" // tables and views
 	KindSequence Kind = "sequence"
 	KindFunction Kind = "function" // every overload of the name
-	// KindTenant is a tenant as a container of rows. It carries no
-	// PostgreSQL privileges of its own.
+	// KindTenant is a tenant as a container of rows, or a tenant list
+	// (Name is then a list reference: group:NAME, subtenants:T, …). It
+	// carries no PostgreSQL privileges of its own.
 	KindTenant Kind = "tenant"
 )
 
+// tenantListPrefixes may also stand alone as objects: "subtenants:Acme" is
+// "tenant:subtenants:Acme".
+var tenantListPrefixes = []string{"group", "supertenants", "subtenants", "related"}
+
 // Object names a node of the tree: "database", "schema:NAME",
 // "table:SCHEMA.NAME", "sequence:SCHEMA.NAME", "function:SCHEMA.NAME",
-// "tenant:NAME".
+// "tenant:REF" where REF is an item of a tenant list (a tenant's name or
+// key, a tenant group, group:NAME, supertenants:T, subtenants:T,
+// related:T; see tenant.ResolveList).
 type Object struct {
 	Kind   Kind
 	Schema string // the schema itself for KindSchema
@@ -78,13 +85,15 @@ func ParseObject(s string) (Object, error) {
 	}
 	kind, rest, ok := strings.Cut(s, ":")
 	if !ok || rest == "" {
-		return Object{}, fmt.Errorf("object %q: want database, schema:NAME, table:SCHEMA.NAME, sequence:SCHEMA.NAME, function:SCHEMA.NAME or tenant:NAME", s)
+		return Object{}, fmt.Errorf("object %q: want database, schema:NAME, table:SCHEMA.NAME, sequence:SCHEMA.NAME, function:SCHEMA.NAME, tenant:NAME or a tenant list (subtenants:T, group:NAME, …)", s)
 	}
 	switch Kind(kind) {
 	case KindSchema:
 		return Object{Kind: KindSchema, Schema: rest}, nil
 	case KindTenant:
 		return Object{Kind: KindTenant, Name: rest}, nil
+	case "group", "supertenants", "subtenants", "related":
+		return Object{Kind: KindTenant, Name: s}, nil
 	case KindTable, KindSequence, KindFunction:
 		schema, name, ok := strings.Cut(rest, ".")
 		if !ok || schema == "" || name == "" {
@@ -92,5 +101,5 @@ func ParseObject(s string) (Object, error) {
 		}
 		return Object{Kind: Kind(kind), Schema: schema, Name: name}, nil
 	}
-	return Object{}, fmt.Errorf("object %q: unknown kind %q (want database, schema, table, sequence, function or tenant)", s, kind)
+	return Object{}, fmt.Errorf("object %q: unknown kind %q (want database, schema, table, sequence, function, tenant, group, supertenants, subtenants or related)", s, kind)
 }

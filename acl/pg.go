@@ -360,16 +360,59 @@ func unsafeViews(targets []target, scoped map[string]bool) map[string]string {
 
 var roleSlug = regexp.MustCompile(`[^a-z0-9]+`)
 
-// GroupRole is the role name of an access group: deterministic, valid,
-// at most 63 bytes, and distinct for distinct names (a hash of the full
-// name is part of it).
-func GroupRole(name string) string {
-	sum := sha256.Sum256([]byte(name))
+// GroupRole is the role name of an access group of the database whose OID
+// is db: deterministic, valid, at most 63 bytes, and distinct for distinct
+// names and databases (a hash of both is part of it). Roles are
+// cluster-wide and databases are not: two databases' groups of one name
+// are two roles, and neither database's apply touches the other's.
+func GroupRole(db uint32, name string) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s", db, name)))
 	slug := strings.Trim(roleSlug.ReplaceAllString(strings.ToLower(name), "_"), "_")
 	if len(slug) > 40 {
 		slug = slug[:40]
 	}
 	return "tkg_" + slug + "_" + hex.EncodeToString(sum[:4])
+}
+
+// oldGroupRole is GroupRole before group roles were per database (the
+// hash covered the name only); such roles may be shared by several
+// databases.
+var oldGroupRole = regexp.MustCompile(`^tkg_[a-z0-9_]*_[0-9a-f]{8}$`)
+
+// groupComment marks the group roles of one database; the OID says which
+// (it survives renaming the database), the name is for people.
+func groupComment(db database) string {
+	return fmt.Sprintf("%s: access group of database %s (oid %d)", roleComment, db.name, db.oid)
+}
+
+var groupCommentOID = regexp.MustCompile(`^` + regexp.QuoteMeta(roleComment) + `: access group of database (.*) \(oid (\d+)\)$`)
+
+// groupOwner reads a group role's comment: the database that manages it.
+func groupOwner(comment string) (db database, ok bool) {
+	m := groupCommentOID.FindStringSubmatch(comment)
+	if m == nil {
+		return database{}, false
+	}
+	var oid uint32
+	if _, err := fmt.Sscan(m[2], &oid); err != nil {
+		return database{}, false
+	}
+	return database{oid: oid, name: m[1]}, true
+}
+
+// database is the database a plan runs in.
+type database struct {
+	oid  uint32
+	name string
+}
+
+func readDatabase(ctx context.Context, q Querier) (database, error) {
+	var db database
+	err := q.QueryRow(ctx, "SELECT d.oid, d.datname FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()").Scan(&db.oid, &db.name)
+	if err != nil {
+		return db, fmt.Errorf("reading the current database: %w", err)
+	}
+	return db, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

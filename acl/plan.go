@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/samber/lo"
 
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
@@ -40,19 +41,44 @@ type PlanOptions struct {
 // Empty reports whether there is nothing to do.
 func (p *Plan) Empty() bool { return len(p.Statements) == 0 }
 
+// The declared state: the roles of the file's persons and groups (and a
+// group's tenant attribute), the permission entries and Replace markers as
+// declared, and the members of the built-in groups, which have no role.
+// acl export writes it back as a file.
 const stateDDL = `CREATE SCHEMA IF NOT EXISTS tenantkit;
-CREATE TABLE IF NOT EXISTS tenantkit.acl_role (kind text NOT NULL, name text NOT NULL, role name NOT NULL, PRIMARY KEY (kind, name));
+CREATE TABLE IF NOT EXISTS tenantkit.acl_role (kind text NOT NULL, name text NOT NULL, role name NOT NULL, tenant text NOT NULL DEFAULT '', PRIMARY KEY (kind, name));
 CREATE TABLE IF NOT EXISTS tenantkit.acl_state (object text NOT NULL, principal text NOT NULL, rights text NOT NULL, propagate boolean NOT NULL, line integer NOT NULL, PRIMARY KEY (object, principal));
-COMMENT ON TABLE tenantkit.acl_state IS 'managed by tenantkit acl: the declared permission entries; readable with ReadPermissions on the database'`
+COMMENT ON TABLE tenantkit.acl_state IS 'managed by tenantkit acl: the declared permission entries; readable with ReadPermissions on the database';
+` + memberDDL
+
+// stateUpgradeDDL brings the state of an earlier version up to date.
+const stateUpgradeDDL = `ALTER TABLE tenantkit.acl_role ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT '';
+` + memberDDL
+
+const memberDDL = `CREATE TABLE IF NOT EXISTS tenantkit.acl_member (group_name text NOT NULL, person text NOT NULL, PRIMARY KEY (group_name, person));
+COMMENT ON TABLE tenantkit.acl_member IS 'managed by tenantkit acl: the members of the built-in groups, which have no role'`
 
 // roleInfo is what the catalog says of a role.
 type roleInfo struct {
-	exists, managed, super, bypassRLS bool
+	exists, super, bypassRLS bool
+	comment                  string
+}
+
+// ownGroup reports whether a group role is managed for database db, and
+// oldGroup whether it is a group role of an earlier version, which may be
+// shared by several databases.
+func (ri roleInfo) ownGroup(db database) bool {
+	owner, ok := groupOwner(ri.comment)
+	return ok && owner.oid == db.oid
+}
+
+func (ri roleInfo) oldGroup(name string) bool {
+	return ri.comment == roleComment && oldGroupRole.MatchString(name)
 }
 
 func readRoles(ctx context.Context, q Querier, names []string) (map[string]roleInfo, error) {
-	rows, err := q.Query(ctx, `SELECT r.rolname, coalesce(shobj_description(r.oid, 'pg_authid') = $2, false), r.rolsuper, r.rolbypassrls
-		FROM pg_roles r WHERE r.rolname = ANY ($1)`, names, roleComment)
+	rows, err := q.Query(ctx, `SELECT r.rolname, coalesce(shobj_description(r.oid, 'pg_authid'), ''), r.rolsuper, r.rolbypassrls
+		FROM pg_roles r WHERE r.rolname = ANY ($1)`, names)
 	if err != nil {
 		return nil, fmt.Errorf("reading roles: %w", err)
 	}
@@ -61,7 +87,7 @@ func readRoles(ctx context.Context, q Querier, names []string) (map[string]roleI
 	for rows.Next() {
 		var name string
 		ri := roleInfo{exists: true}
-		if err := rows.Scan(&name, &ri.managed, &ri.super, &ri.bypassRLS); err != nil {
+		if err := rows.Scan(&name, &ri.comment, &ri.super, &ri.bypassRLS); err != nil {
 			return nil, err
 		}
 		out[name] = ri
@@ -72,9 +98,23 @@ func readRoles(ctx context.Context, q Querier, names []string) (map[string]roleI
 // stateRow is one row of tenantkit.acl_role or tenantkit.acl_state, as text.
 type stateRow []string
 
-func readState(ctx context.Context, q Querier) (roles, entries []stateRow, exists bool, err error) {
-	if err := q.QueryRow(ctx, "SELECT to_regclass('tenantkit.acl_state') IS NOT NULL AND to_regclass('tenantkit.acl_role') IS NOT NULL").Scan(&exists); err != nil || !exists {
-		return nil, nil, false, err
+// liveState is the declared state as stored: rows of tenantkit.acl_role
+// (kind, name, role, tenant), acl_state (object, principal, rights,
+// propagate) and acl_member (group, person, "", "").
+type liveState struct {
+	roles, entries, members []stateRow
+	// exists: the tables exist; current: in this version's shape.
+	exists, current bool
+}
+
+const stateExistsSQL = `SELECT to_regclass('tenantkit.acl_state') IS NOT NULL AND to_regclass('tenantkit.acl_role') IS NOT NULL,
+	to_regclass('tenantkit.acl_member') IS NOT NULL AND EXISTS (SELECT FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = to_regclass('tenantkit.acl_role') AND a.attname = 'tenant' AND NOT a.attisdropped)`
+
+func readState(ctx context.Context, q Querier) (*liveState, error) {
+	st := &liveState{}
+	if err := q.QueryRow(ctx, stateExistsSQL).Scan(&st.exists, &st.current); err != nil || !st.exists {
+		return st, err
 	}
 	read := func(sql string) ([]stateRow, error) {
 		rows, err := q.Query(ctx, sql)
@@ -92,15 +132,27 @@ func readState(ctx context.Context, q Querier) (roles, entries []stateRow, exist
 		}
 		return out, rows.Err()
 	}
-	if roles, err = read("SELECT kind, name, role::text, '' FROM tenantkit.acl_role"); err != nil {
-		return nil, nil, true, err
+	rolesSQL, membersSQL := "SELECT kind, name, role::text, '' FROM tenantkit.acl_role", ""
+	if st.current {
+		rolesSQL = "SELECT kind, name, role::text, tenant FROM tenantkit.acl_role"
+		membersSQL = "SELECT group_name, person, '', '' FROM tenantkit.acl_member"
 	}
-	if entries, err = read("SELECT object, principal, rights, propagate::text FROM tenantkit.acl_state"); err != nil {
-		return nil, nil, true, err
+	var err error
+	if st.roles, err = read(rolesSQL); err != nil {
+		return nil, err
 	}
-	sortRows(roles)
-	sortRows(entries)
-	return roles, entries, true, nil
+	if st.entries, err = read("SELECT object, principal, rights, propagate::text FROM tenantkit.acl_state"); err != nil {
+		return nil, err
+	}
+	if membersSQL != "" {
+		if st.members, err = read(membersSQL); err != nil {
+			return nil, err
+		}
+	}
+	sortRows(st.roles)
+	sortRows(st.entries)
+	sortRows(st.members)
+	return st, nil
 }
 
 // MakePlan compares the file with the live database and returns the
@@ -133,25 +185,39 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema, opts Pl
 		if err != nil {
 			return nil, err
 		}
-		rs = &rowScope{s: s, tenants: list}
+		rs = &rowScope{s: s, tenants: list, h: tenant.NewHierarchy(list)}
+	}
+	db, err := readDatabase(ctx, q)
+	if err != nil {
+		return nil, err
 	}
 	pins, pinLines := map[string]string{}, map[string]int{}
-	if f, err = checkNames(f, targets, rs, master, pins, pinLines); err != nil {
+	resolved, err := resolveTenants(ctx, q, f, rs, pins, pinLines)
+	if err != nil {
+		return nil, err
+	}
+	if f, err = checkNames(f, targets, resolved, master); err != nil {
 		return nil, err
 	}
 	repins, err := checkPins(ctx, q, f, s, pins, pinLines, opts.Repin)
 	if err != nil {
 		return nil, err
 	}
-	policy := f.Policy(master)
+	policyFile := f
+	if rs != nil {
+		policyFile = expandTenants(f, resolved, rs.h)
+	}
+	policy := policyFile.Policy(master)
 	g, scopedTables := makeGuard(targets, s, rs)
-	liveRoles, liveEntries, stateExists, err := readState(ctx, q)
+	state, err := readState(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("reading tenantkit.acl_state: %w", err)
 	}
+	liveRoles, liveEntries := state.roles, state.entries
 
 	var persons, groupRoles, all []string
 	var wantRoles []stateRow
+	var wantMembers []stateRow
 	for _, p := range f.Persons {
 		persons = append(persons, p.Name)
 		wantRoles = append(wantRoles, stateRow{"person", p.Name, p.Name, ""})
@@ -159,37 +225,57 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema, opts Pl
 	groupOf := map[string]string{}
 	for _, g := range f.Groups {
 		if builtinGroups[g.Name] {
+			for _, m := range g.Members {
+				wantMembers = append(wantMembers, stateRow{g.Name, m, "", ""})
+			}
 			continue
 		}
-		r := GroupRole(g.Name)
+		r := GroupRole(db.oid, g.Name)
 		groupOf[g.Name] = r
 		groupRoles = append(groupRoles, r)
-		wantRoles = append(wantRoles, stateRow{"group", g.Name, r, ""})
+		wantRoles = append(wantRoles, stateRow{"group", g.Name, r, g.Tenant})
 	}
 	sortRows(wantRoles)
+	sortRows(wantMembers)
 	// Roles managed before but absent from the file lose what they hold here.
-	var former []string
+	var formerRoles []string
 	inFile := map[string]bool{}
 	for _, r := range wantRoles {
 		inFile[r[2]] = true
 	}
+	formerKind := map[string]string{}
 	for _, r := range liveRoles {
 		if !inFile[r[2]] {
-			former = append(former, r[2])
+			formerRoles = append(formerRoles, r[2])
+			formerKind[r[2]] = r[0]
 		}
 	}
-	all = append(append(append(all, persons...), groupRoles...), former...)
+	all = append(append(append(all, persons...), groupRoles...), formerRoles...)
 	info, err := readRoles(ctx, q, all)
 	if err != nil {
 		return nil, err
+	}
+	// Memberships are cluster-wide: the plan changes those of former
+	// groups of this database (and of groups of earlier versions, named
+	// for no database), never those of another database's groups (this
+	// database may be a copy of that one).
+	var former []string
+	for _, r := range formerRoles {
+		if ri := info[r]; formerKind[r] != "group" || ri.ownGroup(db) || ri.comment == roleComment {
+			former = append(former, r)
+		}
 	}
 
 	plan := &Plan{Pins: pins, Repins: repins}
 	emit := func(format string, args ...any) {
 		plan.Statements = append(plan.Statements, fmt.Sprintf(format, args...))
 	}
-	if !stateExists {
-		for _, stmt := range strings.Split(stateDDL, ";\n") {
+	ddl := stateDDL
+	if state.exists {
+		ddl = stateUpgradeDDL
+	}
+	if !state.current {
+		for _, stmt := range strings.Split(ddl, ";\n") {
 			emit("%s;", strings.TrimSuffix(stmt, ";"))
 		}
 	}
@@ -211,17 +297,25 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema, opts Pl
 			continue
 		}
 		ri := info[r]
-		if ri.exists && !ri.managed {
-			return nil, &xmlnode.Error{File: f.Path, Line: g.Line, Msg: fmt.Sprintf("access group %q maps to role %q, which exists and is not managed by tenantkit", g.Name, r)}
+		if owner, ok := groupOwner(ri.comment); ri.exists && ok && owner.oid != db.oid {
+			return nil, &xmlnode.Error{File: f.Path, Line: g.Line, Msg: fmt.Sprintf("access group %q maps to role %q, which tenantkit manages for database %s (oid %d)", g.Name, r, owner.name, owner.oid)}
+		}
+		if ri.exists && !ri.ownGroup(db) {
+			return nil, &xmlnode.Error{File: f.Path, Line: g.Line, Msg: fmt.Sprintf("access group %q maps to role %q, which exists and is not managed by tenantkit for this database", g.Name, r)}
 		}
 		if !ri.exists {
 			emit("CREATE ROLE %s NOLOGIN;", sqlq.Ident(r))
-			emit("COMMENT ON ROLE %s IS %s;", sqlq.Ident(r), sqlq.Lit(roleComment))
+			emit("COMMENT ON ROLE %s IS %s;", sqlq.Ident(r), sqlq.Lit(groupComment(db)))
 		}
 	}
-	if err := planMemberships(ctx, q, f, persons, groupOf, former, emit); err != nil {
+	foreignGroups, err := planMemberships(ctx, q, f, db, persons, groupOf, former, emit)
+	if err != nil {
 		return nil, err
 	}
+	// A person may SET ROLE to another database's group it is a member
+	// of: here that role holds no privileges and row security restricts
+	// it (to no rows), like this database's groups.
+	all = lo.Uniq(append(all, foreignGroups...))
 	if rs != nil {
 		if err := rs.planDDL(ctx, q, emit); err != nil {
 			return nil, err
@@ -261,7 +355,15 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema, opts Pl
 	if !equalRows(liveRoles, wantRoles) {
 		emit("DELETE FROM tenantkit.acl_role;")
 		if len(wantRoles) > 0 {
-			emit("INSERT INTO tenantkit.acl_role (kind, name, role) VALUES %s;", values(wantRoles, 3))
+			emit("INSERT INTO tenantkit.acl_role (kind, name, role, tenant) VALUES %s;", values(wantRoles, 4))
+		}
+	}
+	if !equalRows(state.members, wantMembers) {
+		if state.current || len(state.members) > 0 {
+			emit("DELETE FROM tenantkit.acl_member;")
+		}
+		if len(wantMembers) > 0 {
+			emit("INSERT INTO tenantkit.acl_member (group_name, person) VALUES %s;", values(wantMembers, 2))
 		}
 	}
 	wantEntries := entryRows(f)
@@ -283,30 +385,44 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema, opts Pl
 // are the file's, and a managed role (a person, a group, a former one) is a
 // member of nothing else: through any other role it could SET ROLE to a role
 // row scoping does not restrict.
-func planMemberships(ctx context.Context, q Querier, f *File, persons []string, groupOf map[string]string, former []string, emit func(string, ...any)) error {
+//
+// Memberships in another database's access groups (their comment names
+// that database, or they are groups of an earlier version, which several
+// databases may share, and not this database's) are that database's to
+// manage: they stay, and the roles are returned, for row security here to
+// restrict them.
+func planMemberships(ctx context.Context, q Querier, f *File, db database, persons []string, groupOf map[string]string, former []string, emit func(string, ...any)) ([]string, error) {
 	groups := append([]string(nil), former...)
 	for _, r := range groupOf {
 		groups = append(groups, r)
 	}
+	ours := lo.SliceToMap(groups, func(r string) (string, bool) { return r, true })
+	isPerson := lo.SliceToMap(persons, func(r string) (string, bool) { return r, true })
 	members := append(append([]string(nil), persons...), groups...)
-	rows, err := q.Query(ctx, `SELECT g.rolname, m.rolname FROM pg_auth_members am
+	rows, err := q.Query(ctx, `SELECT g.rolname, m.rolname, coalesce(shobj_description(g.oid, 'pg_authid'), '') FROM pg_auth_members am
 		JOIN pg_roles g ON g.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
 		WHERE g.rolname = ANY ($1) OR m.rolname = ANY ($2) ORDER BY 1, 2`, groups, members)
 	if err != nil {
-		return fmt.Errorf("reading group members: %w", err)
+		return nil, fmt.Errorf("reading group members: %w", err)
 	}
 	live := map[[2]string]bool{}
+	foreign := map[string]bool{}
 	for rows.Next() {
-		var g, m string
-		if err := rows.Scan(&g, &m); err != nil {
+		var g, m, comment string
+		if err := rows.Scan(&g, &m, &comment); err != nil {
 			rows.Close()
-			return err
+			return nil, err
+		}
+		ri := roleInfo{comment: comment}
+		if owner, ok := groupOwner(comment); !ours[g] && (ok && owner.oid != db.oid || ri.oldGroup(g) && !isPerson[g]) {
+			foreign[g] = true
+			continue
 		}
 		live[[2]string{g, m}] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	want := map[[2]string]bool{}
 	for _, g := range f.Groups {
@@ -335,15 +451,13 @@ func planMemberships(ctx context.Context, q Querier, f *File, persons []string, 
 	for _, k := range grant {
 		emit("GRANT %s TO %s;", sqlq.Ident(k[0]), sqlq.Ident(k[1]))
 	}
-	return nil
+	return sortedKeys(foreign), nil
 }
 
-// checkNames proves that every object, tenant and person the file names can
-// be used here, and returns the file with tenants named by key rewritten to
-// their names.
-// Each tenant name or key the file uses goes into pins with the key it
-// resolved to, and into pinLines with the line of its first use.
-func checkNames(f *File, targets []target, rs *rowScope, master string, pins map[string]string, pinLines map[string]int) (*File, error) {
+// checkNames proves that every object and person the file names can be
+// used here, and returns the file with tenants named by key rewritten to
+// their names (resolved: see resolveTenants).
+func checkNames(f *File, targets []target, resolved map[string]tenant.Resolved, master string) (*File, error) {
 	known := map[Object]bool{}
 	for _, t := range targets {
 		known[t.obj] = true
@@ -351,49 +465,14 @@ func checkNames(f *File, targets []target, rs *rowScope, master string, pins map
 	posErr := func(line int, format string, args ...any) error {
 		return &xmlnode.Error{File: f.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
 	}
-	canonical := func(line int, name string) (string, error) {
-		if rs == nil {
-			return "", posErr(line, "tenant %q: the database has no tenant table", name)
-		}
-		t, ok := rs.canonicalTenant(name)
-		if !ok {
-			return "", posErr(line, "unknown tenant %q", name)
-		}
-		pins[name] = t.ID
-		if _, seen := pinLines[name]; !seen {
-			pinLines[name] = line
-		}
-		return t.Name, nil
-	}
-	check := func(o Object, line int) (Object, error) {
-		if o.Kind == KindTenant {
-			name, err := canonical(line, o.Name)
-			return Object{Kind: KindTenant, Name: name}, err
-		}
-		if !known[o] {
-			return o, posErr(line, "unknown object %s", o)
-		}
-		return o, nil
-	}
-	out := *f
-	out.Entries = append([]Entry(nil), f.Entries...)
-	out.Replaces = append([]Replace(nil), f.Replaces...)
-	var err error
-	for i := range out.Entries {
-		if out.Entries[i].Object, err = check(out.Entries[i].Object, out.Entries[i].Line); err != nil {
-			return nil, err
+	for _, e := range f.Entries {
+		if e.Object.Kind != KindTenant && !known[e.Object] {
+			return nil, posErr(e.Line, "unknown object %s", e.Object)
 		}
 	}
-	for i := range out.Replaces {
-		if out.Replaces[i].Object, err = check(out.Replaces[i].Object, out.Replaces[i].Line); err != nil {
-			return nil, err
-		}
-	}
-	for _, g := range f.Groups {
-		if g.Tenant != "" {
-			if _, err := canonical(g.Line, g.Tenant); err != nil {
-				return nil, err
-			}
+	for _, r := range f.Replaces {
+		if r.Object.Kind != KindTenant && !known[r.Object] {
+			return nil, posErr(r.Line, "unknown object %s", r.Object)
 		}
 	}
 	for _, p := range f.Persons {
@@ -404,8 +483,11 @@ func checkNames(f *File, targets []target, rs *rowScope, master string, pins map
 			return nil, posErr(p.Line, "person %q: role names are at most 63 bytes", p.Name)
 		}
 	}
-	return &out, nil
+	return canonicalTenants(f, resolved)
 }
+
+// replacePrincipal marks a Replace in tenantkit.acl_state.
+const replacePrincipal = "*replace*"
 
 func entryRows(f *File) []stateRow {
 	var out []stateRow
@@ -413,7 +495,7 @@ func entryRows(f *File) []stateRow {
 		out = append(out, stateRow{e.Object.String(), e.Principal, e.Grant.String(), fmt.Sprint(e.Propagate), fmt.Sprint(e.Line)})
 	}
 	for _, r := range f.Replaces {
-		out = append(out, stateRow{r.Object.String(), "*replace*", "Replace", "true", fmt.Sprint(r.Line)})
+		out = append(out, stateRow{r.Object.String(), replacePrincipal, "Replace", "true", fmt.Sprint(r.Line)})
 	}
 	sortRows(out)
 	return out

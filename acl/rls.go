@@ -173,21 +173,61 @@ FROM pg_class c WHERE c.oid = ANY ($1::regclass[])`
 type rowScope struct {
 	s       *schema.Schema
 	tenants []*tenant.Tenant
+	h       *tenant.Hierarchy
 }
 
-// canonicalTenant resolves a tenant named in the file (by name or key).
-func (rs *rowScope) canonicalTenant(ref string) (*tenant.Tenant, bool) {
-	for _, t := range rs.tenants {
-		if t.Name == ref {
-			return t, true
+// scopeTableDDL records, for verify, which tenants the last apply computed
+// rights for, and who would have rights on a tenant created since: for
+// each tenant (its key), the persons with rights on a new child of it; for
+// '**', the persons with rights on any new tenant (through the database).
+// Row scoping reaches a tenant created later only after the next apply.
+const scopeTableDDL = `CREATE TABLE IF NOT EXISTS tenantkit.acl_tenant_scope (tenant text PRIMARY KEY, reach text[] NOT NULL);
+COMMENT ON TABLE tenantkit.acl_tenant_scope IS 'managed by tenantkit acl: the tenants the last acl apply computed rights for, and the persons whose rights would reach a tenant created since (''**'': anywhere, else under that tenant)'`
+
+// desiredScope computes tenantkit.acl_tenant_scope.
+func (rs *rowScope) desiredScope(p *Policy, persons []string) []stateRow {
+	reach := func(o Object) string {
+		var who []string
+		for _, person := range persons {
+			if d := p.Effective(person, o); d.Rights&(Read|Create|Change|Delete) != 0 {
+				who = append(who, person)
+			}
 		}
+		sort.Strings(who)
+		return "{" + strings.Join(lo.Map(who, func(w string, _ int) string { return quoteArrayItem(w) }), ",") + "}"
 	}
+	rows := []stateRow{{"**", reach(futureTenant(""))}}
 	for _, t := range rs.tenants {
-		if t.ID == ref {
-			return t, true
-		}
+		rows = append(rows, stateRow{t.ID, reach(futureTenant(t.ID))})
 	}
-	return nil, false
+	sortRows(rows)
+	return rows
+}
+
+// quoteArrayItem quotes an element of a text[] literal as PostgreSQL
+// prints it back.
+func quoteArrayItem(s string) string {
+	if s != "" && !strings.EqualFold(s, "null") && !strings.ContainsAny(s, "{},\" \t\n\\") {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+func readScope(ctx context.Context, q Querier) ([]stateRow, error) {
+	var exists bool
+	if err := q.QueryRow(ctx, "SELECT to_regclass('tenantkit.acl_tenant_scope') IS NOT NULL").Scan(&exists); err != nil || !exists {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, "SELECT tenant, reach::text FROM tenantkit.acl_tenant_scope")
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stateRow, error) {
+		var a, b string
+		return stateRow{a, b}, r.Scan(&a, &b)
+	})
+	sortRows(out)
+	return out, err
 }
 
 // desiredRights computes tenantkit.acl_tenant_rights.
@@ -270,13 +310,18 @@ func readRights(ctx context.Context, q Querier) ([]stateRow, bool, error) {
 // planDDL emits the state table and functions the policies use; they must
 // exist before privileges on them are granted.
 func (rs *rowScope) planDDL(ctx context.Context, q Querier, emit func(string, ...any)) error {
-	var tableExists, fnExists bool
+	var tableExists, fnExists, scopeExists bool
 	if err := q.QueryRow(ctx, `SELECT to_regclass('tenantkit.acl_tenant_rights') IS NOT NULL,
-		to_regprocedure('tenantkit.tenants_with(text)') IS NOT NULL`).Scan(&tableExists, &fnExists); err != nil {
+		to_regprocedure('tenantkit.tenants_with(text)') IS NOT NULL, to_regclass('tenantkit.acl_tenant_scope') IS NOT NULL`).Scan(&tableExists, &fnExists, &scopeExists); err != nil {
 		return err
 	}
 	if !tableExists {
 		emit("%s;", rightsTableDDL)
+	}
+	if !scopeExists {
+		for _, stmt := range strings.Split(scopeTableDDL, ";\n") {
+			emit("%s;", strings.TrimSuffix(stmt, ";"))
+		}
 	}
 	if !fnExists {
 		tt := rs.s.Tenants
@@ -307,6 +352,16 @@ func (rs *rowScope) plan(ctx context.Context, q Querier, plan *Plan, p *Policy, 
 			}
 			emit("INSERT INTO tenantkit.acl_tenant_rights (role, tenant, rights) VALUES %s;", strings.Join(vals, ", "))
 		}
+	}
+	liveScope, err := readScope(ctx, q)
+	if err != nil {
+		return fmt.Errorf("reading tenantkit.acl_tenant_scope: %w", err)
+	}
+	if wantScope := rs.desiredScope(p, persons); !equalRows(liveScope, wantScope) {
+		if liveScope != nil {
+			emit("DELETE FROM tenantkit.acl_tenant_scope;")
+		}
+		emit("INSERT INTO tenantkit.acl_tenant_scope (tenant, reach) VALUES %s;", values(wantScope, 2))
 	}
 
 	// Policies on every tenanted table.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -74,8 +73,10 @@ func affected(t *testing.T, db *testkit.DB, role, stmt string) int64 {
 func TestRowScoping(t *testing.T) {
 	sfx := suffix()
 	acme, eu, sp, globex, app := "acme_"+sfx, "eu_"+sfx, "sp_"+sfx, "globex_"+sfx, "app_"+sfx
-	testkit.DropRolesAfter(t, acme, eu, sp, globex, app, acl.GroupRole(`Acme\Users`), acl.GroupRole(`Acme\Administrators`))
+	dropLater := testkit.DropRolesLater(t)
+	dropLater(acme, eu, sp, globex, app)
 	db := testkit.NewFixtureDB(t)
+	dropLater(groupRole(t, db, `Acme\Users`), groupRole(t, db, `Acme\Administrators`))
 	// The index comes first: created after the updates below, it could be
 	// unusable (indcheckxmin) while any older transaction runs on the server.
 	db.Exec(t, `CREATE INDEX ON ca_organization (tenant);
@@ -186,23 +187,35 @@ func TestRowScoping(t *testing.T) {
 // "object: sample, sample; object: …".
 func rowScopingFindings(t *testing.T, db *testkit.DB) string {
 	t.Helper()
-	res := testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "--json", "--sample", "10")
-	var rep struct {
-		Findings []struct {
-			Check, Object string
-			Samples       []string
-		}
+	var out []string
+	for _, f := range verifyFindings(t, db, "fixtures/schema.xml", "row-scoping") {
+		out = append(out, f.Object+": "+strings.Join(f.Samples, ", "))
 	}
+	return strings.Join(out, "; ")
+}
+
+// finding is one finding of verify --json.
+type finding struct {
+	Check, Object string
+	Samples       []string
+}
+
+// verifyFindings runs verify with the overlay and returns its findings of
+// one check.
+func verifyFindings(t *testing.T, db *testkit.DB, overlay, check string) []finding {
+	t.Helper()
+	res := testkit.Run(t, db, "verify", "--schema", overlay, "--json", "--sample", "10")
+	var rep struct{ Findings []finding }
 	if err := json.Unmarshal([]byte(res.Stdout), &rep); err != nil {
 		t.Fatalf("verify --json: %v\n%s%s", err, res.Stdout, res.Stderr)
 	}
-	var out []string
+	var out []finding
 	for _, f := range rep.Findings {
-		if f.Check == "row-scoping" {
-			out = append(out, f.Object+": "+strings.Join(f.Samples, ", "))
+		if f.Check == check {
+			out = append(out, f)
 		}
 	}
-	return strings.Join(out, "; ")
+	return out
 }
 
 // TestRowScopingWithoutPersons applies tenant rights with no person in the

@@ -42,8 +42,8 @@ func TestAliasesBadInput(t *testing.T) {
 		want string // stderr, after "tenantkit: "
 	}{
 		{"unbalanced parentheses", good + "\n(aliases-for-account login: " + b + ` password: "pw-b" (tenants: 4)`, nil, ":2:1: unbalanced parentheses: this ( is never closed"},
-		{"unknown tenant", good + "\n(aliases-for-account login: " + b + ` password: "pw-b" (tenants: 4 "Nobody Inc"))`, nil, `:2:` + fmt.Sprint(len(b)+59) + `: unknown tenant (a value on the password's line, not shown): no tenant has this name or key`},
-		{"unknown tenant on its own line", good + "\n(aliases-for-account login: " + b + ` password: "pw-b"` + "\n (tenants: 4 \"Nobody Inc\"))", nil, `:3:14: unknown tenant "Nobody Inc": no tenant has this name or key`},
+		{"unknown tenant", good + "\n(aliases-for-account login: " + b + ` password: "pw-b" (tenants: 4 "Nobody Inc"))`, nil, `:2:` + fmt.Sprint(len(b)+59) + `: unknown tenant (a value on the password's line, not shown): no tenant or tenant group has this name or key`},
+		{"unknown tenant on its own line", good + "\n(aliases-for-account login: " + b + ` password: "pw-b"` + "\n (tenants: 4 \"Nobody Inc\"))", nil, `:3:14: unknown tenant "Nobody Inc": no tenant or tenant group has this name or key`},
 		{"duplicate login", good + "\n(aliases-for-account login: " + a + ` password: "pw-b" (tenants: 4))`, nil, fmt.Sprintf(`:2:29: duplicate login %q (first given at line 1)`, a)},
 		{"missing password", good + "\n\n  (aliases-for-account login: " + b + ` (tenants: 4))`, nil, ":3:3: aliases-for-account: missing password:"},
 		{"unknown time zone", good + "\n(aliases-for-account login: " + b + ` password: x (tenants: 4) (time-zone: Mars/Olympus))`, nil, fmt.Sprintf(`:2:%d: unknown time zone (a value on the password's line, not shown)`, len(b)+67)},

@@ -89,6 +89,36 @@ func TestAliasesOtherSchema(t *testing.T) {
 	if res.Code != 2 || !strings.Contains(res.Stderr, `view "no_tenant_view" has no tenant column "owner_org"`) {
 		t.Errorf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
+
+	// Tenant lists: a tenant group by group:NAME and subtenants:T.
+	if res := testkit.Run(t, db, "--schema", overlay, "--db-schema", "crm data", "tenant", "group", "create", "US regions", "Org C"); res.Code != 0 {
+		t.Fatalf("tenant group create: %d %s", res.Code, res.Stderr)
+	}
+	lists := writeFile(t, fmt.Sprintf(`(gim-user-schema "crm data")
+(aliases-for-account name: "Read only" login: %q password: "p w"
+  (tenants: "group:US regions" "subtenants:Org A"))
+`, login))
+	res = testkit.Run(t, db, "aliases", "--schema", overlay, "--objects", "deals", "--prefix", "v_", "-f", lists)
+	if res.Code != 0 {
+		t.Fatalf("tenant lists: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if got := column(t, db, login, "p w", "SELECT title FROM v_deals ORDER BY title"); got != "a deal,a1 deal,c deal" {
+		t.Errorf("with tenant lists: %s", got)
+	}
+	// The tenant a list is built on is pinned: another tenant named Org A
+	// is refused at the list's position.
+	db.Exec(t, `UPDATE "crm data".orgs SET org_name = 'Org A (old)' WHERE org_name = 'Org A'; UPDATE "crm data".orgs SET org_name = 'Org A' WHERE org_name = 'Org B'`)
+	res = testkit.Run(t, db, "aliases", "--schema", overlay, "--objects", "deals", "--prefix", "v_", "-f", lists)
+	if want := `:3:32: tenant "Org A" is key 00000000-0000-0000-0000-00000000000b now, but was key 00000000-0000-0000-0000-00000000000a`; res.Code != 2 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("after a rename: exit %d %q, want 2 and %q", res.Code, res.Stderr, want)
+	}
+	bad := writeFile(t, fmt.Sprintf(`(gim-user-schema "crm data")
+(aliases-for-account login: %q password: "p w"
+  (tenants: "group:Nowhere"))`, login))
+	res = testkit.Run(t, db, "aliases", "--schema", overlay, "--objects", "deals", "-f", bad)
+	if want := `:3:13: unknown tenant list "group:Nowhere": tenant group "Nowhere": no such tenant`; res.Code != 2 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("unknown group: exit %d %q, want 2 and %q", res.Code, res.Stderr, want)
+	}
 }
 
 // TestAliasesAsNonSuperuser runs tenantkit as a role with CREATEROLE but

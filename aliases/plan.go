@@ -367,35 +367,49 @@ func (p *planner) resolveAccounts(ctx context.Context) error {
 
 const descendantsSQL = `SELECT DISTINCT tenant::text FROM anc WHERE ancestor::text = ANY ($1)`
 
-// tenantKeys resolves an account's tenants by name or key, with their
-// descendants when subtenants are included.
+// tenantKeys resolves an account's tenant list (names, keys, tenant groups,
+// group:, supertenants:, subtenants:, related:; see tenant.ResolveList),
+// with the descendants when subtenants are included.
 func (p *planner) tenantKeys(ctx context.Context, a *Account) ([]string, error) {
 	if p.s.Tenants == nil {
 		return nil, exit.Usage(p.f.errorf(a.Tenants[0].Pos, "schema %q has no tenant table; only (tenants: all) can be published", p.s.DBSchema))
 	}
+	texts := make([]string, len(a.Tenants))
+	for i, ref := range a.Tenants {
+		texts[i] = ref.Text
+	}
+	res, err := tenant.ResolveRefs(ctx, p.tx, p.s.Tenants, texts)
+	var re *tenant.RefError
+	switch {
+	case errors.As(err, &re):
+		ref := a.Tenants[re.Index]
+		if !ref.Secret && strings.Contains(ref.Text, ":") {
+			return nil, exit.Usage(p.f.errorf(ref.Pos, "unknown tenant list %s: %v", ref.Quote(), re.Err))
+		}
+		return nil, exit.Usage(p.f.errorf(ref.Pos, "unknown tenant %s: no tenant or tenant group has this name or key", ref.Quote()))
+	case err != nil:
+		return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
+	}
 	seen := map[string]bool{}
 	var keys []string
-	for _, ref := range a.Tenants {
-		t, err := tenant.Lookup(ctx, p.tx, p.s.Tenants, ref.Text)
-		if err == nil {
-			// A reference by key is pinned to itself: names win over keys,
-			// and a tenant renamed like the key would take it over.
+	for i, r := range res {
+		ref := a.Tenants[i]
+		// The tenant a reference names is pinned (a reference by key to
+		// itself: names win over keys, and a tenant renamed like the key
+		// would take it over); a group's members are stored as keys.
+		if r.Named != nil {
 			if p.pins == nil {
 				p.pins, p.refs = map[string]string{}, map[string]Value{}
 			}
-			if _, ok := p.refs[ref.Text]; !ok {
-				p.pins[ref.Text], p.refs[ref.Text] = t.ID, ref
+			if _, ok := p.refs[r.Arg]; !ok {
+				p.pins[r.Arg], p.refs[r.Arg] = r.Named.ID, ref
 			}
 		}
-		if errors.Is(err, tenant.ErrNotFound) {
-			return nil, exit.Usage(p.f.errorf(ref.Pos, "unknown tenant %s: no tenant has this name or key", ref.Quote()))
-		}
-		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
-		}
-		if !seen[t.ID] {
-			seen[t.ID] = true
-			keys = append(keys, t.ID)
+		for _, t := range r.Tenants {
+			if !seen[t.ID] {
+				seen[t.ID] = true
+				keys = append(keys, t.ID)
+			}
 		}
 	}
 	if p.opts.IncludeSubtenants {

@@ -19,7 +19,9 @@ import (
 
 // TenantOptions control an extract of one tenant's rows.
 type TenantOptions struct {
-	// Tenant is the tenant's name or key.
+	// Tenant is the tenant's name or key, or one item of a tenant list
+	// (a tenant group, group:NAME, subtenants:T, …; see tenant.ResolveList):
+	// the rows of every tenant of the list.
 	Tenant string
 	// Objects are object or table names or patterns; nil means every
 	// tenanted object.
@@ -60,17 +62,30 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 		return nil, exit.Failure(err)
 	}
 	defer conn.Release()
-	t, err := tenant.Lookup(ctx, conn, s.Tenants, opts.Tenant)
+	res, err := tenant.ResolveRefs(ctx, conn, s.Tenants, []string{opts.Tenant})
 	if errors.Is(err, tenant.ErrNotFound) {
-		return nil, exit.Usagef("unknown tenant %q (no tenant has that name or key)", opts.Tenant)
+		if strings.Contains(opts.Tenant, ":") {
+			return nil, exit.Usagef("unknown tenant list %q: %v", opts.Tenant, err)
+		}
+		return nil, exit.Usagef("unknown tenant %q (no tenant or tenant group has that name or key)", opts.Tenant)
 	}
 	if err != nil {
 		return nil, exit.Failure(err)
 	}
+	var owners []string
+	for _, t := range res[0].Tenants {
+		owners = append(owners, t.ID)
+	}
+	if len(owners) == 0 {
+		return nil, exit.Usagef("tenant list %q holds no tenant", opts.Tenant)
+	}
 	var ctl *control
 	var clamp *time.Time
 	if opts.Control != "" {
-		scope := "tenant " + t.ID
+		scope := "tenant " + owners[0]
+		if !res[0].Single() {
+			scope = "tenants " + strings.Join(owners, ",")
+		}
 		if opts.Subtenants {
 			scope += " with subtenants"
 		}
@@ -93,9 +108,8 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 	if err := setSession(ctx, tx); err != nil {
 		return nil, err
 	}
-	owners := []string{t.ID}
 	if opts.Subtenants {
-		if owners, err = descendants(ctx, tx, s.Tenants, t.ID); err != nil {
+		if owners, err = descendants(ctx, tx, s.Tenants, owners); err != nil {
 			return nil, err
 		}
 	}
@@ -146,16 +160,17 @@ func tenantObjects(s *schema.Schema, patterns []string) ([]*schema.Object, error
 }
 
 // descendantsSQL lists a tenant and its descendants (the subtenants group).
-const descendantsSQL = `WITH RECURSIVE %s SELECT DISTINCT descendant::text FROM des WHERE tenant::text = $1 ORDER BY 1`
+const descendantsSQL = `WITH RECURSIVE %s SELECT DISTINCT descendant::text FROM des WHERE tenant::text = ANY ($1::text[]) ORDER BY 1`
 
-func descendants(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, id string) ([]string, error) {
-	rows, err := tx.Query(ctx, fmt.Sprintf(descendantsSQL, tenant.DescendantsCTE(tt, "des")), id)
+// descendants returns the tenants ids and their descendants.
+func descendants(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, ids []string) ([]string, error) {
+	rows, err := tx.Query(ctx, fmt.Sprintf(descendantsSQL, tenant.DescendantsCTE(tt, "des")), ids)
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenant %s: %w", id, err))
+		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenant %s: %w", id, err))
+		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
 	}
 	return ids, nil
 }

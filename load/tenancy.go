@@ -37,6 +37,10 @@ func (l *loader) resolveTenant(ctx context.Context) error {
 	t, err := tenant.Lookup(ctx, l.tx, tt, l.opts.Tenant)
 	switch {
 	case errors.Is(err, tenant.ErrNotFound):
+		// A tenant list (a group, subtenants:T, …) is not one tenant.
+		if res, lerr := tenant.ResolveRefs(ctx, l.tx, tt, []string{l.opts.Tenant}); lerr == nil {
+			return exit.Usagef("userload: -t %q is a tenant list (%d tenants): -t takes one tenant, by name or key", l.opts.Tenant, len(res[0].Tenants))
+		}
 		return exit.Usage(fmt.Errorf("userload: -t: %w", err))
 	case err != nil:
 		return exit.Failure(fmt.Errorf("userload: %w", err))

@@ -66,6 +66,56 @@ type Group struct {
 // A tenant whose name is exactly the reference wins over every other
 // reading. An unknown reference is an error wrapping ErrNotFound.
 func ResolveList(ctx context.Context, q Querier, tt *schema.TenantTable, refs []string) ([]*Tenant, error) {
+	rs, err := ResolveRefs(ctx, q, tt, refs)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Tenant
+	seen := map[*Tenant]bool{}
+	for _, r := range rs {
+		for _, t := range r.Tenants {
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Resolved is what one tenant-list reference stands for.
+type Resolved struct {
+	Ref string
+	// Tenants are the tenants of the reference, without duplicates.
+	Tenants []*Tenant
+	// Kind is the reference's prefix (PrefixSubtenants, …), PrefixGroup
+	// for a group named with or without the prefix, "" for one tenant.
+	Kind string
+	// Arg names the tenant the reference is built on (the reference itself
+	// for one tenant, the argument of supertenants:, subtenants: and
+	// related:), as written; "" for a group. Callers pin Arg to Named's key
+	// (see SavePins): a rename cannot then move the reference.
+	Arg   string
+	Named *Tenant
+}
+
+// Single reports whether the reference names one tenant rather than a list.
+func (r Resolved) Single() bool { return r.Kind == "" }
+
+// RefError is an unknown reference of a tenant list; Index is its position
+// among the references.
+type RefError struct {
+	Index int
+	Err   error
+}
+
+func (e *RefError) Error() string { return e.Err.Error() }
+func (e *RefError) Unwrap() error { return e.Err }
+
+// ResolveRefs resolves each reference of a tenant list on its own (see
+// ResolveList), reading the tenant table and the groups once. The first
+// unknown reference is a *RefError wrapping ErrNotFound.
+func ResolveRefs(ctx context.Context, q Querier, tt *schema.TenantTable, refs []string) ([]Resolved, error) {
 	if tt == nil {
 		return nil, errors.New("the database has no tenant table")
 	}
@@ -75,16 +125,6 @@ func ResolveList(ctx context.Context, q Querier, tt *schema.TenantTable, refs []
 	}
 	h := NewHierarchy(all)
 	var groups map[string]*Group // loaded on first need
-	var out []*Tenant
-	seen := map[*Tenant]bool{}
-	add := func(ts ...*Tenant) {
-		for _, t := range ts {
-			if !seen[t] {
-				seen[t] = true
-				out = append(out, t)
-			}
-		}
-	}
 	group := func(name string) (*Group, error) {
 		if groups == nil {
 			if groups, err = loadGroups(ctx, q, h, ""); err != nil {
@@ -93,17 +133,20 @@ func ResolveList(ctx context.Context, q Querier, tt *schema.TenantTable, refs []
 		}
 		return groups[name], nil
 	}
-	for _, ref := range refs {
+	out := make([]Resolved, 0, len(refs))
+	for i, ref := range refs {
+		r := Resolved{Ref: ref}
 		if t := h.ByName(ref); t != nil { // a tenant's own name wins, prefix or not
-			add(t)
+			r.Tenants, r.Arg, r.Named = []*Tenant{t}, ref, t
+			out = append(out, r)
 			continue
 		}
 		kind, arg := splitRef(ref)
 		switch kind {
 		case "", PrefixGroup:
 			if t := h.Find(arg); t != nil && kind == "" {
-				add(t)
-				continue
+				r.Tenants, r.Arg, r.Named = []*Tenant{t}, ref, t
+				break
 			}
 			g, err := group(arg)
 			if err != nil {
@@ -114,23 +157,25 @@ func ResolveList(ctx context.Context, q Querier, tt *schema.TenantTable, refs []
 				if kind == "" {
 					what = "tenant or tenant group"
 				}
-				return nil, fmt.Errorf("%s %q: %w", what, arg, ErrNotFound)
+				return nil, &RefError{Index: i, Err: fmt.Errorf("%s %q: %w", what, arg, ErrNotFound)}
 			}
-			add(g.Members...)
+			r.Kind, r.Tenants = PrefixGroup, g.Members
 		default:
 			t := h.Find(arg)
 			if t == nil {
-				return nil, fmt.Errorf("%s: tenant %q: %w", ref, arg, ErrNotFound)
+				return nil, &RefError{Index: i, Err: fmt.Errorf("%s: tenant %q: %w", ref, arg, ErrNotFound)}
 			}
+			r.Kind, r.Arg, r.Named = kind, arg, t
 			switch kind {
 			case PrefixSupertenants:
-				add(h.Supertenants(t)...)
+				r.Tenants = h.Supertenants(t)
 			case PrefixSubtenants:
-				add(h.Subtenants(t)...)
+				r.Tenants = h.Subtenants(t)
 			case PrefixRelated:
-				add(h.Related(t)...)
+				r.Tenants = h.Related(t)
 			}
 		}
+		out = append(out, r)
 	}
 	return out, nil
 }

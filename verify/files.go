@@ -52,6 +52,10 @@ const maxTableColumns = 1600
 // ErrTenantInactive is returned by Files when the -t tenant is inactive.
 var ErrTenantInactive = errors.New("the tenant is inactive")
 
+// ErrTenantList is returned by Files when -t names a tenant list (a tenant
+// group, subtenants:T, …) rather than one tenant.
+var ErrTenantList = errors.New("-t takes one tenant, by name or key")
+
 // valueErrorFunc returns why v is not valid input for type typ (whose
 // values may hold at most maxlen characters when maxlen > 0), or NULL. It
 // traps the cast error per value (a subtransaction each), so it only runs
@@ -126,6 +130,9 @@ func (fc *fileChecker) resolveTenant(ctx context.Context) error {
 	h := tenant.NewHierarchy(all)
 	t := h.Find(fc.opts.Tenant)
 	if t == nil {
+		if res, err := tenant.ResolveRefs(ctx, fc.tx, tt, []string{fc.opts.Tenant}); err == nil {
+			return fmt.Errorf("-t %q is a tenant list (%d tenants): %w", fc.opts.Tenant, len(res[0].Tenants), ErrTenantList)
+		}
 		return fmt.Errorf("tenant %q: %w", fc.opts.Tenant, tenant.ErrNotFound)
 	}
 	if !t.Active {

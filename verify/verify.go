@@ -22,7 +22,10 @@
 //     exists), every tenanted table must have row security enabled and all
 //     of acl's policies (a table added since the last acl apply has not); no
 //     view a scoped role may read reads it with its owner's rights; every
-//     alias login is among the roles the policies restrict.
+//     alias login is among the roles the policies restrict; no tenant
+//     created since the last acl apply is one the persons' rights would
+//     reach (database-wide rights, subtenants: lists), which row scoping
+//     gives nothing until the next apply.
 //   - tenant-pin: tenant names that acl or aliases pinned to a key
 //     (tenantkit.tenant_pin) whose key now has another name or is gone, or
 //     that now name another key: the next run would refuse them, and a
@@ -224,6 +227,13 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 		}
 		if pinned {
 			qs = append(qs, b.tenantPin())
+		}
+		var scoped bool
+		if err := tx.QueryRow(ctx, "SELECT pg_catalog.to_regclass('tenantkit.acl_tenant_scope') IS NOT NULL").Scan(&scoped); err != nil {
+			return nil, fmt.Errorf("verify %s: %w", CheckRowScoping, err)
+		}
+		if scoped {
+			qs = append(qs, b.newTenants())
 		}
 		qs = append(qs, b.hierarchyQuery())
 	}
@@ -532,6 +542,33 @@ func (b *builder) rowScoping(o *schema.Object) *query {
 		sql:     rowScopingSQL,
 		args:    []any{acl.RowPolicyNames(), o.Ident()},
 		sample:  func(cols []*string) string { return deref(cols[0]) },
+	}
+}
+
+// newTenantsSQL finds the tenants created after the last acl apply (not in
+// tenantkit.acl_tenant_scope) that the persons' rights would reach: the
+// rights on any new tenant ('**': through the database), or on a new
+// tenant under one of its known supertenants (subtenants: lists). Row
+// scoping gives them nothing until acl apply reruns.
+const newTenantsSQL = `WITH RECURSIVE %[1]s,
+fresh AS (SELECT t.%[3]s::text AS k, t.%[4]s::text AS n FROM %[2]s t
+	WHERE NOT EXISTS (SELECT FROM tenantkit.acl_tenant_scope s WHERE s.tenant = t.%[3]s::text)),
+bad AS MATERIALIZED (
+	SELECT f.n, f.k, (SELECT pg_catalog.string_agg(DISTINCT p, ', ' ORDER BY p)
+		FROM tenantkit.acl_tenant_scope s, pg_catalog.unnest(s.reach) p
+		WHERE s.tenant = '**' OR s.tenant IN (SELECT a.ancestor::text FROM anc a WHERE a.tenant::text = f.k)) AS who
+	FROM fresh f)
+SELECT (count(*) OVER ())::text, n, k, who FROM bad WHERE who IS NOT NULL ORDER BY n, k LIMIT greatest($1::int, 1)`
+
+func (b *builder) newTenants() *query {
+	key, name := pgx.Identifier{b.tt.Key}.Sanitize(), pgx.Identifier{b.tt.Name}.Sanitize()
+	return &query{
+		finding: &Finding{Check: CheckRowScoping, Object: b.tt.Object.Name},
+		sql:     fmt.Sprintf(newTenantsSQL, tenant.AncestorsCTE(b.tt, "anc"), b.tt.Ident(), key, name),
+		sample: func(cols []*string) string {
+			return fmt.Sprintf("tenant %s (key %s) is newer than the last acl apply: rights of %s would reach its rows (run acl apply)",
+				strconv.Quote(deref(cols[0])), deref(cols[1]), deref(cols[2]))
+		},
 	}
 }
 

@@ -20,10 +20,18 @@ func aclCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "acl",
 		Usage: "object-based access control: plan and apply PostgreSQL privileges from a declarative file",
-		Description: `Persons are login roles; access groups are documentation-only group roles.
+		Description: `Persons are login roles; access groups are documentation-only group roles,
+one per database and group (tkg_<name>_<hash of database OID and name>).
 Each person's effective rights (own entries, groups' and EVERYONE's, No Access
 beating every grant, propagation from containers) are granted to the person
-directly, so No Access holds although PostgreSQL privileges only add up.`,
+directly, so No Access holds although PostgreSQL privileges only add up.
+
+Tenant objects: tenant:NAME (a name or key), or tenant:ITEM for any item of a
+tenant list (a tenant group, group:NAME, supertenants:T, subtenants:T,
+related:T; the prefixed items may also stand alone: object="subtenants:Acme").
+subtenants="true" on tenant:T means tenant:subtenants:T: T and its
+descendants, including those created later once acl apply reruns (verify
+reports a tenant created since that rights would reach).`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "plan",
@@ -100,7 +108,8 @@ directly, so No Access holds although PostgreSQL privileges only add up.`,
 				Usage:     "explain a person's effective rights on an object",
 				ArgsUsage: "PERSON OBJECT",
 				Description: `OBJECT is database, schema:NAME, table:SCHEMA.NAME, sequence:SCHEMA.NAME,
-function:SCHEMA.NAME or tenant:NAME.
+function:SCHEMA.NAME or tenant:NAME (tenant lists such as tenant:subtenants:NAME
+are explained as written: effective does not read the database).
 
 Example:
    tenantkit acl effective -f acl.xml john table:public.deal`,
@@ -128,11 +137,19 @@ Example:
 			},
 			{
 				Name:  "export",
-				Usage: "write the live state of the managed roles as an access-control file",
-				Description: `Example:
-   tenantkit acl export -o acl-live.xml`,
-				Flags: withCommon(&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (default: stdout)"}),
-				Action: dbAction(func(e *env, pool *pgxpool.Pool) error {
+				Usage: "write what the last apply declared in this database as an access-control file",
+				Description: `The file holds the persons and access groups acl manages in this database
+(groups with their tenant and members; SYSTEM and Super Administrators with
+the members declared), every permission entry as declared (tenants by name,
+tenant lists as written, propagation) and every Replace: acl plan of the
+file on the same database prints nothing. Privileges granted by hand are
+not in it (acl plan shows them as changes).
+
+Example:
+   tenantkit acl export -o acl-live.xml
+   tenantkit acl plan -f acl-live.xml     # prints nothing`,
+				Flags: withSchema(&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (default: stdout)"}),
+				Action: schemaAction(func(e *env, pool *pgxpool.Pool, _ *schema.Schema) error {
 					out := e.Stdout
 					if path := e.c.String("output"); path != "" {
 						f, err := os.Create(path)

@@ -29,7 +29,9 @@ The alias file:
    (gim-user-schema public)      optional: the schema of the source tables
    (aliases-for-account name: Acme login: "acme_ro" password: "s3cret" (tenants: 4 "Acme EU") (time-zone: Europe/Paris))
    (aliases-for-account name: Ops login: ops_ro password: "x" (tenants: all))
-Tenants are names or keys; all publishes every row. Passwords are sent to
+Tenants are items of a tenant list: names or keys, tenant groups,
+"group:US regions", subtenants:Acme, supertenants:T, related:T; all
+publishes every row. Passwords are sent to
 the server only as SCRAM-SHA-256 verifiers and never printed.
 
 Each tenant name (and key) the file uses is pinned to the key it resolved

@@ -98,9 +98,10 @@ Examples:
    tenantkit tenant-extract --tenant Acme --subtenants --with-public -o acme.xlsx
    tenantkit tenant-extract --tenant Template --strip-tenant -o seed.dat
    tenantkit userload -t NewCo -f seed.dat
-   tenantkit tenant-extract --tenant Acme --control acme.ctl -o acme-changes.dat`,
+   tenantkit tenant-extract --tenant Acme --control acme.ctl -o acme-changes.dat
+   tenantkit tenant-extract --tenant "group:US regions" -o us.dat`,
 		Flags: withSchema(append(outputFlags(),
-			&cli.StringFlag{Name: "tenant", Usage: "the tenant's `NAME` or key"},
+			&cli.StringFlag{Name: "tenant", Usage: "the tenant's `NAME` or key, or a tenant list item (a tenant group, group:NAME, subtenants:T, supertenants:T, related:T): every tenant of the list"},
 			&cli.StringSliceFlag{Name: "objects", Usage: "only these `OBJECTS` (names or patterns, comma-separated)"},
 			&cli.BoolFlag{Name: "subtenants", Usage: "add the rows of the tenant's descendants"},
 			&cli.BoolFlag{Name: "with-public", Usage: "add the public rows the extracted rows reference"},

@@ -60,7 +60,7 @@ Examples:
 			&cli.BoolFlag{Name: "delete", Aliases: []string{"r"}, Usage: "delete the rows each record matches"},
 			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "backslashes in userload values are ordinary characters"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print one line per record: FILE:LINE:COL: insert|update|unchanged|delete|reject TABLE"},
-			&cli.StringFlag{Name: "tenant", Aliases: []string{"t"}, Usage: "give every row of a tenanted table the `TENANT` (name or key); it must exist and be active"},
+			&cli.StringFlag{Name: "tenant", Aliases: []string{"t"}, Usage: "give every row of a tenanted table the `TENANT` (name or key; not a tenant group or list); it must exist and be active"},
 			&cli.BoolFlag{Name: "new-keys", Usage: "keys with a default are labels: insert with fresh keys and rewrite the references of the run to them"},
 			&cli.StringFlag{Name: "key", Usage: "match key `COLUMNS` (comma-separated) for every table in the files"},
 			&cli.StringFlag{Name: "rejects", Usage: "partial load: write rejected records to `FILE` and commit the rest"},

@@ -59,7 +59,7 @@ Examples:
 			&cli.IntFlag{Name: "sample", Value: 10, Usage: "offending keys to show per finding (0: none)"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 2, Usage: "database checks to run at once, on as many connections sharing one snapshot"},
 			&cli.StringSliceFlag{Name: "file", Aliases: []string{"f"}, Usage: "check data `FILE` against the schema instead of the database (repeatable)"},
-			&cli.StringFlag{Name: "tenant", Aliases: []string{"t"}, Usage: "with -f: the `TENANT` the files would be loaded for"},
+			&cli.StringFlag{Name: "tenant", Aliases: []string{"t"}, Usage: "with -f: the `TENANT` the files would be loaded for (name or key; not a tenant group or list)"},
 			&cli.StringFlag{Name: "format", Usage: "with -f: file `FORMAT` (userload, csv, xlsx; default: from the extension)"},
 			&cli.StringFlag{Name: "table", Usage: "with -f: table `NAME` of CSV files (default: the file name)"},
 			&cli.StringFlag{Name: "encoding", Usage: "with -f: input `ENCODING`, e.g. latin1 (default UTF-8)"},
@@ -145,7 +145,7 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) e
 		Tenant: e.c.String("tenant"), Read: read, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
 	})
 	switch {
-	case errors.Is(err, tenant.ErrNotFound), errors.Is(err, verify.ErrTenantInactive):
+	case errors.Is(err, tenant.ErrNotFound), errors.Is(err, verify.ErrTenantInactive), errors.Is(err, verify.ErrTenantList):
 		return exit.Usage(err)
 	case err != nil:
 		return err // a *datafile.SyntaxError is exit 2, the rest 3

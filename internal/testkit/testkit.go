@@ -329,6 +329,16 @@ func (db *DB) URLAs(role string) string {
 // before NewDB, so that its cleanup runs after the database is dropped.
 func DropRolesAfter(t testing.TB, roles ...string) {
 	t.Helper()
+	DropRolesLater(t)(roles...)
+}
+
+// DropRolesLater is DropRolesAfter for roles whose names are known only
+// once the databases are made (acl's group roles: their names depend on the
+// database's OID): call it before making the databases, then add the
+// roles.
+func DropRolesLater(t testing.TB) (add func(roles ...string)) {
+	t.Helper()
+	var roles []string
 	t.Cleanup(func() {
 		ctx := context.Background()
 		admin, err := pgx.Connect(ctx, AdminURL())
@@ -343,6 +353,7 @@ func DropRolesAfter(t testing.TB, roles ...string) {
 			}
 		}
 	})
+	return func(r ...string) { roles = append(roles, r...) }
 }
 
 // XSDAgrees proves that an XSD and a Go validator accept and reject the same
