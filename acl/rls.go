@@ -194,7 +194,7 @@ func (rs *rowScope) desiredScope(p *Policy, persons []string) []stateRow {
 			}
 		}
 		sort.Strings(who)
-		return "{" + strings.Join(lo.Map(who, func(w string, _ int) string { return quoteArrayItem(w) }), ",") + "}"
+		return sqlq.ArrayText(who)
 	}
 	rows := []stateRow{{"**", reach(futureTenant(""))}}
 	for _, t := range rs.tenants {
@@ -202,15 +202,6 @@ func (rs *rowScope) desiredScope(p *Policy, persons []string) []stateRow {
 	}
 	sortRows(rows)
 	return rows
-}
-
-// quoteArrayItem quotes an element of a text[] literal as PostgreSQL
-// prints it back.
-func quoteArrayItem(s string) string {
-	if s != "" && !strings.EqualFold(s, "null") && !strings.ContainsAny(s, "{},\" \t\n\\") {
-		return s
-	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 func readScope(ctx context.Context, q Querier) ([]stateRow, error) {

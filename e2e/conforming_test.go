@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
@@ -80,11 +79,12 @@ func literalsOff(t *testing.T, viaPGOPTIONS bool) {
 	sub := `Sub\\'; ALTER ROLE ` + victim + ` SUPERUSER; --\`
 	org := `Org\' || (SELECT 'x') || '\`
 	group := tenant + `\Grp\', 'x'); ALTER ROLE ` + victim + ` SUPERUSER; --`
-	testkit.DropRolesAfter(t, acl.GroupRole(group))
+	dropLater := testkit.DropRolesLater(t)
 	password := `pw\'; ALTER ROLE ` + victim + ` SUPERUSER; --"\\`
 	value := `O'Brien \' \\ "; --`
 
 	db := testkit.NewFixtureDB(t)
+	dropLater(groupRole(t, db, group))
 	db.Exec(t, "CREATE ROLE "+sqlq.Ident(victim)+" NOLOGIN")
 	db.Exec(t, "UPDATE public.ca_organization SET name = $1, description = $2 WHERE id = 2", org, value)
 	var env []string

@@ -113,8 +113,9 @@ func TestShadowedCatalogNeverRuns(t *testing.T) {
 	t.Parallel()
 	acme, ops, person := uniqueLogin(t, "acme"), uniqueLogin(t, "ops"), uniqueLogin(t, "person")
 	// The policies name the group's role: drop it after the database.
-	testkit.DropRolesAfter(t, acl.GroupRole(`Acme\`+person))
+	dropLater := testkit.DropRolesLater(t)
 	db := testkit.NewFixtureDB(t)
+	dropLater(groupRole(t, db, `Acme\`+person))
 	dir := t.TempDir()
 	ov := otherOverlay(t, dir)
 	db.Exec(t, otherShape)
@@ -129,6 +130,16 @@ func TestShadowedCatalogNeverRuns(t *testing.T) {
 // search_path names after public, with the dblink-backed log, and proves
 // that a session with that search_path runs them. It returns a pinned
 // connection to read the log with.
+// groupRole is the role of acl's access group name in db.
+func groupRole(t *testing.T, db *testkit.DB, name string) string {
+	t.Helper()
+	oid, err := strconv.ParseUint(db.Value(t, "SELECT oid FROM pg_database WHERE datname = current_database()"), 10, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acl.GroupRole(uint32(oid), name)
+}
+
 func plantEverywhere(t *testing.T, db *testkit.DB) *pgx.Conn {
 	t.Helper()
 	db.Exec(t, hijackLog)

@@ -32,3 +32,19 @@ func Lit(s string) string {
 	}
 	return q
 }
+
+// ArrayText is the text form of a one-dimensional text[] holding items, as
+// PostgreSQL prints it (so it compares equal to a column's ::text): an item
+// is double-quoted, with backslashes and quotes escaped, when it is empty,
+// NULL-like or holds a character the array syntax gives a meaning.
+func ArrayText(items []string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		if s != "" && !strings.EqualFold(s, "null") && !strings.ContainsAny(s, "{},\" \t\n\r\v\f\\") {
+			quoted[i] = s
+			continue
+		}
+		quoted[i] = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	}
+	return "{" + strings.Join(quoted, ",") + "}"
+}

@@ -2,6 +2,7 @@ package sqlq_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/tenantkit/tenantkit/internal/sqlq"
@@ -99,4 +100,24 @@ func FuzzLit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestArrayTextIsPostgreSQLs: the text form matches what the server prints
+// for the same text[], and reads back as the same items.
+func TestArrayTextIsPostgreSQLs(t *testing.T) {
+	ctx := context.Background()
+	db := testkit.NewDB(t)
+	for _, items := range [][]string{{}, {"a"}, {"a", "b c"}, {"", "NULL", "null"}, hostile, {`Acme\Users`, `{x}`, `"q"`, "tab\tx", "Société"}} {
+		var printed string
+		var back []string
+		if err := db.Pool.QueryRow(ctx, "SELECT $1::text[]::text, $2::text[]", items, sqlq.ArrayText(items)).Scan(&printed, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got := sqlq.ArrayText(items); got != printed {
+			t.Errorf("ArrayText(%q) = %s, PostgreSQL prints %s", items, got, printed)
+		}
+		if strings.Join(back, "\x00") != strings.Join(items, "\x00") || len(back) != len(items) {
+			t.Errorf("ArrayText(%q) reads back as %q", items, back)
+		}
+	}
 }
