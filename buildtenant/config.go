@@ -1,12 +1,8 @@
 package buildtenant
 
 import (
-	"github.com/tenantkit/tenantkit/fixtures"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
 )
-
-// DefaultConfigName names the built-in configuration in messages.
-const DefaultConfigName = "fixtures/buildtenant.xml"
 
 // Config is a parsed buildtenant configuration (schema/buildtenant.xsd).
 // Positions are kept so that errors found against the database can still
@@ -44,11 +40,8 @@ type ParentRule struct {
 	From string
 }
 
-// ReadConfig parses a configuration file; path "" means the built-in default.
+// ReadConfig parses a configuration file.
 func ReadConfig(path string) (*Config, error) {
-	if path == "" {
-		return ParseConfig(DefaultConfigName, fixtures.BuildTenantXML)
-	}
 	root, err := xmlnode.ParseFile(path)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantkit/tenantkit/fixtures"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -76,16 +77,20 @@ func TestReadConfigGood(t *testing.T) {
 	}
 }
 
+// defaultConfigName is where the fixture database's configuration, which
+// tenantkit uses without -f, is shipped.
+const defaultConfigName = "fixtures/buildtenant.xml"
+
 func TestDefaultConfig(t *testing.T) {
-	cfg, err := ReadConfig("")
+	cfg, err := ParseConfig(defaultConfigName, fixtures.BuildTenantXML)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.File != DefaultConfigName || len(cfg.Objects) != 1 || cfg.Objects[0].From != "org" || cfg.Objects[0].Where != "inactive = 0" {
+	if cfg.File != defaultConfigName || len(cfg.Objects) != 1 || cfg.Objects[0].From != "org" || cfg.Objects[0].Where != "inactive = 0" {
 		t.Errorf("default config = %+v %+v", cfg, cfg.Objects[0])
 	}
 	// The embedded copy is the shipped file.
-	disk, err := ReadConfig(testkit.Path(DefaultConfigName))
+	disk, err := ReadConfig(testkit.Path(defaultConfigName))
 	if err != nil || len(disk.Objects[0].Attributes) != len(cfg.Objects[0].Attributes) {
 		t.Errorf("fixtures/buildtenant.xml: %v", err)
 	}
@@ -95,7 +100,7 @@ func TestDefaultConfig(t *testing.T) {
 // accept and reject the same files.
 func TestConfigXSDAgrees(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(configDir, "*.xml"))
-	files = append(files, testkit.Path(DefaultConfigName))
+	files = append(files, testkit.Path(defaultConfigName))
 	if len(files) < 20 {
 		t.Fatalf("only %d sample configurations", len(files))
 	}

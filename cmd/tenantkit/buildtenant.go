@@ -5,6 +5,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/buildtenant"
+	"github.com/tenantkit/tenantkit/fixtures"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -51,7 +52,7 @@ Examples:
 			default:
 				return exit.Usagef("--on-conflict %q: want error or adopt", c.String("on-conflict"))
 			}
-			cfg, err := buildtenant.ReadConfig(c.String("file"))
+			cfg, err := readBuildTenantConfig(c.String("file"))
 			if err != nil {
 				return exit.Usage(err)
 			}
@@ -89,4 +90,16 @@ func runBuildtenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *buildtena
 		}
 	}
 	return runErr
+}
+
+// defaultBuildTenantConfig names the built-in configuration, the fixture
+// database's, in messages.
+const defaultBuildTenantConfig = "fixtures/buildtenant.xml"
+
+// readBuildTenantConfig reads -f FILE, or without it the built-in default.
+func readBuildTenantConfig(path string) (*buildtenant.Config, error) {
+	if path == "" {
+		return buildtenant.ParseConfig(defaultBuildTenantConfig, fixtures.BuildTenantXML)
+	}
+	return buildtenant.ReadConfig(path)
 }
