@@ -433,7 +433,7 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 	}
 	var pending int64
 	var writeErr error
-	dec := newCopyDecoder(len(sec.table.Columns), func(vals []datafile.Value) error {
+	dec := datafile.NewCopyDecoder(len(sec.table.Columns), func(vals []datafile.Value) error {
 		if err := begin(); err != nil {
 			return err
 		}
@@ -456,24 +456,24 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 		return headerFailed()
 	}
 	if ioErr := outputError(target, sec, writeErr); ioErr != nil {
-		return dec.rows, ioErr
+		return dec.Rows(), ioErr
 	}
 	if writeErr != nil {
 		// The writer refused a value (e.g. beyond Excel's limits): bad
 		// input for that format, not a database failure.
-		return dec.rows, exit.Usage(fmt.Errorf("%s: %w", sec.what, writeErr))
+		return dec.Rows(), exit.Usage(fmt.Errorf("%s: %w", sec.what, writeErr))
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return dec.rows, ctx.Err()
+			return dec.Rows(), ctx.Err()
 		}
-		return dec.rows, queryError(sec, err)
+		return dec.Rows(), queryError(sec, err)
 	}
 	if err := dec.Close(); err != nil {
-		return dec.rows, exit.Failure(fmt.Errorf("%s: %w", sec.what, err))
+		return dec.Rows(), exit.Failure(fmt.Errorf("%s: %w", sec.what, err))
 	}
 	if begin() != nil {
 		return headerFailed()
 	}
-	return dec.rows, nil
+	return dec.Rows(), nil
 }

@@ -65,6 +65,10 @@ func querySection(ctx context.Context, tx pgx.Tx, sql, name, dbSchema string) (*
 	sec := &section{query: sql, what: "--sql", pathSchema: dbSchema}
 	var desc *pgconn.StatementDescription
 	err := inQueryPath(ctx, tx, sec, func() (err error) {
+		// The plan names a write before anything would run it.
+		if w := planWrites(ctx, tx, sql); w != "" {
+			return exit.Usagef("--sql: the query writes (%s); extract runs it in a read-only transaction, which refuses that", w)
+		}
 		if desc, err = tx.Conn().PgConn().Prepare(ctx, "", sql, nil); err != nil {
 			return queryError(sec, err)
 		}
@@ -75,9 +79,6 @@ func querySection(ctx context.Context, tx pgx.Tx, sql, name, dbSchema string) (*
 	}
 	if len(desc.Fields) == 0 {
 		return nil, exit.Usagef("--sql: the statement returns no columns")
-	}
-	if w := planWrites(ctx, tx, sql); w != "" {
-		return nil, exit.Usagef("--sql: the query writes (%s); extract runs it in a read-only transaction, which refuses that", w)
 	}
 	oids := make([]uint32, len(desc.Fields))
 	mods := make([]int32, len(desc.Fields))

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/tenantkit/tenantkit/datafile"
 )
 
 // errNulInValue stops a fast-path COPY: PostgreSQL text cannot hold NUL, and
@@ -114,7 +116,7 @@ func (s *textCopySource) Read(p []byte) (int, error) {
 				if strings.IndexByte(v.Str, 0) >= 0 {
 					return 0, errNulInValue
 				}
-				s.buf = appendCopyText(s.buf, v.Str)
+				s.buf = datafile.AppendCopyText(s.buf, v.Str)
 			}
 			s.buf = append(s.buf, '\n')
 		}
@@ -122,23 +124,4 @@ func (s *textCopySource) Read(p []byte) (int, error) {
 	n := copy(p, s.buf[s.off:])
 	s.off += n
 	return n, nil
-}
-
-// appendCopyText escapes a value for COPY's text format.
-func appendCopyText(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }

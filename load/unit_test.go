@@ -102,66 +102,6 @@ func TestCastTypeDropsLengthLimits(t *testing.T) {
 	}
 }
 
-// unescapeCopyText is COPY's text-format decoding of one field.
-func unescapeCopyText(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 't':
-			b.WriteByte('\t')
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
-}
-
-func TestAppendCopyText(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":        "plain",
-		"a\tb":         `a\tb`,
-		"line\nbreak":  `line\nbreak`,
-		`back\slash`:   `back\\slash`,
-		"cr\r":         `cr\r`,
-		`\N`:           `\\N`,
-		"Ünïcødé ✓":    "Ünïcødé ✓",
-		`quote " here`: `quote " here`,
-	} {
-		if got := string(appendCopyText(nil, in)); got != want {
-			t.Errorf("appendCopyText(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// FuzzAppendCopyText checks that an encoded field holds no raw field or
-// row separator and decodes back to the value.
-func FuzzAppendCopyText(f *testing.F) {
-	for _, s := range []string{"", "a\tb\nc", `\\N`, "\r\n", "é\\"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		enc := string(appendCopyText(nil, s))
-		if strings.ContainsAny(enc, "\t\n\r") {
-			t.Fatalf("raw separator in %q", enc)
-		}
-		if enc == `\N` {
-			t.Fatalf("%q encodes as NULL", s)
-		}
-		if got := unescapeCopyText(enc); got != s {
-			t.Fatalf("round trip %q -> %q -> %q", s, enc, got)
-		}
-	})
-}
-
 func TestAsciiLine(t *testing.T) {
 	if got := asciiLine("bad \"é\"\nnext"); got != `bad "\u00e9"\nnext` {
 		t.Errorf("asciiLine = %q", got)

@@ -1,15 +1,13 @@
-package extract
+package datafile
 
 import (
 	"bytes"
 	"fmt"
 	"strings"
 	"unsafe"
-
-	"github.com/tenantkit/tenantkit/datafile"
 )
 
-// copyDecoder turns the output of COPY … TO STDOUT in text format into rows.
+// CopyDecoder turns the output of COPY … TO STDOUT in text format into rows.
 // It is an io.Writer so that pgconn.CopyTo can stream into it: the server
 // sends one row per message, but the decoder does not rely on that and joins
 // rows split across writes.
@@ -17,22 +15,23 @@ import (
 // Text format: fields separated by tabs, rows ended by a newline, \N alone
 // is NULL, and backslash escapes (\b \f \n \r \t \v \\, octal \NNN, hex \xHH,
 // any other \c meaning c) stand for the bytes the format cannot carry raw.
-type copyDecoder struct {
+type CopyDecoder struct {
 	ncols int
 	// emit receives each row; it must not keep the values after it
 	// returns.
-	emit    func([]datafile.Value) error
-	vals    []datafile.Value
+	emit    func([]Value) error
+	vals    []Value
 	partial []byte
 	rows    int64
 }
 
-func newCopyDecoder(ncols int, emit func([]datafile.Value) error) *copyDecoder {
-	return &copyDecoder{ncols: ncols, emit: emit, vals: make([]datafile.Value, ncols)}
+// NewCopyDecoder decodes rows of ncols fields, passing each to emit.
+func NewCopyDecoder(ncols int, emit func([]Value) error) *CopyDecoder {
+	return &CopyDecoder{ncols: ncols, emit: emit, vals: make([]Value, ncols)}
 }
 
 // Write decodes every complete row in p and keeps the rest for the next call.
-func (d *copyDecoder) Write(p []byte) (int, error) {
+func (d *CopyDecoder) Write(p []byte) (int, error) {
 	n := len(p)
 	if len(d.partial) > 0 {
 		i := bytes.IndexByte(p, '\n')
@@ -61,8 +60,11 @@ func (d *copyDecoder) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// Rows counts the rows decoded so far.
+func (d *CopyDecoder) Rows() int64 { return d.rows }
+
 // Close reports a row left unfinished at the end of the data.
-func (d *copyDecoder) Close() error {
+func (d *CopyDecoder) Close() error {
 	if len(d.partial) > 0 {
 		return fmt.Errorf("COPY data ends inside row %d", d.rows+1)
 	}
@@ -73,7 +75,7 @@ func (d *copyDecoder) Close() error {
 // viewed as a string without copying: they are valid only until emit
 // returns, which the writers honour (they copy each row into their own
 // buffer), and save an allocation and a copy per row.
-func (d *copyDecoder) row(line []byte) error {
+func (d *CopyDecoder) row(line []byte) error {
 	d.rows++
 	var s string
 	if len(line) > 0 {
@@ -107,12 +109,12 @@ func (d *copyDecoder) row(line []byte) error {
 }
 
 // decodeField decodes one text-format field.
-func decodeField(f string) (datafile.Value, error) {
+func decodeField(f string) (Value, error) {
 	if f == `\N` {
-		return datafile.Value{Null: true}, nil
+		return Value{Null: true}, nil
 	}
 	if strings.IndexByte(f, '\\') < 0 {
-		return datafile.Value{Str: f}, nil
+		return Value{Str: f}, nil
 	}
 	b := make([]byte, 0, len(f))
 	for i := 0; i < len(f); i++ {
@@ -123,7 +125,7 @@ func decodeField(f string) (datafile.Value, error) {
 		}
 		i++
 		if i == len(f) {
-			return datafile.Value{}, fmt.Errorf("field ends with a lone backslash")
+			return Value{}, fmt.Errorf("field ends with a lone backslash")
 		}
 		switch c = f[i]; c {
 		case 'b':
@@ -161,7 +163,7 @@ func decodeField(f string) (datafile.Value, error) {
 			b = append(b, c)
 		}
 	}
-	return datafile.Value{Str: string(b)}, nil
+	return Value{Str: string(b)}, nil
 }
 
 func isHex(c byte) bool {
@@ -177,4 +179,25 @@ func hexVal(c byte) int {
 	default:
 		return int(c-'A') + 10
 	}
+}
+
+// AppendCopyText appends s escaped for COPY's text format, the inverse of
+// the decoder: a backslash and the characters that separate fields and rows
+// are written as escapes, so no value can end a field or become \N.
+func AppendCopyText(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }

@@ -1,29 +1,27 @@
-package extract
+package datafile
 
 import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/tenantkit/tenantkit/datafile"
 )
 
 func TestDecodeField(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want datafile.Value
+		want Value
 	}{
-		{`\N`, datafile.Value{Null: true}},
-		{``, datafile.Value{}},
-		{`N`, datafile.Value{Str: "N"}},
-		{`\\N`, datafile.Value{Str: `\N`}},
-		{`a\tb\nc\rd\\e`, datafile.Value{Str: "a\tb\nc\rd\\e"}},
-		{`\b\f\v`, datafile.Value{Str: "\b\f\v"}},
-		{`\101\0\12x`, datafile.Value{Str: "A\x00\nx"}},
-		{`\1234`, datafile.Value{Str: "S4"}},
-		{`\x41\x4g\xz`, datafile.Value{Str: "A\x04gxz"}},
-		{`\q\.`, datafile.Value{Str: "q."}},
-		{`é\t✓`, datafile.Value{Str: "é\t✓"}},
+		{`\N`, Value{Null: true}},
+		{``, Value{}},
+		{`N`, Value{Str: "N"}},
+		{`\\N`, Value{Str: `\N`}},
+		{`a\tb\nc\rd\\e`, Value{Str: "a\tb\nc\rd\\e"}},
+		{`\b\f\v`, Value{Str: "\b\f\v"}},
+		{`\101\0\12x`, Value{Str: "A\x00\nx"}},
+		{`\1234`, Value{Str: "S4"}},
+		{`\x41\x4g\xz`, Value{Str: "A\x04gxz"}},
+		{`\q\.`, Value{Str: "q."}},
+		{`é\t✓`, Value{Str: "é\t✓"}},
 	} {
 		got, err := decodeField(tc.in)
 		if err != nil || got != tc.want {
@@ -36,13 +34,13 @@ func TestDecodeField(t *testing.T) {
 }
 
 // collect decodes input written in the given pieces.
-func collect(t *testing.T, ncols int, pieces ...string) ([][]datafile.Value, error) {
+func collect(t *testing.T, ncols int, pieces ...string) ([][]Value, error) {
 	t.Helper()
-	var rows [][]datafile.Value
-	d := newCopyDecoder(ncols, func(v []datafile.Value) error {
-		row := make([]datafile.Value, len(v))
+	var rows [][]Value
+	d := NewCopyDecoder(ncols, func(v []Value) error {
+		row := make([]Value, len(v))
 		for i, x := range v {
-			row[i] = datafile.Value{Str: strings.Clone(x.Str), Null: x.Null}
+			row[i] = Value{Str: strings.Clone(x.Str), Null: x.Null}
 		}
 		rows = append(rows, row)
 		return nil
@@ -57,7 +55,7 @@ func collect(t *testing.T, ncols int, pieces ...string) ([][]datafile.Value, err
 
 func TestCopyDecoderSplitsAnywhere(t *testing.T) {
 	data := "1\t\\N\tx\\ty\n2\t\t\\\\\n3\té\t\\N\n"
-	want := [][]datafile.Value{
+	want := [][]Value{
 		{{Str: "1"}, {Null: true}, {Str: "x\ty"}},
 		{{Str: "2"}, {}, {Str: `\`}},
 		{{Str: "3"}, {Str: "é"}, {Null: true}},
@@ -87,7 +85,7 @@ func TestCopyDecoderErrors(t *testing.T) {
 }
 
 // encodeCopy writes values the way PostgreSQL's COPY TO does.
-func encodeCopy(vals []datafile.Value) string {
+func encodeCopy(vals []Value) string {
 	var b strings.Builder
 	for i, v := range vals {
 		if i > 0 {
@@ -131,7 +129,7 @@ func FuzzCopyDecoder(f *testing.F) {
 	f.Add("\\N", "new\nline\r\n", false, 0)
 	f.Add("\x00\x01é✓", "\\x41\\101", false, 7)
 	f.Fuzz(func(t *testing.T, a, b string, bNull bool, cut int) {
-		vals := []datafile.Value{{Str: a}, {Str: b, Null: bNull}}
+		vals := []Value{{Str: a}, {Str: b, Null: bNull}}
 		if bNull {
 			vals[1].Str = ""
 		}
@@ -152,19 +150,40 @@ func FuzzCopyDecoder(f *testing.F) {
 	})
 }
 
-func TestFirstWord(t *testing.T) {
+func TestAppendCopyText(t *testing.T) {
 	for in, want := range map[string]string{
-		"SELECT 1":                     "SELECT",
-		"  \n(select 1)":               "select",
-		"-- note\n/* x */ WITH a AS (": "WITH",
-		"/* unterminated":              "",
-		"-- only a comment":            "",
-		"delete from t":                "delete",
-		"VALUES(1)":                    "VALUES",
-		"":                             "",
+		"plain":        "plain",
+		"a\tb":         `a\tb`,
+		"line\nbreak":  `line\nbreak`,
+		`back\slash`:   `back\\slash`,
+		"cr\r":         `cr\r`,
+		`\N`:           `\\N`,
+		"Ünïcødé ✓":    "Ünïcødé ✓",
+		`quote " here`: `quote " here`,
 	} {
-		if got := firstWord(in); got != want {
-			t.Errorf("firstWord(%q) = %q, want %q", in, got, want)
+		if got := string(AppendCopyText(nil, in)); got != want {
+			t.Errorf("AppendCopyText(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzAppendCopyText checks that an encoded field holds no raw field or
+// row separator and decodes back to the value.
+func FuzzAppendCopyText(f *testing.F) {
+	for _, s := range []string{"", "a\tb\nc", `\\N`, "\r\n", "é\\"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		enc := string(AppendCopyText(nil, s))
+		if strings.ContainsAny(enc, "\t\n\r") {
+			t.Fatalf("raw separator in %q", enc)
+		}
+		if enc == `\N` {
+			t.Fatalf("%q encodes as NULL", s)
+		}
+		// The decoder reads back what the encoder wrote: one codec.
+		if got, err := decodeField(enc); err != nil || got != (Value{Str: s}) {
+			t.Fatalf("round trip %q -> %q -> %+v, %v", s, enc, got, err)
+		}
+	})
 }
