@@ -19,9 +19,9 @@ import (
 // It runs in a cluster of its own: the lock-down grants to every login role
 // of the server.
 func TestAliasesLockDown(t *testing.T) {
-	admin := privateCluster(t)
-	db := clusterDB(t, admin, "books")
-	other := clusterDB(t, admin, "billing")
+	cluster := testkit.PrivateCluster(t)
+	db := cluster.NewDB(t, "books")
+	other := cluster.NewDB(t, "billing")
 	db.Exec(t, `CREATE SCHEMA ledger;
 		CREATE TABLE ledger.clients (id int PRIMARY KEY, name text NOT NULL UNIQUE);
 		CREATE TABLE ledger.invoices (id int PRIMARY KEY, tenant int REFERENCES ledger.clients, amount int);

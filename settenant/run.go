@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -50,11 +51,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	if opts.Sample < 0 || opts.BatchSize < 0 {
 		return nil, exit.Usagef("--sample and --batch-size must not be negative")
 	}
-	conn, err := pool.Acquire(ctx)
+	conn, release, err := runlock.Session(ctx, pool) // the session holding the run lock
 	if err != nil {
 		return nil, exit.Failure(err)
 	}
-	defer conn.Release()
+	defer release()
 	// sqlcond.Check reads the Where conditions this way; make the server agree.
 	if _, err := conn.Exec(ctx, "SET standard_conforming_strings = on"); err != nil {
 		return nil, exit.Failure(err)
@@ -95,8 +96,8 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	if opts.Check {
 		return res, nil // the deferred rollback undoes everything
 	}
-	if err := r.tx.Commit(ctx); err != nil {
-		return nil, exit.Failure(fmt.Errorf("committing: %w", err))
+	if err := r.commitTx(ctx); err != nil {
+		return nil, err
 	}
 	res.Committed = true
 	return res, nil
@@ -121,10 +122,21 @@ func (r *runner) begin(ctx context.Context) error {
 
 // commit commits the work so far and opens the next transaction.
 func (r *runner) commit(ctx context.Context) error {
+	if err := r.commitTx(ctx); err != nil {
+		return err
+	}
+	return r.begin(ctx)
+}
+
+// commitTx commits the open transaction, in the session holding the run lock.
+func (r *runner) commitTx(ctx context.Context) error {
+	if err := runlock.Verify(ctx, r.tx); err != nil {
+		return exit.Failure(fmt.Errorf("settenant: before committing: %w", err))
+	}
 	if err := r.tx.Commit(ctx); err != nil {
 		return exit.Failure(fmt.Errorf("committing: %w", err))
 	}
-	return r.begin(ctx)
+	return nil
 }
 
 // validate has the server parse and analyse a rule's statement without
