@@ -33,7 +33,7 @@ type RuleReport struct {
 }
 
 // Counts is the report of one rule. Matched = Updated + Unchanged + Kept +
-// Untenanted.Total().
+// Untenanted.Total() + ChangedDuringRun.
 type Counts struct {
 	// Matched counts the rows the Where selected (every row without one).
 	Matched int64 `json:"matched"`
@@ -45,6 +45,10 @@ type Counts struct {
 	Kept int64 `json:"kept"`
 	// Untenanted counts the rows left without a tenant, by reason.
 	Untenanted Reasons `json:"untenanted"`
+	// ChangedDuringRun counts rows an application changed while the rule
+	// ran so that the rule would now give them a new tenant (after three
+	// rounds of taking them); a rerun does.
+	ChangedDuringRun int64 `json:"changed_during_run"`
 	// SampleKey names the columns shown in Sample ("ctid" when the table has no key).
 	SampleKey []string `json:"sample_key"`
 	// Sample lists some rows left without a tenant, in key order.
@@ -93,6 +97,7 @@ func (rep *RuleReport) add(c *Counts, sample [][2]string, max int) {
 	rep.Untenanted.NullReference += c.Untenanted.NullReference
 	rep.Untenanted.DanglingReference += c.Untenanted.DanglingReference
 	rep.Untenanted.UntenantedReference += c.Untenanted.UntenantedReference
+	rep.ChangedDuringRun += c.ChangedDuringRun
 	for _, s := range sample {
 		if len(rep.Sample) < max {
 			rep.Sample = append(rep.Sample, Untenanted{Key: s[0], Reason: s[1]})
@@ -138,6 +143,9 @@ func (res *Result) WriteText(w io.Writer) error {
 			for _, s := range r.Sample {
 				ew.printf("    %s\t%s\n", s.Key, reasonText[s.Reason])
 			}
+		}
+		if r.ChangedDuringRun > 0 {
+			ew.printf("  changed by others during the run, to be updated by a rerun: %d\n", r.ChangedDuringRun)
 		}
 		for _, c := range r.Conflicts {
 			what := "updated rows that reference a row of a tenant outside their supertenants"
