@@ -2,7 +2,12 @@ package settenant
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +119,69 @@ func TestBatchesAnalyzeEarlierRulesTables(t *testing.T) {
 	if left := db.Value(t, `SELECT count(*) FROM call_req r JOIN ca_contact c ON c.id = r.customer
 		WHERE r.tenant IS NULL AND c.tenant IS NOT NULL`); left != "0" {
 		t.Errorf("%s tickets left without their customer's tenant", left)
+	}
+}
+
+// An interrupted --commit-each-rule run says which rules and batches it
+// committed, on stdout, in --json and in its last line, instead of
+// "nothing was changed".
+func TestInterruptedCommitEachRuleSaysWhatWasCommitted(t *testing.T) {
+	db := fixtureDB(t)
+	db.Exec(t, `UPDATE ca_organization SET tenant = 2 WHERE id = 1; UPDATE ca_organization SET tenant = 3 WHERE id = 2;
+		CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;
+		CREATE TRIGGER slow BEFORE UPDATE ON call_req FOR EACH ROW EXECUTE FUNCTION public.slow()`)
+	file := writeConfig(t, `<SetTenant>
+  <Object name="cnt"> <TenantRule type="SREL">organization</TenantRule> <Where>tenant is null</Where> </Object>
+  <Object name="cr"> <TenantRule type="SREL">customer</TenantRule> <Where>tenant is null</Where> </Object>
+</SetTenant>`)
+	stamped := db.Value(t, toStamp)
+	for _, format := range []string{"text", "json"} {
+		db.Exec(t, "ALTER TABLE call_req DISABLE TRIGGER slow; UPDATE call_req SET tenant = NULL; ALTER TABLE call_req ENABLE TRIGGER slow")
+		db.Exec(t, "UPDATE ca_contact SET tenant = NULL")
+		args := []string{"--db", db.URL, "settenant", "--schema", "fixtures/schema.xml", "-f", file, "--batch-size", "1", "--commit-each-rule", "-q"}
+		if format == "json" {
+			args = append(args[:len(args)-1], "--json")
+		}
+		cmd := exec.Command(testkit.Binary(t), args...)
+		cmd.Dir = testkit.RepoRoot()
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Interrupt once rule 2 has committed a batch (a ticket), during
+		// the next one.
+		deadline := time.Now().Add(15 * time.Second)
+		for db.Value(t, "SELECT count(*) FROM call_req WHERE tenant IS NOT NULL") == "0" && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		_ = cmd.Process.Signal(os.Interrupt)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Fatalf("%s: %v\n%s%s", format, err, stdout.String(), stderr.String())
+		}
+		batches := db.Value(t, "SELECT count(*) FROM call_req WHERE tenant IS NOT NULL")
+		committed := "rule 1 and " + batches + " batches of rule 2 committed"
+		if batches == "1" {
+			committed = "rule 1 and 1 batch of rule 2 committed"
+		}
+		if strings.Contains(stderr.String(), "nothing was changed") || !strings.Contains(stderr.String(), committed) {
+			t.Errorf("%s: stderr does not say what was committed (%s batches):\n%s", format, batches, stderr.String())
+		}
+		if format == "text" {
+			if !strings.Contains(stdout.String(), "stopped: "+committed) {
+				t.Errorf("stdout:\n%s", stdout.String())
+			}
+			continue
+		}
+		var res Result
+		if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
+			t.Fatalf("%v\n%s", err, stdout.String())
+		}
+		if res.Committed || res.CommittedRules != 1 || itoa(int64(res.CommittedBatches)) != batches || len(res.Rules) != 1 ||
+			itoa(res.Rules[0].Updated) != stamped || res.CommittedRows != res.Rules[0].Updated+int64(res.CommittedBatches) {
+			t.Errorf("json: %+v (want rule 1 with %s rows and %s batches)", res, stamped, batches)
+		}
 	}
 }

@@ -15,6 +15,31 @@ type Result struct {
 	// Updated counts the rows whose tenant changed, over all rules.
 	Updated int64         `json:"updated"`
 	Rules   []*RuleReport `json:"rules"`
+	// A run with --commit-each-rule that stopped (failed or interrupted)
+	// after committing some of its work says what it committed: the first
+	// CommittedRules rules, then CommittedBatches batches of the next rule,
+	// CommittedRows rows in all (Updated too); Rules holds the committed
+	// rules. Stopped is the error that stopped it.
+	CommittedRules   int    `json:"committed_rules,omitempty"`
+	CommittedBatches int    `json:"committed_batches,omitempty"`
+	CommittedRows    int64  `json:"committed_rows,omitempty"`
+	Stopped          string `json:"stopped,omitempty"`
+}
+
+// committedText says what a stopped run committed.
+func (res *Result) committedText() string {
+	var parts []string
+	switch res.CommittedRules {
+	case 0:
+	case 1:
+		parts = append(parts, "rule 1")
+	default:
+		parts = append(parts, fmt.Sprintf("rules 1-%d", res.CommittedRules))
+	}
+	if res.CommittedBatches > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s of rule %d", res.CommittedBatches, plural(int64(res.CommittedBatches), "batch"), res.CommittedRules+1))
+	}
+	return fmt.Sprintf("%s committed (%d %s); the rest rolled back", strings.Join(parts, " and "), res.CommittedRows, plural(res.CommittedRows, "row"))
 }
 
 // RuleReport is what one rule did.
@@ -156,6 +181,8 @@ func (res *Result) WriteText(w io.Writer) error {
 		}
 	}
 	switch {
+	case res.Stopped != "":
+		ew.printf("stopped: %s\n", res.committedText())
 	case res.Check:
 		ew.printf("check only: %d %s would be updated; nothing was changed\n", res.Updated, plural(res.Updated, "row"))
 	case len(res.Rules) > 1:
@@ -165,8 +192,11 @@ func (res *Result) WriteText(w io.Writer) error {
 }
 
 func plural(n int64, word string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return word
+	case strings.HasSuffix(word, "ch"):
+		return word + "es"
 	}
 	return word + "s"
 }

@@ -84,11 +84,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	res := &Result{Check: opts.Check}
 	for _, p := range plans {
 		if err := r.analyzeChanged(ctx); err != nil {
-			return nil, err
+			return r.stopped(res, err)
 		}
 		rep, err := r.runRule(ctx, p)
 		if err != nil {
-			return nil, err
+			return r.stopped(res, err)
 		}
 		if rep.Updated > 0 {
 			r.changed = append(r.changed, p.obj.Ident())
@@ -97,28 +97,50 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 		res.Updated += rep.Updated
 		if opts.CommitEachRule && !opts.Check {
 			if err := r.commit(ctx); err != nil {
-				return nil, err
+				return r.stopped(res, err)
 			}
+			r.rulesCommitted++
+			r.batchesCommitted = 0
 		}
 	}
 	if opts.Check {
 		return res, nil // the deferred rollback undoes everything
 	}
 	if err := r.commitTx(ctx); err != nil {
-		return nil, err
+		return r.stopped(res, err)
 	}
 	res.Committed = true
 	return res, nil
+}
+
+// stopped reports a run that failed or was interrupted. Without
+// --commit-each-rule, or before its first commit, nothing was kept: only
+// the error is returned. Otherwise the result says which rules and
+// batches were committed, and so does the error.
+func (r *runner) stopped(res *Result, err error) (*Result, error) {
+	if r.rulesCommitted == 0 && r.batchesCommitted == 0 {
+		return nil, err
+	}
+	res.CommittedRules, res.CommittedBatches, res.CommittedRows = r.rulesCommitted, r.batchesCommitted, r.rowsCommitted
+	res.Rules = res.Rules[:r.rulesCommitted]
+	res.Updated = r.rowsCommitted
+	res.Stopped = err.Error()
+	return res, exit.Committed(err, res.committedText())
 }
 
 // runner holds the connection and the open transaction of a run.
 type runner struct {
 	// changed lists the tables earlier rules updated, not analyzed since.
 	changed []string
-	conn    *pgxpool.Conn
-	tx      pgx.Tx
-	schema  *schema.Schema
-	opts    Options
+	// With --commit-each-rule: the rules committed, the batches of the
+	// next rule committed, the rows committed, and the rows updated in
+	// the open transaction.
+	rulesCommitted, batchesCommitted int
+	rowsCommitted, pending           int64
+	conn                             *pgxpool.Conn
+	tx                               pgx.Tx
+	schema                           *schema.Schema
+	opts                             Options
 }
 
 func (r *runner) begin(ctx context.Context) error {
@@ -146,6 +168,8 @@ func (r *runner) commitTx(ctx context.Context) error {
 	if err := r.tx.Commit(ctx); err != nil {
 		return exit.Failure(fmt.Errorf("committing: %w", err))
 	}
+	r.rowsCommitted += r.pending
+	r.pending = 0
 	return nil
 }
 
@@ -250,6 +274,7 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 			if err := r.commit(ctx); err != nil {
 				return nil, err
 			}
+			r.batchesCommitted++
 		}
 	}
 	if r.opts.Report {
@@ -281,6 +306,7 @@ func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleRepor
 			return fail(err)
 		}
 		rep.Updated += updated
+		r.pending += updated
 		if !r.opts.Report {
 			return nil
 		}

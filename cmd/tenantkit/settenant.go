@@ -72,7 +72,16 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 		CommitEachRule: e.c.Bool("commit-each-rule"),
 		Quiet:          e.Quiet(),
 	})
+	if err != nil && res == nil {
+		return err
+	}
+	// A stopped --commit-each-rule run says on stdout what it committed.
 	if err != nil {
+		if e.JSON() {
+			_ = e.PrintJSON(res)
+		} else {
+			_ = res.WriteText(e.Stdout)
+		}
 		return err
 	}
 	switch {
