@@ -195,3 +195,17 @@ func TestUserloadDiskFullFailsTheRun(t *testing.T) {
 	wantFailure(t, res, "No space left on device", "")
 	wantRows(t, db, "SELECT count(*) FROM stock", "0")
 }
+
+// userload -c on a read-only database says in one line that the check
+// needs a writable one (it stages in temporary tables), instead of a
+// failure of its first CREATE TEMP TABLE.
+func TestUserloadCheckOnReadOnlyDatabase(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, `CREATE TABLE stock (id int PRIMARY KEY, qty int, note text)`)
+	db.Exec(t, fmt.Sprintf("ALTER DATABASE %s SET default_transaction_read_only = on", db.Name))
+	res := testkit.Run(t, db, "userload", "-c", "-f", stockFile(t, 1, 2, 1))
+	wantFailure(t, res, "-c needs a writable database", "")
+	if !strings.Contains(res.Stderr, "read-only (default_transaction_read_only)") {
+		t.Errorf("stderr: %s", res.Stderr)
+	}
+}

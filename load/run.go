@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantkit/tenantkit/datafile"
+	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/progress"
@@ -71,6 +72,15 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 		return nil, exit.Failure(fmt.Errorf("userload: connecting: %w", err))
 	}
 	defer release()
+	if opts.Check {
+		why, err := dbconn.ReadOnly(ctx, conn)
+		if err != nil {
+			return nil, exit.Failure(fmt.Errorf("userload: %w", err))
+		}
+		if why != "" {
+			return nil, exit.Failure(fmt.Errorf("userload: -c needs a writable database (it stages the files in temporary tables and rolls back): %s", why))
+		}
+	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return nil, exit.Failure(fmt.Errorf("userload: starting the transaction: %w", err))

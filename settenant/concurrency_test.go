@@ -185,3 +185,15 @@ func TestInterruptedCommitEachRuleSaysWhatWasCommitted(t *testing.T) {
 		}
 	}
 }
+
+// settenant -c on a read-only database says in one line that it needs a
+// writable one.
+func TestCheckOnReadOnlyDatabase(t *testing.T) {
+	db := fixtureDB(t)
+	db.Exec(t, "ALTER DATABASE "+db.Name+" SET default_transaction_read_only = on")
+	res := testkit.Run(t, db, "settenant", "--schema", "fixtures/schema.xml", "-f", writeConfig(t, cntRule), "-c")
+	lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
+	if res.Code != 3 || len(lines) != 1 || !strings.Contains(lines[0], "-c needs a writable database") {
+		t.Errorf("exit %d\n%s", res.Code, res.Stderr)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/progress"
@@ -58,6 +59,15 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 		return nil, exit.Failure(err)
 	}
 	defer release()
+	if opts.Check {
+		why, err := dbconn.ReadOnly(ctx, conn)
+		if err != nil {
+			return nil, exit.Failure(err)
+		}
+		if why != "" {
+			return nil, exit.Failure(fmt.Errorf("settenant: -c needs a writable database (it runs the rules and rolls back): %s", why))
+		}
+	}
 	// sqlcond.Check reads the Where conditions this way; make the server agree.
 	if _, err := conn.Exec(ctx, "SET standard_conforming_strings = on"); err != nil {
 		return nil, exit.Failure(err)
