@@ -93,7 +93,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	}
 	res := &Result{Check: opts.Check}
 	for _, p := range plans {
-		if err := r.analyzeChanged(ctx); err != nil {
+		if err := r.analyzeFor(ctx, p); err != nil {
 			return r.stopped(res, err)
 		}
 		rep, err := r.runRule(ctx, p)
@@ -101,7 +101,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 			return r.stopped(res, err)
 		}
 		if rep.Updated > 0 {
-			r.changed = append(r.changed, p.obj.Ident())
+			delete(r.analyzed, p.obj.Ident()) // its statistics are stale now
 		}
 		res.Rules = append(res.Rules, rep)
 		res.Updated += rep.Updated
@@ -140,8 +140,8 @@ func (r *runner) stopped(res *Result, err error) (*Result, error) {
 
 // runner holds the connection and the open transaction of a run.
 type runner struct {
-	// changed lists the tables earlier rules updated, not analyzed since.
-	changed []string
+	// analyzed holds the tables analyzed by this run and not changed since.
+	analyzed map[string]bool
 	// With --commit-each-rule: the rules committed, the batches of the
 	// next rule committed, the rows committed, and the rows updated in
 	// the open transaction.
@@ -183,21 +183,32 @@ func (r *runner) commitTx(ctx context.Context) error {
 	return nil
 }
 
-// analyzeChanged analyzes, before a batched rule, the tables earlier rules
-// changed: the statistics then know the tenants just set, and the
-// next rule's batches are planned for them (a plan made while they said the
-// column was all NULL nested-looped over the whole table for every batch).
-func (r *runner) analyzeChanged(ctx context.Context) error {
+// analyzeFor analyzes, before a batched rule, the tables the rule reads
+// (its own and those on its SREL path) unless this run analyzed them and
+// no rule changed them since: the statistics then know the tenants set by
+// earlier rules and earlier runs, and the batches are planned for them (a
+// plan made while they said a tenant column was all NULL nested-looped over
+// the whole referenced table for every batch).
+func (r *runner) analyzeFor(ctx context.Context, p *plan) error {
 	if r.opts.BatchSize == 0 {
-		r.changed = nil
 		return nil
 	}
-	for _, t := range r.changed {
+	if r.analyzed == nil {
+		r.analyzed = map[string]bool{}
+	}
+	tables := []string{p.obj.Ident()}
+	for _, s := range p.path {
+		tables = append(tables, s.Target.Ident())
+	}
+	for _, t := range tables {
+		if r.analyzed[t] {
+			continue
+		}
 		if _, err := r.tx.Exec(ctx, "ANALYZE "+t); err != nil {
 			return exit.Failure(fmt.Errorf("settenant: analyzing %s: %w", t, err))
 		}
+		r.analyzed[t] = true
 	}
-	r.changed = nil
 	return nil
 }
 
