@@ -197,3 +197,34 @@ func TestCheckOnReadOnlyDatabase(t *testing.T) {
 		t.Errorf("exit %d\n%s", res.Code, res.Stderr)
 	}
 }
+
+// A batch that hits a deadlock (here a trigger raising 40P01 once) is rolled
+// back to its savepoint and run again; one that keeps deadlocking fails the
+// run (exit 3) after a bounded number of attempts.
+func TestDeadlockedBatchIsRetried(t *testing.T) {
+	db := fixtureDB(t)
+	db.Exec(t, `UPDATE ca_organization SET tenant = 2 WHERE id = 1; UPDATE ca_organization SET tenant = 3 WHERE id = 2;
+		CREATE SEQUENCE public.tries; CREATE TABLE public.mode (always bool); INSERT INTO public.mode VALUES (false);
+		CREATE FUNCTION public.flaky() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('public.tries') = 1 OR (SELECT always FROM public.mode) THEN
+				RAISE EXCEPTION 'deadlock detected (simulated)' USING ERRCODE = '40P01';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER flaky BEFORE UPDATE OF tenant ON ca_contact FOR EACH ROW EXECUTE FUNCTION public.flaky()`)
+	want := db.Value(t, toStamp)
+	file := writeConfig(t, cntRule)
+	res := report(t, db, file, "-r", "--batch-size", "2", "--commit-each-rule")
+	if itoa(res.Rules[0].Updated) != want || db.Value(t, toStamp) != "0" {
+		t.Errorf("updated %d, want %s; %s left", res.Rules[0].Updated, want, db.Value(t, toStamp))
+	}
+	db.Exec(t, "ALTER TABLE ca_contact DISABLE TRIGGER flaky; UPDATE ca_contact SET tenant = NULL; ALTER TABLE ca_contact ENABLE TRIGGER flaky; UPDATE public.mode SET always = true")
+	out := testkit.Run(t, db, "settenant", "--schema", "fixtures/schema.xml", "-f", file)
+	if out.Code != 3 || !strings.Contains(out.Stderr, "deadlock") || !strings.Contains(out.Stderr, "after 4 attempts") {
+		t.Errorf("exit %d\n%s", out.Code, out.Stderr)
+	}
+	if left := db.Value(t, toStamp); left != want {
+		t.Errorf("the failed run changed rows: %s left to stamp, want %s", left, want)
+	}
+}
