@@ -34,6 +34,9 @@ without a tenant and why (null reference, referenced row has no tenant,
 dangling reference) with a sample of their keys, and references the new
 tenants break. -c previews the same report and changes nothing.
 
+With --commit-each-rule, a run that stops (interrupt, failure) says on stdout,
+in --json and on stderr which rules and batches it committed.
+
 Examples:
    tenantkit settenant --schema fixtures/schema.xml -f fixtures/settenant.xml -r
    tenantkit settenant -f settenant.xml -c --sample 50
