@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -66,8 +67,14 @@ directly, so No Access holds although PostgreSQL privileges only add up.`,
 					if err != nil {
 						return err
 					}
-					// The plan is computed and run under the run lock, in one transaction.
-					tx, err := pool.Begin(ctx)
+					// The plan is computed and run under the run lock, in one
+					// transaction of the session holding it.
+					conn, release, err := runlock.Session(ctx, pool)
+					if err != nil {
+						return exit.Failure(err)
+					}
+					defer release()
+					tx, err := conn.Begin(ctx)
 					if err != nil {
 						return exit.Failure(err)
 					}
