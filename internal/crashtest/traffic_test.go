@@ -26,6 +26,7 @@ import (
 var (
 	trafficRows    = flag.Int("traffic.rows", 3000, "rows of generated data per big table in the application-traffic test")
 	trafficWriters = flag.Int("traffic.writers", 4, "concurrent application writers in the application-traffic test")
+	trafficOrdered = flag.Bool("traffic.key-order", true, "application writers lock their rows in key order (false: in the order their UPDATE finds them)")
 )
 
 // appWriter is an application client: transactions that update two of its
@@ -60,13 +61,16 @@ func (w *appWriter) run(ctx context.Context, url string, rng *mrand.Rand) error 
 		}
 		sku := w.skus[rng.Intn(len(w.skus))]
 		val := fmt.Sprintf("app %d-%d", w.id, n)
+		ph := w.phase.Load().(string) // the run the transaction starts under
 		start := time.Now()
 		err := pgx.BeginFunc(context.Background(), conn, func(tx pgx.Tx) error {
 			// Like tenantkit, the application locks its rows in key order
 			// (an UPDATE of several rows locks them in scan order).
-			if _, err := tx.Exec(context.Background(), `SELECT FROM ca_contact WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
-				[]string{w.contacts[i], w.contacts[j]}); err != nil {
-				return err
+			if *trafficOrdered {
+				if _, err := tx.Exec(context.Background(), `SELECT FROM ca_contact WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
+					[]string{w.contacts[i], w.contacts[j]}); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.Exec(context.Background(), `UPDATE ca_contact SET first_name = $1 WHERE id = ANY($2::uuid[])`,
 				val, []string{w.contacts[i], w.contacts[j]}); err != nil {
@@ -78,7 +82,6 @@ func (w *appWriter) run(ctx context.Context, url string, rng *mrand.Rand) error 
 			_, err := tx.Exec(context.Background(), `INSERT INTO app_log (writer, n) VALUES ($1, $2)`, w.id, n)
 			return err
 		})
-		ph := w.phase.Load().(string)
 		if d := time.Since(start); d > w.worst[ph] {
 			w.worst[ph] = d
 		}
@@ -231,7 +234,15 @@ func TestApplicationTraffic(t *testing.T) {
 	waitGone()
 
 	code, out, stderr := run("settenant -r", nil, 0, "settenant", "--schema", overlay, "-f", rules, "-r", "--json")
-	want("settenant -r", code, stderr, 0)
+	if !*trafficOrdered && code == 3 && strings.Contains(stderr, "deadlock detected") && strings.Contains(stderr, "after 4 attempts") {
+		// Writers that lock in another order than settenant's key order can
+		// deadlock with a whole-table rule again and again: documented, and
+		// rolled back. Batches (below) make it unlikely.
+		t.Logf("settenant -r: %s", strings.TrimSpace(stderr))
+		out = `{"rules": []}`
+	} else {
+		want("settenant -r", code, stderr, 0)
+	}
 	var rep struct {
 		Rules []struct {
 			Rule                              int
