@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -169,7 +170,12 @@ func plural(n int, one, many string) string {
 // a position in the file); database failures are exit-3 errors, after which
 // nothing has changed.
 func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Result, error) {
-	tx, err := pool.BeginTx(ctx, pgx.TxOptions{})
+	conn, release, err := runlock.Session(ctx, pool) // the session holding the run lock
+	if err != nil {
+		return nil, exit.Failure(fmt.Errorf("aliases: connecting: %w", err))
+	}
+	defer release()
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {
 		return nil, exit.Failure(fmt.Errorf("aliases: starting the transaction: %w", err))
 	}

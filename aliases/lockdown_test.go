@@ -3,6 +3,8 @@ package aliases
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,9 +21,9 @@ import (
 // It runs in a cluster of its own: the lock-down grants to every login role
 // of the server.
 func TestAliasesLockDown(t *testing.T) {
-	admin := privateCluster(t)
-	db := clusterDB(t, admin, "books")
-	other := clusterDB(t, admin, "billing")
+	cluster := testkit.PrivateCluster(t)
+	db := cluster.NewDB(t, "books")
+	other := cluster.NewDB(t, "billing")
 	db.Exec(t, `CREATE SCHEMA ledger;
 		CREATE TABLE ledger.clients (id int PRIMARY KEY, name text NOT NULL UNIQUE);
 		CREATE TABLE ledger.invoices (id int PRIMARY KEY, tenant int REFERENCES ledger.clients, amount int);
@@ -126,8 +128,23 @@ func TestAliasesLockDown(t *testing.T) {
 // file's password only, the server keeps only its verifier, and a changed
 // password in the file replaces the old one.
 func TestAliasLoginsNeedTheirPassword(t *testing.T) {
-	admin := privateCluster(t, "local all postgres trust", "local all all scram-sha-256")
-	db := clusterDB(t, admin, "shop")
+	// A directory of its own under /tmp: the server's user must reach it.
+	dir, err := os.MkdirTemp("", "tk-hba-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	hba := filepath.Join(dir, "pg_hba.conf")
+	if err := os.WriteFile(hba, []byte("local all postgres trust\nlocal all all scram-sha-256\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Dir(hba), hba} {
+		if err := testkit.ChownToServer(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cluster := testkit.PrivateCluster(t, "hba_file="+hba)
+	db := cluster.NewDB(t, "shop")
 	db.Exec(t, `CREATE TABLE firm (fid int PRIMARY KEY, name text NOT NULL UNIQUE);
 		CREATE TABLE sale (no text PRIMARY KEY, firm_id int NOT NULL REFERENCES firm, total int);
 		INSERT INTO firm VALUES (1, 'Initech'), (2, 'Hooli');

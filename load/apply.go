@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -61,28 +62,11 @@ func (l *loader) trace(start time.Time, sql string) {
 }
 
 // trySavepoint runs sql in a savepoint and reports the database's refusal
-// as a *pgconn.PgError with the savepoint rolled back.
+// of the data as a *pgconn.PgError with the savepoint rolled back. Any
+// other error (see pgfault.Classify) is a failure of the run.
 func (l *loader) trySavepoint(ctx context.Context, sql string, args ...any) (int64, *pgconn.PgError, error) {
-	defer l.trace(time.Now(), sql)
-	sp, err := l.tx.Begin(ctx)
-	if err != nil {
-		return 0, nil, exit.Failure(err)
-	}
-	tag, err := sp.Exec(ctx, sql, args...)
-	var pgErr *pgconn.PgError
-	if err != nil {
-		if !errors.As(err, &pgErr) {
-			return 0, nil, exit.Failure(err)
-		}
-		if err := sp.Rollback(ctx); err != nil {
-			return 0, nil, exit.Failure(err)
-		}
-		return 0, pgErr, nil
-	}
-	if err := sp.Commit(ctx); err != nil {
-		return 0, nil, exit.Failure(err)
-	}
-	return tag.RowsAffected(), nil, nil
+	a, _, pgErr, err := l.runChange(ctx, statement{sql: sql}, "", args...)
+	return a, pgErr, err
 }
 
 // saveNulRejects records the values PostgreSQL text cannot hold.
@@ -140,6 +124,7 @@ func (l *loader) apply(ctx context.Context, g *group) error {
 		l.castValues, l.assignNewKeys, l.rewireReferences, l.checkLengths, l.checkDuplicateKeys, l.findMatches,
 		l.checkMatches, l.checkNotNull, l.checkTenantRequired, l.checkForeignKeys, l.checkReferences, l.change,
 	}
+	l.applying = "applying the records of " + g.obj.Table
 	for _, step := range steps {
 		if err := step(ctx, g); err != nil {
 			return err
@@ -682,14 +667,47 @@ func (l *loader) countUnchanged(ctx context.Context, g *group, inserted, updated
 	return nil
 }
 
-// runChange executes a change in a savepoint, restricted by cond; the database's
-// refusal comes back as a *pgconn.PgError with the savepoint rolled back.
+// runChange executes a change in a savepoint, restricted by cond. When the
+// data is at fault (pgfault.Data: a value, a constraint, a trigger's RAISE)
+// the refusal comes back as a *pgconn.PgError with the savepoint rolled
+// back. A deadlock or serialization failure runs the statement again, at
+// most transientRetries times. Anything else (disk full, a lock or
+// statement timeout, a lost connection, a shutdown) is a failure of the
+// run: no record is blamed for it.
 func (l *loader) runChange(ctx context.Context, st statement, cond string, args ...any) (int64, int64, *pgconn.PgError, error) {
 	sql := strings.Replace(st.sql, condMark, cond, 1)
+	for attempt := 0; ; attempt++ {
+		a, b, err := l.runOnce(ctx, st, sql, args...)
+		if err == nil {
+			return a, b, nil, nil
+		}
+		var pgErr *pgconn.PgError
+		switch pgfault.Classify(err) {
+		case pgfault.Data:
+			errors.As(err, &pgErr)
+			return 0, 0, pgErr, nil
+		case pgfault.Transient:
+			if attempt < transientRetries {
+				time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+				continue
+			}
+			err = fmt.Errorf("%w (after %d attempts)", err, attempt+1)
+		}
+		return 0, 0, nil, exit.Failure(fmt.Errorf("userload: %s: %w", l.applying, err))
+	}
+}
+
+// transientRetries bounds the reruns of a statement that hit a deadlock or
+// a serialization failure.
+const transientRetries = 3
+
+// runOnce runs sql in a savepoint; on an error the savepoint is rolled back
+// when the connection still allows it.
+func (l *loader) runOnce(ctx context.Context, st statement, sql string, args ...any) (int64, int64, error) {
 	defer l.trace(time.Now(), sql)
 	sp, err := l.tx.Begin(ctx)
 	if err != nil {
-		return 0, 0, nil, exit.Failure(err)
+		return 0, 0, err
 	}
 	var a, b int64
 	if st.counted {
@@ -699,20 +717,18 @@ func (l *loader) runChange(ctx context.Context, st statement, cond string, args 
 		tag, err = sp.Exec(ctx, sql, args...)
 		a = tag.RowsAffected()
 	}
-	var pgErr *pgconn.PgError
 	if err != nil {
-		if !errors.As(err, &pgErr) {
-			return 0, 0, nil, exit.Failure(err)
+		if pgfault.Classify(err) != pgfault.Failure {
+			if rbErr := sp.Rollback(ctx); rbErr != nil {
+				return 0, 0, exit.Failure(rbErr)
+			}
 		}
-		if err := sp.Rollback(ctx); err != nil {
-			return 0, 0, nil, exit.Failure(err)
-		}
-		return 0, 0, pgErr, nil
+		return 0, 0, err
 	}
 	if err := sp.Commit(ctx); err != nil {
-		return 0, 0, nil, exit.Failure(err)
+		return 0, 0, exit.Failure(err)
 	}
-	return a, b, nil, nil
+	return a, b, nil
 }
 
 // chunkSize is the number of record numbers a statement covers on the

@@ -71,6 +71,8 @@ func (s *stageSource) Err() error             { return nil }
 // COPY straight into the target table; the server parses every value with
 // the column type's own input function, exactly as psql's \copy does.
 type textCopySource struct {
+	// nul is set when the source stopped the COPY with errNulInValue.
+	nul    bool
 	stream *batchStream
 	sec    *section
 	grp    *group
@@ -114,6 +116,7 @@ func (s *textCopySource) Read(p []byte) (int, error) {
 					continue
 				}
 				if strings.IndexByte(v.Str, 0) >= 0 {
+					s.nul = true
 					return 0, errNulInValue
 				}
 				s.buf = datafile.AppendCopyText(s.buf, v.Str)

@@ -15,8 +15,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantkit/tenantkit/datafile"
+	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -43,6 +46,9 @@ type loader struct {
 	// rejectsTmp is the rejects file written under a temporary name in its
 	// directory, renamed to RejectsFile once the load commits.
 	rejectsTmp string
+	// applying says what the change statements of the moment do, for
+	// their failures.
+	applying string
 }
 
 // Run loads the files of opts into the database described by s, in one
@@ -61,11 +67,20 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 			return nil, exit.Usage(fmt.Errorf("userload: %w", err))
 		}
 	}
-	conn, err := pool.Acquire(ctx)
+	conn, release, err := runlock.Session(ctx, pool) // the session holding the run lock
 	if err != nil {
 		return nil, exit.Failure(fmt.Errorf("userload: connecting: %w", err))
 	}
-	defer conn.Release()
+	defer release()
+	if opts.Check {
+		why, err := dbconn.ReadOnly(ctx, conn)
+		if err != nil {
+			return nil, exit.Failure(fmt.Errorf("userload: %w", err))
+		}
+		if why != "" {
+			return nil, exit.Failure(fmt.Errorf("userload: -c needs a writable database (it stages the files in temporary tables and rolls back): %s", why))
+		}
+	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return nil, exit.Failure(fmt.Errorf("userload: starting the transaction: %w", err))
@@ -95,6 +110,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 	}
 	if l.sum.Rejected > 0 && opts.RejectsFile == "" {
 		return l.sum, l.rejectError()
+	}
+	if err := runlock.Verify(ctx, tx); err != nil {
+		return l.sum, exit.Failure(fmt.Errorf("userload: before committing: %w", err))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return l.sum, exit.Failure(fmt.Errorf("userload: commit: %w", err))
@@ -290,7 +308,9 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 	tag, err := l.tx.Conn().PgConn().CopyFrom(ctx, src, sql)
 	var pgErr *pgconn.PgError
 	if err != nil {
-		if !errors.As(err, &pgErr) && !errors.Is(err, errNulInValue) {
+		// Only the data's fault sends the section to staging, where each
+		// refused record is named; a failure of the database fails the run.
+		if !src.nul && !errors.Is(err, errNulInValue) && (!errors.As(err, &pgErr) || pgfault.Classify(err) != pgfault.Data) {
 			return false, exit.Failure(fmt.Errorf("userload: copying into %s: %w", g.obj.Table, err))
 		}
 		if rbErr := sp.Rollback(ctx); rbErr != nil {

@@ -15,6 +15,31 @@ type Result struct {
 	// Updated counts the rows whose tenant changed, over all rules.
 	Updated int64         `json:"updated"`
 	Rules   []*RuleReport `json:"rules"`
+	// A run with --commit-each-rule that stopped (failed or interrupted)
+	// after committing some of its work says what it committed: the first
+	// CommittedRules rules, then CommittedBatches batches of the next rule,
+	// CommittedRows rows in all (Updated too); Rules holds the committed
+	// rules. Stopped is the error that stopped it.
+	CommittedRules   int    `json:"committed_rules,omitempty"`
+	CommittedBatches int    `json:"committed_batches,omitempty"`
+	CommittedRows    int64  `json:"committed_rows,omitempty"`
+	Stopped          string `json:"stopped,omitempty"`
+}
+
+// committedText says what a stopped run committed.
+func (res *Result) committedText() string {
+	var parts []string
+	switch res.CommittedRules {
+	case 0:
+	case 1:
+		parts = append(parts, "rule 1")
+	default:
+		parts = append(parts, fmt.Sprintf("rules 1-%d", res.CommittedRules))
+	}
+	if res.CommittedBatches > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s of rule %d", res.CommittedBatches, plural(int64(res.CommittedBatches), "batch"), res.CommittedRules+1))
+	}
+	return fmt.Sprintf("%s committed (%d %s); the rest rolled back", strings.Join(parts, " and "), res.CommittedRows, plural(res.CommittedRows, "row"))
 }
 
 // RuleReport is what one rule did.
@@ -33,7 +58,7 @@ type RuleReport struct {
 }
 
 // Counts is the report of one rule. Matched = Updated + Unchanged + Kept +
-// Untenanted.Total().
+// Untenanted.Total() + ChangedDuringRun.
 type Counts struct {
 	// Matched counts the rows the Where selected (every row without one).
 	Matched int64 `json:"matched"`
@@ -45,6 +70,10 @@ type Counts struct {
 	Kept int64 `json:"kept"`
 	// Untenanted counts the rows left without a tenant, by reason.
 	Untenanted Reasons `json:"untenanted"`
+	// ChangedDuringRun counts rows an application changed while the rule
+	// ran so that the rule would now give them a new tenant (after three
+	// rounds of taking them); a rerun does.
+	ChangedDuringRun int64 `json:"changed_during_run"`
 	// SampleKey names the columns shown in Sample ("ctid" when the table has no key).
 	SampleKey []string `json:"sample_key"`
 	// Sample lists some rows left without a tenant, in key order.
@@ -93,6 +122,7 @@ func (rep *RuleReport) add(c *Counts, sample [][2]string, max int) {
 	rep.Untenanted.NullReference += c.Untenanted.NullReference
 	rep.Untenanted.DanglingReference += c.Untenanted.DanglingReference
 	rep.Untenanted.UntenantedReference += c.Untenanted.UntenantedReference
+	rep.ChangedDuringRun += c.ChangedDuringRun
 	for _, s := range sample {
 		if len(rep.Sample) < max {
 			rep.Sample = append(rep.Sample, Untenanted{Key: s[0], Reason: s[1]})
@@ -139,6 +169,9 @@ func (res *Result) WriteText(w io.Writer) error {
 				ew.printf("    %s\t%s\n", s.Key, reasonText[s.Reason])
 			}
 		}
+		if r.ChangedDuringRun > 0 {
+			ew.printf("  changed by others during the run, to be updated by a rerun: %d\n", r.ChangedDuringRun)
+		}
 		for _, c := range r.Conflicts {
 			what := "updated rows that reference a row of a tenant outside their supertenants"
 			if c.Direction == "incoming" {
@@ -148,6 +181,8 @@ func (res *Result) WriteText(w io.Writer) error {
 		}
 	}
 	switch {
+	case res.Stopped != "":
+		ew.printf("stopped: %s\n", res.committedText())
 	case res.Check:
 		ew.printf("check only: %d %s would be updated; nothing was changed\n", res.Updated, plural(res.Updated, "row"))
 	case len(res.Rules) > 1:
@@ -157,8 +192,11 @@ func (res *Result) WriteText(w io.Writer) error {
 }
 
 func plural(n int64, word string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return word
+	case strings.HasSuffix(word, "ch"):
+		return word + "es"
 	}
 	return word + "s"
 }

@@ -11,12 +11,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -49,11 +53,20 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	if opts.Sample < 0 || opts.BatchSize < 0 {
 		return nil, exit.Usagef("--sample and --batch-size must not be negative")
 	}
-	conn, err := pool.Acquire(ctx)
+	conn, release, err := runlock.Session(ctx, pool) // the session holding the run lock
 	if err != nil {
 		return nil, exit.Failure(err)
 	}
-	defer conn.Release()
+	defer release()
+	if opts.Check {
+		why, err := dbconn.ReadOnly(ctx, conn)
+		if err != nil {
+			return nil, exit.Failure(err)
+		}
+		if why != "" {
+			return nil, exit.Failure(fmt.Errorf("settenant: -c needs a writable database (it runs the rules and rolls back): %s", why))
+		}
+	}
 	// sqlcond.Check reads the Where conditions this way; make the server agree.
 	if _, err := conn.Exec(ctx, "SET standard_conforming_strings = on"); err != nil {
 		return nil, exit.Failure(err)
@@ -79,34 +92,64 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	}
 	res := &Result{Check: opts.Check}
 	for _, p := range plans {
+		if err := r.analyzeFor(ctx, p); err != nil {
+			return r.stopped(res, err)
+		}
 		rep, err := r.runRule(ctx, p)
 		if err != nil {
-			return nil, err
+			return r.stopped(res, err)
+		}
+		if rep.Updated > 0 {
+			delete(r.analyzed, p.obj.Ident()) // its statistics are stale now
 		}
 		res.Rules = append(res.Rules, rep)
 		res.Updated += rep.Updated
 		if opts.CommitEachRule && !opts.Check {
 			if err := r.commit(ctx); err != nil {
-				return nil, err
+				return r.stopped(res, err)
 			}
+			r.rulesCommitted++
+			r.batchesCommitted = 0
 		}
 	}
 	if opts.Check {
 		return res, nil // the deferred rollback undoes everything
 	}
-	if err := r.tx.Commit(ctx); err != nil {
-		return nil, exit.Failure(fmt.Errorf("committing: %w", err))
+	if err := r.commitTx(ctx); err != nil {
+		return r.stopped(res, err)
 	}
 	res.Committed = true
 	return res, nil
 }
 
+// stopped reports a run that failed or was interrupted. Without
+// --commit-each-rule, or before its first commit, nothing was kept: only
+// the error is returned. Otherwise the result says which rules and
+// batches were committed, and so does the error.
+func (r *runner) stopped(res *Result, err error) (*Result, error) {
+	if r.rulesCommitted == 0 && r.batchesCommitted == 0 {
+		return nil, err
+	}
+	res.CommittedRules, res.CommittedBatches, res.CommittedRows = r.rulesCommitted, r.batchesCommitted, r.rowsCommitted
+	res.Rules = res.Rules[:r.rulesCommitted]
+	res.Updated = r.rowsCommitted
+	res.Stopped = err.Error()
+	return res, exit.Committed(err, res.committedText())
+}
+
 // runner holds the connection and the open transaction of a run.
 type runner struct {
-	conn   *pgxpool.Conn
-	tx     pgx.Tx
-	schema *schema.Schema
-	opts   Options
+	// analyzed holds the tables analyzed by this run and not changed since.
+	analyzed map[string]bool
+	// With --commit-each-rule: the rules committed, the batches of the
+	// next rule committed, the rows committed, and the rows updated in
+	// the open transaction.
+	rulesCommitted, batchesCommitted int
+	rowsCommitted, pending           int64
+	conn                             *pgxpool.Conn
+	tx                               pgx.Tx
+	schema                           *schema.Schema
+	opts                             Options
 }
 
 func (r *runner) begin(ctx context.Context) error {
@@ -120,10 +163,52 @@ func (r *runner) begin(ctx context.Context) error {
 
 // commit commits the work so far and opens the next transaction.
 func (r *runner) commit(ctx context.Context) error {
+	if err := r.commitTx(ctx); err != nil {
+		return err
+	}
+	return r.begin(ctx)
+}
+
+// commitTx commits the open transaction, in the session holding the run lock.
+func (r *runner) commitTx(ctx context.Context) error {
+	if err := runlock.Verify(ctx, r.tx); err != nil {
+		return exit.Failure(fmt.Errorf("settenant: before committing: %w", err))
+	}
 	if err := r.tx.Commit(ctx); err != nil {
 		return exit.Failure(fmt.Errorf("committing: %w", err))
 	}
-	return r.begin(ctx)
+	r.rowsCommitted += r.pending
+	r.pending = 0
+	return nil
+}
+
+// analyzeFor analyzes, before a batched rule, the tables the rule reads
+// (its own and those on its SREL path) unless this run analyzed them and
+// no rule changed them since: the statistics then know the tenants set by
+// earlier rules and earlier runs, and the batches are planned for them (a
+// plan made while they said a tenant column was all NULL nested-looped over
+// the whole referenced table for every batch).
+func (r *runner) analyzeFor(ctx context.Context, p *plan) error {
+	if r.opts.BatchSize == 0 {
+		return nil
+	}
+	if r.analyzed == nil {
+		r.analyzed = map[string]bool{}
+	}
+	tables := []string{p.obj.Ident()}
+	for _, s := range p.path {
+		tables = append(tables, s.Target.Ident())
+	}
+	for _, t := range tables {
+		if r.analyzed[t] {
+			continue
+		}
+		if _, err := r.tx.Exec(ctx, "ANALYZE "+t); err != nil {
+			return exit.Failure(fmt.Errorf("settenant: analyzing %s: %w", t, err))
+		}
+		r.analyzed[t] = true
+	}
+	return nil
 }
 
 // validate has the server parse and analyse a rule's statement without
@@ -131,20 +216,27 @@ func (r *runner) commit(ctx context.Context) error {
 // the file, before any rule changes anything.
 func (r *runner) validate(ctx context.Context, p *plan) error {
 	prepare := func(st statements) error {
-		var sql string
-		if r.opts.Report {
-			sql, _ = st.report(bounds{}, 0)
-		} else {
-			sql, _ = st.update(bounds{})
-		}
 		// A savepoint keeps a failed prepare from aborting the transaction.
 		sp, err := r.tx.Begin(ctx)
 		if err != nil {
 			return err
 		}
-		if _, err := sp.Conn().PgConn().Prepare(ctx, "", sql, nil); err != nil {
+		if _, err := sp.Exec(ctx, st.createLocked()); err != nil {
 			_ = sp.Rollback(ctx)
 			return err
+		}
+		sqls := []string{}
+		sql, _ := st.lock(bounds{})
+		sqls = append(sqls, sql)
+		if r.opts.Report {
+			sql, _ = st.report(bounds{}, 0)
+			sqls = append(sqls, sql)
+		}
+		for _, sql := range sqls {
+			if _, err := sp.Conn().PgConn().Prepare(ctx, "", sql, nil); err != nil {
+				_ = sp.Rollback(ctx)
+				return err
+			}
 		}
 		return sp.Commit(ctx)
 	}
@@ -169,6 +261,9 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 // runRule runs one rule, in key-range batches when asked to.
 func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 	rep := newRuleReport(p, r.opts.Report)
+	if _, err := r.tx.Exec(ctx, p.stmt.createLocked()); err != nil {
+		return nil, exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+	}
 	if r.opts.Report {
 		if _, err := r.tx.Exec(ctx, truncateChangedSQL); err != nil {
 			return nil, exit.Failure(err)
@@ -202,6 +297,7 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 			if err := r.commit(ctx); err != nil {
 				return nil, err
 			}
+			r.batchesCommitted++
 		}
 	}
 	if r.opts.Report {
@@ -215,6 +311,14 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 	return rep, nil
 }
 
+// runBatch runs one batch of a rule: it locks the rows to update (in key
+// order) and updates them; with the report it then classifies the rows of
+// the batch it did not update. A deadlock or serialization failure rolls
+// the batch back to its savepoint and runs it again, at most
+// transientRetries times. Rows an application changed after they were
+// classified so that the rule would now update them are taken in another
+// round (at most reportRounds); what remains is counted as changed during
+// the run.
 func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleReport) error {
 	fail := func(err error) error {
 		if werr := r.blameWhere(ctx, p, err); werr != nil {
@@ -222,31 +326,92 @@ func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleRepor
 		}
 		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
-	if !r.opts.Report {
-		sql, a := p.stmt.update(b)
-		tag, err := r.tx.Exec(ctx, sql, a...)
+	for round := 1; ; round++ {
+		updated, reassigned, err := r.lockAndUpdate(ctx, p, b)
 		if err != nil {
 			return fail(err)
 		}
-		rep.Updated += tag.RowsAffected()
+		rep.Updated += updated
+		r.pending += updated
+		if !r.opts.Report {
+			return nil
+		}
+		sql, a := p.stmt.report(b, r.opts.Sample)
+		var c Counts
+		var sample string
+		var pending int64
+		err = r.tx.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...).Scan(&c.Matched, &c.Unchanged, &c.Kept,
+			&c.Untenanted.NullReference, &c.Untenanted.DanglingReference, &c.Untenanted.UntenantedReference, &pending, &sample)
+		if err != nil {
+			return fail(err)
+		}
+		c.Matched += updated
+		c.Reassigned = reassigned
+		if pending > 0 && round < reportRounds {
+			// Count this round's updates, classify again after the next.
+			rep.add(&Counts{Matched: updated, Reassigned: reassigned}, nil, 0)
+			continue
+		}
+		c.ChangedDuringRun = pending
+		var rows [][2]string
+		if err := json.Unmarshal([]byte(sample), &rows); err != nil {
+			return fail(fmt.Errorf("reading the sample: %w", err))
+		}
+		rep.add(&c, rows, r.opts.Sample)
 		return nil
 	}
-	sql, a := p.stmt.report(b, r.opts.Sample)
-	var c Counts
-	var updated int64
-	var sample string
-	err := r.tx.QueryRow(ctx, sql, a...).Scan(&c.Matched, &updated, &c.Unchanged, &c.Reassigned, &c.Kept,
-		&c.Untenanted.NullReference, &c.Untenanted.DanglingReference, &c.Untenanted.UntenantedReference, &sample)
+}
+
+// reportRounds bounds the rounds of a reported batch (see runBatch).
+const reportRounds = 3
+
+// transientRetries bounds the reruns of a batch that hit a deadlock or a
+// serialization failure.
+const transientRetries = 3
+
+// lockAndUpdate locks and updates a batch's rows in a savepoint, running it
+// again after a deadlock or a serialization failure. Its statements go
+// unprepared (pgx.QueryExecModeExec), so that each batch is planned for its
+// own key range, never with a cached generic plan.
+func (r *runner) lockAndUpdate(ctx context.Context, p *plan, b bounds) (updated, reassigned int64, err error) {
+	for attempt := 0; ; attempt++ {
+		updated, reassigned, err = r.lockAndUpdateOnce(ctx, p, b)
+		if err == nil || pgfault.Classify(err) != pgfault.Transient {
+			return updated, reassigned, err
+		}
+		if attempt == transientRetries {
+			return 0, 0, fmt.Errorf("%w (after %d attempts)", err, attempt+1)
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+}
+
+func (r *runner) lockAndUpdateOnce(ctx context.Context, p *plan, b bounds) (updated, reassigned int64, err error) {
+	sp, err := r.tx.Begin(ctx)
 	if err != nil {
-		return fail(err)
+		return 0, 0, err
 	}
-	var rows [][2]string
-	if err := json.Unmarshal([]byte(sample), &rows); err != nil {
-		return fail(fmt.Errorf("reading the sample: %w", err))
+	defer func() {
+		if err != nil && pgfault.Classify(err) == pgfault.Transient {
+			if rbErr := sp.Rollback(ctx); rbErr != nil {
+				err = rbErr
+			}
+		}
+	}()
+	if _, err := sp.Exec(ctx, "TRUNCATE "+lockedTable); err != nil {
+		return 0, 0, err
 	}
-	rep.Updated += updated
-	rep.add(&c, rows, r.opts.Sample)
-	return nil
+	sql, a := p.stmt.lock(b)
+	if _, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...); err != nil {
+		return 0, 0, err
+	}
+	if err := sp.QueryRow(ctx, p.stmt.apply(r.opts.Report), pgx.QueryExecModeExec).Scan(&updated, &reassigned); err != nil {
+		return 0, 0, err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return 0, 0, err
+	}
+	return updated, reassigned, nil
 }
 
 // nextBound returns the last key of the batch after lo, or nil when the
@@ -258,7 +423,7 @@ func (r *runner) nextBound(ctx context.Context, p *plan, lo []string) ([]string,
 	for i := range vals {
 		dest[i] = &vals[i]
 	}
-	err := r.tx.QueryRow(ctx, sql, a...).Scan(dest...)
+	err := r.tx.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -179,24 +179,72 @@ func (st *statements) where() string {
 	return " AND (\n" + st.p.rule.Where + "\n)"
 }
 
-// update is the plain rule: one UPDATE … FROM that sets the tenant where
-// the source has one and it differs, so that a rerun changes nothing.
-func (st *statements) update(b bounds) (string, args) {
+// lockedTable is the session's temporary table of the rows a rule's batch
+// is about to update, locked, with their new tenant (see lock).
+const lockedTable = "pg_temp.tenantkit_settenant_locked"
+
+// createLocked (re)creates the locked table with the types of the rule's
+// target table.
+func (st *statements) createLocked() string {
+	return fmt.Sprintf(`DROP TABLE IF EXISTS %s;
+CREATE TEMP TABLE tenantkit_settenant_locked AS
+	SELECT %s.tableoid AS row_oid, %[2]s.ctid AS row_ctid, true AS had_tenant, %s AS new_tenant FROM %s WITH NO DATA`,
+		lockedTable, st.tbl, st.tc, st.p.obj.Ident())
+}
+
+// lock finds the rows the plain UPDATE would change, with the same
+// conditions, and locks them in key order (FOR NO KEY UPDATE, the lock the
+// UPDATE takes) into the locked table. A row an application changes in the
+// meantime is waited for and checked again at its newest version, as the
+// UPDATE does; once locked, it cannot change (nor move: its ctid stays)
+// until the transaction ends, so apply updates exactly these rows. Locking
+// in key order keeps runs from deadlocking with writers that also go in
+// key order.
+func (st *statements) lock(b bounds) (string, args) {
 	var a args
 	chain := st.chain(&a, false)
 	conds := append(st.joinOn(), fmt.Sprintf("%s IS DISTINCT FROM %s.%s", st.tc, st.src, st.tenant))
-	sql := fmt.Sprintf("UPDATE %s SET %s = %s.%s%s\nFROM (%s) AS %s\nWHERE %s%s%s",
-		st.p.obj.Ident(), sqlq.Ident(st.p.obj.TenantColumn), st.src, st.tenant, st.stamp(),
-		chain, st.src,
-		strings.Join(conds, " AND "), st.rangeCond(&a, b), st.where())
+	order := st.tbl + ".ctid"
+	if len(st.p.rowKey) > 0 {
+		cols := make([]string, len(st.p.rowKey))
+		for i, c := range st.p.rowKey {
+			cols[i] = st.tbl + "." + sqlq.Ident(c.Name)
+		}
+		order = strings.Join(cols, ", ")
+	}
+	sql := fmt.Sprintf(`INSERT INTO %[1]s
+SELECT %[2]s.tableoid, %[2]s.ctid, %[3]s IS NOT NULL, %[4]s.%[5]s
+FROM %[6]s JOIN (%[7]s) AS %[4]s ON true
+WHERE %[8]s%[9]s%[10]s
+ORDER BY %[11]s
+FOR NO KEY UPDATE OF %[2]s`,
+		lockedTable, st.tbl, st.tc, st.src, st.tenant, st.p.obj.Ident(), chain,
+		strings.Join(conds, " AND "), st.rangeCond(&a, b), st.where(), order)
 	return sql, a
 }
 
-// report is the rule with its report: one statement that classifies every
-// row the Where selects, updates those with a new tenant, records them in
-// the changed table, and returns the counts and a sample of the rows left
-// without a tenant. Counting and updating in one statement keeps the
-// numbers exact, whatever the condition does.
+// apply updates the locked rows, records them in the changed table when
+// log is set, and returns the rows updated and how many of them had
+// another tenant before.
+func (st *statements) apply(log bool) string {
+	logged := ""
+	if log {
+		logged = fmt.Sprintf(", tenantkit_logged AS (\n\tINSERT INTO %s (tbl, row_id) SELECT row_oid, row_ctid FROM tenantkit_updated\n)", changedTable)
+	}
+	return fmt.Sprintf(`WITH tenantkit_updated AS (
+	UPDATE %s SET %s = l.new_tenant%s FROM %s l
+	WHERE %s.tableoid = l.row_oid AND %[5]s.ctid = l.row_ctid
+	RETURNING %[5]s.tableoid AS row_oid, %[5]s.ctid AS row_ctid, l.had_tenant
+)%s
+SELECT count(*), count(*) FILTER (WHERE had_tenant) FROM tenantkit_updated`,
+		st.p.obj.Ident(), sqlq.Ident(st.p.obj.TenantColumn), st.stamp(), lockedTable, st.tbl, logged)
+}
+
+// report classifies every row the Where selects that the rule has not
+// updated (rows in the changed table are left out): unchanged, kept, left
+// without a tenant and why, or — when an application changed it since the
+// rule's rows were locked — one the rule would now update. It returns the
+// counts and a sample of the rows left without a tenant.
 func (st *statements) report(b bounds, sample int) (string, args) {
 	var a args
 	p := st.p
@@ -227,37 +275,27 @@ func (st *statements) report(b bounds, sample int) (string, args) {
 	}
 	limit := a.add(sample)
 	sql := fmt.Sprintf(`WITH tenantkit_rows AS MATERIALIZED (
-	SELECT %[1]s.tableoid AS row_oid, %[1]s.ctid AS row_ctid, %[2]s AS old_tenant, %[3]s.%[4]s AS new_tenant,
-		%[5]s AS reason, %[6]s AS shown, %[7]s AS sort
+	SELECT %[2]s AS old_tenant, %[3]s.%[4]s AS new_tenant, %[5]s AS reason, %[6]s AS shown, %[7]s AS sort
 	FROM %[8]s LEFT JOIN (%[9]s) AS %[3]s ON %[10]s
-	WHERE true%[11]s%[12]s
-), tenantkit_updated AS (
-	UPDATE %[8]s SET %[13]s = r.new_tenant%[19]s FROM tenantkit_rows r
-	WHERE %[1]s.tableoid = r.row_oid AND %[1]s.ctid = r.row_ctid
-	  AND r.new_tenant IS NOT NULL AND r.old_tenant IS DISTINCT FROM r.new_tenant
-	RETURNING %[1]s.tableoid, %[1]s.ctid
-), tenantkit_logged AS (
-	INSERT INTO %[14]s (tbl, row_id) SELECT * FROM tenantkit_updated
+	WHERE NOT EXISTS (SELECT FROM %[13]s c WHERE c.tbl = %[1]s.tableoid AND c.row_id = %[1]s.ctid)%[11]s%[12]s
 )
 SELECT count(*),
-	(SELECT count(*) FROM tenantkit_updated),
 	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS NOT DISTINCT FROM new_tenant),
-	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS NOT NULL AND old_tenant IS DISTINCT FROM new_tenant),
 	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NOT NULL),
+	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[14]s),
 	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[15]s),
 	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[16]s),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[17]s),
+	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS DISTINCT FROM new_tenant),
 	coalesce((SELECT json_agg(json_build_array(z.shown, z.reason) ORDER BY z.sort) FROM (
 		SELECT shown, reason, sort FROM tenantkit_rows WHERE new_tenant IS NULL AND old_tenant IS NULL
-		ORDER BY sort LIMIT %[18]s) z), '[]')::text
+		ORDER BY sort LIMIT %[17]s) z), '[]')::text
 FROM tenantkit_rows`,
 		st.tbl, st.tc, st.src, st.tenant,
 		reason, shown, sort,
 		p.obj.Ident(), chain, strings.Join(on, " AND "),
-		st.rangeCond(&a, b), st.where(),
-		sqlq.Ident(p.obj.TenantColumn), changedTable,
+		st.rangeCond(&a, b), st.where(), changedTable,
 		sqlq.Lit(reasonNullReference), sqlq.Lit(reasonDanglingReference), sqlq.Lit(reasonUntenantedReference),
-		limit, st.stamp())
+		limit)
 	return sql, a
 }
 

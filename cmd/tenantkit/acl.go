@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -74,8 +75,14 @@ reports a tenant created since that rights would reach).`,
 					if err != nil {
 						return err
 					}
-					// The plan is computed and run under the run lock, in one transaction.
-					tx, err := pool.Begin(ctx)
+					// The plan is computed and run under the run lock, in one
+					// transaction of the session holding it.
+					conn, release, err := runlock.Session(ctx, pool)
+					if err != nil {
+						return exit.Failure(err)
+					}
+					defer release()
+					tx, err := conn.Begin(ctx)
 					if err != nil {
 						return exit.Failure(err)
 					}

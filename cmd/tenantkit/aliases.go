@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/aliases"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/runlock"
 )
 
 func aliasesCommand() *cli.Command {
@@ -84,6 +85,7 @@ Examples:
 						return err
 					}
 					defer l.Release()
+					c.Context = runlock.With(c.Context, l)
 				}
 				opts := aliases.Options{
 					Schema:            e.SchemaOptions(),

@@ -7,6 +7,7 @@ import (
 	"github.com/tenantkit/tenantkit/buildtenant"
 	"github.com/tenantkit/tenantkit/fixtures"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -63,6 +64,7 @@ Examples:
 						return err
 					}
 					defer l.Release()
+					e.c.Context = runlock.With(e.c.Context, l)
 				}
 				opts.Quiet = e.Quiet()
 				return runBuildtenant(e, pool, s, cfg, opts)
@@ -72,7 +74,12 @@ Examples:
 }
 
 func runBuildtenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *buildtenant.Config, opts buildtenant.Options) error {
-	res, runErr := buildtenant.Run(e.c.Context, pool, s, cfg, opts)
+	conn, release, err := runlock.Session(e.c.Context, pool) // the session holding the run lock
+	if err != nil {
+		return exit.Failure(err)
+	}
+	defer release()
+	res, runErr := buildtenant.Run(e.c.Context, conn, s, cfg, opts)
 	if res == nil {
 		return runErr
 	}

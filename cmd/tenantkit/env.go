@@ -153,6 +153,7 @@ func writeAction(fn func(e *env, pool *pgxpool.Pool, s *schema.Schema) error) cl
 			return err
 		}
 		defer l.Release()
+		e.c.Context = runlock.With(e.c.Context, l) // the work runs in the session holding the lock
 		return fn(e, pool, s)
 	})
 }

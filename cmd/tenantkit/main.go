@@ -63,7 +63,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var sig signalError
 	if errors.As(context.Cause(ctx), &sig) {
-		fmt.Fprintf(stderr, "tenantkit: interrupted by %s: the running statement was cancelled and the transaction rolled back; nothing was changed\n", sig)
+		var ce *exit.CommittedError
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "tenantkit: interrupted by %s: the running statement was cancelled and its transaction rolled back; %s\n", sig, ce.What)
+		} else {
+			fmt.Fprintf(stderr, "tenantkit: interrupted by %s: the running statement was cancelled and the transaction rolled back; nothing was changed\n", sig)
+		}
 		return signalCode(sig.sig)
 	}
 	err = classify(err)
@@ -157,6 +162,10 @@ func classify(err error) error {
 		return exit.Usage(err)
 	}
 	if lost(err) {
+		var ce *exit.CommittedError
+		if errors.As(err, &ce) {
+			return exit.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction; %s", ce.Err, ce.What))
+		}
 		return exit.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction, so nothing was changed", err))
 	}
 	return err

@@ -37,6 +37,9 @@ without a tenant and why (null reference, referenced row has no tenant,
 dangling reference) with a sample of their keys, and references the new
 tenants break. -c previews the same report and changes nothing.
 
+With --commit-each-rule, a run that stops (interrupt, failure) says on stdout,
+in --json and on stderr which rules and batches it committed.
+
 Examples:
    tenantkit settenant --schema fixtures/schema.xml -f fixtures/settenant.xml -r
    tenantkit settenant -f settenant.xml -c --sample 50
@@ -75,7 +78,16 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 		CommitEachRule: e.c.Bool("commit-each-rule"),
 		Quiet:          e.Quiet(),
 	})
+	if err != nil && res == nil {
+		return err
+	}
+	// A stopped --commit-each-rule run says on stdout what it committed.
 	if err != nil {
+		if e.JSON() {
+			_ = e.PrintJSON(res)
+		} else {
+			_ = res.WriteText(e.Stdout)
+		}
 		return err
 	}
 	switch {

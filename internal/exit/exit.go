@@ -69,3 +69,22 @@ func Code(err error) int {
 	}
 	return Failed
 }
+
+// CommittedError is an error of a run that committed part of its work
+// before it stopped (settenant --commit-each-rule): What says what was
+// committed, so that no message claims that nothing was changed.
+type CommittedError struct {
+	Err  error
+	What string
+}
+
+func (e *CommittedError) Error() string { return e.Err.Error() + "; " + e.What }
+func (e *CommittedError) Unwrap() error { return e.Err }
+
+// Committed wraps err with what the run committed before it.
+func Committed(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	return &CommittedError{Err: err, What: what}
+}
