@@ -11,13 +11,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/samber/lo"
+
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // Querier is a pool, connection or transaction.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+type Querier = sqlq.Querier
 
 // roleComment marks roles tenantkit's acl manages. Role comments are
 // cluster-wide, so every database recognizes them.

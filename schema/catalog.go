@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // Querier is what the catalog reader needs: a pool, a connection or a transaction.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+type Querier = sqlq.Querier
 
 const tablesSQL = `
 SELECT c.oid, c.relname

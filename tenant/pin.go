@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -181,10 +181,7 @@ func CheckPins(ctx context.Context, q Querier, resolved map[string]string) error
 
 // Execer runs statements: a transaction (or a pool or connection, though
 // SavePins belongs in the transaction of the run whose names it pins).
-type Execer interface {
-	Querier
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
+type Execer = sqlq.Execer
 
 // SavePins pins each name of resolved to its key, recording by ("aliases",
 // "acl apply") as the run that pinned it, in one statement; the table is

@@ -8,14 +8,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
 // TxStarter begins transactions: a pool, a connection, or a transaction
 // (where Begin makes a savepoint).
-type TxStarter interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
+type TxStarter = sqlq.Beginner
 
 // ErrUnsupported is returned for a request the tenant table cannot hold,
 // such as a parent on a table without a parent column.

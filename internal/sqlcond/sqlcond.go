@@ -10,8 +10,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // Check makes sure a Where condition stays a single, parameter-free
@@ -221,6 +222,4 @@ func Probe(ctx context.Context, db Beginner, table, cond string) (*pgconn.PgErro
 
 // Beginner opens a transaction, or a savepoint of one: a connection, a
 // pool or a pgx.Tx.
-type Beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
+type Beginner = sqlq.Beginner
