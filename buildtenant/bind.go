@@ -204,15 +204,10 @@ const (
 // the offending element. Each check runs in a savepoint of tx.
 func checkWithServer(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, objs []*boundObject) error {
 	explain := func(sql string) error {
-		sp, err := tx.Begin(ctx)
-		if err != nil {
+		return pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+			_, err := sp.Exec(ctx, sql)
 			return err
-		}
-		if _, err := sp.Exec(ctx, sql); err != nil {
-			_ = sp.Rollback(ctx)
-			return err
-		}
-		return sp.Commit(ctx)
+		})
 	}
 	for _, b := range objs {
 		oi := b.obj.Ident()

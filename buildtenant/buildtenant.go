@@ -175,14 +175,15 @@ func tuneSession(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SET LOCAL standard_conforming_strings = on; SET LOCAL jit = off"); err != nil {
 		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
-	sp, err := tx.Begin(ctx)
-	if err != nil {
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		_, err := sp.Exec(ctx, "SET LOCAL temp_buffers = '256MB'")
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if err != nil && !errors.As(err, &pgErr) {
 		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
-	if _, err := sp.Exec(ctx, "SET LOCAL temp_buffers = '256MB'"); err != nil {
-		return sp.Rollback(ctx)
-	}
-	return sp.Commit(ctx)
+	return nil // refused (temporary tables already used): the default stays
 }
 
 // runner carries one run's transaction and results.
@@ -265,16 +266,13 @@ func refusedByTenantTable(b *boundObject, err error) error {
 // cast that does not hold for every row), which is the configuration's
 // fault, reported at the <Where> (exit 2).
 func (r *runner) fillWorkTable(ctx context.Context, b *boundObject, w *workTable) (pgconn.CommandTag, error) {
-	sp, err := r.tx.Begin(ctx)
-	if err != nil {
-		return pgconn.CommandTag{}, r.fail(b, "selecting the rows", err)
-	}
-	tag, err := sp.Exec(ctx, w.fillSQL())
+	var tag pgconn.CommandTag
+	err := pgx.BeginFunc(ctx, r.tx, func(sp pgx.Tx) (err error) {
+		tag, err = sp.Exec(ctx, w.fillSQL())
+		return err
+	})
 	if err == nil {
-		return tag, sp.Commit(ctx)
-	}
-	if rerr := sp.Rollback(ctx); rerr != nil {
-		return tag, r.fail(b, "selecting the rows", rerr)
+		return tag, nil
 	}
 	if b.rule.Where != "" && sqlcond.DataFailure(err) != nil {
 		if pe, perr := sqlcond.Probe(ctx, r.tx, b.obj.Ident(), b.rule.Where); perr == nil && pe != nil {

@@ -217,28 +217,24 @@ func (r *runner) analyzeFor(ctx context.Context, p *plan) error {
 func (r *runner) validate(ctx context.Context, p *plan) error {
 	prepare := func(st statements) error {
 		// A savepoint keeps a failed prepare from aborting the transaction.
-		sp, err := r.tx.Begin(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := sp.Exec(ctx, st.createLocked()); err != nil {
-			_ = sp.Rollback(ctx)
-			return err
-		}
-		sqls := []string{}
-		sql, _ := st.lock(bounds{})
-		sqls = append(sqls, sql)
-		if r.opts.Report {
-			sql, _ = st.report(bounds{}, 0)
-			sqls = append(sqls, sql)
-		}
-		for _, sql := range sqls {
-			if _, err := sp.Conn().PgConn().Prepare(ctx, "", sql, nil); err != nil {
-				_ = sp.Rollback(ctx)
+		return pgx.BeginFunc(ctx, r.tx, func(sp pgx.Tx) error {
+			if _, err := sp.Exec(ctx, st.createLocked()); err != nil {
 				return err
 			}
-		}
-		return sp.Commit(ctx)
+			sqls := []string{}
+			sql, _ := st.lock(bounds{})
+			sqls = append(sqls, sql)
+			if r.opts.Report {
+				sql, _ = st.report(bounds{}, 0)
+				sqls = append(sqls, sql)
+			}
+			for _, sql := range sqls {
+				if _, err := sp.Conn().PgConn().Prepare(ctx, "", sql, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	err := prepare(p.stmt)
 	if err == nil {
