@@ -3,9 +3,12 @@ package schema
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/tenantkit/tenantkit/internal/sqlq"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Querier is what the catalog reader needs: a pool, a connection or a transaction.
@@ -58,65 +61,54 @@ type catalog struct {
 // readCatalog loads the tables of one PostgreSQL schema.
 func readCatalog(ctx context.Context, q Querier, dbSchema string) (*catalog, error) {
 	cat := &catalog{schema: dbSchema, byOID: map[uint32]*Object{}}
+	// pgx.ForEachRow closes the rows on every path, errors included.
 	rows, err := q.Query(ctx, tablesSQL, dbSchema)
 	if err != nil {
 		return nil, fmt.Errorf("reading tables of schema %q: %w", dbSchema, err)
 	}
-	for rows.Next() {
-		var oid uint32
-		var name string
-		if err := rows.Scan(&oid, &name); err != nil {
-			return nil, err
-		}
+	var oid uint32
+	var name string
+	if _, err := pgx.ForEachRow(rows, []any{&oid, &name}, func() error {
 		cat.byOID[oid] = &Object{Name: name, Schema: dbSchema, Table: name, Tenancy: None}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("reading tables: %w", err)
 	}
 
-	rows, err = q.Query(ctx, columnsSQL, dbSchema)
-	if err != nil {
+	if rows, err = q.Query(ctx, columnsSQL, dbSchema); err != nil {
 		return nil, fmt.Errorf("reading columns: %w", err)
 	}
-	for rows.Next() {
-		var oid uint32
-		var c Column
-		if err := rows.Scan(&oid, &c.Name, &c.Type, &c.TypeOID, &c.NotNull, &c.Default, &c.Identity, &c.Generated); err != nil {
-			return nil, err
-		}
+	var c Column
+	if _, err := pgx.ForEachRow(rows, []any{&oid, &c.Name, &c.Type, &c.TypeOID, &c.NotNull, &c.Default, &c.Identity, &c.Generated}, func() error {
 		if o := cat.byOID[oid]; o != nil {
 			o.Columns = append(o.Columns, c)
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("reading columns: %w", err)
 	}
 
-	rows, err = q.Query(ctx, constraintsSQL, dbSchema)
-	if err != nil {
+	if rows, err = q.Query(ctx, constraintsSQL, dbSchema); err != nil {
 		return nil, fmt.Errorf("reading constraints: %w", err)
 	}
-	for rows.Next() {
-		var oid, target uint32
-		var kind, name string
-		var cols, targetCols []string
-		if err := rows.Scan(&oid, &kind, &name, &cols, &target, &targetCols); err != nil {
-			return nil, err
-		}
+	var target uint32
+	var kind string
+	var cols, targetCols []string
+	if _, err := pgx.ForEachRow(rows, []any{&oid, &kind, &name, &cols, &target, &targetCols}, func() error {
 		o := cat.byOID[oid]
 		if o == nil {
-			continue
+			return nil
 		}
 		switch kind {
 		case "p":
-			o.PrimaryKey = cols
+			o.PrimaryKey = slices.Clone(cols)
 		case "u":
-			o.Uniques = append(o.Uniques, cols)
+			o.Uniques = append(o.Uniques, slices.Clone(cols))
 		case "f":
-			cat.fks = append(cat.fks, catalogFK{name: name, from: oid, cols: cols, to: target, targetCols: targetCols})
+			cat.fks = append(cat.fks, catalogFK{name: name, from: oid, cols: slices.Clone(cols), to: target, targetCols: slices.Clone(targetCols)})
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("reading constraints: %w", err)
 	}
 	return cat, nil
