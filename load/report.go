@@ -135,7 +135,7 @@ func (l *loader) pos(f, line, c int32) datafile.Pos {
 }
 
 func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
-	rows, err := l.tx.Query(ctx, "SELECT grp, _f, _l, _c, col, val, reason FROM tk_rej ORDER BY _f, _l, _c, _n, reason")
+	rows, err := l.tx.Query(ctx, "SELECT grp, _f, _l, _c, col, val, reason, kind FROM tk_rej ORDER BY _f, _l, _c, _n, reason")
 	if err != nil {
 		return exit.Failure(err)
 	}
@@ -145,7 +145,7 @@ func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
 		var f, line, c int32
 		var column *string
 		var r Reject
-		if err := rows.Scan(&id, &f, &line, &c, &column, &r.Value, &r.Reason); err != nil {
+		if err := rows.Scan(&id, &f, &line, &c, &column, &r.Value, &r.Reason, &r.Kind); err != nil {
 			return exit.Failure(err)
 		}
 		r.Pos, r.Table = l.pos(f, line, c), byID[id].obj.Table

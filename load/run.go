@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,29 @@ type loader struct {
 	// rejectsTmp is the rejects file written under a temporary name in its
 	// directory, renamed to RejectsFile once the load commits.
 	rejectsTmp string
+	// badMu guards sum.BadSections, which the reader and the copier add to.
+	badMu sync.Mutex
+}
+
+// addBad records a section skipped with Options.SkipBadSections.
+func (l *loader) addBad(b BadSection) {
+	l.badMu.Lock()
+	defer l.badMu.Unlock()
+	l.sum.BadSections = append(l.sum.BadSections, b)
+}
+
+// sortBad puts the skipped sections in file order.
+func (l *loader) sortBad() {
+	file := func(b BadSection) int { return slices.Index(l.opts.Files, b.Pos.File) }
+	slices.SortStableFunc(l.sum.BadSections, func(a, b BadSection) int {
+		if d := file(a) - file(b); d != 0 {
+			return d
+		}
+		if d := a.Pos.Line - b.Pos.Line; d != 0 {
+			return d
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
 }
 
 // Run loads the files of opts into the database described by s, in one
@@ -52,6 +76,9 @@ type loader struct {
 func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options) (*Summary, error) {
 	if len(opts.Files) == 0 {
 		return nil, exit.Usagef("userload: no data file (use -f FILE)")
+	}
+	if opts.SkipBadSections && !opts.Check {
+		return nil, exit.Usagef("userload: skipping bad sections is for check runs only")
 	}
 	for _, f := range opts.Files {
 		if f == "-" {
@@ -141,8 +168,10 @@ func (l *loader) run(ctx context.Context) error {
 	if err := l.applyAll(ctx); err != nil {
 		return err
 	}
-	if err := l.advanceSequences(ctx); err != nil {
-		return err
+	if !l.opts.Check { // setval is not rolled back: a check leaves sequences alone
+		if err := l.advanceSequences(ctx); err != nil {
+			return err
+		}
 	}
 	return l.report(ctx)
 }
@@ -172,8 +201,12 @@ func (l *loader) readAll(ctx context.Context) error {
 	g.Go(func() error { return sr.run(gctx, ch) })
 	// On an error, errgroup cancels gctx, which stops the reader.
 	g.Go(func() error { return l.copyAll(gctx, &batchStream{ch: ch}) })
+	if l.opts.SkipBadSections {
+		sr.onBad = l.addBad
+	}
 	err := g.Wait()
 	l.next = sr.records
+	l.sortBad()
 	return err
 }
 
@@ -193,6 +226,15 @@ func (l *loader) copyAll(ctx context.Context, stream *batchStream) error {
 
 func (l *loader) copySection(ctx context.Context, stream *batchStream, sec *section) error {
 	g, err := l.groupFor(ctx, sec)
+	var bad *badSectionError
+	if l.opts.SkipBadSections && errors.As(err, &bad) {
+		l.addBad(bad.BadSection)
+		for { // skip the section
+			if _, more := stream.nextOf(sec); !more {
+				return nil
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -376,6 +418,9 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 		return g, nil
 	}
 	where := fmt.Sprintf("%s:%d", sec.first.File, sec.first.Line)
+	bad := func(problem string, err error) error {
+		return exit.Usage(&badSectionError{BadSection{Pos: sec.first, Table: sec.table.Name, Problem: problem, Message: err.Error()}})
+	}
 	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, counts: l.sum.table(sec.obj.Table)}
 	g.setStamp(l.tenant)
 	if k := l.newKeyColumn(g); k >= 0 { // labels: every record is inserted with a fresh key
@@ -383,18 +428,18 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 	} else {
 		key, unique, err := chooseKey(sec.obj, sec.cols, l.opts.Key, where)
 		if err != nil {
-			return nil, err
+			return nil, bad(KeyProblem, err)
 		}
 		g.key, g.keyUnique = key, unique
 	}
 	if g.key == nil && (l.opts.Mode == UpdateOnly || l.opts.Mode == Delete) {
-		return nil, exit.Usagef("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
-			where, sec.obj.Table, l.opts.Mode)
+		return nil, bad(KeyProblem, fmt.Errorf("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
+			where, sec.obj.Table, l.opts.Mode))
 	}
 	if n := len(g.cols); n+auxColumns > maxTableColumns {
-		return nil, exit.Usagef("%s: table %q: %d columns to load, but userload stages each record with %d columns of its own in a table, "+
+		return nil, bad(TooManyColumns, fmt.Errorf("%s: table %q: %d columns to load, but userload stages each record with %d columns of its own in a table, "+
 			"and PostgreSQL allows %d columns a table: load at most %d columns at once (split the columns over two sections that both hold the match key)",
-			where, sec.obj.Table, n, auxColumns, maxTableColumns, maxTableColumns-auxColumns)
+			where, sec.obj.Table, n, auxColumns, maxTableColumns, maxTableColumns-auxColumns))
 	}
 	l.groups = append(l.groups, g)
 	l.bySig[sigOf(sec)] = g
