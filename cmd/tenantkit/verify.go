@@ -46,8 +46,8 @@ offending rows (tenants by name). Exits 1 when anything is found.
 With -f, checks data files instead, as userload -c would load them (for
 -t TENANT): the same reading, staging and checks, in a transaction that is
 rolled back, each reject a finding: unknown-table, unknown-column,
-duplicate-column, generated-column, missing-key (userload refuses such files:
-exit 2, after the report), bad-value, null-value, missing-tenant,
+duplicate-column, generated-column, missing-key, too-many-columns (userload
+refuses such files: exit 2, after the report), bad-value, null-value, missing-tenant,
 duplicate-key, key-match, dangling-reference, reference-rule, refused (by a
 constraint or trigger), rejected (exit 1).
 
