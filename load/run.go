@@ -188,6 +188,9 @@ func (l *loader) readAll(ctx context.Context) error {
 	l.prog = progress.New("userload", progress.Options{Quiet: l.opts.Quiet, Total: total, Unit: "bytes", Bytes: true})
 	defer l.prog.Finish()
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, onRows: l.prog.AddRows, stdinCopy: l.stdinCopy}
+	if l.opts.SkipBadSections {
+		sr.onBad = l.addBad
+	}
 	if user := sr.opts.OnLenientQuote; sr.opts.LenientQuotes {
 		sr.opts.OnLenientQuote = func(p datafile.Pos) {
 			l.sum.LenientQuotes++ // the reader runs in one goroutine; read after Wait
@@ -201,9 +204,6 @@ func (l *loader) readAll(ctx context.Context) error {
 	g.Go(func() error { return sr.run(gctx, ch) })
 	// On an error, errgroup cancels gctx, which stops the reader.
 	g.Go(func() error { return l.copyAll(gctx, &batchStream{ch: ch}) })
-	if l.opts.SkipBadSections {
-		sr.onBad = l.addBad
-	}
 	err := g.Wait()
 	l.next = sr.records
 	l.sortBad()
