@@ -230,7 +230,7 @@ func TestOwnFunctionsPinSearchPath(t *testing.T) {
 			t.Errorf("%s: %s without its schema (tenantkit.%s) in %q", l.pos, m[2], m[2], l.value)
 		}
 	}
-	if functions < 5 {
+	if functions < 4 { // load's cast error and acl's three (verify -f's own went with issue 20)
 		t.Errorf("found only %d CREATE FUNCTION statements: the scan is broken", functions)
 	}
 }

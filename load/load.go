@@ -95,6 +95,12 @@ type Options struct {
 	// except the records rejected only because a record they reference
 	// was: those come last, in one Reject whose Dependents counts them.
 	OnReject func(Reject)
+	// SkipBadSections (only with Check) goes on past the sections the run
+	// cannot load — an unknown table or column, a generated or repeated
+	// column, a match key missing from the section's columns — instead of
+	// stopping at the first with exit 2: their records are skipped, the
+	// rest is checked, and Summary.BadSections lists them all (verify -f).
+	SkipBadSections bool
 }
 
 // Reject is a record that cannot be applied.
@@ -109,6 +115,8 @@ type Reject struct {
 	// holds the first few of them.
 	Dependents int64    `json:"dependents,omitempty"`
 	First      []Reject `json:"first,omitempty"`
+	// Kind is the reason's kind, as counted in Summary.RejectsByReason.
+	Kind string `json:"kind,omitempty"`
 }
 
 // shownDependents is how many dependent records the summing-up Reject names.
@@ -184,7 +192,39 @@ type Summary struct {
 	// LenientQuotes counts the CSV fields read with a bare double quote
 	// (File.LenientQuotes).
 	LenientQuotes int64 `json:"lenient_quotes,omitempty"`
+	// BadSections are the sections skipped with Options.SkipBadSections,
+	// in file order.
+	BadSections []BadSection `json:"bad_sections,omitempty"`
 }
+
+// BadSection is a section a run cannot load; userload stops at the first
+// with exit 2 (see Options.SkipBadSections).
+type BadSection struct {
+	Pos     datafile.Pos `json:"pos"`
+	Table   string       `json:"table"`
+	Column  string       `json:"column,omitempty"`
+	Problem string       `json:"problem"`
+	// Message is the error userload stops with: FILE:LINE:COL: message.
+	Message string `json:"message"`
+}
+
+// The problems of a BadSection.
+const (
+	UnknownTable    = "unknown table"
+	UnknownColumn   = "unknown column"
+	GeneratedColumn = "generated column"
+	RepeatedColumn  = "repeated column"
+	// KeyProblem: the match key is not among the section's columns (or
+	// --key names no column), or a mode that needs a key has none.
+	KeyProblem = "match key"
+	// TooManyColumns: the section has more columns than staging can hold.
+	TooManyColumns = "too many columns"
+)
+
+// badSectionError is the exit-2 error of a BadSection.
+type badSectionError struct{ BadSection }
+
+func (e *badSectionError) Error() string { return e.Message }
 
 // TenantRef names the tenant of -t.
 type TenantRef struct {

@@ -53,6 +53,9 @@ type sectionReader struct {
 	// stdinCopy receives what is read from standard input, so that its
 	// sections can be read again; nil when no file is "-".
 	stdinCopy *os.File
+	// onBad, when set, receives the sections that cannot be loaded, which
+	// are then skipped (Options.SkipBadSections); nil stops at the first.
+	onBad func(BadSection)
 }
 
 // run reads all files into out and closes it.
@@ -107,8 +110,15 @@ func (sr *sectionReader) readFile(ctx context.Context, fileIdx int, path string,
 			curT, ordinal = t, ordinal+1
 			cur = nil
 			if only < 0 || ordinal == only {
-				if cur, err = sr.resolve(fileIdx, ordinal, t, r.Pos()); err != nil {
-					return err
+				var bad []BadSection
+				if cur, bad = sr.resolve(fileIdx, ordinal, t, r.Pos()); len(bad) > 0 {
+					if sr.onBad == nil {
+						return exit.Usage(&badSectionError{bad[0]})
+					}
+					for _, b := range bad {
+						sr.onBad(b)
+					}
+					cur = nil // skipped
 				}
 			}
 			b = batch{sec: cur}
@@ -188,32 +198,38 @@ func (sr *sectionReader) openStdin(first bool, opts datafile.Options) (datafile.
 }
 
 // resolve finds the object and columns of a section: an unknown table or
-// column, or a generated column, is bad input.
-func (sr *sectionReader) resolve(fileIdx, ordinal int, t *datafile.Table, pos datafile.Pos) (*section, error) {
+// column, or a generated or repeated column, is bad input. It returns
+// every problem of the section.
+func (sr *sectionReader) resolve(fileIdx, ordinal int, t *datafile.Table, pos datafile.Pos) (*section, []BadSection) {
 	if t.Pos.Line > 0 {
 		pos = t.Pos // the header names the table and its columns
 	}
 	where := fmt.Sprintf("%s:%d:%d", pos.File, pos.Line, pos.Col)
+	bad := func(problem, column, format string, args ...any) BadSection {
+		return BadSection{Pos: pos, Table: t.Name, Column: column, Problem: problem, Message: where + ": " + fmt.Sprintf(format, args...)}
+	}
 	obj := sr.schema.Object(t.Name)
 	if obj == nil {
-		return nil, exit.Usagef("%s: unknown table %q (not in schema %q)", where, t.Name, sr.schema.DBSchema)
+		return nil, []BadSection{bad(UnknownTable, "", "unknown table %q (not in schema %q)", t.Name, sr.schema.DBSchema)}
 	}
 	sec := &section{file: fileIdx, ordinal: ordinal, table: t, obj: obj, first: pos}
+	var problems []BadSection
 	seen := map[string]bool{}
 	for _, name := range t.Columns {
 		c := obj.Column(name)
 		switch {
 		case c == nil:
-			return nil, exit.Usagef("%s: table %q has no column %q", where, obj.Table, name)
+			problems = append(problems, bad(UnknownColumn, name, "table %q has no column %q", obj.Table, name))
 		case c.Generated:
-			return nil, exit.Usagef("%s: column %q of table %q is generated and cannot be loaded", where, name, obj.Table)
+			problems = append(problems, bad(GeneratedColumn, name, "column %q of table %q is generated and cannot be loaded", name, obj.Table))
 		case seen[name]:
-			return nil, exit.Usagef("%s: column %q appears twice in the header of table %q", where, name, obj.Table)
+			problems = append(problems, bad(RepeatedColumn, name, "column %q appears twice in the header of table %q", name, obj.Table))
+		default:
+			sec.cols = append(sec.cols, c)
 		}
 		seen[name] = true
-		sec.cols = append(sec.cols, c)
 	}
-	return sec, nil
+	return sec, problems
 }
 
 type countingReader struct {

@@ -159,15 +159,14 @@ func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
 		var n int64
 		var column *string
 		var r Reject
-		var kind string
-		if err := rows.Scan(&id, &f, &line, &c, &n, &column, &r.Value, &r.Reason, &kind); err != nil {
+		if err := rows.Scan(&id, &f, &line, &c, &n, &column, &r.Value, &r.Reason, &r.Kind); err != nil {
 			return exit.Failure(err)
 		}
 		r.Pos, r.Table = l.pos(f, line, c), byID[id].obj.Table
 		if column != nil {
 			r.Column = *column
 		}
-		if kind == dependentKind { // summed up below, once for all
+		if r.Kind == dependentKind { // summed up below, once for all
 			if n != lastDependent {
 				lastDependent = n
 				sum.Dependents++

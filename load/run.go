@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,29 @@ type loader struct {
 	// applying says what the change statements of the moment do, for
 	// their failures.
 	applying string
+	// badMu guards sum.BadSections, which the reader and the copier add to.
+	badMu sync.Mutex
+}
+
+// addBad records a section skipped with Options.SkipBadSections.
+func (l *loader) addBad(b BadSection) {
+	l.badMu.Lock()
+	defer l.badMu.Unlock()
+	l.sum.BadSections = append(l.sum.BadSections, b)
+}
+
+// sortBad puts the skipped sections in file order.
+func (l *loader) sortBad() {
+	file := func(b BadSection) int { return slices.Index(l.opts.Files, b.Pos.File) }
+	slices.SortStableFunc(l.sum.BadSections, func(a, b BadSection) int {
+		if d := file(a) - file(b); d != 0 {
+			return d
+		}
+		if d := a.Pos.Line - b.Pos.Line; d != 0 {
+			return d
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
 }
 
 // Run loads the files of opts into the database described by s, in one
@@ -58,6 +82,9 @@ type loader struct {
 func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options) (*Summary, error) {
 	if len(opts.Files) == 0 {
 		return nil, exit.Usagef("userload: no data file (use -f FILE)")
+	}
+	if opts.SkipBadSections && !opts.Check {
+		return nil, exit.Usagef("userload: skipping bad sections is for check runs only")
 	}
 	for _, f := range opts.Files {
 		if f == "-" {
@@ -159,8 +186,10 @@ func (l *loader) run(ctx context.Context) error {
 	if err := l.applyAll(ctx); err != nil {
 		return err
 	}
-	if err := l.advanceSequences(ctx); err != nil {
-		return err
+	if !l.opts.Check { // setval is not rolled back: a check leaves sequences alone
+		if err := l.advanceSequences(ctx); err != nil {
+			return err
+		}
 	}
 	return l.report(ctx)
 }
@@ -177,6 +206,9 @@ func (l *loader) readAll(ctx context.Context) error {
 	l.prog = progress.New("userload", progress.Options{Quiet: l.opts.Quiet, Total: total, Unit: "bytes", Bytes: true})
 	defer l.prog.Finish()
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, onRows: l.prog.AddRows, stdinCopy: l.stdinCopy}
+	if l.opts.SkipBadSections {
+		sr.onBad = l.addBad
+	}
 	if user := sr.opts.OnLenientQuote; sr.opts.LenientQuotes {
 		sr.opts.OnLenientQuote = func(p datafile.Pos) {
 			l.sum.LenientQuotes++ // the reader runs in one goroutine; read after Wait
@@ -192,6 +224,7 @@ func (l *loader) readAll(ctx context.Context) error {
 	g.Go(func() error { return l.copyAll(gctx, &batchStream{ch: ch}) })
 	err := g.Wait()
 	l.next = sr.records
+	l.sortBad()
 	return err
 }
 
@@ -211,6 +244,15 @@ func (l *loader) copyAll(ctx context.Context, stream *batchStream) error {
 
 func (l *loader) copySection(ctx context.Context, stream *batchStream, sec *section) error {
 	g, err := l.groupFor(ctx, sec)
+	var bad *badSectionError
+	if l.opts.SkipBadSections && errors.As(err, &bad) {
+		l.addBad(bad.BadSection)
+		for { // skip the section
+			if _, more := stream.nextOf(sec); !more {
+				return nil
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -396,6 +438,9 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 		return g, nil
 	}
 	where := fmt.Sprintf("%s:%d", sec.first.File, sec.first.Line)
+	bad := func(problem string, err error) error {
+		return exit.Usage(&badSectionError{BadSection{Pos: sec.first, Table: sec.table.Name, Problem: problem, Message: err.Error()}})
+	}
 	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, counts: l.sum.table(sec.obj.Table)}
 	g.setStamp(l.tenant)
 	if k := l.newKeyColumn(g); k >= 0 { // labels: every record is inserted with a fresh key
@@ -403,7 +448,7 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 	} else {
 		key, unique, err := chooseKey(sec.obj, sec.cols, l.opts.Key, where)
 		if err != nil {
-			return nil, err
+			return nil, bad(KeyProblem, err)
 		}
 		g.key, g.keyUnique = key, unique
 	}
@@ -412,13 +457,13 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 			where, sec.obj.Table, strings.Join(kept, ", "))
 	}
 	if g.key == nil && (l.opts.Mode == UpdateOnly || l.opts.Mode == Delete) {
-		return nil, exit.Usagef("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
-			where, sec.obj.Table, l.opts.Mode)
+		return nil, bad(KeyProblem, fmt.Errorf("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
+			where, sec.obj.Table, l.opts.Mode))
 	}
 	if n := len(g.cols); n+auxColumns > maxTableColumns {
-		return nil, exit.Usagef("%s: table %q: %d columns to load, but userload stages each record with %d columns of its own in a table, "+
+		return nil, bad(TooManyColumns, fmt.Errorf("%s: table %q: %d columns to load, but userload stages each record with %d columns of its own in a table, "+
 			"and PostgreSQL allows %d columns a table: load at most %d columns at once (split the columns over two sections that both hold the match key)",
-			where, sec.obj.Table, n, auxColumns, maxTableColumns, maxTableColumns-auxColumns)
+			where, sec.obj.Table, n, auxColumns, maxTableColumns, maxTableColumns-auxColumns))
 	}
 	l.groups = append(l.groups, g)
 	l.bySig[sigOf(sec)] = g

@@ -32,7 +32,7 @@ func TestTenantFlagRefusesTenantLists(t *testing.T) {
 	wantRows(t, db, "SELECT count(*) FROM shippers", "0")
 	// verify -f FILE -t takes one tenant too.
 	res := testkit.Run(t, db, "verify", "--schema", overlay, "-f", f, "-t", "group:US regions")
-	if want := `tenantkit: -t "group:US regions" is a tenant list (2 tenants): -t takes one tenant, by name or key` + "\n"; res.Code != 2 || res.Stderr != want {
+	if want := `tenantkit: userload: -t "group:US regions" is a tenant list (2 tenants): -t takes one tenant, by name or key` + "\n"; res.Code != 2 || res.Stderr != want {
 		t.Errorf("verify -t a list: exit %d, stderr %q, want 2 and %q", res.Code, res.Stderr, want)
 	}
 	userload(t, db, 0, "--schema", overlay, "-t", "Acme", "-f", f)

@@ -1,7 +1,8 @@
 // Package verify proves that nothing leaks across tenants: it checks a
 // database against its object schema with one set-based query per check
-// (and per object or SREL), and checks data files against the schema
-// without loading them.
+// (and per object or SREL), and checks data files by running userload's
+// load on them (load.Run with Check) in a transaction that is rolled back,
+// each reject a finding (see Files).
 //
 // The checks on the database:
 //

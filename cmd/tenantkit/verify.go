@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -10,7 +9,6 @@ import (
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
-	"github.com/tenantkit/tenantkit/tenant"
 	"github.com/tenantkit/tenantkit/verify"
 )
 
@@ -45,10 +43,13 @@ connections sharing one snapshot.
 Prints the count per check, then per object and SREL with sample keys of the
 offending rows (tenants by name). Exits 1 when anything is found.
 
-With -f, checks data files against the schema instead, without loading them:
-tables and columns exist, values parse as the column types, match-key columns
-are present, no NULL in NOT NULL columns; with -t TENANT also that the
-references to existing rows satisfy the reference rule for that tenant.
+With -f, checks data files instead, as userload -c would load them (for
+-t TENANT): the same reading, staging and checks, in a transaction that is
+rolled back, each reject a finding: unknown-table, unknown-column,
+duplicate-column, generated-column, missing-key, too-many-columns (userload
+refuses such files: exit 2, after the report), bad-value, null-value, missing-tenant,
+duplicate-key, key-match, dangling-reference, reference-rule, refused (by a
+constraint or trigger), rejected (exit 1).
 
 Examples:
    tenantkit verify --schema fixtures/schema.xml
@@ -129,29 +130,17 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) e
 		read.Null = &v
 	}
 	lenient := applyCSVReadFlags(e.c, &read)
-	// Unreadable files and bad reading options are bad input: find them
-	// before anything runs.
-	for _, f := range files {
-		if f == "-" {
-			continue
-		}
-		r, err := datafile.Open(f, read)
-		if err != nil {
-			return exit.Usage(err)
-		}
-		r.Close()
-	}
 	rep, err := verify.Files(e.c.Context, pool, s, files, verify.FileOptions{
 		Tenant: e.c.String("tenant"), Read: read, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
 	})
-	switch {
-	case errors.Is(err, tenant.ErrNotFound), errors.Is(err, verify.ErrTenantInactive), errors.Is(err, verify.ErrTenantList):
-		return exit.Usage(err)
-	case err != nil:
-		return err // a *datafile.SyntaxError is exit 2, the rest 3
+	if rep == nil {
+		return err // bad input (exit 2) or a database failure (3)
 	}
 	if !e.Quiet() {
 		lenient.report(e.Stderr)
 	}
-	return printVerifyReport(e, rep)
+	if perr := printVerifyReport(e, rep); err == nil {
+		err = perr
+	}
+	return err // sections userload cannot load: exit 2 after the report
 }
