@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/acl"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -129,9 +130,9 @@ func TestACLEndToEnd(t *testing.T) {
 	}
 
 	// A manual grant is drift: plan shows the REVOKE that undoes it.
-	db.Exec(t, "GRANT DELETE ON sales.note TO "+pgx.Identifier{mary}.Sanitize())
+	db.Exec(t, "GRANT DELETE ON sales.note TO "+sqlq.Ident(mary))
 	res = testkit.Run(t, db, "acl", "plan", "-f", file)
-	want := "REVOKE DELETE ON TABLE sales.note FROM " + pgx.Identifier{mary}.Sanitize() + " CASCADE;\n"
+	want := "REVOKE DELETE ON TABLE sales.note FROM " + sqlq.Ident(mary) + " CASCADE;\n"
 	if res.Stdout != want {
 		t.Errorf("plan after manual grant:\n got %q\nwant %q", res.Stdout, want)
 	}

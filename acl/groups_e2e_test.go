@@ -8,8 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -109,23 +108,23 @@ func TestGroupRolesPerDatabase(t *testing.T) {
 	if got := count(t, north, shared, "SELECT count(*) FROM employees"); got != "1" {
 		t.Errorf("shared sees %s employees, want 1 (Acme's)", got)
 	}
-	if got := mustAs(t, north, shared, "SET ROLE "+pgx.Identifier{chinookGroup}.Sanitize(), "SELECT count(*) FROM employees"); got != "0" {
+	if got := mustAs(t, north, shared, "SET ROLE "+sqlq.Ident(chinookGroup), "SELECT count(*) FROM employees"); got != "0" {
 		t.Errorf("shared as chinook's group role sees %s employees in northwind, want 0", got)
 	}
 
 	// Nor through a privilege someone gave that role here: it holds none.
-	north.Exec(t, "CREATE TABLE payroll (amount int); INSERT INTO payroll VALUES (1); GRANT SELECT ON payroll TO "+pgx.Identifier{chinookGroup}.Sanitize())
-	if res := run(north, overlay, "plan", northFile); !strings.Contains(res.Stdout, "REVOKE SELECT ON TABLE public.payroll FROM "+pgx.Identifier{chinookGroup}.Sanitize()+" CASCADE;") {
+	north.Exec(t, "CREATE TABLE payroll (amount int); INSERT INTO payroll VALUES (1); GRANT SELECT ON payroll TO "+sqlq.Ident(chinookGroup))
+	if res := run(north, overlay, "plan", northFile); !strings.Contains(res.Stdout, "REVOKE SELECT ON TABLE public.payroll FROM "+sqlq.Ident(chinookGroup)+" CASCADE;") {
 		t.Errorf("plan with a privilege of chinook's group in northwind:\n%s", res.Stdout)
 	}
 	run(north, overlay, "apply", northFile)
-	if can(t, north, shared, "SET ROLE "+pgx.Identifier{chinookGroup}.Sanitize()+"; SELECT * FROM payroll") {
+	if can(t, north, shared, "SET ROLE "+sqlq.Ident(chinookGroup)+"; SELECT * FROM payroll") {
 		t.Error("shared reads payroll as chinook's group role")
 	}
 
 	// A role of this database's name that another database manages is
 	// refused, not taken over.
-	north.Exec(t, "COMMENT ON ROLE "+pgx.Identifier{northGroup}.Sanitize()+" IS 'managed by tenantkit acl: access group of database elsewhere (oid 1)'")
+	north.Exec(t, "COMMENT ON ROLE "+sqlq.Ident(northGroup)+" IS 'managed by tenantkit acl: access group of database elsewhere (oid 1)'")
 	res := testkit.Run(t, north, "acl", "plan", "--schema", overlay, "-f", northFile)
 	if want := northFile + `:4: access group "sales" maps to role "` + northGroup + `", which tenantkit manages for database elsewhere (oid 1)`; res.Code != 2 || !strings.Contains(res.Stderr, want) {
 		t.Errorf("plan with a role of another database: %d %q, want 2 and %q", res.Code, res.Stderr, want)
@@ -151,7 +150,7 @@ func TestGroupRolesMigrate(t *testing.T) {
 	db := testkit.NewDB(t)
 	group := groupRole(t, db, "team"+sfx)
 	dropLater(group)
-	q := func(s string) string { return pgx.Identifier{s}.Sanitize() }
+	q := func(s string) string { return sqlq.Ident(s) }
 	db.Exec(t, `CREATE TABLE items (id int PRIMARY KEY);
 		CREATE SCHEMA tenantkit;
 		CREATE TABLE tenantkit.acl_role (kind text NOT NULL, name text NOT NULL, role name NOT NULL, PRIMARY KEY (kind, name));

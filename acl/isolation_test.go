@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -136,8 +137,8 @@ func TestGrantOptionCannotEscapeScoping(t *testing.T) {
 		t.Fatalf("acme sees %s deals, want 2", got)
 	}
 	// The attack: grant to the group role, become it.
-	mustAs(t, d.DB, d.acme, "GRANT SELECT ON deal TO "+pgx.Identifier{group}.Sanitize()+", PUBLIC")
-	if got := mustAs(t, d.DB, d.acme, "SET ROLE "+pgx.Identifier{group}.Sanitize(), "SELECT count(*) FROM deal"); got != "0" {
+	mustAs(t, d.DB, d.acme, "GRANT SELECT ON deal TO "+sqlq.Ident(group)+", PUBLIC")
+	if got := mustAs(t, d.DB, d.acme, "SET ROLE "+sqlq.Ident(group), "SELECT count(*) FROM deal"); got != "0" {
 		t.Errorf("acme as its group role sees %s deals, want 0", got)
 	}
 	if got := mustAs(t, d.DB, d.globex, "SELECT count(*) FROM deal"); got != "3" {
@@ -166,8 +167,8 @@ func TestGrantOptionCannotEscapeScoping(t *testing.T) {
 	}
 	// An unmanaged login reading through a grant a person made: the plan
 	// takes the grant back.
-	d.Exec(t, "CREATE ROLE "+pgx.Identifier{outsider}.Sanitize()+" LOGIN")
-	mustAs(t, d.DB, d.acme, "GRANT SELECT ON deal TO "+pgx.Identifier{outsider}.Sanitize())
+	d.Exec(t, "CREATE ROLE "+sqlq.Ident(outsider)+" LOGIN")
+	mustAs(t, d.DB, d.acme, "GRANT SELECT ON deal TO "+sqlq.Ident(outsider))
 	res := d.plan(t)
 	if !strings.Contains(res.Stdout, `REVOKE GRANT OPTION FOR SELECT ON TABLE public.deal FROM "`+d.acme+`" CASCADE;`) ||
 		!strings.Contains(res.Stdout, `GRANT SELECT ON TABLE public.deal TO "`+d.acme+`" WITH GRANT OPTION;`) {
@@ -186,9 +187,9 @@ func TestMembershipsOutsideTheFileAreRevoked(t *testing.T) {
 	app := "app_rw_" + suffix()
 	d := newIsolationDB(t, app)
 	d.apply(t, basePersons)
-	d.Exec(t, "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" NOLOGIN; GRANT SELECT ON deal TO "+pgx.Identifier{app}.Sanitize()+
-		"; GRANT "+pgx.Identifier{app}.Sanitize()+", pg_read_all_data TO "+pgx.Identifier{d.acme}.Sanitize())
-	if got := mustAs(t, d.DB, d.acme, "SET ROLE "+pgx.Identifier{app}.Sanitize(), "SELECT count(*) FROM deal"); got != "5" {
+	d.Exec(t, "CREATE ROLE "+sqlq.Ident(app)+" NOLOGIN; GRANT SELECT ON deal TO "+sqlq.Ident(app)+
+		"; GRANT "+sqlq.Ident(app)+", pg_read_all_data TO "+sqlq.Ident(d.acme))
+	if got := mustAs(t, d.DB, d.acme, "SET ROLE "+sqlq.Ident(app), "SELECT count(*) FROM deal"); got != "5" {
 		t.Fatalf("setup: acme as %s sees %s deals, want all 5 (the hole)", app, got)
 	}
 	res := d.plan(t)
@@ -198,7 +199,7 @@ func TestMembershipsOutsideTheFileAreRevoked(t *testing.T) {
 		}
 	}
 	d.apply(t, basePersons)
-	if _, err := asRole(t, d.DB, d.acme, "SET ROLE "+pgx.Identifier{app}.Sanitize(), "SELECT 1"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+	if _, err := asRole(t, d.DB, d.acme, "SET ROLE "+sqlq.Ident(app), "SELECT 1"); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("acme can still SET ROLE %s: %v", app, err)
 	}
 }
@@ -290,7 +291,7 @@ func TestViewsDoNotBypassScoping(t *testing.T) {
 func TestApplicationPoliciesKept(t *testing.T) {
 	app := "app_" + suffix()
 	d := newIsolationDB(t, app)
-	id := pgx.Identifier{app}.Sanitize()
+	id := sqlq.Ident(app)
 	d.Exec(t, "CREATE ROLE "+id+" LOGIN; GRANT SELECT ON deal TO "+id+`;
 		ALTER TABLE deal ENABLE ROW LEVEL SECURITY;
 		CREATE POLICY app_globex ON deal TO `+id+` USING (owner_id = 3);
@@ -316,7 +317,7 @@ func TestApplicationPoliciesKept(t *testing.T) {
 func TestVerifyReportsBypasses(t *testing.T) {
 	d := newIsolationDB(t)
 	d.apply(t, basePersons)
-	d.Exec(t, "CREATE VIEW deal_report AS SELECT * FROM deal; GRANT SELECT ON deal_report TO "+pgx.Identifier{d.acme}.Sanitize())
+	d.Exec(t, "CREATE VIEW deal_report AS SELECT * FROM deal; GRANT SELECT ON deal_report TO "+sqlq.Ident(d.acme))
 	if got := mustAs(t, d.DB, d.acme, "SELECT count(*) FROM deal_report"); got != "5" {
 		t.Fatalf("setup: acme sees %s rows of the view, want 5 (the hole verify must name)", got)
 	}
@@ -384,7 +385,7 @@ func TestAliasSchemasOutOfACLReach(t *testing.T) {
   <Permission object="tenant:Provider" to="ACME" rights="NoAccess"/>
   <Permission object="tenant:Acme" to="ACME" rights="NoAccess"/>
   <Permission object="tenant:Globex" to="ACME" rights="NoAccess"/>`)
-	for _, stmt := range []string{"SELECT * FROM " + pgx.Identifier{login, "deal"}.Sanitize(), "SELECT * FROM deal"} {
+	for _, stmt := range []string{"SELECT * FROM " + sqlq.Ident(login, "deal"), "SELECT * FROM deal"} {
 		if out, err := asRole(t, d.DB, d.acme, stmt); err == nil && out != "" {
 			t.Errorf("acme, with Read on the database and no tenant, reads rows: %s gave %q", stmt, out)
 		}

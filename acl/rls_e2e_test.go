@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -85,7 +86,7 @@ func TestRowScoping(t *testing.T) {
 		UPDATE ca_organization SET tenant = CASE id WHEN 1 THEN 2 WHEN 3 THEN 1 WHEN 4 THEN 3 ELSE 4 END;
 		UPDATE category SET tenant = CASE id WHEN 2 THEN 2 WHEN 3 THEN 3 END;
 		UPDATE ca_location SET tenant = CASE id WHEN 2 THEN 4 ELSE 3 END;`)
-	db.Exec(t, "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" LOGIN; GRANT SELECT ON ca_organization TO "+pgx.Identifier{app}.Sanitize())
+	db.Exec(t, "CREATE ROLE "+sqlq.Ident(app)+" LOGIN; GRANT SELECT ON ca_organization TO "+sqlq.Ident(app))
 	file := writeFile(t, t.TempDir(), "acl.xml", strings.NewReplacer("ACME", acme, "EU", eu, "SPU", sp, "GLOBEX", globex).Replace(`<AccessControl>
   <Person name="ACME"/>
   <Person name="EU"/>
@@ -227,7 +228,7 @@ func TestRowScopingWithoutPersons(t *testing.T) {
 	db := testkit.NewFixtureDB(t)
 	db.Exec(t, `INSERT INTO ca_tenant (id, name, parent, subtenants_ok, service_provider) VALUES (1, 'SP', NULL, true, true), (2, 'Acme', 1, false, false);
 		UPDATE ca_organization SET tenant = 2`)
-	db.Exec(t, "CREATE ROLE "+pgx.Identifier{app}.Sanitize()+" LOGIN; GRANT SELECT ON ca_organization TO "+pgx.Identifier{app}.Sanitize())
+	db.Exec(t, "CREATE ROLE "+sqlq.Ident(app)+" LOGIN; GRANT SELECT ON ca_organization TO "+sqlq.Ident(app))
 	file := writeFile(t, t.TempDir(), "acl.xml", `<AccessControl>
   <Permission object="tenant:Acme" to="EVERYONE" rights="Read"/>
 </AccessControl>`)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/runlock"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -270,7 +271,7 @@ GROUP BY 1, 2`
 // hand-made grant or another tool may have added some), and grants that
 // SELECT.
 func onlySelectFor(ctx context.Context, tx pgx.Tx, view pgx.Identifier, grantee string) error {
-	rows, err := tx.Query(ctx, viewGranteesSQL, view.Sanitize())
+	rows, err := tx.Query(ctx, viewGranteesSQL, sqlq.Ident(view...))
 	if err != nil {
 		return err
 	}
@@ -292,16 +293,16 @@ func onlySelectFor(ctx context.Context, tx pgx.Tx, view pgx.Identifier, grantee 
 			hasSelect = true
 			continue
 		}
-		who := pgx.Identifier{h.role}.Sanitize()
+		who := sqlq.Ident(h.role)
 		if h.public {
 			who = "PUBLIC"
 		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf("REVOKE ALL ON %s FROM %s CASCADE", view.Sanitize(), who)); err != nil {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("REVOKE ALL ON %s FROM %s CASCADE", sqlq.Ident(view...), who)); err != nil {
 			return err
 		}
 	}
 	if !hasSelect {
-		_, err = tx.Exec(ctx, fmt.Sprintf("GRANT SELECT ON %s TO %s", view.Sanitize(), pgx.Identifier{grantee}.Sanitize()))
+		_, err = tx.Exec(ctx, fmt.Sprintf("GRANT SELECT ON %s TO %s", sqlq.Ident(view...), sqlq.Ident(grantee)))
 	}
 	return err
 }

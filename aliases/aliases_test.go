@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -47,7 +48,7 @@ func dropRolesAtEnd(t *testing.T, logins ...string) {
 		}
 		defer admin.Close(ctx)
 		for _, l := range logins {
-			if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{l}.Sanitize()); err != nil {
+			if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+sqlq.Ident(l)); err != nil {
 				t.Errorf("dropping role %s: %v", l, err)
 			}
 		}
@@ -233,8 +234,8 @@ func TestAliasesEndToEnd(t *testing.T) {
 
 	// A hand-made view in a managed schema; then Acme loses Acme EU and
 	// Globex leaves the file.
-	db.Exec(t, fmt.Sprintf("CREATE VIEW %s.mine AS SELECT 42 AS answer", pgx.Identifier{acme}.Sanitize()))
-	db.Exec(t, fmt.Sprintf("CREATE VIEW %s.mine AS SELECT 43 AS answer", pgx.Identifier{globex}.Sanitize()))
+	db.Exec(t, fmt.Sprintf("CREATE VIEW %s.mine AS SELECT 42 AS answer", sqlq.Ident(acme)))
+	db.Exec(t, fmt.Sprintf("CREATE VIEW %s.mine AS SELECT 43 AS answer", sqlq.Ident(globex)))
 	file2 := writeFile(t, fmt.Sprintf(`(aliases-for-account name: Acme login: %q password: "Acme-pw 'quoted' \\ é" (tenants: Acme) (time-zone: Europe/Paris))
 (aliases-for-account name: Ops login: %q password: %q (tenants: all))
 `, acme, ops, pwO))

@@ -247,8 +247,8 @@ func (p *planner) plan(ctx context.Context) (*Result, error) {
 // roleSteps creates the account's login role, or brings an existing managed
 // one in line: login allowed, password, search_path and time zone.
 func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
-	role := pgx.Identifier{acc.login}.Sanitize()
-	inDB := fmt.Sprintf("ALTER ROLE %s IN DATABASE %s SET ", role, pgx.Identifier{p.db}.Sanitize())
+	role := sqlq.Ident(acc.login)
+	inDB := fmt.Sprintf("ALTER ROLE %s IN DATABASE %s SET ", role, sqlq.Ident(p.db))
 	searchPath := inDB + "search_path = " + role
 	timeZone := inDB + "timezone = " + sqlq.Lit(acc.timeZone)
 	r := st.roles[acc.login]
@@ -311,7 +311,7 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	case acc.timeZone != "" && !strings.EqualFold(current, acc.timeZone):
 		alter("set", "time zone "+acc.timeZone, timeZone)
 	case acc.timeZone == "" && current != "":
-		alter("reset", "time zone", fmt.Sprintf("ALTER ROLE %s IN DATABASE %s RESET timezone", role, pgx.Identifier{p.db}.Sanitize()))
+		alter("reset", "time zone", fmt.Sprintf("ALTER ROLE %s IN DATABASE %s RESET timezone", role, sqlq.Ident(p.db)))
 	}
 	return steps, nil
 }
@@ -330,7 +330,7 @@ func setting(settings []string, name string) string {
 // USAGE for the login as its only privilege: any other grant on it (made by
 // hand, or by another tool) is revoked.
 func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
-	q := pgx.Identifier{acc.login}.Sanitize()
+	q := sqlq.Ident(acc.login)
 	grant := fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s", q, q)
 	s := st.schemas[acc.login]
 	want := acc.login + ":USAGE"
@@ -360,7 +360,7 @@ func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 		revoked[role] = true
 		who := "PUBLIC"
 		if role != "" {
-			who = pgx.Identifier{role}.Sanitize()
+			who = sqlq.Ident(role)
 		}
 		step.sql = append(step.sql, fmt.Sprintf("REVOKE ALL ON SCHEMA %s FROM %s CASCADE", q, who))
 	}
@@ -381,7 +381,7 @@ func (p *planner) viewSteps(acc *account, st *state) ([]Step, int, error) {
 		view := pgx.Identifier{acc.login, name}
 		create := p.viewSQL("CREATE VIEW", view, src, acc)
 		fp := fingerprint(create, acc.login)
-		comment := fmt.Sprintf("COMMENT ON VIEW %s IS %s", view.Sanitize(), sqlq.Lit(viewComment(fp, src)))
+		comment := fmt.Sprintf("COMMENT ON VIEW %s IS %s", sqlq.Ident(view...), sqlq.Lit(viewComment(fp, src)))
 		step := Step{Kind: "view", Schema: acc.login, Name: name, grantee: acc.login}
 		v := existing[name]
 		switch {
@@ -398,7 +398,7 @@ func (p *planner) viewSteps(acc *account, st *state) ([]Step, int, error) {
 		case v.ownedBy && columnsExtend(v.columns, src):
 			step.Verb, step.sql = "replace", []string{p.viewSQL("CREATE OR REPLACE VIEW", view, src, acc), comment}
 		default:
-			step.Verb, step.sql = "replace", []string{"DROP VIEW " + view.Sanitize(), create, comment}
+			step.Verb, step.sql = "replace", []string{"DROP VIEW " + sqlq.Ident(view...), create, comment}
 		}
 		steps = append(steps, step)
 	}
@@ -447,7 +447,7 @@ func (p *planner) staleDrops(schemaName string, existing map[string]*viewState, 
 	var steps []Step
 	for _, name := range names {
 		steps = append(steps, Step{Verb: "drop", Kind: "view", Schema: schemaName, Name: name, Detail: "stale",
-			sql: []string{"DROP VIEW " + pgx.Identifier{schemaName, name}.Sanitize()}})
+			sql: []string{"DROP VIEW " + sqlq.Ident(schemaName, name)}})
 	}
 	return steps
 }
@@ -465,7 +465,7 @@ func (p *planner) goneSteps(name string, st *state) []Step {
 	if !managed {
 		return steps
 	}
-	role := pgx.Identifier{name}.Sanitize()
+	role := sqlq.Ident(name)
 	listed := slices.Contains(mark.Databases, p.db)
 	mark.Databases = slices.DeleteFunc(mark.Databases, func(db string) bool { return db == p.db || !st.databases[db] })
 	if listed {

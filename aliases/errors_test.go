@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/internal/runlock"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -32,7 +33,7 @@ func TestAliasesBadInput(t *testing.T) {
 	a, b, taken := logins[0], logins[1], logins[2]
 	db := tenantFixture(t)
 	// A role of the same name that tenantkit does not manage, and a schema.
-	db.Exec(t, "CREATE ROLE "+pgx.Identifier{taken}.Sanitize())
+	db.Exec(t, "CREATE ROLE "+sqlq.Ident(taken))
 	db.Exec(t, "CREATE SCHEMA hand_made")
 	good := fmt.Sprintf(`(aliases-for-account name: A login: %q password: "pw-a" (tenants: Acme))`, a)
 	tests := []struct {
@@ -93,7 +94,7 @@ func TestAliasesNeverTouchesForeignViews(t *testing.T) {
 	if res := testkit.Run(t, db, "aliases", "--objects", "call_req", "-f", file); res.Code != 0 {
 		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
-	db.Exec(t, fmt.Sprintf("CREATE VIEW %s.category AS SELECT 'mine'::text AS owner", pgx.Identifier{login}.Sanitize()))
+	db.Exec(t, fmt.Sprintf("CREATE VIEW %s.category AS SELECT 'mine'::text AS owner", sqlq.Ident(login)))
 	res := testkit.Run(t, db, "aliases", "-f", file)
 	if res.Code != 2 || !strings.Contains(res.Stderr, fmt.Sprintf(`tenant schema %q already holds a view "category" that tenantkit did not create`, login)) {
 		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
@@ -101,7 +102,7 @@ func TestAliasesNeverTouchesForeignViews(t *testing.T) {
 	if got := viewsIn(t, db, login); got != "call_req,category" {
 		t.Errorf("views = %s", got)
 	}
-	if got := db.Value(t, fmt.Sprintf("SELECT owner FROM %s.category", pgx.Identifier{login}.Sanitize())); got != "mine" {
+	if got := db.Value(t, fmt.Sprintf("SELECT owner FROM %s.category", sqlq.Ident(login))); got != "mine" {
 		t.Errorf("the hand-made view changed: %s", got)
 	}
 	// Without the conflict, the same run publishes everything, and warns
@@ -116,8 +117,8 @@ func TestAliasesNeverTouchesForeignViews(t *testing.T) {
 		t.Errorf("views with --prefix = %s", got)
 	}
 	// Privileges granted by hand on a managed view are taken back.
-	view := pgx.Identifier{login, "v_call_req"}.Sanitize()
-	db.Exec(t, fmt.Sprintf("GRANT SELECT, UPDATE ON %s TO PUBLIC; REVOKE SELECT ON %s FROM %s", view, view, pgx.Identifier{login}.Sanitize()))
+	view := sqlq.Ident(login, "v_call_req")
+	db.Exec(t, fmt.Sprintf("GRANT SELECT, UPDATE ON %s TO PUBLIC; REVOKE SELECT ON %s FROM %s", view, view, sqlq.Ident(login)))
 	res = testkit.Run(t, db, "aliases", "--prefix", "v_", "-f", file)
 	if want := fmt.Sprintf("Resetting view v_call_req in tenant schema %[1]s (privileges: SELECT for %[1]s only)\n1 other change, 6 views unchanged\n", login); res.Code != 0 || res.Stdout != want {
 		t.Fatalf("exit %d\n%s%s\nwant\n%s", res.Code, res.Stdout, res.Stderr, want)
@@ -188,8 +189,8 @@ func TestPasswordNeverShown(t *testing.T) {
 	if strings.Contains(sent, pw3) || strings.Contains(sent, pw1) {
 		t.Errorf("a statement carried the password")
 	}
-	if !strings.Contains(sent, "ALTER ROLE "+pgx.Identifier{logins[0]}.Sanitize()+" PASSWORD 'SCRAM-SHA-256$4096:") ||
-		!strings.Contains(sent, "CREATE ROLE "+pgx.Identifier{logins[0] + "_new"}.Sanitize()+" LOGIN PASSWORD 'SCRAM-SHA-256$4096:") {
+	if !strings.Contains(sent, "ALTER ROLE "+sqlq.Ident(logins[0])+" PASSWORD 'SCRAM-SHA-256$4096:") ||
+		!strings.Contains(sent, "CREATE ROLE "+sqlq.Ident(logins[0]+"_new")+" LOGIN PASSWORD 'SCRAM-SHA-256$4096:") {
 		t.Errorf("no statement set the verifier:\n%s", sent)
 	}
 	if v := db.Value(t, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", logins[0]); !scramMatches(v, pw3) {
@@ -229,7 +230,7 @@ func TestAliasesFailureRollsBack(t *testing.T) {
 	if res := testkit.Run(t, db, "aliases", "-f", file); res.Code != 0 {
 		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
-	q := pgx.Identifier{logins[0]}.Sanitize()
+	q := sqlq.Ident(logins[0])
 	// A renamed column changes the view's column list, so the view must be
 	// dropped and made again — which the hand-made view on top prevents.
 	db.Exec(t, fmt.Sprintf("CREATE VIEW %s.dep AS SELECT ref_num FROM %s.call_req; ALTER TABLE call_req RENAME COLUMN summary TO title", q, q))
@@ -311,7 +312,7 @@ func TestAliasesOwnsItsGrants(t *testing.T) {
 	logins := uniqueLogins(t, 2)
 	login, other := logins[0], logins[1]
 	db := tenantFixture(t)
-	db.Exec(t, "CREATE ROLE "+pgx.Identifier{other}.Sanitize()+" LOGIN")
+	db.Exec(t, "CREATE ROLE "+sqlq.Ident(other)+" LOGIN")
 	file := writeFile(t, fmt.Sprintf(`(aliases-for-account login: %s password: x (tenants: Acme))`, login))
 	run := func() testkit.Result {
 		return testkit.Run(t, db, "aliases", "--schema", "fixtures/schema.xml", "--objects", "call_req,category", "-f", file)
@@ -319,7 +320,7 @@ func TestAliasesOwnsItsGrants(t *testing.T) {
 	if res := run(); res.Code != 0 {
 		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
-	s, o, l := pgx.Identifier{login}.Sanitize(), pgx.Identifier{other}.Sanitize(), pgx.Identifier{login}.Sanitize()
+	s, o, l := sqlq.Ident(login), sqlq.Ident(other), sqlq.Ident(login)
 	db.Exec(t, fmt.Sprintf(`GRANT USAGE, CREATE ON SCHEMA %[1]s TO %[2]s; GRANT SELECT ON %[1]s.call_req TO %[2]s;
 		GRANT SELECT (id) ON %[1]s.category TO %[2]s; GRANT SELECT ON %[1]s.category TO %[3]s WITH GRANT OPTION`, s, o, l))
 	if got := column(t, db, other, "", fmt.Sprintf("SELECT id FROM %s.call_req ORDER BY id", s)); got != "1" {

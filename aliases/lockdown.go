@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // PostgreSQL gives PUBLIC CONNECT and TEMPORARY on every new database, and a
@@ -162,7 +163,7 @@ func (p *planner) lockDownSteps(ctx context.Context) ([]Step, string, error) {
 
 // lockDownPriv is the lock-down of one privilege on one database.
 func (p *planner) lockDownPriv(ctx context.Context, d *lockDB, priv string, aliasDBs map[string][]string) ([]Step, error) {
-	db := pgx.Identifier{d.name}.Sanitize()
+	db := sqlq.Ident(d.name)
 	var steps []Step
 	if slices.Contains(d.public, priv) {
 		rows, err := p.tx.Query(ctx, grantBackSQL, d.name, priv, managedMark)
@@ -213,7 +214,7 @@ func (p *planner) aliasConnect(d *lockDB, aliasDBs map[string][]string) []Step {
 	}
 	slices.Sort(need)
 	return []Step{{Verb: "grant", Kind: "database", Name: d.name, Detail: "CONNECT to alias logins " + roleList(need),
-		sql: []string{fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", pgx.Identifier{d.name}.Sanitize(), identList(need))}}}
+		sql: []string{fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", sqlq.Ident(d.name), identList(need))}}}
 }
 
 // openWarning says what alias logins can do through PUBLIC's privileges,
@@ -247,7 +248,7 @@ func roleList(roles []string) string {
 func identList(roles []string) string {
 	q := make([]string, len(roles))
 	for i, r := range roles {
-		q[i] = pgx.Identifier{r}.Sanitize()
+		q[i] = sqlq.Ident(r)
 	}
 	return strings.Join(q, ", ")
 }

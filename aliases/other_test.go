@@ -9,8 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -128,8 +127,8 @@ func TestAliasesAsNonSuperuser(t *testing.T) {
 	logins := uniqueLogins(t, 2)
 	tool, login := logins[0], logins[1]
 	db := tenantFixture(t)
-	q := pgx.Identifier{tool}.Sanitize()
-	db.Exec(t, fmt.Sprintf(`CREATE ROLE %[1]s LOGIN CREATEROLE; GRANT CREATE ON DATABASE %[2]s TO %[1]s`, q, pgx.Identifier{db.Name}.Sanitize()))
+	q := sqlq.Ident(tool)
+	db.Exec(t, fmt.Sprintf(`CREATE ROLE %[1]s LOGIN CREATEROLE; GRANT CREATE ON DATABASE %[2]s TO %[1]s`, q, sqlq.Ident(db.Name)))
 	u, err := url.Parse(db.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +152,7 @@ func TestAliasesAsNonSuperuser(t *testing.T) {
 	if got := column(t, db, login, "pw", "SHOW timezone"); got != "Asia/Tokyo" {
 		t.Errorf("timezone = %s", got)
 	}
-	if got := db.Value(t, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = $1::regclass", pgx.Identifier{login, "call_req"}.Sanitize()); got != tool {
+	if got := db.Value(t, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = $1::regclass", sqlq.Ident(login, "call_req")); got != tool {
 		t.Errorf("view owner = %s, want %s", got, tool)
 	}
 	res = testkit.Run(t, nil, args...)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -51,7 +52,7 @@ func TestAliasesRefusesSwappedTenantNames(t *testing.T) {
 	}
 
 	// The swap, as a role allowed to update the tenant table and nothing else.
-	db.Exec(t, fmt.Sprintf("CREATE ROLE %[1]s LOGIN; GRANT USAGE ON SCHEMA public TO %[1]s; GRANT SELECT, UPDATE ON public.ca_tenant TO %[1]s", pgx.Identifier{writer}.Sanitize()))
+	db.Exec(t, fmt.Sprintf("CREATE ROLE %[1]s LOGIN; GRANT USAGE ON SCHEMA public TO %[1]s; GRANT SELECT, UPDATE ON public.ca_tenant TO %[1]s", sqlq.Ident(writer)))
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, db.URLAs(writer))
 	if err != nil {

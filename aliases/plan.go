@@ -316,7 +316,7 @@ func (p *planner) sourceViews(ctx context.Context) ([]*source, error) {
 		if err := r.Scan(&src.table, &src.columns, &src.types); err != nil {
 			return nil, err
 		}
-		src.ident = pgx.Identifier{p.s.DBSchema, src.table}.Sanitize()
+		src.ident = sqlq.Ident(p.s.DBSchema, src.table)
 		if slices.Contains(src.columns, tc) {
 			src.filter, src.public = tc, true
 		}
@@ -473,9 +473,9 @@ func (p *planner) timeZones(ctx context.Context) (map[string]string, error) {
 func (p *planner) viewSQL(verb string, view pgx.Identifier, src *source, acc *account) string {
 	cols := make([]string, len(src.columns))
 	for i, c := range src.columns {
-		cols[i] = "t." + pgx.Identifier{c}.Sanitize()
+		cols[i] = "t." + sqlq.Ident(c)
 	}
-	sql := fmt.Sprintf("%s %s WITH (security_barrier) AS SELECT %s FROM %s t", verb, view.Sanitize(), strings.Join(cols, ", "), src.ident)
+	sql := fmt.Sprintf("%s %s WITH (security_barrier) AS SELECT %s FROM %s t", verb, sqlq.Ident(view...), strings.Join(cols, ", "), src.ident)
 	if acc.AllTenants || src.filter == "" {
 		return sql
 	}
@@ -483,7 +483,7 @@ func (p *planner) viewSQL(verb string, view pgx.Identifier, src *source, acc *ac
 	for i, k := range acc.keys {
 		lits[i] = sqlq.Lit(k)
 	}
-	col := "t." + pgx.Identifier{src.filter}.Sanitize()
+	col := "t." + sqlq.Ident(src.filter)
 	sql += fmt.Sprintf(" WHERE %s IN (%s)", col, strings.Join(lits, ", "))
 	if src.public {
 		sql += fmt.Sprintf(" OR %s IS NULL", col)

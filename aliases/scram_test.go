@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
@@ -66,7 +64,7 @@ func TestScramAgreesWithPostgreSQL(t *testing.T) {
 		}
 		_, err = conn.Exec(ctx, "SET password_encryption = 'scram-sha-256'")
 		if err == nil {
-			_, err = conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{login}.Sanitize()+" PASSWORD "+sqlq.Lit(pw))
+			_, err = conn.Exec(ctx, "CREATE ROLE "+sqlq.Ident(login)+" PASSWORD "+sqlq.Lit(pw))
 		}
 		conn.Release()
 		if err != nil {
@@ -81,6 +79,6 @@ func TestScramAgreesWithPostgreSQL(t *testing.T) {
 		if !scramMatches(stored, pw) || scramMatches(stored, pw+"x") {
 			t.Errorf("%q: scramMatches wrong", pw)
 		}
-		db.Exec(t, "DROP ROLE "+pgx.Identifier{login}.Sanitize())
+		db.Exec(t, "DROP ROLE "+sqlq.Ident(login))
 	}
 }

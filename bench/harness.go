@@ -71,7 +71,7 @@ func newHarness(ctx context.Context, cfg config, log io.Writer) (*harness, error
 	// The rowscope template's person; it stays while a kept template
 	// still grants it something.
 	h.cleanup = append(h.cleanup, func() {
-		h.admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{rowScopeReader}.Sanitize())
+		h.admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+sqlq.Ident(rowScopeReader))
 	})
 	if h.work = cfg.Work; h.work == "" {
 		if h.work, err = os.MkdirTemp("", "tenantkit-bench-"); err != nil {
@@ -165,7 +165,7 @@ func (h *harness) exec(ctx context.Context, sql string) error {
 }
 
 func (h *harness) dropDB(ctx context.Context, name string) error {
-	return h.exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	return h.exec(ctx, "DROP DATABASE IF EXISTS "+sqlq.Ident(name)+" WITH (FORCE)")
 }
 
 // freshDB copies a template into a new database and checkpoints, so the
@@ -177,7 +177,7 @@ func (h *harness) freshDB(ctx context.Context, template string) (string, error) 
 		return "", err
 	}
 	if err := h.exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY",
-		pgx.Identifier{name}.Sanitize(), pgx.Identifier{template}.Sanitize())); err != nil {
+		sqlq.Ident(name), sqlq.Ident(template))); err != nil {
 		return "", fmt.Errorf("copying template %s: %w", template, err)
 	}
 	return name, h.exec(ctx, "CHECKPOINT")
@@ -234,7 +234,7 @@ func (h *harness) template(ctx context.Context, scale int64, kind string) (strin
 	if err := h.dropDB(ctx, name); err != nil {
 		return "", err
 	}
-	if err := h.exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	if err := h.exec(ctx, "CREATE DATABASE "+sqlq.Ident(name)); err != nil {
 		return "", err
 	}
 	h.built[name] = true
@@ -266,7 +266,7 @@ func (h *harness) template(ctx context.Context, scale int64, kind string) (strin
 		return "", fmt.Errorf("template %s: %w", name, err)
 	}
 	conn.Close(ctx)
-	if err := h.exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS %s", pgx.Identifier{name}.Sanitize(), sqlq.Lit(stamp))); err != nil {
+	if err := h.exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS %s", sqlq.Ident(name), sqlq.Lit(stamp))); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(h.log, "bench: template %s ready in %s\n", name, time.Since(start).Round(100*time.Millisecond))

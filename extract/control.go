@@ -142,7 +142,7 @@ func (i *increment) condition(a string) string {
 	if i.strict {
 		op = ">"
 	}
-	return fmt.Sprintf("%s.%s %s %s::%s", a, pgx.Identifier{i.col.Name}.Sanitize(), op, sqlq.Lit(*i.prev), i.col.Type)
+	return fmt.Sprintf("%s.%s %s %s::%s", a, sqlq.Ident(i.col.Name), op, sqlq.Lit(*i.prev), i.col.Type)
 }
 
 func (i *increment) since() string {
@@ -175,7 +175,7 @@ func (i *increment) advance(ctx context.Context, tx pgx.Tx, sec *section, rows i
 	if i.col == nil {
 		return nil
 	}
-	col := pgx.Identifier{i.col.Name}.Sanitize()
+	col := sqlq.Ident(i.col.Name)
 	var mark *string
 	var err error
 	if i.strict {

@@ -32,6 +32,7 @@ import (
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -283,7 +284,7 @@ func selectList(cols []schema.Column) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("t." + pgx.Identifier{c.Name}.Sanitize())
+		b.WriteString("t." + sqlq.Ident(c.Name))
 	}
 	return b.String()
 }
@@ -311,12 +312,12 @@ func orderBy(o *schema.Object) string {
 	var parts []string
 	if len(key) == 0 {
 		for _, c := range o.Columns {
-			parts = append(parts, "t."+pgx.Identifier{c.Name}.Sanitize()+"::text")
+			parts = append(parts, "t."+sqlq.Ident(c.Name)+"::text")
 		}
 		return strings.Join(parts, ", ")
 	}
 	for _, k := range key {
-		parts = append(parts, "t."+pgx.Identifier{k}.Sanitize())
+		parts = append(parts, "t."+sqlq.Ident(k))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/datafile"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -94,13 +95,13 @@ func loadData(t *testing.T, db *testkit.DB, dbSchema, path string) {
 		}
 		cols := make([]string, len(cur.Columns))
 		for i, c := range cur.Columns {
-			cols[i] = pgx.Identifier{c}.Sanitize()
+			cols[i] = sqlq.Ident(c)
 		}
 		table := pgx.Identifier{cur.Name}
 		if dbSchema != "" {
 			table = pgx.Identifier{dbSchema, cur.Name}
 		}
-		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", table.Sanitize(), strings.Join(cols, ", "))
+		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", sqlq.Ident(table...), strings.Join(cols, ", "))
 		conn, err := db.Pool.Acquire(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -166,7 +167,7 @@ func checksums(t *testing.T, db *testkit.DB, emptyIsNull bool) map[string]string
 		}
 		row := "row(" + strings.Join(exprs, ", ") + ")::text"
 		out[tab[0]] = db.Value(t, fmt.Sprintf(`SELECT count(*) || ':' || md5(coalesce(string_agg(%s, E'\n' ORDER BY %s), '')) FROM %s t`,
-			row, row, pgx.Identifier{tab[0]}.Sanitize()))
+			row, row, sqlq.Ident(tab[0])))
 	}
 	return out
 }

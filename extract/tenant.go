@@ -214,7 +214,7 @@ func (r *rowSelection) ownerCond(o *schema.Object, a string) string {
 		lits[i] = sqlq.Lit(id)
 	}
 	col := o.Column(o.TenantColumn)
-	return fmt.Sprintf("%s.%s = ANY (ARRAY[%s]::%s[])", a, pgx.Identifier{o.TenantColumn}.Sanitize(), strings.Join(lits, ", "), col.Type)
+	return fmt.Sprintf("%s.%s = ANY (ARRAY[%s]::%s[])", a, sqlq.Ident(o.TenantColumn), strings.Join(lits, ", "), col.Type)
 }
 
 // sections builds the output sections, parents before children.
@@ -276,7 +276,7 @@ func publicCond(o *schema.Object, a string) string {
 	if o.Tenancy == schema.None {
 		return "true"
 	}
-	return fmt.Sprintf("%s.%s IS NULL", a, pgx.Identifier{o.TenantColumn}.Sanitize())
+	return fmt.Sprintf("%s.%s IS NULL", a, sqlq.Ident(o.TenantColumn))
 }
 
 // addPublic finds the public rows referenced through SRELs by the selected
@@ -295,7 +295,7 @@ func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
 		seen[o] = true
 		for _, s := range o.Srels {
 			if t := s.Target; isPublicCapable(t) && r.public[t] == nil {
-				r.public[t] = &publicSet{obj: t, table: pgx.Identifier{"tk_public_" + strconv.Itoa(len(r.public)+1)}.Sanitize()}
+				r.public[t] = &publicSet{obj: t, table: sqlq.Ident("tk_public_" + strconv.Itoa(len(r.public)+1))}
 				queue = append(queue, t)
 			}
 		}
@@ -349,7 +349,7 @@ func (r *rowSelection) collectSQL(o *schema.Object) string {
 			}
 			var join []string
 			for i, c := range s.Columns {
-				join = append(join, fmt.Sprintf("s.%s = t.%s", pgx.Identifier{c}.Sanitize(), pgx.Identifier{s.TargetColumns[i]}.Sanitize()))
+				join = append(join, fmt.Sprintf("s.%s = t.%s", sqlq.Ident(c), sqlq.Ident(s.TargetColumns[i])))
 			}
 			refs = append(refs, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE (%s) AND %s)", src.Ident(), strings.Join(sel, " OR "), strings.Join(join, " AND ")))
 		}

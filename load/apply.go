@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
@@ -308,7 +307,7 @@ func (l *loader) differsFrom(g *group, val func(i int) string) string {
 		if slices.Contains(g.key, i) {
 			continue
 		}
-		name := pgx.Identifier{c.Name}.Sanitize()
+		name := sqlq.Ident(c.Name)
 		if hasEquality(c) {
 			conds = append(conds, fmt.Sprintf("t.%s IS DISTINCT FROM %s", name, val(i)))
 		} else {
@@ -341,7 +340,7 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 	if g.stamps() && g.key != nil {
 		// With -t a record may only change rows of that tenant: matching a
 		// public row or another tenant's would move it to the tenant.
-		tc := pgx.Identifier{g.obj.TenantColumn}.Sanitize()
+		tc := sqlq.Ident(g.obj.TenantColumn)
 		other := fmt.Sprintf("EXISTS (SELECT FROM %s t WHERE %s AND t.%s::text IS DISTINCT FROM %s)",
 			g.obj.Ident(), g.keyJoin("t", "s"), tc, sqlq.Lit(g.stamp.Str))
 		owner := fmt.Sprintf("(SELECT CASE WHEN t.%[1]s IS NULL THEN 'that is public' ELSE 'owned by ' || %[2]s END FROM %[3]s t WHERE %[4]s AND t.%[1]s::text IS DISTINCT FROM %[5]s LIMIT 1)",
@@ -423,7 +422,7 @@ func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
 		var present, join, self []string
 		for i, k := range idx {
 			present = append(present, fmt.Sprintf("s.%s IS NOT NULL", col(k)))
-			join = append(join, fmt.Sprintf("p.%s = s.%s", pgx.Identifier{sr.TargetColumns[i]}.Sanitize(), col(k)))
+			join = append(join, fmt.Sprintf("p.%s = s.%s", sqlq.Ident(sr.TargetColumns[i]), col(k)))
 		}
 		cond := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s)", sr.Target.Ident(), strings.Join(join, " AND "))
 		if sr.Target == g.obj {
@@ -586,7 +585,7 @@ func (l *loader) canUpsert(g *group) bool {
 func (l *loader) upsert(ctx context.Context, g *group) error {
 	var set, keys []string
 	for i, c := range g.cols {
-		name := pgx.Identifier{c.Name}.Sanitize()
+		name := sqlq.Ident(c.Name)
 		if slices.Contains(g.key, i) {
 			keys = append(keys, name)
 		} else {
@@ -596,7 +595,7 @@ func (l *loader) upsert(ctx context.Context, g *group) error {
 	onConflict := fmt.Sprintf("ON CONFLICT (%s) DO NOTHING", strings.Join(keys, ", "))
 	if len(set) > 0 {
 		onConflict = fmt.Sprintf("ON CONFLICT (%s) DO UPDATE SET %s WHERE %s", strings.Join(keys, ", "),
-			strings.Join(g.stamped(set, "t"), ", "), l.differsFrom(g, func(i int) string { return "EXCLUDED." + pgx.Identifier{g.cols[i].Name}.Sanitize() }))
+			strings.Join(g.stamped(set, "t"), ", "), l.differsFrom(g, func(i int) string { return "EXCLUDED." + sqlq.Ident(g.cols[i].Name) }))
 	}
 	ins := l.insertStatement(g, "WHERE "+notRejected+" "+condMark+" "+onConflict+" RETURNING xmax = 0 AS ins")
 	st := statement{sql: "WITH u AS (" + ins.sql + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM u", counted: true}
@@ -621,7 +620,7 @@ func (l *loader) update(ctx context.Context, g *group) (int64, error) {
 	var set []string
 	for i, c := range g.cols {
 		if !slices.Contains(g.key, i) {
-			set = append(set, fmt.Sprintf("%s = s.%s", pgx.Identifier{c.Name}.Sanitize(), col(i)))
+			set = append(set, fmt.Sprintf("%s = s.%s", sqlq.Ident(c.Name), col(i)))
 		}
 	}
 	if len(set) == 0 { // the file holds only the key: matched rows stay as they are

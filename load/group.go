@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
@@ -91,7 +89,7 @@ func (g *group) columnNames() []string {
 func (g *group) quotedColumns() string {
 	q := make([]string, len(g.cols))
 	for i, c := range g.cols {
-		q[i] = pgx.Identifier{c.Name}.Sanitize()
+		q[i] = sqlq.Ident(c.Name)
 	}
 	return strings.Join(q, ", ")
 }
@@ -112,7 +110,7 @@ func (g *group) columnList(idx []int) string {
 func (g *group) keyJoin(t, s string) string {
 	conds := make([]string, len(g.key))
 	for i, k := range g.key {
-		conds[i] = fmt.Sprintf("%s.%s = %s.%s", t, pgx.Identifier{g.cols[k].Name}.Sanitize(), s, col(k))
+		conds[i] = fmt.Sprintf("%s.%s = %s.%s", t, sqlq.Ident(g.cols[k].Name), s, col(k))
 	}
 	return strings.Join(conds, " AND ")
 }

@@ -10,10 +10,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -71,7 +70,7 @@ func (l *loader) advanceSequence(ctx context.Context, o *schema.Object, c *schem
 		name := strings.ReplaceAll(m[1], "''", "'")
 		seq = &name
 	}
-	sql := fmt.Sprintf(setvalSQL, pgx.Identifier{c.Name}.Sanitize(), o.Ident())
+	sql := fmt.Sprintf(setvalSQL, sqlq.Ident(c.Name), o.Ident())
 	_, err := l.exec(ctx, fmt.Sprintf("advancing sequence %s past the largest %s.%s", *seq, o.Table, c.Name), sql, *seq)
 	return err
 }

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // Tenancy says whether an object's rows belong to tenants.
@@ -73,7 +73,7 @@ type Object struct {
 }
 
 // Ident is the quoted, schema-qualified table name for SQL.
-func (o *Object) Ident() string { return pgx.Identifier{o.Schema, o.Table}.Sanitize() }
+func (o *Object) Ident() string { return sqlq.Ident(o.Schema, o.Table) }
 
 // ChangeStamp is the assignment that moves the object's change column to
 // the present, in the column's type, for an UPDATE whose target is named
@@ -102,7 +102,7 @@ func (o *Object) ChangeStamp(qual string) string {
 	default:
 		return ""
 	}
-	col := pgx.Identifier{c.Name}.Sanitize()
+	col := sqlq.Ident(c.Name)
 	return fmt.Sprintf("%s = greatest(%s.%s, %s)", col, qual, col, now)
 }
 
@@ -162,7 +162,7 @@ type TenantTable struct {
 }
 
 // Ident is the quoted, schema-qualified tenant table name.
-func (t *TenantTable) Ident() string { return pgx.Identifier{t.Schema, t.Table}.Sanitize() }
+func (t *TenantTable) Ident() string { return sqlq.Ident(t.Schema, t.Table) }
 
 // Schema is the merged object schema of one database schema.
 type Schema struct {

@@ -109,7 +109,7 @@ func (e *PinError) NameKeys(ctx context.Context, q Querier, tt *schema.TenantTab
 	if len(keys) == 0 {
 		return nil
 	}
-	key, name := pgx.Identifier{tt.Key}.Sanitize(), pgx.Identifier{tt.Name}.Sanitize()
+	key, name := sqlq.Ident(tt.Key), sqlq.Ident(tt.Name)
 	rows, err := q.Query(ctx, fmt.Sprintf("SELECT t.%s::text, t.%s FROM %s t WHERE t.%s::text = ANY ($1::text[])", key, name, tt.Ident(), key), keys)
 	if err != nil {
 		return fmt.Errorf("reading the names of pinned tenants: %w", err)

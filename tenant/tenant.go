@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -45,10 +46,10 @@ func selectList(tt *schema.TenantTable) string {
 		if name == "" {
 			return def
 		}
-		return "t." + pgx.Identifier{name}.Sanitize()
+		return "t." + sqlq.Ident(name)
 	}
 	return fmt.Sprintf("t.%s::text, t.%s::text, %s, coalesce(%s, true), coalesce(%s, false), coalesce(%s, false), coalesce(%s, 0)::int",
-		pgx.Identifier{tt.Key}.Sanitize(), pgx.Identifier{tt.Name}.Sanitize(),
+		sqlq.Ident(tt.Key), sqlq.Ident(tt.Name),
 		col(tt.Parent, "NULL")+"::text", col(tt.Active, "true")+"::bool",
 		spExpr(tt), col(tt.SubtenantsAllowed, "true")+"::bool", col(tt.Depth, "0"))
 }
@@ -58,12 +59,12 @@ func selectList(tt *schema.TenantTable) string {
 // has it.
 func spExpr(tt *schema.TenantTable) string {
 	if tt.ServiceProvider != "" {
-		return "t." + pgx.Identifier{tt.ServiceProvider}.Sanitize() + "::bool"
+		return "t." + sqlq.Ident(tt.ServiceProvider) + "::bool"
 	}
-	key := pgx.Identifier{tt.Key}.Sanitize()
+	key := sqlq.Ident(tt.Key)
 	where := ""
 	if tt.Parent != "" {
-		where = " WHERE s." + pgx.Identifier{tt.Parent}.Sanitize() + " IS NULL"
+		where = " WHERE s." + sqlq.Ident(tt.Parent) + " IS NULL"
 	}
 	return fmt.Sprintf("t.%s = (SELECT s.%s FROM %s s%s ORDER BY s.%s LIMIT 1)", key, key, tt.Ident(), where, key)
 }
@@ -84,8 +85,8 @@ func Lookup(ctx context.Context, q Querier, tt *schema.TenantTable, ref string) 
 	}
 	sql := fmt.Sprintf(`SELECT %s FROM %s t WHERE t.%s = $1 OR t.%s::text = $1
 		ORDER BY t.%s = $1 DESC LIMIT 1`,
-		selectList(tt), tt.Ident(), pgx.Identifier{tt.Name}.Sanitize(), pgx.Identifier{tt.Key}.Sanitize(),
-		pgx.Identifier{tt.Name}.Sanitize())
+		selectList(tt), tt.Ident(), sqlq.Ident(tt.Name), sqlq.Ident(tt.Key),
+		sqlq.Ident(tt.Name))
 	t, err := scan(q.QueryRow(ctx, sql, ref))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("tenant %q: %w", ref, ErrNotFound)
@@ -98,7 +99,7 @@ func Lookup(ctx context.Context, q Querier, tt *schema.TenantTable, ref string) 
 
 // List returns every tenant in name order.
 func List(ctx context.Context, q Querier, tt *schema.TenantTable) ([]*Tenant, error) {
-	sql := fmt.Sprintf("SELECT %s FROM %s t ORDER BY t.%s", selectList(tt), tt.Ident(), pgx.Identifier{tt.Name}.Sanitize())
+	sql := fmt.Sprintf("SELECT %s FROM %s t ORDER BY t.%s", selectList(tt), tt.Ident(), sqlq.Ident(tt.Name))
 	rows, err := q.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("listing tenants: %w", err)
@@ -122,13 +123,13 @@ func ServiceProvider(ctx context.Context, q Querier, tt *schema.TenantTable) (*T
 	var where string
 	switch {
 	case tt.ServiceProvider != "":
-		where = "t." + pgx.Identifier{tt.ServiceProvider}.Sanitize()
+		where = "t." + sqlq.Ident(tt.ServiceProvider)
 	case tt.Parent != "":
-		where = "t." + pgx.Identifier{tt.Parent}.Sanitize() + " IS NULL"
+		where = "t." + sqlq.Ident(tt.Parent) + " IS NULL"
 	default:
 		where = "true"
 	}
-	sql := fmt.Sprintf("SELECT %s FROM %s t WHERE %s ORDER BY t.%s LIMIT 1", selectList(tt), tt.Ident(), where, pgx.Identifier{tt.Key}.Sanitize())
+	sql := fmt.Sprintf("SELECT %s FROM %s t WHERE %s ORDER BY t.%s LIMIT 1", selectList(tt), tt.Ident(), where, sqlq.Ident(tt.Key))
 	t, err := scan(q.QueryRow(ctx, sql))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("service provider: %w", ErrNotFound)
@@ -149,12 +150,12 @@ func AncestorsCTE(tt *schema.TenantTable, name string) string {
 // tenant reached by following parent links up (or down), in column col.
 // The path of visited keys stops the recursion on cycles.
 func closureCTE(tt *schema.TenantTable, name, col string, up bool) string {
-	key := pgx.Identifier{tt.Key}.Sanitize()
-	n := pgx.Identifier{name}.Sanitize()
+	key := sqlq.Ident(tt.Key)
+	n := sqlq.Ident(name)
 	if tt.Parent == "" {
 		return fmt.Sprintf("%s(tenant, %s) AS (SELECT t.%s, t.%s FROM %s t)", n, col, key, key, tt.Ident())
 	}
-	parent := pgx.Identifier{tt.Parent}.Sanitize()
+	parent := sqlq.Ident(tt.Parent)
 	next, match := parent, key // up: from a tenant to its parent
 	if !up {
 		next, match = key, parent // down: from a tenant to its children

@@ -118,7 +118,7 @@ func insertSQL(tt *schema.TenantTable, opts CreateOptions, n NewTenant, h *Hiera
 	var cols, vals []string
 	var args []any
 	add := func(col, val string, arg any) {
-		cols = append(cols, pgx.Identifier{col}.Sanitize())
+		cols = append(cols, sqlq.Ident(col))
 		args = append(args, arg)
 		vals = append(vals, fmt.Sprintf(val, len(args)))
 	}
@@ -130,8 +130,8 @@ func insertSQL(tt *schema.TenantTable, opts CreateOptions, n NewTenant, h *Hiera
 	case !key.HasDefault():
 		// No default: the next integer under the table lock (an error for
 		// keys that are not numbers, which need --id).
-		cols = append(cols, pgx.Identifier{tt.Key}.Sanitize())
-		vals = append(vals, fmt.Sprintf("(SELECT coalesce(max(%s), 0) + 1 FROM %s)", pgx.Identifier{tt.Key}.Sanitize(), tt.Ident()))
+		cols = append(cols, sqlq.Ident(tt.Key))
+		vals = append(vals, fmt.Sprintf("(SELECT coalesce(max(%s), 0) + 1 FROM %s)", sqlq.Ident(tt.Key), tt.Ident()))
 	}
 	if n.Parent != nil {
 		add(tt.Parent, "CAST($%d::text AS "+tt.Object.Column(tt.Parent).Type+")", n.Parent.ID)
@@ -153,11 +153,11 @@ func insertSQL(tt *schema.TenantTable, opts CreateOptions, n NewTenant, h *Hiera
 		add(tt.Depth, "$%d", depth)
 	}
 	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING %s::text", tt.Ident(),
-		strings.Join(cols, ", "), strings.Join(vals, ", "), pgx.Identifier{tt.Key}.Sanitize()), args
+		strings.Join(cols, ", "), strings.Join(vals, ", "), sqlq.Ident(tt.Key)), args
 }
 
 func lookupID(ctx context.Context, q Querier, tt *schema.TenantTable, id string) (*Tenant, error) {
-	sql := fmt.Sprintf("SELECT %s FROM %s t WHERE t.%s::text = $1", selectList(tt), tt.Ident(), pgx.Identifier{tt.Key}.Sanitize())
+	sql := fmt.Sprintf("SELECT %s FROM %s t WHERE t.%s::text = $1", selectList(tt), tt.Ident(), sqlq.Ident(tt.Key))
 	t, err := scan(q.QueryRow(ctx, sql, id))
 	if err != nil {
 		return nil, fmt.Errorf("reading tenant %s: %w", id, err)
@@ -198,7 +198,7 @@ func SetParent(ctx context.Context, db TxStarter, tt *schema.TenantTable, ref, p
 	if err := CheckSetParent(h, Limits{MaxDepth: tt.MaxDepth, MaxTenants: tt.MaxTenants}, t, p); err != nil {
 		return nil, 0, err
 	}
-	key, parent := pgx.Identifier{tt.Key}.Sanitize(), pgx.Identifier{tt.Parent}.Sanitize()
+	key, parent := sqlq.Ident(tt.Key), sqlq.Ident(tt.Parent)
 	update := fmt.Sprintf("UPDATE %s SET %s = CAST($2::text AS %s) WHERE %s::text = $1", tt.Ident(), parent, tt.Object.Column(tt.Parent).Type, key)
 	if _, err := tx.Exec(ctx, update, t.ID, parentID); err != nil {
 		return nil, 0, fmt.Errorf("setting the parent of tenant %q: %w", t.Name, err)
@@ -226,7 +226,7 @@ func SetParent(ctx context.Context, db TxStarter, tt *schema.TenantTable, ref, p
 // depth becomes $2), writing only the rows whose value changes. The walk
 // keeps a path so that a broken table with a cycle cannot make it loop.
 func subtreeDepthSQL(tt *schema.TenantTable) string {
-	key, parent, depth := pgx.Identifier{tt.Key}.Sanitize(), pgx.Identifier{tt.Parent}.Sanitize(), pgx.Identifier{tt.Depth}.Sanitize()
+	key, parent, depth := sqlq.Ident(tt.Key), sqlq.Ident(tt.Parent), sqlq.Ident(tt.Depth)
 	return fmt.Sprintf(`WITH RECURSIVE sub(id, depth, path) AS (
 	SELECT t.%[1]s, $2::int, ARRAY[t.%[1]s::text] FROM %[4]s t WHERE t.%[1]s::text = $1
 	UNION ALL

@@ -28,7 +28,7 @@ walk AS (
 // (check, tenant name, detail) rows, one per violation.
 func (b *builder) hierarchyQuery() *query {
 	tt := b.tt
-	key, name := pgx.Identifier{tt.Key}.Sanitize(), pgx.Identifier{tt.Name}.Sanitize()
+	key, name := sqlq.Ident(tt.Key), sqlq.Ident(tt.Name)
 	col := func(alias, c string) string { return ident(alias, c) }
 	var parts []string
 	part := func(check, tenantName, detail, rest string) {
@@ -41,13 +41,13 @@ func (b *builder) hierarchyQuery() *query {
 		if parentType != tt.Object.Column(tt.Key).TypeOID {
 			join = "p." + key + "::text = u.cur::text"
 		}
-		with = "WITH RECURSIVE " + fmt.Sprintf(hierarchyWalkSQL, key, pgx.Identifier{tt.Parent}.Sanitize(), tt.Ident(), join)
+		with = "WITH RECURSIVE " + fmt.Sprintf(hierarchyWalkSQL, key, sqlq.Ident(tt.Parent), tt.Ident(), join)
 		walkJoin := fmt.Sprintf("FROM walk w JOIN %s t ON t.%s = w.tenant", tt.Ident(), key)
 		part(CheckCycle, "t."+name, "NULL", walkJoin+" WHERE w.on_cycle")
 		part(CheckDepth, "t."+name, fmt.Sprintf("'depth ' || (w.levels - 1) || ', maxDepth %d allows 0 to %d'", tt.MaxDepth, tt.MaxDepth-1), fmt.Sprintf("%s WHERE NOT w.cyc AND w.levels > %d", walkJoin, tt.MaxDepth))
-		parentEq := fmt.Sprintf("p.%s = c.%s", key, pgx.Identifier{tt.Parent}.Sanitize())
+		parentEq := fmt.Sprintf("p.%s = c.%s", key, sqlq.Ident(tt.Parent))
 		if parentType != tt.Object.Column(tt.Key).TypeOID {
-			parentEq = fmt.Sprintf("p.%s::text = c.%s::text", key, pgx.Identifier{tt.Parent}.Sanitize())
+			parentEq = fmt.Sprintf("p.%s::text = c.%s::text", key, sqlq.Ident(tt.Parent))
 		}
 		if tt.SubtenantsAllowed != "" {
 			part(CheckSubtenantsAllowed, "c."+name, "'parent ' || p."+name,

@@ -352,7 +352,7 @@ type builder struct {
 	sample int
 }
 
-func ident(alias, col string) string { return alias + "." + pgx.Identifier{col}.Sanitize() }
+func ident(alias, col string) string { return alias + "." + sqlq.Ident(col) }
 
 // eq compares two columns, natively when their types agree, else as text.
 func eq(aAlias string, aObj *schema.Object, aCol string, bAlias string, bObj *schema.Object, bCol string) string {
@@ -562,7 +562,7 @@ bad AS MATERIALIZED (
 SELECT (count(*) OVER ())::text, n, k, who FROM bad WHERE who IS NOT NULL ORDER BY n, k LIMIT greatest($1::int, 1)`
 
 func (b *builder) newTenants() *query {
-	key, name := pgx.Identifier{b.tt.Key}.Sanitize(), pgx.Identifier{b.tt.Name}.Sanitize()
+	key, name := sqlq.Ident(b.tt.Key), sqlq.Ident(b.tt.Name)
 	return &query{
 		finding: &Finding{Check: CheckRowScoping, Object: b.tt.Object.Name},
 		sql:     fmt.Sprintf(newTenantsSQL, tenant.AncestorsCTE(b.tt, "anc"), b.tt.Ident(), key, name),
@@ -587,7 +587,7 @@ const tenantPinSQL = `WITH bad AS MATERIALIZED (
 SELECT (count(*) OVER ())::text, name, key, now_key, key_name, gone::text FROM bad ORDER BY name LIMIT greatest($1::int, 1)`
 
 func (b *builder) tenantPin() *query {
-	key, name := pgx.Identifier{b.tt.Key}.Sanitize(), pgx.Identifier{b.tt.Name}.Sanitize()
+	key, name := sqlq.Ident(b.tt.Key), sqlq.Ident(b.tt.Name)
 	return &query{
 		finding: &Finding{Check: CheckTenantPin, Object: b.tt.Object.Name},
 		sql:     fmt.Sprintf(tenantPinSQL, b.tt.Ident(), key, name),
@@ -636,10 +636,10 @@ const inactiveTenantSQL = `FROM %[1]s r JOIN %[2]s t ON %[3]s WHERE NOT coalesce
 func (b *builder) inactiveTenant(o *schema.Object) *query {
 	keys := keyExprs(o, "r")
 	n := len(keys)
-	body := fmt.Sprintf(inactiveTenantSQL, o.Ident(), b.tt.Ident(), eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn), pgx.Identifier{b.tt.Active}.Sanitize())
+	body := fmt.Sprintf(inactiveTenantSQL, o.Ident(), b.tt.Ident(), eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn), sqlq.Ident(b.tt.Active))
 	return &query{
 		finding: &Finding{Check: CheckInactiveTenant, Object: o.Name},
-		sql:     sampledSQL("", keys, []string{"t." + pgx.Identifier{b.tt.Name}.Sanitize() + "::text"}, body),
+		sql:     sampledSQL("", keys, []string{"t." + sqlq.Ident(b.tt.Name) + "::text"}, body),
 		sample: func(cols []*string) string {
 			return formatKey(o, cols[:n]) + " (tenant " + tenantLabel(cols[n], "?") + ")"
 		},
@@ -681,7 +681,7 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 		srcCond = b.activeCond("rt")
 	case schema.Optional:
 		srcJoin = fmt.Sprintf("LEFT JOIN %s rt ON %s", tt.Ident(), eq("rt", tt.Object, tt.Key, "r", o, o.TenantColumn))
-		srcCond = fmt.Sprintf("(%s IS NULL OR (rt.%s IS NOT NULL AND %s))", ident("r", o.TenantColumn), pgx.Identifier{tt.Key}.Sanitize(), b.activeCond("rt"))
+		srcCond = fmt.Sprintf("(%s IS NULL OR (rt.%s IS NOT NULL AND %s))", ident("r", o.TenantColumn), sqlq.Ident(tt.Key), b.activeCond("rt"))
 	default:
 		srcJoin = fmt.Sprintf("LEFT JOIN %s rt ON false", tt.Ident())
 		srcCond = "true"
@@ -705,11 +705,11 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 		tt.Ident(), eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn),
 		srcJoin, srcCond, b.activeCond("gt"), rule.Violation())
 	var extras []string
-	extras = append(extras, "rt."+pgx.Identifier{tt.Name}.Sanitize()+"::text")
+	extras = append(extras, "rt."+sqlq.Ident(tt.Name)+"::text")
 	for _, g := range keyExprs(tg, "g") {
 		extras = append(extras, g+"::text")
 	}
-	extras = append(extras, "gt."+pgx.Identifier{tt.Name}.Sanitize()+"::text")
+	extras = append(extras, "gt."+sqlq.Ident(tt.Name)+"::text")
 	sql := sampledSQL("WITH RECURSIVE "+tenant.AncestorsCTE(tt, "anc"), rkeys, extras, body)
 	n := len(rkeys)
 	return &query{

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -393,7 +394,7 @@ func dropRoles(t *testing.T, roles []string) {
 	}
 	defer conn.Close(ctx)
 	for _, r := range roles {
-		if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
+		if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+sqlq.Ident(r)); err != nil {
 			t.Errorf("dropping role %s: %v", r, err)
 		}
 	}

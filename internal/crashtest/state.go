@@ -116,7 +116,7 @@ func Capture(ctx context.Context, q Querier, opts Options) (State, error) {
 			rows.Close()
 			return nil, fmt.Errorf("crashtest: listing relations: %w", err)
 		}
-		ident := pgx.Identifier{nsp, rel}.Sanitize()
+		ident := sqlq.Ident(nsp, rel)
 		key := "relation " + ident
 		st[key] = fmt.Sprintf("kind %s; columns %s; acl %s; rls %t/%t; comment %q", kind, cols, acl, rls, forceRLS, comment)
 		switch kind {
@@ -138,12 +138,12 @@ func Capture(ctx context.Context, q Querier, opts Options) (State, error) {
 		st["rows "+tb.ident] = sum
 	}
 	if err := collect(ctx, q, st, constraintsSQL, nil, func(vals []string) (string, string) {
-		return "definitions " + pgx.Identifier{vals[0], vals[1]}.Sanitize(), vals[2]
+		return "definitions " + sqlq.Ident(vals[0], vals[1]), vals[2]
 	}); err != nil {
 		return nil, err
 	}
 	if err := collect(ctx, q, st, schemasSQL, nil, func(vals []string) (string, string) {
-		return "schema " + pgx.Identifier{vals[0]}.Sanitize(), fmt.Sprintf("owner %s; acl %s; comment %q", vals[1], vals[2], vals[3])
+		return "schema " + sqlq.Ident(vals[0]), fmt.Sprintf("owner %s; acl %s; comment %q", vals[1], vals[2], vals[3])
 	}); err != nil {
 		return nil, err
 	}

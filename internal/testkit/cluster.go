@@ -12,8 +12,9 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // Cluster is a PostgreSQL cluster of a test's own (see PrivateCluster).
@@ -123,7 +124,7 @@ func (c *Cluster) NewDB(t testing.TB, name string) *DB {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+sqlq.Ident(name)); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := pgxpool.ParseConfig(c.URL)

@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/fixtures"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // Main runs a package's tests after checking that the server answers, and
@@ -86,9 +87,9 @@ func newDB(t testing.TB, template string) *DB {
 		t.Fatalf("testkit: connecting to the test server: %v", err)
 	}
 	defer admin.Close(ctx)
-	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	create := "CREATE DATABASE " + sqlq.Ident(name)
 	if template != "" {
-		create += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+		create += " TEMPLATE " + sqlq.Ident(template)
 	}
 	if _, err := admin.Exec(ctx, create); err != nil {
 		t.Fatalf("testkit: creating database %s: %v", name, err)
@@ -115,7 +116,7 @@ func newDB(t testing.TB, template string) *DB {
 			return
 		}
 		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+sqlq.Ident(name)+" WITH (FORCE)"); err != nil {
 			t.Errorf("testkit: dropping %s: %v", name, err)
 		}
 	})
@@ -348,7 +349,7 @@ func DropRolesLater(t testing.TB) (add func(roles ...string)) {
 		}
 		defer admin.Close(ctx)
 		for _, r := range roles {
-			if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
+			if _, err := admin.Exec(ctx, "DROP ROLE IF EXISTS "+sqlq.Ident(r)); err != nil {
 				t.Errorf("testkit: dropping role %s: %v", r, err)
 			}
 		}
