@@ -5,6 +5,7 @@ package e2e_test
 // that pin their search_path, tenantkit's own objects named with their schema.
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -232,5 +233,45 @@ func TestOwnFunctionsPinSearchPath(t *testing.T) {
 	}
 	if functions < 4 { // load's cast error and acl's three (verify -f's own went with issue 20)
 		t.Errorf("found only %d CREATE FUNCTION statements: the scan is broken", functions)
+	}
+}
+
+// TestOneIdentifierQuoter fails on any identifier quoted outside
+// internal/sqlq: every name goes through sqlq.Ident.
+func TestOneIdentifierQuoter(t *testing.T) {
+	root := testkit.RepoRoot()
+	fset := token.NewFileSet()
+	var found []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata") || rel == filepath.Join("internal", "sqlq") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "Sanitize" {
+				found = append(found, fmt.Sprintf("%s:%d", rel, fset.Position(sel.Pos()).Line))
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) > 0 {
+		t.Errorf("identifiers quoted outside internal/sqlq (use sqlq.Ident):\n%s", strings.Join(found, "\n"))
 	}
 }
