@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
@@ -791,15 +792,12 @@ func (l *loader) changeOneByOne(ctx context.Context, g *group, st statement, lo,
 		n       int64
 		f, l, c int32
 	}
-	var recs []pos
-	for rows.Next() {
+	recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pos, error) {
 		var p pos
-		if err := rows.Scan(&p.n, &p.f, &p.l, &p.c); err != nil {
-			return 0, 0, exit.Failure(err)
-		}
-		recs = append(recs, p)
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&p.n, &p.f, &p.l, &p.c)
+		return p, err
+	})
+	if err != nil {
 		return 0, 0, exit.Failure(err)
 	}
 	var totalA, totalB int64
