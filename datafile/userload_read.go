@@ -119,6 +119,7 @@ func newTextReader(r io.Reader, name string, closer io.Closer) textReader {
 func (t *textReader) Table() *Table   { return t.table }
 func (t *textReader) Values() []Value { return t.vals }
 func (t *textReader) Pos() Pos        { return t.recPos }
+func (t *textReader) Err() error      { return t.err }
 
 func (t *textReader) FieldPos(i int) Pos {
 	if t.vals == nil || i < 0 || i >= len(t.vals) || i >= len(t.fpos) {
@@ -126,7 +127,6 @@ func (t *textReader) FieldPos(i int) Pos {
 	}
 	return t.fpos[i]
 }
-func (t *textReader) Err() error { return t.err }
 
 func (t *textReader) Close() error {
 	if t.closer == nil {
