@@ -291,7 +291,8 @@ type recordKey struct {
 // fieldPositions reads the files again to find where the fields named in
 // want start (see datafile.Reader.FieldPos), stopping in each file after
 // the last record wanted. Fields it does not find (a column that is not in
-// the file) are left out.
+// the file) are left out; on an error, what was found before it is
+// returned with it.
 func (sr *sectionReader) fieldPositions(ctx context.Context, want []fieldKey) (map[fieldKey]datafile.Pos, error) {
 	byRec := map[recordKey][]string{}
 	perFile := map[int]int{}
@@ -305,7 +306,7 @@ func (sr *sectionReader) fieldPositions(ctx context.Context, want []fieldKey) (m
 	for fileIdx, path := range sr.files {
 		if perFile[fileIdx] > 0 {
 			if err := sr.fieldPositionsIn(ctx, fileIdx, path, byRec, perFile[fileIdx], found); err != nil {
-				return nil, err
+				return found, err
 			}
 		}
 	}

@@ -181,6 +181,11 @@ func (l *loader) findValuePositions(ctx context.Context, byID map[int]*group) er
 	}
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, stdinCopy: l.stdinCopy}
 	l.valuePos, err = sr.fieldPositions(ctx, want)
+	if err != nil && ctx.Err() == nil {
+		// The file cannot be read again (it was removed or changed since):
+		// the rejects it holds are reported at their records.
+		err = nil
+	}
 	return err
 }
 
