@@ -126,7 +126,7 @@ func (c *csvReader) readRecord() (bool, error) {
 		return false, s.err
 	}
 	c.recPos = s.pos()
-	c.vals, c.quoted = c.vals[:0], c.quoted[:0]
+	c.vals, c.quoted, c.fpos = c.vals[:0], c.quoted[:0], c.fpos[:0]
 	limit := len(c.table.Columns)
 	for {
 		b, _ := s.peek()
@@ -150,6 +150,7 @@ func (c *csvReader) readRecord() (bool, error) {
 		}
 		c.vals = append(c.vals, Value{Str: text})
 		c.quoted = append(c.quoted, quoted)
+		c.fpos = append(c.fpos, start)
 		if limit > 0 && len(c.vals) > limit {
 			return false, s.errorf(c.recPos, "", "record has more fields than the %d of the header", limit)
 		}

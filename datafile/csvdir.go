@@ -140,6 +140,13 @@ func (d *csvDirReader) Pos() Pos {
 	return d.cur.Pos()
 }
 
+func (d *csvDirReader) FieldPos(i int) Pos {
+	if d.cur == nil {
+		return Pos{}
+	}
+	return d.cur.FieldPos(i)
+}
+
 func (d *csvDirReader) Err() error { return d.err }
 
 func (d *csvDirReader) Close() error {

@@ -114,6 +114,11 @@ type Reader interface {
 	Values() []Value
 	// Pos is where the current record starts.
 	Pos() Pos
+	// FieldPos is where field i of the current record starts (its opening
+	// quote, if quoted; for XLSX the cell), the zero Pos when i is out of
+	// range or the current table has no rows. A record may span lines, so
+	// a field's line can be past the record's.
+	FieldPos(i int) Pos
 	// Err is the error that stopped Next, nil at a clean end of input.
 	// Malformed input yields a *SyntaxError.
 	Err() error

@@ -45,9 +45,15 @@ type section struct {
 }
 
 // readSections collects everything r yields, copying the reused slices.
+//
+// It also checks the readers' field positions: within a record every field
+// starts after the record does and after the field before it, and within a
+// file every record's fields come after the previous record's. A violation
+// is returned as a *fieldPosError.
 func readSections(r Reader) ([]section, error) {
 	var out []section
 	var cur *Table
+	var last Pos // the last field position seen, in the current file
 	for r.Next() {
 		if t := r.Table(); t != cur {
 			cur = t
@@ -55,8 +61,26 @@ func readSections(r Reader) ([]section, error) {
 		}
 		s := &out[len(out)-1]
 		if r.Values() == nil {
+			if p := r.FieldPos(0); p != (Pos{}) {
+				return out, &fieldPosError{fmt.Sprintf("a table without rows has a field position %v", p)}
+			}
 			continue // a table without rows
 		}
+		prev := r.Pos()
+		if prev.File == last.File && !before(last, prev) {
+			return out, &fieldPosError{fmt.Sprintf("record at %v starts before the field at %v", prev, last)}
+		}
+		for i := range r.Values() {
+			p := r.FieldPos(i)
+			if p.File != prev.File || p.Line < prev.Line || p.Line == prev.Line && p.Col < prev.Col || i > 0 && !before(prev, p) {
+				return out, &fieldPosError{fmt.Sprintf("record at %v: field %d at %v, not after %v", r.Pos(), i+1, p, prev)}
+			}
+			prev = p
+		}
+		if p := r.FieldPos(len(r.Values())); p != (Pos{}) {
+			return out, &fieldPosError{fmt.Sprintf("record at %v: a field past the last at %v", r.Pos(), p)}
+		}
+		last = prev
 		s.Rows = append(s.Rows, append([]Value(nil), r.Values()...))
 	}
 	return out, r.Err()
@@ -104,3 +128,11 @@ func readBoth(t *testing.T, in, name string, opts Options) (string, error) {
 	}
 	return got, err
 }
+
+// before reports whether a comes strictly before b in a file.
+func before(a, b Pos) bool { return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col }
+
+// fieldPosError is a broken invariant of FieldPos (see readSections).
+type fieldPosError struct{ msg string }
+
+func (e *fieldPosError) Error() string { return "FieldPos: " + e.msg }

@@ -52,6 +52,7 @@ type textReader struct {
 	vals   []Value // the current row; nil for a table without rows
 	row    []Value // keeps the row buffer while vals is nil
 	recPos Pos
+	fpos   []Pos // where each field of the current record starts
 	err    error
 	sb     []byte // scratch for the value being read
 	// blocks hold the start of a value longer than valueBlock, held bytes.
@@ -119,6 +120,13 @@ func (t *textReader) Table() *Table   { return t.table }
 func (t *textReader) Values() []Value { return t.vals }
 func (t *textReader) Pos() Pos        { return t.recPos }
 func (t *textReader) Err() error      { return t.err }
+
+func (t *textReader) FieldPos(i int) Pos {
+	if t.vals == nil || i < 0 || i >= len(t.vals) || i >= len(t.fpos) {
+		return Pos{}
+	}
+	return t.fpos[i]
+}
 
 func (t *textReader) Close() error {
 	if t.closer == nil {
@@ -324,7 +332,7 @@ func (u *userloadReader) readRecord() error {
 	s := u.s
 	u.recPos = s.pos()
 	s.skip() // {
-	u.vals = u.row[:0]
+	u.vals, u.fpos = u.row[:0], u.fpos[:0]
 	defer func() { u.row = u.vals }()
 	ncols := len(u.table.Columns)
 	const (
@@ -375,6 +383,7 @@ func (u *userloadReader) readRecord() error {
 				return err
 			}
 			u.vals = append(u.vals, Value{Str: v})
+			u.fpos = append(u.fpos, p)
 		case isWordByte(b):
 			w, err := u.readWord()
 			if err != nil {
@@ -384,6 +393,7 @@ func (u *userloadReader) readRecord() error {
 				return s.errorf(p, "", "values must be quoted or NULL, found %q", excerpt([]byte(w)))
 			}
 			u.vals = append(u.vals, Value{Null: true})
+			u.fpos = append(u.fpos, p)
 		default:
 			return s.errorf(p, "", "unexpected %q in a record", peekRune(u.s))
 		}

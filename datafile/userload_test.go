@@ -215,3 +215,56 @@ func TestWriterErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFieldPos: each field's own position, in a record that spans lines
+// (userload; CSV with a quoted field holding a line end) and in a sheet's
+// cells.
+func TestFieldPos(t *testing.T) {
+	var book bytes.Buffer
+	w, err := NewWriter(&book, Options{Format: XLSX})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.BeginTable(&Table{Name: "s", Columns: []string{"a", "b", "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	w.WriteRow([]Value{{Str: "1"}, {Null: true}, {Str: "x"}})
+	w.WriteRow([]Value{{Null: true}, {Null: true}, {Null: true}}) // an empty row
+	w.WriteRow([]Value{{Str: "3"}, {Str: "y"}, {Str: "z"}})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, data string
+		opts       Options
+		want       []string // per record: the record's position, then each field's
+	}{
+		{"in.dat", "TABLE t\n a b c d\n{ \"1\",\n  NULL, \"x\ny\" ,\n\n\t\"z\" }\n{\"2\",NULL,\"\",NULL}\n", Options{Format: Userload},
+			[]string{"in.dat:3:1 in.dat:3:3 in.dat:4:3 in.dat:4:9 in.dat:7:2", "in.dat:8:1 in.dat:8:2 in.dat:8:6 in.dat:8:11 in.dat:8:14"}},
+		{"in.csv", "a,b,c\n1,\"x\r\ny\",\"\"\r\n\n2,,z\n", Options{Format: CSV, Table: "t"},
+			[]string{"in.csv:2:1 in.csv:2:1 in.csv:2:3 in.csv:3:4", "in.csv:5:1 in.csv:5:1 in.csv:5:3 in.csv:5:4"}},
+		{"in.xlsx", book.String(), Options{Format: XLSX},
+			[]string{"in.xlsx[s]:2:1 in.xlsx[s]:2:1 in.xlsx[s]:2:2 in.xlsx[s]:2:3", "in.xlsx[s]:3:1 in.xlsx[s]:3:1 in.xlsx[s]:3:2 in.xlsx[s]:3:3",
+				"in.xlsx[s]:4:1 in.xlsx[s]:4:1 in.xlsx[s]:4:2 in.xlsx[s]:4:3"}},
+	} {
+		r, err := NewReader(strings.NewReader(tc.data), tc.name, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for r.Next() {
+			line := []string{r.Pos().String()}
+			for i := range r.Values() {
+				line = append(line, r.FieldPos(i).String())
+			}
+			got = append(got, strings.Join(line, " "))
+		}
+		if err := r.Err(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r.Close()
+		if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("%s:\ngot:\n%s\nwant:\n%s", tc.name, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+}

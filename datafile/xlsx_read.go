@@ -117,6 +117,14 @@ func (x *xlsxReader) Values() []Value { return x.vals }
 func (x *xlsxReader) Pos() Pos        { return x.pos }
 func (x *xlsxReader) Err() error      { return x.err }
 
+// FieldPos is the cell of column i in the current row.
+func (x *xlsxReader) FieldPos(i int) Pos {
+	if x.vals == nil || i < 0 || i >= len(x.vals) {
+		return Pos{}
+	}
+	return x.posAt(x.pos.Line, i+1)
+}
+
 func (x *xlsxReader) Close() error {
 	var err error
 	if x.rows != nil {

@@ -111,7 +111,7 @@ TABLE Invoice
     { "3", "2", "5.94" }
 `)
 	res := userload(t, db, 1, "--schema", overlay, "--quiet", "-t", "Store B", "--new-keys", "-f", f)
-	want := f + `:4:5: Employee: column "LastName": NULL in a NOT NULL column
+	want := f + `:4:12: Employee: column "LastName": NULL in a NOT NULL column
 4 records depend on rejected records and were rejected with them (-v or --rejects names each): ` +
 		f + `:5:5 (Employee), ` + f + `:8:5 (Customer), ` + f + `:12:5 (Invoice), ` + f + `:13:5 (Invoice)
 `

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
@@ -287,4 +288,88 @@ func (s *batchStream) nextOf(sec *section) (batch, bool) {
 		return batch{}, false
 	}
 	return b, true
+}
+
+// fieldKey names one field of one record: the record's file and position,
+// its table, and the column.
+type fieldKey struct {
+	rec    recordKey
+	column string
+}
+
+// recordKey names a record by its file, its position and its table (the
+// sheets of a workbook number their rows alike).
+type recordKey struct {
+	file, line, col int
+	table           string
+}
+
+// fieldPositions reads the files again to find where the fields named in
+// want start (see datafile.Reader.FieldPos), stopping in each file after
+// the last record wanted. Fields it does not find (a column that is not in
+// the file) are left out; on an error, what was found before it is
+// returned with it.
+func (sr *sectionReader) fieldPositions(ctx context.Context, want []fieldKey) (map[fieldKey]datafile.Pos, error) {
+	byRec := map[recordKey][]string{}
+	perFile := map[int]int{}
+	for _, k := range want {
+		if byRec[k.rec] == nil {
+			perFile[k.rec.file]++
+		}
+		byRec[k.rec] = append(byRec[k.rec], k.column)
+	}
+	found := make(map[fieldKey]datafile.Pos, len(want))
+	for fileIdx, path := range sr.files {
+		if perFile[fileIdx] > 0 {
+			if err := sr.fieldPositionsIn(ctx, fileIdx, path, byRec, perFile[fileIdx], found); err != nil {
+				return found, err
+			}
+		}
+	}
+	return found, nil
+}
+
+// fieldPositionsIn reads one file for fieldPositions; left counts the
+// records wanted in it.
+func (sr *sectionReader) fieldPositionsIn(ctx context.Context, fileIdx int, path string, byRec map[recordKey][]string, left int, found map[fieldKey]datafile.Pos) error {
+	r, err := sr.open(path, false)
+	if err != nil {
+		return exit.Usage(fmt.Errorf("%s: %w", path, err))
+	}
+	defer r.Close()
+	var (
+		curT  *datafile.Table
+		table string
+		n     int
+	)
+	for left > 0 && r.Next() {
+		if n++; n%batchSize == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if t := r.Table(); t != curT {
+			curT, table = t, ""
+			if obj := sr.schema.Object(t.Name); obj != nil {
+				table = obj.Table
+			}
+		}
+		if r.Values() == nil || table == "" {
+			continue
+		}
+		p := r.Pos()
+		rk := recordKey{file: fileIdx, line: p.Line, col: p.Col, table: table}
+		columns, ok := byRec[rk]
+		if !ok {
+			continue
+		}
+		delete(byRec, rk)
+		left--
+		for _, name := range columns {
+			if i := slices.Index(curT.Columns, name); i >= 0 {
+				found[fieldKey{rec: rk, column: name}] = r.FieldPos(i)
+			}
+		}
+	}
+	return r.Err()
 }

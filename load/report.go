@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,6 +103,9 @@ func (l *loader) report(ctx context.Context) error {
 		if err := l.countReasons(ctx); err != nil {
 			return err
 		}
+		if err := l.findValuePositions(ctx, byID); err != nil {
+			return err
+		}
 	}
 	if l.opts.OnReject != nil && l.sum.Rejected > 0 {
 		if err := l.eachReject(ctx, byID); err != nil {
@@ -144,6 +148,58 @@ func (l *loader) pos(f, line, c int32) datafile.Pos {
 	return datafile.Pos{File: l.opts.Files[f], Line: int(line), Col: int(c)}
 }
 
+// valueKinds are the kinds of reject whose column names a value of the
+// record: they are reported where that value starts.
+var valueKinds = []string{"bad value", "NOT NULL", "refused by the database"}
+
+// findValuePositions reads the files again for where the values of the
+// rejects of valueKinds start (the staging tables hold only the record's
+// position), into valuePos.
+func (l *loader) findValuePositions(ctx context.Context, byID map[int]*group) error {
+	rows, err := l.tx.Query(ctx, "SELECT DISTINCT _f, _l, _c, grp, col FROM tk_rej WHERE col IS NOT NULL AND kind = ANY($1)", valueKinds)
+	if err != nil {
+		return exit.Failure(err)
+	}
+	var want []fieldKey
+	for rows.Next() {
+		var f, line, c int32
+		var id int
+		var column string
+		if err := rows.Scan(&f, &line, &c, &id, &column); err != nil {
+			rows.Close()
+			return exit.Failure(err)
+		}
+		want = append(want, fieldKey{rec: recordKey{file: int(f), line: int(line), col: int(c), table: byID[id].obj.Table}, column: column})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return exit.Failure(err)
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, stdinCopy: l.stdinCopy}
+	l.valuePos, err = sr.fieldPositions(ctx, want)
+	if err != nil && ctx.Err() == nil {
+		// The file cannot be read again (it was removed or changed since):
+		// the rejects it holds are reported at their records.
+		err = nil
+	}
+	return err
+}
+
+// rejectPos is where a reject of kind is reported: at its value (see
+// findValuePositions) when the reject names one, else at the record.
+func (l *loader) rejectPos(f, line, c int32, table, kind string, column *string) datafile.Pos {
+	if column != nil && slices.Contains(valueKinds, kind) {
+		k := fieldKey{rec: recordKey{file: int(f), line: int(line), col: int(c), table: table}, column: *column}
+		if p, ok := l.valuePos[k]; ok {
+			return l.pos(f, int32(p.Line), int32(p.Col))
+		}
+	}
+	return l.pos(f, line, c)
+}
+
 func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
 	rows, err := l.tx.Query(ctx, "SELECT grp, _f, _l, _c, _n, col, val, reason, kind FROM tk_rej ORDER BY _f, _l, _c, _n, reason")
 	if err != nil {
@@ -161,7 +217,8 @@ func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
 		if err := rows.Scan(&id, &f, &line, &c, &n, &column, &r.Value, &r.Reason, &r.Kind); err != nil {
 			return exit.Failure(err)
 		}
-		r.Pos, r.Table = l.pos(f, line, c), byID[id].obj.Table
+		r.Table = byID[id].obj.Table
+		r.Pos = l.rejectPos(f, line, c, r.Table, kind, column)
 		if column != nil {
 			r.Column = *column
 		}
@@ -215,6 +272,14 @@ func (l *loader) writeDetail(ctx context.Context, byID map[int]*group) error {
 		return exit.Failure(fmt.Errorf("userload: listing records: %w", err))
 	}
 	defer rows.Close()
+	// A rejected record's line is at the first of its values at fault,
+	// like the reject lines (within the record: the order stays the file's).
+	first := map[recordKey]datafile.Pos{}
+	for k, p := range l.valuePos {
+		if q, ok := first[k.rec]; !ok || p.Line < q.Line || p.Line == q.Line && p.Col < q.Col {
+			first[k.rec] = p
+		}
+	}
 	w := bufio.NewWriter(l.opts.Detail)
 	for rows.Next() {
 		var f, line, c int32
@@ -226,7 +291,11 @@ func (l *loader) writeDetail(ctx context.Context, byID map[int]*group) error {
 		if err := rows.Scan(&f, &line, &c, &n, &id, &act, &cnt, &reason); err != nil {
 			return exit.Failure(err)
 		}
-		fmt.Fprintf(w, "%s: %s %s", l.pos(f, line, c), act, byID[id].obj.Table)
+		pos := l.pos(f, line, c)
+		if p, ok := first[recordKey{file: int(f), line: int(line), col: int(c), table: byID[id].obj.Table}]; ok && reason != nil {
+			pos = l.pos(f, int32(p.Line), int32(p.Col))
+		}
+		fmt.Fprintf(w, "%s: %s %s", pos, act, byID[id].obj.Table)
 		switch {
 		case reason != nil:
 			fmt.Fprintf(w, ": %s", *reason)
@@ -303,7 +372,7 @@ func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *ro
 	for i := range vals {
 		vals[i] = "s." + col(i)
 	}
-	rows, err := l.tx.Query(ctx, fmt.Sprintf(`SELECT r._n, r._f, r._l, r._c, r.col, r.reason, %s
+	rows, err := l.tx.Query(ctx, fmt.Sprintf(`SELECT r._n, r._f, r._l, r._c, r.col, r.reason, r.kind, %s
 		FROM tk_rej r JOIN (%s) s ON s._n = r._n WHERE r.grp = $1 ORDER BY r._f, r._l, r._c, r._n, r.reason`,
 		strings.Join(vals, ", "), source), g.id)
 	if err != nil {
@@ -334,8 +403,8 @@ func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *ro
 		var n int64
 		var f, line, c int32
 		var column *string
-		var reason string
-		dest := []any{&n, &f, &line, &c, &column, &reason}
+		var reason, kind string
+		dest := []any{&n, &f, &line, &c, &column, &reason, &kind}
 		strs := make([]*string, len(g.cols))
 		for i := range strs {
 			dest = append(dest, &strs[i])
@@ -361,7 +430,7 @@ func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *ro
 		if column != nil {
 			msg = fmt.Sprintf("column %q: %s", *column, reason)
 		}
-		fmt.Fprintf(w, "    # %s: %s\n", l.pos(f, line, c), asciiLine(msg))
+		fmt.Fprintf(w, "    # %s: %s\n", l.rejectPos(f, line, c, g.obj.Table, kind, column), asciiLine(msg))
 	}
 	if err := rows.Err(); err != nil {
 		return exit.Failure(err)

@@ -39,6 +39,9 @@ type loader struct {
 	prog    *progress.Reporter
 	// stdinCopy keeps what was read from standard input (see sectionReader).
 	stdinCopy *os.File
+	// valuePos is where the values named by rejects start (see
+	// findValuePositions).
+	valuePos map[fieldKey]datafile.Pos
 	// tenant is the tenant of -t, nil without; serviceProvider may be nil.
 	tenant, serviceProvider *tenant.Tenant
 	// keyMaps names, per object, the temporary table mapping the labels of

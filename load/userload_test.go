@@ -205,7 +205,7 @@ func TestCheckChangesNothingAndReportsEachRecord(t *testing.T) {
 	want := f + ":3:5: unchanged priority\n" +
 		f + ":4:5: update priority\n" +
 		f + ":5:5: insert priority\n" +
-		f + ":6:5: reject priority: column sort_order: invalid input syntax for type integer: \"seven\"\n"
+		f + ":6:22: reject priority: column sort_order: invalid input syntax for type integer: \"seven\"\n"
 	if !strings.HasPrefix(res.Stdout, want) {
 		t.Errorf("stdout:\n%s\nwant prefix:\n%s", res.Stdout, want)
 	}
@@ -256,7 +256,7 @@ func TestRejectRollsBackEverything(t *testing.T) {
 `)
 	res := userload(t, db, 1, "--table", "ca_location", "-f", f1, "-f", f2, "-f", f3)
 	for _, want := range []string{
-		f2 + ":3:1: ca_location: column \"name\": NULL in a NOT NULL column",
+		f2 + ":3:4: ca_location: column \"name\": NULL in a NOT NULL column",
 		f3 + ":3:5: ca_contact: column \"organization\": value \"999\": no row of ca_organization has (id) = (999) (foreign key ca_contact_organization_fkey)",
 		"2 record(s) rejected; nothing was loaded",
 	} {
@@ -287,8 +287,8 @@ func TestRejectsFileLoadsBackOnceFixed(t *testing.T) {
 	}
 	text := string(b)
 	for _, want := range []string{
-		"    # " + f + ":4:5: column \"sort_order\": invalid input syntax for type integer: \"six\"\n    { \"P6\", \"Six \\\"quoted\\\"\\\\back\", \"six\" }\n",
-		"    # " + f + ":5:5: column \"label\": NULL in a NOT NULL column\n    { \"P7\", NULL, \"7\" }\n",
+		"    # " + f + ":4:37: column \"sort_order\": invalid input syntax for type integer: \"six\"\n    { \"P6\", \"Six \\\"quoted\\\"\\\\back\", \"six\" }\n",
+		"    # " + f + ":5:13: column \"label\": NULL in a NOT NULL column\n    { \"P7\", NULL, \"7\" }\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("rejects file lacks %q:\n%s", want, text)
@@ -310,7 +310,7 @@ func TestFastPathRefusedFallsBackToPositionedRejects(t *testing.T) {
 	res := userload(t, db, 1, "-f", f)
 	for _, want := range []string{
 		f + `:3:1: t: new row for relation "t" violates check constraint "t_n_check"`,
-		f + `:4:1: t: column "d": value "2026-02-30": date/time field value out of range: "2026-02-30"`,
+		f + `:4:5: t: column "d": value "2026-02-30": date/time field value out of range: "2026-02-30"`,
 		f + `:5:1: t: duplicate key (id)=(1) in the loaded data (first at ` + f + `:2)`,
 	} {
 		if !strings.Contains(res.Stderr, want) {
@@ -330,7 +330,7 @@ func TestStandardInput(t *testing.T) {
 	db := testkit.NewFixtureDB(t)
 	in := []byte("TABLE priority\n code label sort_order\n { \"P5\", \"Five\", \"5\" }\n { \"P6\", \"Six\", \"x\" }\n")
 	res := testkit.RunIn(t, db, in, "userload", "-f", "-")
-	if res.Code != 1 || !strings.Contains(res.Stderr, `-:4:2: priority: column "sort_order": value "x": invalid input syntax for type integer: "x"`) {
+	if res.Code != 1 || !strings.Contains(res.Stderr, `-:4:17: priority: column "sort_order": value "x": invalid input syntax for type integer: "x"`) {
 		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
 	}
 	in = []byte("TABLE priority\n code label sort_order\n { \"P5\", \"Five\", \"5\" }\n")
@@ -430,7 +430,7 @@ end|north|NULL|NULL
 	// reference, and a uuid key found through the unique sku.
 	g := write(t, "upd.csv", "site,code,capacity\nnorth,A1,11\nwest,TOOLONG,1\n")
 	res = userload(t, db, 1, "--db-schema", "inv", "-f", g, "--table", "shelf")
-	if !strings.Contains(res.Stderr, g+`:3:1: shelf: column "code": value "TOOLONG": value too long for type character varying(4)`) {
+	if !strings.Contains(res.Stderr, g+`:3:6: shelf: column "code": value "TOOLONG": value too long for type character varying(4)`) {
 		t.Errorf("stderr:\n%s", res.Stderr)
 	}
 	h := write(t, "item.csv", "sku,note,site,code\nA-1,,north,A1\nE-5,\"\",east,Z9\n")
@@ -516,7 +516,7 @@ func TestNulCharacterIsARejectNotACrash(t *testing.T) {
     { "P6", "nul\0000here", "6" }
 `)
 	res := userload(t, db, 1, "-f", f)
-	if !strings.Contains(res.Stderr, f+`:4:5: priority: column "label": value "nul\\0here": the value holds a NUL character`) {
+	if !strings.Contains(res.Stderr, f+`:4:13: priority: column "label": value "nul\\0here": the value holds a NUL character`) {
 		t.Errorf("stderr:\n%s", res.Stderr)
 	}
 	wantRows(t, db, "SELECT count(*) FROM priority", "4")
@@ -549,7 +549,7 @@ func TestOtherCSVWriters(t *testing.T) {
 	db := testkit.NewFixtureDB(t)
 	quoteAll := write(t, "ca_location.csv", "\"id\",\"name\",\"address\",\"tenant\"\r\n\"901\",\"Depot\",\"\",\"\"\r\n\"902\",\"Annex\",\"1 Main St\",\"\"\r\n")
 	res := userload(t, db, 1, "-f", quoteAll)
-	if !strings.Contains(res.Stderr, quoteAll+`:2:1: ca_location: column "tenant": value "": invalid input syntax for type integer`) {
+	if !strings.Contains(res.Stderr, quoteAll+`:2:18: ca_location: column "tenant": value "": invalid input syntax for type integer`) {
 		t.Errorf("without --null-quoted, stderr:\n%s", res.Stderr)
 	}
 	userload(t, db, 0, "--null-quoted", "-f", quoteAll)

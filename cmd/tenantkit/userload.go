@@ -27,7 +27,8 @@ columns the file gives. Sections are applied parents before children.
 The run is one transaction: any reject (a value that does not convert, a NULL
 in a NOT NULL column, a dangling foreign key, a key that matches several
 rows, a reference to another tenant's row, …) rolls everything back, and
-every reject is printed on stderr as FILE:LINE:COL: TABLE: reason (exit 1).
+every reject is printed on stderr as FILE:LINE:COL: TABLE: reason (exit 1),
+at the value itself for a bad value or a NULL, else where the record starts.
 With --rejects FILE the rejected records go to FILE (userload format, each
 after a comment with its reason) and the rest is committed; fix FILE and load
 it again.
