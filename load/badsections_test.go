@@ -61,7 +61,7 @@ TABLE bin
 		t.Errorf("bad sections %q, want %q", got, want)
 	}
 	// bin's records are checked; shelf A was skipped, so both references dangle.
-	if want := []string{f + ":9:5 dangling foreign key", f + ":10:5 bad value"}; !reflect.DeepEqual(rejects, want) {
+	if want := []string{f + ":9:5 dangling foreign key", f + ":10:7 bad value"}; !reflect.DeepEqual(rejects, want) {
 		t.Errorf("rejects %q, want %q", rejects, want)
 	}
 	_, err = Run(ctx, pool, s, Options{Files: []string{f}, Check: true, Quiet: true})

@@ -218,7 +218,7 @@ func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
 			return exit.Failure(err)
 		}
 		r.Table = byID[id].obj.Table
-		r.Pos = l.rejectPos(f, line, c, r.Table, kind, column)
+		r.Pos = l.rejectPos(f, line, c, r.Table, r.Kind, column)
 		if column != nil {
 			r.Column = *column
 		}

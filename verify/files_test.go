@@ -67,11 +67,11 @@ TABLE call_req
 		t.Errorf("exit %d: %s", res.Code, res.Stderr)
 	}
 	want := []string{
-		`bad-value cnt.id: 1: ` + bad + `:5:5: id="not-a-uuid": invalid input syntax for type uuid: "not-a-uuid"`,
-		`bad-value cnt.organization: 1: ` + bad + `:6:5: organization="x1": invalid input syntax for type integer: "x1"`,
-		`bad-value cr.cost: 1: ` + bad + `:9:5: cost="1e20": numeric field overflow`,
-		`bad-value cr.open_date: 1: ` + bad + `:9:5: open_date="2026-13-01": date/time field value out of range: "2026-13-01"`,
-		`null-value org.name: 1: ` + csv + `:3:1: name: NULL in a NOT NULL column`,
+		`bad-value cnt.id: 1: ` + bad + `:5:7: id="not-a-uuid": invalid input syntax for type uuid: "not-a-uuid"`,
+		`bad-value cnt.organization: 1: ` + bad + `:6:58: organization="x1": invalid input syntax for type integer: "x1"`,
+		`bad-value cr.cost: 1: ` + bad + `:9:77: cost="1e20": numeric field overflow`,
+		`bad-value cr.open_date: 1: ` + bad + `:9:23: open_date="2026-13-01": date/time field value out of range: "2026-13-01"`,
+		`null-value org.name: 1: ` + csv + `:3:4: name: NULL in a NOT NULL column`,
 		`reference-rule cnt.location->loc: 1: ` + bad + `:4:5: location="2"`,
 		`reference-rule cr.customer->cnt: 1: ` + bad + `:10:5: customer="00000000-0000-0000-0000-000000000003"`,
 	}
@@ -182,7 +182,7 @@ func TestVerifyFilesNulValue(t *testing.T) {
 	if res.Code != 1 {
 		t.Errorf("exit %d: %s", res.Code, res.Stderr)
 	}
-	want := []string{`bad-value pri.label: 1: ` + f + `:4:5: label="nul\\0here": the value holds a NUL character, which PostgreSQL text cannot store`}
+	want := []string{`bad-value pri.label: 1: ` + f + `:4:13: label="nul\\0here": the value holds a NUL character, which PostgreSQL text cannot store`}
 	if got := rep.lines(); !reflect.DeepEqual(got, want) {
 		t.Errorf("findings\n got %q\nwant %q", got, want)
 	}
@@ -196,11 +196,11 @@ func TestVerifyFilesCSVOptions(t *testing.T) {
 	db.Exec(t, cleanFixture)
 	f := writeTemp(t, "priority.csv", "\"code\",\"label\",\"sort_order\"\n\"P7\",\"Seven\",\"\"\n")
 	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f)
-	if want := []string{`bad-value pri.sort_order: 1: ` + f + `:2:1: sort_order="": invalid input syntax for type integer: ""`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
+	if want := []string{`bad-value pri.sort_order: 1: ` + f + `:2:14: sort_order="": invalid input syntax for type integer: ""`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
 		t.Errorf("exit %d, findings %q", res.Code, rep.lines())
 	}
 	rep, res = runVerify(t, db, "--schema", "fixtures/schema.xml", "--null-quoted", "-f", f)
-	if want := []string{`null-value pri.sort_order: 1: ` + f + `:2:1: sort_order: NULL in a NOT NULL column`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
+	if want := []string{`null-value pri.sort_order: 1: ` + f + `:2:14: sort_order: NULL in a NOT NULL column`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
 		t.Errorf("--null-quoted: exit %d, findings %q", res.Code, rep.lines())
 	}
 	bare := writeTemp(t, "priority.csv", "code,label,sort_order\nP8,8\" label,8\n")
