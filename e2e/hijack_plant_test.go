@@ -10,10 +10,7 @@ import (
 	"context"
 	"fmt"
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"io/fs"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -23,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/internal/sqlq"
-	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
 var (
@@ -43,37 +39,15 @@ func sqlLiterals(t *testing.T) []goLiteral {
 	t.Helper()
 	var lits []goLiteral
 	fset := token.NewFileSet()
-	root := testkit.RepoRoot()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		ast.Inspect(f, func(n ast.Node) bool {
+	for _, fl := range goSources(t, fset, false, nil) {
+		ast.Inspect(fl.f, func(n ast.Node) bool {
 			if b, ok := n.(*ast.BasicLit); ok && b.Kind == token.STRING {
 				if s, err := strconv.Unquote(b.Value); err == nil {
-					lits = append(lits, goLiteral{rel + ":" + strconv.Itoa(fset.Position(b.Pos()).Line), s})
+					lits = append(lits, goLiteral{fl.rel + ":" + strconv.Itoa(fset.Position(b.Pos()).Line), s})
 				}
 			}
 			return true
 		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return lits
 }

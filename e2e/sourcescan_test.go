@@ -33,35 +33,13 @@ var handQuoteAllowed = map[string]string{
 // sqlq.Lit is the one quoter: correct whatever standard_conforming_strings
 // says, where a hand-written one forgets the backslashes.
 func TestNoHandBuiltLiterals(t *testing.T) {
-	root := testkit.RepoRoot()
 	fset := token.NewFileSet()
-	type file struct {
-		rel, path string
-		f         *ast.File
-	}
-	var files []file
+	files := goSources(t, fset, false, notSQLQ)
 	// consts are the package-level constants by package name: a quote
 	// next to a constant is part of a fixed statement, not of a value.
 	consts := map[string]map[string]bool{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		if d.IsDir() {
-			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata") || rel == filepath.Join("internal", "sqlq") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
-		files = append(files, file{rel, path, f})
+	for _, fl := range files {
+		f := fl.f
 		pc := consts[f.Name.Name]
 		if pc == nil {
 			pc = map[string]bool{}
@@ -76,10 +54,6 @@ func TestNoHandBuiltLiterals(t *testing.T) {
 				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	var found []string
 	for _, fl := range files {
@@ -239,39 +213,60 @@ func TestOwnFunctionsPinSearchPath(t *testing.T) {
 // TestOneIdentifierQuoter fails on any identifier quoted outside
 // internal/sqlq: every name goes through sqlq.Ident.
 func TestOneIdentifierQuoter(t *testing.T) {
-	root := testkit.RepoRoot()
 	fset := token.NewFileSet()
 	var found []string
+	for _, fl := range goSources(t, fset, true, notSQLQ) {
+		ast.Inspect(fl.f, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "Sanitize" {
+				found = append(found, fmt.Sprintf("%s:%d", fl.rel, fset.Position(sel.Pos()).Line))
+			}
+			return true
+		})
+	}
+	if len(found) > 0 {
+		t.Errorf("identifiers quoted outside internal/sqlq (use sqlq.Ident):\n%s", strings.Join(found, "\n"))
+	}
+}
+
+// goSource is one parsed Go file of the repository.
+type goSource struct {
+	rel, path string
+	f         *ast.File
+}
+
+// goSources parses the repository's Go files: the non-test ones, or with
+// tests all of them; skip leaves out directories by their path relative
+// to the root.
+func goSources(t *testing.T, fset *token.FileSet, tests bool, skip func(rel string) bool) []goSource {
+	t.Helper()
+	root := testkit.RepoRoot()
+	var out []goSource
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
 		if d.IsDir() {
-			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata") || rel == filepath.Join("internal", "sqlq") {
+			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata" || skip != nil && skip(rel)) {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") {
+		if !strings.HasSuffix(path, ".go") || !tests && strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
 		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
 		if err != nil {
 			return err
 		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "Sanitize" {
-				found = append(found, fmt.Sprintf("%s:%d", rel, fset.Position(sel.Pos()).Line))
-			}
-			return true
-		})
+		out = append(out, goSource{rel, path, f})
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(found) > 0 {
-		t.Errorf("identifiers quoted outside internal/sqlq (use sqlq.Ident):\n%s", strings.Join(found, "\n"))
-	}
+	return out
 }
+
+// notSQLQ skips internal/sqlq, the one place that may quote.
+func notSQLQ(rel string) bool { return rel == filepath.Join("internal", "sqlq") }
