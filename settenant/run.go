@@ -394,6 +394,17 @@ func (r *runner) lockAndUpdateOnce(ctx context.Context, p *plan, b bounds) (upda
 			}
 		}
 	}()
+	if r.opts.BatchSize == 0 && !r.opts.Report {
+		sql, a := p.stmt.update(b)
+		tag, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...)
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := sp.Commit(ctx); err != nil {
+			return 0, 0, err
+		}
+		return tag.RowsAffected(), 0, nil
+	}
 	if _, err := sp.Exec(ctx, "TRUNCATE "+lockedTable); err != nil {
 		return 0, 0, err
 	}

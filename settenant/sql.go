@@ -179,6 +179,21 @@ func (st *statements) where() string {
 	return " AND (\n" + st.p.rule.Where + "\n)"
 }
 
+// update is the plain rule: one UPDATE … FROM, which waits for a row an
+// application holds and checks it again at its newest version. It serves
+// the unbatched run without a report, where nothing needs the rows it
+// changed; batches and the report lock their rows first (see lock).
+func (st *statements) update(b bounds) (string, args) {
+	var a args
+	chain := st.chain(&a, false)
+	conds := append(st.joinOn(), fmt.Sprintf("%s IS DISTINCT FROM %s.%s", st.tc, st.src, st.tenant))
+	sql := fmt.Sprintf("UPDATE %s SET %s = %s.%s%s\nFROM (%s) AS %s\nWHERE %s%s%s",
+		st.p.obj.Ident(), sqlq.Ident(st.p.obj.TenantColumn), st.src, st.tenant, st.stamp(),
+		chain, st.src,
+		strings.Join(conds, " AND "), st.rangeCond(&a, b), st.where())
+	return sql, a
+}
+
 // lockedTable is the session's temporary table of the rows a rule's batch
 // is about to update, locked, with their new tenant (see lock).
 const lockedTable = "pg_temp.tenantkit_settenant_locked"
