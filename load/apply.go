@@ -372,17 +372,20 @@ func (l *loader) checkNotNull(ctx context.Context, g *group) error {
 		return nil
 	}
 	insert := "NOT " + g.matched()
-	var checks []string
+	var checks, nulls []string
 	for i, c := range g.cols {
 		if c.NotNull {
 			checks = append(checks, fmt.Sprintf("(%s, s.%s IS NULL)", sqlq.Lit(c.Name), col(i)))
+			nulls = append(nulls, fmt.Sprintf("s.%s IS NULL", col(i)))
 		}
 	}
 	if len(checks) > 0 {
+		// The OR of the columns filters the scan, so only records holding a
+		// NULL are expanded into one row per column.
 		_, err := l.exec(ctx, "checking NOT NULL columns", fmt.Sprintf(`
 			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, v.col, NULL, 'NULL in a NOT NULL column', 'NOT NULL'
-			FROM %s s CROSS JOIN LATERAL (VALUES %s) v(col, missing) WHERE v.missing AND %s`,
-			g.typed(), strings.Join(checks, ", "), notRejected), g.id)
+			FROM %s s CROSS JOIN LATERAL (VALUES %s) v(col, missing) WHERE (%s) AND v.missing AND %s`,
+			g.typed(), strings.Join(checks, ", "), strings.Join(nulls, " OR "), notRejected), g.id)
 		if err != nil {
 			return err
 		}

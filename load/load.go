@@ -85,6 +85,15 @@ type Options struct {
 	// records are inserted with fresh keys and the SRELs of the run that
 	// point at the labels are rewritten (--new-keys).
 	NewKeys bool
+	// NoDefer keeps a fast-path load from taking the target's indexes and
+	// constraints off for the COPY and rebuilding them after (--no-defer):
+	// every row then pays for its index entries and foreign-key checks, and
+	// the table is not locked ACCESS EXCLUSIVE.
+	NoDefer bool
+	// MaintenanceWorkMem, when set, raises maintenance_work_mem to it for
+	// the rebuild of deferred indexes, for the run's transaction only (a
+	// PostgreSQL memory setting such as "1GB"); a higher setting is kept.
+	MaintenanceWorkMem string
 	// Quiet turns the progress report off.
 	Quiet bool
 	// Detail receives one line per record with Verbose; nil discards.

@@ -344,6 +344,12 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 	if err != nil {
 		return false, exit.Failure(err)
 	}
+	var d *deferred
+	if straight {
+		if d, err = l.deferConstraints(ctx, sp, g.obj); err != nil {
+			return false, exit.Failure(fmt.Errorf("userload: %s: %w", g.obj.Table, err))
+		}
+	}
 	src := &textCopySource{stream: stream, sec: sec, grp: g, aux: !straight}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", g.obj.Ident(), g.quotedColumns())
 	if !straight {
@@ -367,6 +373,13 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 		bad, err := l.straightViolations(ctx, g)
 		if err != nil {
 			return false, err
+		}
+		if !bad && d != nil {
+			ok, err := d.rebuild(ctx, l, sp)
+			if err != nil {
+				return false, exit.Failure(fmt.Errorf("userload: %s: %w", g.obj.Table, err))
+			}
+			bad = !ok
 		}
 		if bad {
 			if err := sp.Rollback(ctx); err != nil {

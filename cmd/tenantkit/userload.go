@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"regexp"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
@@ -44,10 +45,21 @@ uuid key has no default (and is no rewired reference) is an error (exit 2);
 natural keys (text, composite) are kept. Records rejected
 only because a record they reference was rejected are summed up in one line.
 
+Into an empty table, userload loads like pg_restore: it drops the table's
+indexes, its primary key, unique, exclusion and foreign-key constraints and
+the foreign keys of other tables that reference it, copies the rows, then
+rebuilds them all from their catalog definitions (one index build each, one
+join per foreign key) in the same transaction; the table (and every table
+whose foreign key references it) is locked ACCESS EXCLUSIVE until the run
+commits. A record that breaks one of them sends the section through staging,
+which names it. Tables the role does not own, partitioned and inherited
+tables keep their indexes; --no-defer keeps them always.
+
 Examples:
    tenantkit userload -f contacts.dat
    tenantkit userload -c -v -f contacts.dat -f orgs.csv      # show what would happen
    tenantkit userload -i -f big.csv                          # insert only (fast path)
+   tenantkit userload --maintenance-work-mem 2GB -f big.csv  # into an empty table: indexes rebuilt after the COPY
    tenantkit userload -u --key userid -f emails.csv          # update matching rows only
    tenantkit userload -r -a --key server -f old_repos.dat    # delete every match
    tenantkit userload --rejects rejects.dat -f contacts.dat  # partial load
@@ -65,6 +77,8 @@ Examples:
 			&cli.BoolFlag{Name: "new-keys", Usage: "keys with a default are labels: insert with fresh keys and rewrite the references of the run to them"},
 			&cli.StringFlag{Name: "key", Usage: "match key `COLUMNS` (comma-separated) for every table in the files"},
 			&cli.StringFlag{Name: "rejects", Usage: "partial load: write rejected records to `FILE` and commit the rest"},
+			&cli.BoolFlag{Name: "no-defer", Usage: "on the fast path, keep the target's indexes and constraints during the COPY instead of dropping and rebuilding them (no ACCESS EXCLUSIVE lock)"},
+			&cli.StringFlag{Name: "maintenance-work-mem", Value: "512MB", Usage: "maintenance_work_mem for rebuilding deferred indexes, for the run's transaction only (raised, never lowered; \"\" keeps the server's)"},
 			&cli.StringFlag{Name: "format", Usage: "data file `FORMAT`: userload, csv or xlsx (default: from the extension)"},
 			&cli.StringFlag{Name: "encoding", Usage: "text `ENCODING` of userload and CSV files (default utf-8)"},
 			&cli.StringFlag{Name: "table", Usage: "`TABLE` of CSV files (default: the file name)"},
@@ -74,22 +88,27 @@ Examples:
 	}
 }
 
+// memorySetting is a PostgreSQL memory size as SET takes it.
+var memorySetting = regexp.MustCompile(`^[0-9]{1,12}(B|kB|MB|GB|TB)?$`)
+
 func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 	c := e.c
 	if c.NArg() > 0 {
 		return exit.Usagef("userload: unexpected argument %q (data files are given with -f)", c.Args().First())
 	}
 	opts := load.Options{
-		Files:       c.StringSlice("file"),
-		All:         c.Bool("all"),
-		Check:       c.Bool("check"),
-		Verbose:     c.Bool("verbose"),
-		Key:         splitList([]string{c.String("key")}),
-		RejectsFile: c.String("rejects"),
-		Tenant:      c.String("tenant"),
-		NewKeys:     c.Bool("new-keys"),
-		Quiet:       e.Quiet() || e.JSON(),
-		Detail:      e.Stdout,
+		Files:              c.StringSlice("file"),
+		All:                c.Bool("all"),
+		Check:              c.Bool("check"),
+		Verbose:            c.Bool("verbose"),
+		Key:                splitList([]string{c.String("key")}),
+		RejectsFile:        c.String("rejects"),
+		Tenant:             c.String("tenant"),
+		NewKeys:            c.Bool("new-keys"),
+		NoDefer:            c.Bool("no-defer"),
+		MaintenanceWorkMem: c.String("maintenance-work-mem"),
+		Quiet:              e.Quiet() || e.JSON(),
+		Detail:             e.Stdout,
 		File: datafile.Options{
 			Format:           datafile.Format(c.String("format")),
 			LiteralBackslash: c.Bool("literal-backslash"),
@@ -119,6 +138,9 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		return exit.Usagef("userload: -a applies to updates and deletes, not to -i")
 	case opts.Check && opts.RejectsFile != "":
 		return exit.Usagef("userload: -c changes nothing; --rejects makes no sense with it")
+	}
+	if m := opts.MaintenanceWorkMem; m != "" && !memorySetting.MatchString(m) {
+		return exit.Usagef("userload: --maintenance-work-mem %q: want a PostgreSQL memory size such as 512MB or 2GB (units B, kB, MB, GB, TB)", m)
 	}
 	if _, err := datafile.DetectFormat("", opts.File.Format); opts.File.Format != "" && err != nil {
 		return exit.Usage(fmt.Errorf("userload: --format: %w", err))
