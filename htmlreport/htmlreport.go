@@ -60,6 +60,9 @@ type Page struct {
 	Settenant *settenant.Result
 	// Census is the tenant hierarchy with the rows per tenant per object.
 	Census *tenant.Census
+	// CensusNote says what state of the database the census shows, such as
+	// "after the run".
+	CensusNote string
 }
 
 // Write renders p as HTML to w.

@@ -64,10 +64,11 @@
     b.appendChild(f);
     return b;
   }
-  var flagText = { s: "service provider", i: "inactive", c: "on a parent cycle" };
-  function flags(t) {
+  var flagText = { s: "SP", i: "inactive", c: "cycle" };
+  var flagTitle = { s: "the service provider", i: "inactive", c: "on a cycle of parent links" };
+  function flags(t, names) {
     var out = [];
-    for (var k = 0; k < D.flags[t].length; k++) out.push(flagText[D.flags[t][k]]);
+    for (var k = 0; k < D.flags[t].length; k++) out.push(names[D.flags[t][k]]);
     return out.join(", ");
   }
 
@@ -85,7 +86,11 @@
     tog.disabled = kids[t].length === 0;
     var name = el("span", "name", D.names[t]);
     name.title = D.names[t] + " (key " + D.keys[t] + ")";
-    if (D.flags[t]) name.appendChild(el("span", "flag", flags(t)));
+    if (D.flags[t]) {
+      var f = el("span", "flag", flags(t, flagText));
+      f.title = flags(t, flagTitle);
+      name.appendChild(f);
+    }
     line.appendChild(tog);
     line.appendChild(name);
     line.appendChild(bar(t));

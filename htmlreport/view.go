@@ -65,6 +65,7 @@ func newView(p *Page) (*view, error) {
 	}
 	if p.Census != nil {
 		v.Census = newCensusView(p.Census)
+		v.Census.Note = p.CensusNote
 	}
 	return v, nil
 }
@@ -200,7 +201,9 @@ func newSettenantView(res *settenant.Result) *settenantView {
 	return v
 }
 
-// verdict sums the run up: whether it is clean, and in words.
+// verdict sums the run up: whether it is clean (it ran to its end and broke
+// no reference), and in words. Rows a rule left without a tenant are not
+// held against it: a later rule may give them one.
 func (v *settenantView) verdict(res *settenant.Result) (bool, string) {
 	what := "updated"
 	switch {
@@ -211,19 +214,18 @@ func (v *settenantView) verdict(res *settenant.Result) (bool, string) {
 	case !res.Committed:
 		what = "updated (not committed)"
 	}
-	s := what + " " + formatCount(res.Updated) + " " + plural(res.Updated, "row")
-	if v.Untenanted > 0 {
-		s += ", " + formatCount(v.Untenanted) + " left without a tenant"
-	}
+	n := int64(len(res.Rules))
+	s := what + " " + formatCount(res.Updated) + " " + plural(res.Updated, "row") + " by " + formatCount(n) + " " + plural(n, "rule")
 	if v.Conflicts > 0 {
 		s += ", " + formatCount(v.Conflicts) + " in conflict with the reference rule"
 	}
-	return v.Untenanted == 0 && v.Conflicts == 0, s
+	return v.Conflicts == 0, s
 }
 
 // censusView is the tenant section: per-object totals for the template,
 // and the census as compact columns for the page's script.
 type censusView struct {
+	Note    string
 	Objects []objectTotal
 	Tenants int
 	Data    censusData

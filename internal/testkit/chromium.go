@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,4 +86,31 @@ func Screenshot(t testing.TB, file, png string, width, height int) {
 	if fi, err := os.Stat(abs); err != nil || fi.Size() == 0 {
 		t.Fatalf("chromium wrote no screenshot %s: %v", png, err)
 	}
+}
+
+// PageErrors lists what the page logged as an error: the reports' own
+// collector (#tk-errors; the body's data-errors must say 0) and every line
+// of chromium's console log (the reports log nothing when all is well).
+func (b Browser) PageErrors() []string {
+	var out []string
+	if !strings.Contains(b.Out, `data-errors="0"`) {
+		out = append(out, "the page's error collector did not report zero errors:\n"+Grep(b.Out, "tk-errors"))
+	}
+	for _, line := range strings.Split(b.Log, "\n") {
+		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "Uncaught") {
+			out = append(out, "chromium logged: "+line)
+		}
+	}
+	return out
+}
+
+// Grep returns the lines of s holding sub, for failure messages.
+func Grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
