@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
+	"github.com/tenantkit/tenantkit/htmlreport"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/settenant"
@@ -36,6 +39,10 @@ contacts first, then the objects that reference them.
 without a tenant and why (null reference, referenced row has no tenant,
 dangling reference) with a sample of their keys, and references the new
 tenants break. -c previews the same report and changes nothing.
+--html FILE also writes the report (it implies -r) as one self-contained web
+page: per rule the funnel matched → updated → unchanged, kept, left without
+a tenant by reason, and the tenant hierarchy with the rows per tenant per
+object as the run left them.
 
 With --commit-each-rule, a run that stops (interrupt, failure) says on stdout,
 in --json and on stderr which rules and batches it committed.
@@ -44,6 +51,7 @@ Examples:
    tenantkit settenant --schema fixtures/schema.xml -f fixtures/settenant.xml -r
    tenantkit settenant -f settenant.xml -c --sample 50
    tenantkit settenant -f settenant.xml -r --json
+   tenantkit settenant -f settenant.xml -c --html preview.html
    tenantkit settenant -f big.xml --batch-size 100000 --commit-each-rule`,
 		Flags: withSchema(append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "the settenant `FILE` (required)"},
@@ -52,6 +60,7 @@ Examples:
 			&cli.IntFlag{Name: "sample", Value: 10, Usage: "list up to `N` rows left without a tenant per rule"},
 			&cli.IntFlag{Name: "batch-size", Usage: "run each rule in key ranges of `N` rows (with a progress bar)"},
 			&cli.BoolFlag{Name: "commit-each-rule", Usage: "commit after each rule (and each batch) instead of once at the end"},
+			htmlFlag(),
 		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.String("file") == "" {
@@ -62,16 +71,23 @@ Examples:
 			if err != nil {
 				return err
 			}
+			html, err := startHTML(c)
+			if err != nil {
+				return err
+			}
+			if html != nil {
+				defer html.Abort() // after Write, a no-op
+			}
 			return writeAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
-				return runSettenant(e, pool, s, cfg)
+				return runSettenant(e, pool, s, cfg, html)
 			})(c)
 		},
 	}
 }
 
-func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.Config) error {
+func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.Config, html *htmlreport.File) error {
 	res, err := settenant.Run(e.c.Context, pool, s, cfg, settenant.Options{
-		Report:         e.c.Bool("report"),
+		Report:         e.c.Bool("report") || html != nil,
 		Check:          e.c.Bool("check"),
 		Sample:         e.c.Int("sample"),
 		BatchSize:      e.c.Int("batch-size"),
@@ -82,19 +98,32 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 		return err
 	}
 	// A stopped --commit-each-rule run says on stdout what it committed.
-	if err != nil {
-		if e.JSON() {
-			_ = e.PrintJSON(res)
-		} else {
-			_ = res.WriteText(e.Stdout)
-		}
-		return err
-	}
+	var outErr error
 	switch {
 	case e.JSON():
-		return e.PrintJSON(res)
-	case e.Quiet():
-		return nil
+		outErr = e.PrintJSON(res)
+	case err == nil && e.Quiet():
+	default:
+		outErr = res.WriteText(e.Stdout)
 	}
-	return res.WriteText(e.Stdout)
+	if html != nil {
+		note := "rows per tenant as the run left them"
+		if res.Check {
+			note = "rows per tenant as they are: the check (-c) changed nothing"
+		}
+		if herr := writeHTML(e, html, pool, s, &htmlreport.Page{Command: "settenant", Settenant: res, CensusNote: note}); herr != nil {
+			if res.Committed || res.Stopped != "" {
+				herr = fmt.Errorf("settenant: the changes are committed, but %w", herr)
+			}
+			if err != nil {
+				fmt.Fprintln(e.Stderr, herr) // the run's own error is the one to exit with
+			} else if outErr == nil {
+				outErr = herr
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return outErr
 }

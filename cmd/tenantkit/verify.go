@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/datafile"
+	"github.com/tenantkit/tenantkit/htmlreport"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/verify"
@@ -42,6 +43,10 @@ hierarchy is always checked. --jobs runs that many checks at once, on
 connections sharing one snapshot.
 Prints the count per check, then per object and SREL with sample keys of the
 offending rows (tenants by name). Exits 1 when anything is found.
+--html FILE also writes the report as one self-contained web page (no
+network fetches; it works from a mail attachment): the verdict, the counts,
+the offenders per object and SREL, and the tenant hierarchy as a collapsible
+tree beside a sortable table of the rows per tenant per object.
 
 With -f, checks data files instead, as userload -c would load them (for
 -t TENANT): the same reading, staging and checks, in a transaction that is
@@ -54,6 +59,7 @@ constraint or trigger), rejected (exit 1).
 Examples:
    tenantkit verify --schema fixtures/schema.xml
    tenantkit verify --objects 'cr,cnt' --sample 3 --json
+   tenantkit verify --html verify.html
    tenantkit verify -f contacts.dat -f tickets.csv -t Acme`,
 		Flags: withSchema(withCSVReadFlags([]cli.Flag{
 			&cli.StringSliceFlag{Name: "objects", Usage: "check only these objects or tables (names or shell patterns, comma-separated)"},
@@ -66,6 +72,7 @@ Examples:
 			&cli.StringFlag{Name: "encoding", Usage: "with -f: input `ENCODING`, e.g. latin1 (default UTF-8)"},
 			&cli.StringFlag{Name: "null", Usage: "with -f: CSV: the unquoted `TEXT` meaning NULL (default: an empty unquoted field)"},
 			&cli.BoolFlag{Name: "literal-backslash", Aliases: []string{"e"}, Usage: "with -f: userload: backslashes are literal inside quotes"},
+			htmlFlag(),
 		}, "null", "with -f: ")...),
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			if e.c.NArg() > 0 {
@@ -84,20 +91,33 @@ Examples:
 					return exit.Usage(err)
 				}
 			}
-			if files := e.c.StringSlice("file"); len(files) > 0 {
-				if objs != nil {
-					return exit.Usagef("--objects does not apply to -f")
-				}
-				return verifyFiles(e, pool, s, files)
+			files := e.c.StringSlice("file")
+			if len(files) > 0 && objs != nil {
+				return exit.Usagef("--objects does not apply to -f")
 			}
-			if e.c.String("tenant") != "" {
+			if len(files) == 0 && e.c.String("tenant") != "" {
 				return exit.Usagef("-t/--tenant is for checking data files (-f)")
+			}
+			html, err := startHTML(e.c)
+			if err != nil {
+				return err
+			}
+			if html != nil {
+				defer html.Abort() // after Write, a no-op
+			}
+			if len(files) > 0 {
+				return verifyFiles(e, pool, s, files, html)
 			}
 			rep, err := verify.Database(e.c.Context, pool, s, verify.Options{Objects: objs, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
 				// Each job holds a connection for the whole run.
 				Jobs: min(e.c.Int("jobs"), int(pool.Config().MaxConns))})
 			if err != nil {
 				return exit.Failure(err)
+			}
+			if html != nil {
+				if err := writeHTML(e, html, pool, s, &htmlreport.Page{Command: "verify", Verify: rep}); err != nil {
+					return err
+				}
 			}
 			return printVerifyReport(e, rep)
 		}),
@@ -122,7 +142,7 @@ func printVerifyReport(e *env, rep *verify.Report) error {
 	return nil
 }
 
-func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) error {
+func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string, html *htmlreport.File) error {
 	read := datafile.Options{Format: datafile.Format(e.c.String("format")), Table: e.c.String("table"),
 		Encoding: e.c.String("encoding"), LiteralBackslash: e.c.Bool("literal-backslash")}
 	if e.c.IsSet("null") {
@@ -138,6 +158,12 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string) e
 	}
 	if !e.Quiet() {
 		lenient.report(e.Stderr)
+	}
+	if html != nil {
+		// The files' findings; the database's tenants are not what they are about.
+		if herr := writeHTML(e, html, pool, nil, &htmlreport.Page{Command: "verify -f", Verify: rep}); herr != nil {
+			return herr
+		}
 	}
 	if perr := printVerifyReport(e, rep); err == nil {
 		err = perr
