@@ -299,11 +299,9 @@ func TestTenThousandTenants(t *testing.T) {
 			}
 			t.Logf("10,000 tenants (%s): %d KB, tenant section drawn in %s ms (%s ms after navigation), chromium run %v",
 				tc.name, len(html)/1024, m[1], m[2], b.Took.Round(time.Millisecond))
-			var ms int
-			fmt.Sscan(m[1], &ms)
-			if ms > 3000 {
-				t.Errorf("the tenant section took %d ms to draw", ms)
-			}
+			// The time is logged, not asserted: speed goals live in bench/,
+			// never as limits inside tests. What keeps the page fast is
+			// asserted below: one page of the table and a bounded tree.
 			if !strings.Contains(b.Out, `<span id="tk-page" data-total="10000">1–100 of 10,000</span>`) {
 				t.Errorf("pager: %s", testkit.Grep(b.Out, "tk-page"))
 			}
