@@ -133,6 +133,7 @@ func commands() []*cli.Command {
 		aliasesCommand(),
 		aclCommand(),
 		convertCommand(),
+		distributeCommand(),
 		fixturesCommand(),
 		versionCommand(),
 	}
