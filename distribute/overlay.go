@@ -203,11 +203,12 @@ func MergeOverlay(src []byte, kept []KeptSrel) ([]byte, error) {
 			tag = strings.TrimSuffix(strings.TrimRight(tag, " \t\r\n"), "/>")
 			ins = append(ins, insert{at: o.start, cut: o.end, text: strings.TrimRight(tag, " ") + ">\n" + lines.String() + "  </Object>"})
 		} else {
-			ins = append(ins, insert{at: o.end, cut: o.end, text: strings.TrimLeft(lines.String(), " ") + "  "})
+			// Before "</Object>", indented by two like the fixture overlays.
+			ins = append(ins, insert{at: o.end, cut: o.end, text: "  " + strings.TrimLeft(lines.String(), " ") + "  "})
 		}
 	}
 	if len(rest) > 0 {
-		ins = append(ins, insert{at: schemaEnd, cut: schemaEnd, text: strings.TrimLeft(Fragment(rest), " ")})
+		ins = append(ins, insert{at: schemaEnd, cut: schemaEnd, text: Fragment(rest)})
 	}
 	var b bytes.Buffer
 	var pos int64

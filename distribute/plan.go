@@ -296,6 +296,9 @@ func (p *Plan) planForeignKeys(ctx context.Context, q sqlq.Querier, cons map[str
 			}
 		}
 		if !promoted {
+			slices.SortStableFunc(p.ForeignKeys, func(a, b *ForeignKey) int {
+				return strings.Compare(a.From+"\x00"+a.Name, b.From+"\x00"+b.Name)
+			})
 			return nil
 		}
 	}
