@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tenantkit/tenantkit/fixtures"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
@@ -141,11 +140,7 @@ func withDatabase(t testing.TB, url, name string) *pgx.ConnConfig {
 // NewCitusFixtureDB is NewCitusDB holding the fixture tables and rows.
 func NewCitusFixtureDB(t testing.TB) *DB {
 	t.Helper()
-	db := NewCitusDB(t)
-	if err := fixtures.Load(context.Background(), db.Pool, true); err != nil {
-		t.Fatalf("testkit: loading fixtures: %v", err)
-	}
-	return db
+	return withFixtures(t, NewCitusDB(t))
 }
 
 // ConvertFixture runs the fixture's conversion with the tenantkit binary:
