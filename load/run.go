@@ -461,12 +461,17 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 	g.setStamp(l.tenant)
 	if k := l.newKeyColumn(g); k >= 0 { // labels: every record is inserted with a fresh key
 		g.key, g.keyUnique = []int{k}, true
+		if len(g.obj.PrimaryKey) > 1 { // the logical key id of a primary key (tenant, id)
+			g.key, g.keyUnique = tenantScoped(g, g.key, false)
+		}
 	} else {
-		key, unique, err := chooseKey(sec.obj, sec.cols, l.opts.Key, where)
+		// g.cols holds the tenant column of -t: a key (tenant, …) of a
+		// database distributed by the tenant is among them.
+		key, unique, err := chooseKey(sec.obj, g.cols, l.opts.Key, where)
 		if err != nil {
 			return nil, bad(KeyProblem, err)
 		}
-		g.key, g.keyUnique = key, unique
+		g.key, g.keyUnique = tenantScoped(g, key, unique)
 	}
 	if kept := l.keptKeys(g); kept != nil {
 		return nil, exit.Usagef("%s: table %q: --new-keys: its key (%s) has no default (identity, sequence, gen_random_uuid() …), so the file's keys would be kept; give the key a default, or load this table without --new-keys",

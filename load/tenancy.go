@@ -265,13 +265,14 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 // it has a default and is in the file; -1 otherwise.
 func (l *loader) newKeyColumn(g *group) int {
 	o := g.obj
-	if !l.opts.NewKeys || len(o.PrimaryKey) != 1 {
+	pk := schema.LogicalKey(o, o.PrimaryKey) // (tenant, id) on a distributed database: id
+	if !l.opts.NewKeys || len(pk) != 1 {
 		return -1
 	}
-	if c := o.Column(o.PrimaryKey[0]); c == nil || !c.HasDefault() {
+	if c := o.Column(pk[0]); c == nil || !c.HasDefault() {
 		return -1
 	}
-	return g.indexOf(o.PrimaryKey[0])
+	return g.indexOf(pk[0])
 }
 
 // keptKeys returns, under --new-keys, the surrogate key of a tenanted
@@ -283,17 +284,18 @@ func (l *loader) newKeyColumn(g *group) int {
 // doc_repository) — are kept and matched as usual. nil otherwise.
 func (l *loader) keptKeys(g *group) []string {
 	o := g.obj
-	if !l.opts.NewKeys || !o.Tenanted() || len(o.PrimaryKey) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete {
+	pk := schema.LogicalKey(o, o.PrimaryKey)
+	if !l.opts.NewKeys || !o.Tenanted() || len(pk) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete {
 		return nil
 	}
-	k := o.PrimaryKey[0]
+	k := pk[0]
 	c := o.Column(k)
 	if g.indexOf(k) < 0 || c == nil || c.HasDefault() || findSrelColumn(o, k) {
 		return nil
 	}
 	switch c.Type {
 	case "smallint", "integer", "bigint", "uuid":
-		return o.PrimaryKey
+		return pk
 	}
 	return nil
 }
@@ -358,7 +360,10 @@ func (l *loader) rewireReferences(ctx context.Context, g *group) error {
 	}
 	for _, sr := range g.obj.Srels {
 		m := l.keyMaps[sr.Target]
-		if m == "" || len(sr.Columns) != 1 || sr.Target == nil || len(sr.Target.PrimaryKey) != 1 || sr.TargetColumns[0] != sr.Target.PrimaryKey[0] {
+		if m == "" || len(sr.Columns) != 1 || sr.Target == nil {
+			continue
+		}
+		if pk := schema.LogicalKey(sr.Target, sr.Target.PrimaryKey); len(pk) != 1 || sr.TargetColumns[0] != pk[0] {
 			continue
 		}
 		i := g.indexOf(sr.Columns[0])

@@ -141,10 +141,12 @@ func (p *plan) resolveTenant(ctx context.Context, q tenant.Querier, tt *schema.T
 }
 
 // uniqueIn reports whether cols are, in any order, the primary key or a
-// unique constraint of o.
+// unique constraint of o, or one of those without o's tenant column: the
+// logical key id of a key (tenant, id) on a database distributed by the
+// tenant (see package distribute), whose rows keep their ids.
 func uniqueIn(o *schema.Object, cols []string) bool {
 	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
-		if sameSet(k, cols) {
+		if sameSet(k, cols) || sameSet(schema.LogicalKey(o, k), cols) {
 			return true
 		}
 	}
