@@ -269,13 +269,14 @@ func (l *loader) findDuplicates(ctx context.Context, g *group, idx []int, reason
 // detail and for keys the database does not enforce (several matches).
 // Elsewhere, matches are found by joining the target directly.
 func (l *loader) findMatches(ctx context.Context, g *group) error {
-	if g.key == nil || !(l.opts.Verbose || !g.keyUnique) {
+	if g.key == nil || !(l.opts.Verbose || !g.keyUnique || l.distributed(g)) {
 		return nil
 	}
+	from, where := l.staged(g)
 	_, err := l.exec(ctx, "matching records to rows of "+g.obj.Table, fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS
 		SELECT s._n, count(*) AS cnt, count(*) FILTER (WHERE %s) AS changed
-		FROM %s s JOIN %s t ON %s WHERE %s GROUP BY s._n`,
-		g.match(), l.differs(g), g.typed(), g.obj.Ident(), g.keyJoin("t", "s"), notRejected))
+		FROM %s JOIN %s t ON %s WHERE %s GROUP BY s._n`,
+		g.match(), l.differs(g), from, g.obj.Ident(), g.keyJoin("t", "s"), where))
 	g.hasMatches = err == nil
 	return err
 }
@@ -343,9 +344,9 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 		// public row or another tenant's would move it to the tenant.
 		tc := sqlq.Ident(g.obj.TenantColumn)
 		other := fmt.Sprintf("EXISTS (SELECT FROM %s t WHERE %s AND t.%s::text IS DISTINCT FROM %s)",
-			g.obj.Ident(), g.keyJoin("t", "s"), tc, sqlq.Lit(g.stamp.Str))
+			l.correlated(g.obj), g.keyJoin("t", "s"), tc, sqlq.Lit(g.stamp.Str))
 		owner := fmt.Sprintf("(SELECT CASE WHEN t.%[1]s IS NULL THEN 'that is public' ELSE 'owned by ' || %[2]s END FROM %[3]s t WHERE %[4]s AND t.%[1]s::text IS DISTINCT FROM %[5]s LIMIT 1)",
-			tc, l.tenantLabel("t."+tc+"::text"), g.obj.Ident(), g.keyJoin("t", "s"), sqlq.Lit(g.stamp.Str))
+			tc, l.tenantLabel("t."+tc+"::text"), l.correlated(g.obj), g.keyJoin("t", "s"), sqlq.Lit(g.stamp.Str))
 		loadedFor := sqlq.Lit(fmt.Sprintf("; loading for tenant %q (%s), a record may change only that tenant's rows", l.tenant.Name, l.tenant.ID))
 		reason := "'key ' || %s || ' matches a row ' || " + strings.ReplaceAll(owner+" || "+loadedFor, "%", "%%")
 		rules = append(rules, rule{other, reason, "another tenant's row"})
@@ -428,7 +429,7 @@ func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
 			present = append(present, fmt.Sprintf("s.%s IS NOT NULL", col(k)))
 			join = append(join, fmt.Sprintf("p.%s = s.%s", sqlq.Ident(sr.TargetColumns[i]), col(k)))
 		}
-		cond := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s)", sr.Target.Ident(), strings.Join(join, " AND "))
+		cond := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s)", l.correlated(sr.Target), strings.Join(join, " AND "))
 		if sr.Target == g.obj {
 			if tidx := g.indexes(sr.TargetColumns); tidx != nil {
 				for i, k := range idx {
@@ -535,8 +536,9 @@ type statement struct {
 // the rest, or DELETE the matched rows.
 func (l *loader) change(ctx context.Context, g *group) error {
 	if l.opts.Mode == Delete {
-		n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`DELETE FROM %s t USING %s s WHERE %s AND %s %s`,
-			g.obj.Ident(), g.typed(), g.keyJoin("t", "s"), notRejected, condMark)})
+		from, where := l.staged(g)
+		n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`DELETE FROM %s t USING %s WHERE %s AND %s %s`,
+			g.obj.Ident(), from, g.keyJoin("t", "s"), where, condMark)})
 		g.counts.Deleted += n
 		return err
 	}
@@ -630,8 +632,9 @@ func (l *loader) update(ctx context.Context, g *group) (int64, error) {
 	if len(set) == 0 { // the file holds only the key: matched rows stay as they are
 		return 0, nil
 	}
-	n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`UPDATE %s t SET %s FROM %s s WHERE %s AND %s AND %s %s`,
-		g.obj.Ident(), strings.Join(g.stamped(set, "t"), ", "), g.typed(), g.keyJoin("t", "s"), l.differs(g), notRejected, condMark)})
+	from, where := l.staged(g)
+	n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`UPDATE %s t SET %s FROM %s WHERE %s AND %s AND %s %s`,
+		g.obj.Ident(), strings.Join(g.stamped(set, "t"), ", "), from, g.keyJoin("t", "s"), l.differs(g), where, condMark)})
 	return n, err
 }
 

@@ -44,6 +44,8 @@ type loader struct {
 	valuePos map[fieldKey]datafile.Pos
 	// tenant is the tenant of -t, nil without; serviceProvider may be nil.
 	tenant, serviceProvider *tenant.Tenant
+	// citus names the tables Citus distributes; nil without Citus.
+	citus map[string]bool
 	// keyMaps names, per object, the temporary table mapping the labels of
 	// --new-keys to the new keys.
 	keyMaps map[*schema.Object]string
@@ -171,6 +173,9 @@ func (l *loader) rejectError() error {
 }
 
 func (l *loader) run(ctx context.Context) error {
+	if err := l.readCitus(ctx); err != nil {
+		return err
+	}
 	if err := l.setup(ctx); err != nil {
 		return err
 	}
@@ -323,11 +328,15 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 		return false, nil // every record lacks its tenant: staging names them
 	}
 	tenantChecks := noOwner || len(l.refRules(g)) > 0
+	if l.distributed(g) && len(l.refRules(g)) > 0 {
+		return false, nil // Citus cannot check the copied rows' references in place: stage them
+	}
 	if o.Mode == InsertOnly && !tenantChecks {
 		return true, nil
 	}
 	var empty bool
-	err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT NOT EXISTS (SELECT FROM %s)", g.obj.Ident())).Scan(&empty)
+	// SELECT 1: Citus cannot push down a subquery with no column.
+	err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT NOT EXISTS (SELECT 1 FROM %s)", g.obj.Ident())).Scan(&empty)
 	if err != nil {
 		return false, exit.Failure(fmt.Errorf("userload: reading %s: %w", g.obj.Table, err))
 	}

@@ -200,7 +200,8 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 		if r.srel.ServiceProviderEligible {
 			eligible = ", service-provider eligible"
 		}
-		sql := fmt.Sprintf(`WITH RECURSIVE %s
+		from, where := l.staged(g)
+		sql := fmt.Sprintf(`%s
 			INSERT INTO tk_rej
 			SELECT s._n, $1, s._f, s._l, s._c, $2, %s,
 				CASE WHEN %s IS NULL
@@ -208,10 +209,10 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 					$3::text, $4::text, $5::text, $6::text, %s)
 				ELSE format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by %%s, which is neither public nor %%s or one of its supertenants',
 					$3::text, $4::text, $5::text, $6::text, %s, %s) END, 'reference rule'
-			FROM %s s JOIN %s
+			FROM %s JOIN %s
 			WHERE %s AND %s`,
-			tenant.AncestorsCTE(tt, "anc"), value, owner, l.tenantLabel(ptenant), l.tenantLabel(ptenant), l.tenantLabel(owner),
-			g.typed(), join, violates, notRejected)
+			tenant.AncestorsWith(tt, "anc"), value, owner, l.tenantLabel(ptenant), l.tenantLabel(ptenant), l.tenantLabel(owner),
+			from, join, violates, where)
 		n, err := l.exec(ctx, "checking the reference rule", sql, g.id, column, r.srel.Attr, how, eligible, r.srel.Target.Name)
 		if err != nil {
 			return err
@@ -251,7 +252,7 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 	var bad bool
 	sql := "SELECT " + strings.Join(conds, " OR ")
 	if l.schema.Tenants != nil {
-		sql = "WITH RECURSIVE " + tenant.AncestorsCTE(l.schema.Tenants, "anc") + " " + sql
+		sql = tenant.AncestorsWith(l.schema.Tenants, "anc") + " " + sql
 	}
 	defer l.trace(time.Now(), sql)
 	if err := l.tx.QueryRow(ctx, sql).Scan(&bad); err != nil {

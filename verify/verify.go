@@ -209,6 +209,9 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 		rep.Checks = append(rep.Checks, CheckTotal{Check: c})
 	}
 	b := &builder{s: s, tt: s.Tenants, sample: opts.Sample}
+	if b.citus, err = citusDistributed(ctx, tx, s.DBSchema); err != nil {
+		return nil, err
+	}
 	if b.tt == nil {
 		rep.Notes = append(rep.Notes, "no tenant table: only missing-tenant and dangling-reference are checked")
 	} else {
@@ -350,6 +353,8 @@ type builder struct {
 	tt     *schema.TenantTable
 	spID   *string
 	sample int
+	// citus names the tables Citus distributes; nil without Citus.
+	citus map[string]bool
 }
 
 func ident(alias, col string) string { return alias + "." + sqlq.Ident(col) }
@@ -700,8 +705,9 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	if sr.ServiceProviderEligible && b.spID != nil {
 		spArg = *b.spID
 	}
+	target, targetOn := b.joinTarget(o, sr)
 	body := fmt.Sprintf(referenceRuleSQL,
-		o.Ident(), tg.Ident(), strings.Join(on, " AND "),
+		o.Ident(), target, strings.Join(on, " AND ")+targetOn,
 		tt.Ident(), eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn),
 		srcJoin, srcCond, b.activeCond("gt"), rule.Violation())
 	var extras []string
@@ -710,7 +716,9 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 		extras = append(extras, g+"::text")
 	}
 	extras = append(extras, "gt."+sqlq.Ident(tt.Name)+"::text")
-	sql := sampledSQL("WITH RECURSIVE "+tenant.AncestorsCTE(tt, "anc"), rkeys, extras, body)
+	// The recursive CTE is nested in a plain one, which Citus plans on its
+	// own (it refuses a recursive CTE in a query on distributed tables).
+	sql := sampledSQL(tenant.AncestorsWith(tt, "anc"), rkeys, extras, body)
 	n := len(rkeys)
 	return &query{
 		finding: &Finding{Check: CheckReferenceRule, Object: o.Name, Srel: sr.Attr, Target: tg.Name},
@@ -735,7 +743,8 @@ func (b *builder) dangling(o *schema.Object, sr *schema.Srel) *query {
 		on = append(on, eq("g", tg, sr.TargetColumns[i], "r", o, c))
 	}
 	n := len(keys)
-	body := fmt.Sprintf(danglingSQL, o.Ident(), strings.Join(notNull, " AND "), tg.Ident(), strings.Join(on, " AND "))
+	target, targetOn := b.joinTarget(o, sr)
+	body := fmt.Sprintf(danglingSQL, o.Ident(), strings.Join(notNull, " AND "), target, strings.Join(on, " AND ")+targetOn)
 	return &query{
 		finding: &Finding{Check: CheckDanglingReference, Object: o.Name, Srel: sr.Attr, Target: tg.Name},
 		sql:     sampledSQL("", keys, vals, body),
