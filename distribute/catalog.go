@@ -153,3 +153,21 @@ func countRows(ctx context.Context, q sqlq.Querier, o *schema.Object) (rows, pub
 	}
 	return rows, public, nil
 }
+
+// DistributedTables names the tables of dbSchema that Citus distributes by
+// hash, with their distribution columns; nil when the database has no
+// Citus. Other commands use it to shape their queries the way Citus runs
+// them, or to refuse what it cannot do.
+func DistributedTables(ctx context.Context, q sqlq.Querier, dbSchema string) (map[string]string, error) {
+	st, err := readCitus(ctx, q, dbSchema)
+	if err != nil || !st.installed {
+		return nil, err
+	}
+	out := map[string]string{}
+	for t, typ := range st.types {
+		if typ == Distributed {
+			out[t] = st.distCol[t]
+		}
+	}
+	return out, nil
+}

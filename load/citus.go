@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/tenantkit/tenantkit/distribute"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -15,22 +14,9 @@ import (
 // local one, which the staging tables are: for those targets the records
 // are first matched with a plain join into a local table (findMatches).
 func (l *loader) readCitus(ctx context.Context) error {
-	var installed bool
-	if err := l.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')").Scan(&installed); err != nil {
-		return exit.Failure(fmt.Errorf("userload: looking for the citus extension: %w", err))
-	}
-	if !installed {
-		return nil
-	}
-	rows, err := l.tx.Query(ctx, `SELECT c.relname FROM pg_catalog.pg_dist_partition p JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid
-		WHERE p.partmethod = 'h' AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)`, l.schema.DBSchema)
-	if err != nil {
-		return exit.Failure(fmt.Errorf("userload: reading the Citus distributed tables: %w", err))
-	}
-	l.citus = map[string]bool{}
-	var name string
-	if _, err := pgx.ForEachRow(rows, []any{&name}, func() error { l.citus[name] = true; return nil }); err != nil {
-		return exit.Failure(fmt.Errorf("userload: reading the Citus distributed tables: %w", err))
+	var err error
+	if l.citus, err = distribute.DistributedTables(ctx, l.tx, l.schema.DBSchema); err != nil {
+		return exit.Failure(fmt.Errorf("userload: %w", err))
 	}
 	return nil
 }
@@ -39,14 +25,14 @@ func (l *loader) readCitus(ctx context.Context) error {
 // table of o: the table, or on Citus, for a distributed one, a subquery
 // Citus runs first (it correlates no distributed table with local rows).
 func (l *loader) correlated(o *schema.Object) string {
-	if l.citus[o.Table] {
+	if l.citus[o.Table] != "" {
 		return "(SELECT * FROM " + o.Ident() + " OFFSET 0)"
 	}
 	return o.Ident()
 }
 
 // distributed reports whether the group's table is a Citus distributed table.
-func (l *loader) distributed(g *group) bool { return l.citus[g.obj.Table] }
+func (l *loader) distributed(g *group) bool { return l.citus[g.obj.Table] != "" }
 
 // staged is the FROM item of the group's records that are not rejected,
 // named s, and the condition left for the WHERE clause. On a Citus

@@ -44,8 +44,9 @@ type loader struct {
 	valuePos map[fieldKey]datafile.Pos
 	// tenant is the tenant of -t, nil without; serviceProvider may be nil.
 	tenant, serviceProvider *tenant.Tenant
-	// citus names the tables Citus distributes; nil without Citus.
-	citus map[string]bool
+	// citus names the tables Citus distributes (with their distribution
+	// columns); nil without Citus.
+	citus map[string]string
 	// keyMaps names, per object, the temporary table mapping the labels of
 	// --new-keys to the new keys.
 	keyMaps map[*schema.Object]string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tenantkit/tenantkit/distribute"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/schema"
@@ -46,6 +47,10 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 			return nil, exit.Failure(err)
 		}
 	}
+	distributed, err := distribute.DistributedTables(ctx, q, s.DBSchema)
+	if err != nil {
+		return nil, exit.Failure(err)
+	}
 	plans := make([]*plan, 0, len(cfg.Rules))
 	for i, r := range cfg.Rules {
 		p := &plan{rule: r, index: i + 1}
@@ -54,6 +59,9 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 		}
 		if !p.obj.Tenanted() {
 			return nil, r.Errorf("object %q (table %q) has no tenant column", p.obj.Name, p.obj.Table)
+		}
+		if col := distributed[p.obj.Table]; col != "" && col == p.obj.TenantColumn {
+			return nil, r.Errorf("object %q (table %q) is distributed by its tenant column on Citus, which cannot change a distribution column: set tenants before distribute apply (settenant works on reference tables only)", p.obj.Name, p.obj.Table)
 		}
 		var err error
 		switch r.Type {

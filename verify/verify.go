@@ -55,6 +55,7 @@ import (
 	"github.com/tenantkit/tenantkit/acl"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
+	"github.com/tenantkit/tenantkit/distribute"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -209,7 +210,7 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 		rep.Checks = append(rep.Checks, CheckTotal{Check: c})
 	}
 	b := &builder{s: s, tt: s.Tenants, sample: opts.Sample}
-	if b.citus, err = citusDistributed(ctx, tx, s.DBSchema); err != nil {
+	if b.citus, err = distribute.DistributedTables(ctx, tx, s.DBSchema); err != nil {
 		return nil, err
 	}
 	if b.tt == nil {
@@ -353,8 +354,9 @@ type builder struct {
 	tt     *schema.TenantTable
 	spID   *string
 	sample int
-	// citus names the tables Citus distributes; nil without Citus.
-	citus map[string]bool
+	// citus names the tables Citus distributes (with their distribution
+	// columns); nil without Citus.
+	citus map[string]string
 }
 
 func ident(alias, col string) string { return alias + "." + sqlq.Ident(col) }
