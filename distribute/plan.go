@@ -522,7 +522,7 @@ func (p *Plan) planCitus() {
 	for _, o := range ordered {
 		if t := p.byObj[o]; t.Type == Reference && t.Current != Reference {
 			p.Steps = append(p.Steps, Step{Object: o.Name, Citus: true, What: fmt.Sprintf("reference table %s (%d rows)", o.Table, t.Rows),
-				SQL: fmt.Sprintf("SELECT pg_catalog.create_reference_table(%s)", sqlq.Lit(o.Ident()))})
+				SQL: fmt.Sprintf("SELECT pg_catalog.create_reference_table(%s)", sqlq.Lit(o.Ident()))}, p.truncateLocal(o))
 		}
 	}
 	anchor := ""
@@ -544,8 +544,15 @@ func (p *Plan) planCitus() {
 		} else {
 			anchor = o.Ident()
 		}
-		p.Steps = append(p.Steps, Step{Object: o.Name, Citus: true, What: what, SQL: sql})
+		p.Steps = append(p.Steps, Step{Object: o.Name, Citus: true, What: what, SQL: sql}, p.truncateLocal(o))
 	}
+}
+
+// truncateLocal empties the coordinator's own copy of a table Citus has
+// just copied to its shards (Citus keeps it, and says so in a notice).
+func (p *Plan) truncateLocal(o *schema.Object) Step {
+	return Step{Object: o.Name, Citus: true, What: "the coordinator's local copy of " + o.Table + " emptied (the shards hold the rows)",
+		SQL: fmt.Sprintf("SELECT pg_catalog.truncate_local_data_after_distributing_table(%s)", sqlq.Lit(o.Ident()))}
 }
 
 // orderSteps puts the schema changes first: foreign key drops, then keys

@@ -60,7 +60,7 @@ func TestCitusDistribute(t *testing.T) {
 		}
 	}
 	res = run(t, db, 0, "distribute", "apply")
-	wantLine(t, "distribute apply", res.Stdout, "applied 48 steps: 4 distributed, 5 reference, 0 local tables")
+	wantLine(t, "distribute apply", res.Stdout, "applied 57 steps: 4 distributed, 5 reference, 0 local tables")
 	if !strings.Contains(res.Stderr, "tenantkit: distribute: cr: distributed table call_req by tenant (5 rows) (") {
 		t.Errorf("no progress line for call_req:\n%s", res.Stderr)
 	}
@@ -75,6 +75,10 @@ func TestCitusDistribute(t *testing.T) {
 	}
 	if n := db.Value(t, `SELECT count(DISTINCT colocation_id) FROM citus_tables WHERE citus_table_type = 'distributed'`); n != "1" {
 		t.Errorf("distributed tables in %s colocation groups", n)
+	}
+	// The coordinator keeps no copy of the rows it moved to the shards.
+	if got := db.Value(t, `SELECT count(*) FROM citus_tables c WHERE pg_relation_size(c.table_name) > 0`); got != "0" {
+		t.Errorf("%s Citus tables keep local data on the coordinator", got)
 	}
 	if res := run(t, db, 0, "distribute", "plan"); res.Stdout != "" {
 		t.Errorf("plan after apply:\n%s", res.Stdout)
