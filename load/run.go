@@ -329,9 +329,6 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 		return false, nil // every record lacks its tenant: staging names them
 	}
 	tenantChecks := noOwner || len(l.refRules(g)) > 0
-	if l.distributed(g) && len(l.refRules(g)) > 0 {
-		return false, nil // Citus cannot check the copied rows' references in place: stage them
-	}
 	if o.Mode == InsertOnly && !tenantChecks {
 		return true, nil
 	}
@@ -355,7 +352,7 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 		return false, exit.Failure(err)
 	}
 	var d *deferred
-	if straight {
+	if straight && !l.distributed(g) { // Citus: the shards keep their indexes
 		if d, err = l.deferConstraints(ctx, sp, g.obj); err != nil {
 			return false, exit.Failure(fmt.Errorf("userload: %s: %w", g.obj.Table, err))
 		}

@@ -144,6 +144,9 @@ func (l *loader) refRules(g *group) []refRule {
 		if t == nil || !t.Tenanted() || t.IsTenantTable || len(sr.TargetColumns) != len(sr.Columns) {
 			continue
 		}
+		if c := g.obj.Column(g.obj.TenantColumn); sr.WithTenant && c != nil && c.NotNull {
+			continue // its foreign key (tenant, …) → (tenant, …) admits only rows of the same tenant
+		}
 		if idx := g.indexes(sr.Columns); idx != nil {
 			rules = append(rules, refRule{owner: g.obj, srel: sr, idx: idx})
 		}
@@ -174,7 +177,7 @@ func (l *loader) refViolation(r refRule, column func(j int) string, owner string
 	if r.srel.ServiceProviderEligible && l.serviceProvider != nil {
 		rule.ServiceProvider = sqlq.Lit(l.serviceProvider.ID)
 	}
-	join = r.srel.Target.Ident() + " p ON " + strings.Join(on, " AND ")
+	join = l.correlated(r.srel.Target) + " p ON " + strings.Join(on, " AND ")
 	return join, ptenant, rule.Violation()
 }
 
@@ -240,11 +243,11 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 	owner := "s." + sqlq.Ident(g.obj.TenantColumn)
 	var conds []string
 	if g.obj.Tenancy == schema.Required && !g.stamps() {
-		conds = append(conds, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE %s IS NULL)", g.obj.Ident(), owner))
+		conds = append(conds, fmt.Sprintf("EXISTS (SELECT 1 FROM %s s WHERE %s IS NULL)", g.obj.Ident(), owner))
 	}
 	for _, r := range l.refRules(g) {
 		join, _, violates := l.refViolation(r, func(j int) string { return "s." + sqlq.Ident(r.srel.Columns[j]) }, g.owner(owner))
-		conds = append(conds, fmt.Sprintf("EXISTS (SELECT FROM %s s JOIN %s WHERE %s)", g.obj.Ident(), join, violates))
+		conds = append(conds, fmt.Sprintf("EXISTS (SELECT 1 FROM %s s JOIN %s WHERE %s)", g.obj.Ident(), join, violates))
 	}
 	if len(conds) == 0 {
 		return false, nil
