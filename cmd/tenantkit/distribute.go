@@ -38,7 +38,13 @@ object it references becomes a reference table. Identity columns other than
 bigint become sequence defaults (Citus accepts only bigint identity columns).
 Rows without a tenant in a table that would be distributed stop the plan with
 exit 1, naming the object: finish buildtenant/settenant first, Citus cannot
-change a distribution column later.`
+change a distribution column later.
+
+Examples:
+   tenantkit distribute plan --schema fixtures/schema.xml
+   tenantkit distribute apply --schema fixtures/schema.xml --overlay-out distributed.xml
+   tenantkit distribute apply --keys-only                 # the key rewrite alone, on plain PostgreSQL
+   tenantkit distribute isolate Acme`
 
 func distributeCommand() *cli.Command {
 	planFlags := func(extra ...cli.Flag) []cli.Flag {
