@@ -132,6 +132,7 @@ func commands() []*cli.Command {
 		verifyCommand(),
 		aliasesCommand(),
 		aclCommand(),
+		prepareCommand(),
 		convertCommand(),
 		fixturesCommand(),
 		versionCommand(),
