@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -43,8 +44,9 @@ type Options struct {
 	// Adopt links a row whose tenant name already exists to that tenant
 	// instead of reporting a collision.
 	Adopt bool
-	// Quiet shows no progress.
-	Quiet bool
+	// Progress receives a progress report per pre-tenant object (a bar if
+	// it is a terminal); nil reports nothing.
+	Progress io.Writer
 	// AccessGroups gives every created tenant the default access groups
 	// (TENANT\Administrators, TENANT\Users) at the next acl apply.
 	AccessGroups bool
@@ -233,7 +235,7 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	if len(r.res.Problems) > 0 {
 		return nil // report everything, create nothing
 	}
-	prog := progress.New("buildtenant "+b.obj.Name, progress.Options{Quiet: r.opts.Quiet, Total: or.Rows, Unit: "rows"})
+	prog := progress.New(r.opts.Progress, "buildtenant "+b.obj.Name, progress.Options{Total: or.Rows, Unit: "rows"})
 	defer prog.Finish()
 	if err := r.insert(ctx, b, w, or, prog); err != nil {
 		return err

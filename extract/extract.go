@@ -64,13 +64,16 @@ type Options struct {
 type Output struct {
 	// Path is the file (or, for several tables as CSV, the directory) to
 	// write; "" or "-" is Stdout.
-	Path   string
+	Path string
+	// Stdout receives the data when Path is "" or "-"; nil makes that an
+	// error.
 	Stdout io.Writer
 	// Format is the file format; "" means: from Path's extension, else
 	// userload.
 	Format datafile.Format
-	// Quiet turns progress reporting off.
-	Quiet bool
+	// Progress receives the progress report (a bar if it is a terminal);
+	// nil reports nothing.
+	Progress io.Writer
 	// Sorted writes each table's rows in key order (see orderBy), at the
 	// price of a sort or an index walk on the server; otherwise rows come
 	// in the order the server reads them, like COPY TO and pg_dump.
@@ -339,7 +342,7 @@ func run(ctx context.Context, tx pgx.Tx, sections []*section, out Output, ctl *c
 	}
 	defer f.abort()
 	sum := &Summary{Output: f.name(), Format: f.format}
-	rep := progress.New("extract", progress.Options{Quiet: out.Quiet, Total: -1, Unit: "rows"})
+	rep := progress.New(out.Progress, "extract", progress.Options{Total: -1, Unit: "rows"})
 	for _, sec := range sections {
 		n, err := copySection(ctx, tx, f.w, f.name(), sec, rep)
 		if err != nil {

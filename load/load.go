@@ -59,10 +59,11 @@ func (m Mode) String() string {
 
 // Options configure a run. The zero value (with Files) upserts atomically.
 type Options struct {
-	// Files are the data files, read in order; "-" is standard input.
+	// Files are the data files, read in order; "-" is File.Stdin.
 	Files []string
 	// File are the reading options shared by every file (format, encoding,
-	// literal backslashes, CSV null marker and table name).
+	// literal backslashes, CSV null marker and table name, and Stdin, what
+	// the file "-" reads: nil makes "-" an error).
 	File datafile.Options
 	Mode Mode
 	// All lets a record update (or delete) every row it matches (-a);
@@ -85,8 +86,9 @@ type Options struct {
 	// records are inserted with fresh keys and the SRELs of the run that
 	// point at the labels are rewritten (--new-keys).
 	NewKeys bool
-	// Quiet turns the progress report off.
-	Quiet bool
+	// Progress receives the progress report (a bar if it is a terminal);
+	// nil reports nothing.
+	Progress io.Writer
 	// Detail receives one line per record with Verbose; nil discards.
 	Detail io.Writer
 	// Trace, when set, receives each statement's duration (for tuning).

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,8 +40,9 @@ type Options struct {
 	// CommitEachRule commits after each rule (and, with BatchSize, after
 	// each batch) instead of once at the end.
 	CommitEachRule bool
-	// Quiet turns progress reporting off.
-	Quiet bool
+	// Progress receives a progress report per rule (a bar if it is a
+	// terminal); nil reports nothing.
+	Progress io.Writer
 }
 
 // Run checks the rules of cfg against the object schema, then runs them in
@@ -267,8 +269,8 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 	}
 	var bar *progress.Reporter
 	if r.opts.BatchSize > 0 {
-		bar = progress.New(fmt.Sprintf("settenant rule %d (%s)", p.index, p.obj.Name),
-			progress.Options{Quiet: r.opts.Quiet, Total: r.estimateRows(ctx, p)})
+		bar = progress.New(r.opts.Progress, fmt.Sprintf("settenant rule %d (%s)", p.index, p.obj.Name),
+			progress.Options{Total: r.estimateRows(ctx, p)})
 		defer bar.Finish()
 	}
 	var lo []string

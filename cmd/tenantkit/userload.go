@@ -88,17 +88,19 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		RejectsFile: c.String("rejects"),
 		Tenant:      c.String("tenant"),
 		NewKeys:     c.Bool("new-keys"),
-		Quiet:       e.Quiet() || e.JSON(),
 		Detail:      e.Stdout,
 		File: datafile.Options{
 			Format:           datafile.Format(c.String("format")),
 			LiteralBackslash: c.Bool("literal-backslash"),
 			Encoding:         c.String("encoding"),
 			Table:            c.String("table"),
+			Stdin:            e.Stdin,
 		},
 	}
-	if e.JSON() { // stdout holds the JSON summary
+	if e.JSON() { // stdout holds the JSON summary; no progress either
 		opts.Detail = e.Stderr
+	} else {
+		opts.Progress = e.Progress()
 	}
 	if c.IsSet("null") {
 		null := c.String("null")
