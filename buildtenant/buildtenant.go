@@ -2,7 +2,8 @@
 // (usually organizations): one tenant per row that has none yet, with
 // attributes copied as a configuration file (schema/buildtenant.xsd) maps
 // them, optionally placed in a hierarchy that follows the object's own parent
-// reference, and the row's tenant set to the new tenant.
+// reference, and the row's tenant set to the new tenant (with Options.Adopt,
+// a row whose name a tenant already has is linked to that tenant instead).
 //
 // A run is one transaction of a handful of set-based statements whatever the
 // number of rows: the selected rows are copied into a temporary work table,

@@ -3,11 +3,18 @@
 // a query, or everything one tenant owns, optionally only what changed since
 // the last run.
 //
-// Rows stream from COPY (SELECT … ORDER BY key) TO STDOUT in text format
-// straight into a datafile.Writer; no table is held in memory. Every run
-// reads one REPEATABLE READ snapshot, so the tables of one file are
-// consistent with each other, and writes to a temporary file that is renamed
-// over the target only when the whole extract succeeded.
+// Rows stream from COPY (SELECT …) TO STDOUT in text format straight into a
+// datafile.Writer; no table is held in memory. They come in the order the
+// server reads them, as with COPY TO and pg_dump; with Output.Sorted each
+// table's rows come in key order (the primary key, else the overlay key,
+// else the first unique constraint, else every column), so that reruns
+// write the same file, at the price of a sort or an index walk on the
+// server. Every
+// run reads one REPEATABLE READ snapshot, so the tables of one file are
+// consistent with each other. A file (or a directory of CSV files) is
+// written under a temporary name and moved into place only when the whole
+// extract succeeded; standard output (Output.Stdout) is written as the rows
+// come.
 //
 // Values keep PostgreSQL's text form, which every type's input function
 // reads back exactly. The session is set to TimeZone UTC, DateStyle ISO,

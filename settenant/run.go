@@ -2,8 +2,10 @@
 // settenant file: each rule names an object and takes the tenant either from
 // the row an SREL path references or from a named tenant, for the rows an
 // optional SQL condition selects. Rules run in file order, each as one
-// set-based UPDATE, all in one transaction, and can report exactly what they
-// did and which rows they left without a tenant, and why.
+// set-based UPDATE (with Options.BatchSize, one per key range), all in one
+// transaction (with Options.CommitEachRule, one per rule or batch), and can
+// report exactly what they did, which rows they left without a tenant and
+// why, and which changed rows now break the reference rule.
 package settenant
 
 import (
@@ -40,8 +42,8 @@ type Options struct {
 	// CommitEachRule commits after each rule (and, with BatchSize, after
 	// each batch) instead of once at the end.
 	CommitEachRule bool
-	// Progress receives a progress report per rule (a bar if it is a
-	// terminal); nil reports nothing.
+	// Progress receives a progress report for each rule run in batches
+	// (BatchSize; a bar if it is a terminal); nil reports nothing.
 	Progress io.Writer
 }
 

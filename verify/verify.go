@@ -36,6 +36,7 @@
 //     unknown-parent, max-tenants, and stored-depth (the depth column agrees
 //     with the parent links).
 //
+// The checks run in one snapshot, on Options.Jobs connections at once.
 // Every row is counted once: a row flagged by missing-tenant, unknown-tenant
 // or inactive-tenant is not checked again by reference-rule, neither as the
 // referencing row nor as the referenced one.

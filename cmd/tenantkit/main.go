@@ -1,6 +1,9 @@
 // Command tenantkit converts single-tenant PostgreSQL databases into
 // multi-tenant ones and keeps them correct. Each subcommand lives in a file
-// of its own that parses flags and calls the package doing the work.
+// of its own that parses flags and calls the package doing the work. Only
+// this command touches the process's standard streams: it hands the
+// packages standard input, standard output and standard error (for progress
+// reports, none with --quiet) as io.Reader and io.Writer values.
 package main
 
 import (
