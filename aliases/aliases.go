@@ -1,7 +1,11 @@
 // Package aliases publishes per-tenant read-only views, driven by an alias
 // file: for each account of the file, a login role and a schema of the same
-// name holding one security-barrier view per published table, filtered to the
-// account's tenants, readable by that login only.
+// name holding one security-barrier view per published table or view (every
+// tenanted table unless Options.Objects says otherwise), filtered to the
+// account's tenants and the public rows, readable by that login only. Every
+// alias login is a member of AliasLoginRole, which acl's row policies
+// restrict; with Options.LockDown a run also revokes from PUBLIC what alias
+// logins must not have through it (TEMPORARY, CONNECT on other databases).
 //
 // Everything tenantkit creates is marked with a comment starting "managed by
 // tenantkit aliases", so that later runs recognise it: views no longer wanted

@@ -2,7 +2,8 @@
 // (usually organizations): one tenant per row that has none yet, with
 // attributes copied as a configuration file (schema/buildtenant.xsd) maps
 // them, optionally placed in a hierarchy that follows the object's own parent
-// reference, and the row's tenant set to the new tenant.
+// reference, and the row's tenant set to the new tenant (with Options.Adopt,
+// a row whose name a tenant already has is linked to that tenant instead).
 //
 // A run is one transaction of a handful of set-based statements whatever the
 // number of rows: the selected rows are copied into a temporary work table,
@@ -17,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -43,8 +45,9 @@ type Options struct {
 	// Adopt links a row whose tenant name already exists to that tenant
 	// instead of reporting a collision.
 	Adopt bool
-	// Quiet shows no progress.
-	Quiet bool
+	// Progress receives a progress report per pre-tenant object (a bar if
+	// it is a terminal); nil reports nothing.
+	Progress io.Writer
 	// AccessGroups gives every created tenant the default access groups
 	// (TENANT\Administrators, TENANT\Users) at the next acl apply.
 	AccessGroups bool
@@ -233,7 +236,7 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	if len(r.res.Problems) > 0 {
 		return nil // report everything, create nothing
 	}
-	prog := progress.New("buildtenant "+b.obj.Name, progress.Options{Quiet: r.opts.Quiet, Total: or.Rows, Unit: "rows"})
+	prog := progress.New(r.opts.Progress, "buildtenant "+b.obj.Name, progress.Options{Total: or.Rows, Unit: "rows"})
 	defer prog.Finish()
 	if err := r.insert(ctx, b, w, or, prog); err != nil {
 		return err

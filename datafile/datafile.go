@@ -12,6 +12,12 @@
 //	...
 //	n, err := datafile.Copy(w, r)
 //
+// The path "-" stands for a command's standard input or output, which the
+// caller passes in Options.Stdin and Options.Stdout; NewReader and NewWriter
+// work on any stream. The package also holds what other packages need of
+// files: CreateAtomic (a file that appears complete or not at all) and the
+// text form of COPY (AppendCopyText, CopyDecoder).
+//
 // The grammar of each format is described on its reader type in the
 // source. What does not survive a round trip:
 //

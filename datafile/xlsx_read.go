@@ -49,11 +49,8 @@ type xlsxReader struct {
 	err     error
 }
 
-// openXLSX opens the workbook at path; "-" is the standard input.
+// openXLSX opens the workbook in the file at path.
 func openXLSX(path string, opts Options) (Reader, error) {
-	if path == "-" {
-		return newXLSXReader(os.Stdin, path, opts)
-	}
 	if err := checkXLSXOptions(opts); err != nil {
 		return nil, err
 	}

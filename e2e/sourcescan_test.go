@@ -2,7 +2,8 @@ package e2e_test
 
 // Scans of the non-test Go sources for SQL built against the project's
 // security rules (issue 19): literals only through internal/sqlq, functions
-// that pin their search_path, tenantkit's own objects named with their schema.
+// that pin their search_path, tenantkit's own objects named with their schema;
+// and for library code that reaches the process's standard streams (issue 20).
 
 import (
 	"fmt"
@@ -270,3 +271,75 @@ func goSources(t *testing.T, fset *token.FileSet, tests bool, skip func(rel stri
 
 // notSQLQ skips internal/sqlq, the one place that may quote.
 func notSQLQ(rel string) bool { return rel == filepath.Join("internal", "sqlq") }
+
+// TestNoProcessIO fails on any library source (not a command, a test, the
+// benchmark or testkit) that reaches the process's own standard streams:
+// progress, logs and standard input are passed in (an io.Writer, nil
+// meaning quiet; an io.Reader), so a package can be called from anywhere.
+func TestNoProcessIO(t *testing.T) {
+	fset := token.NewFileSet()
+	set := func(names ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m
+	}
+	banned := map[string]map[string]bool{
+		"os":  set("Stdin", "Stdout", "Stderr"),
+		"fmt": set("Print", "Printf", "Println", "Scan", "Scanf", "Scanln"),
+		// The standard logger writes to standard error.
+		"log": set("Print", "Printf", "Println", "Fatal", "Fatalf", "Fatalln", "Panic", "Panicf", "Panicln", "Default", "Writer"),
+	}
+	notLibrary := func(rel string) bool {
+		switch filepath.ToSlash(rel) {
+		case "cmd", "e2e", "bench", "internal/testkit":
+			return true
+		}
+		return false
+	}
+	var found []string
+	files := 0
+	for _, fl := range goSources(t, fset, false, notLibrary) {
+		if fl.f.Name.Name == "main" {
+			continue // a program (fixtures/gen) owns its streams
+		}
+		files++
+		local := map[string]string{} // the file's name for each banned package
+		for _, imp := range fl.f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if _, ok := banned[p]; !ok {
+				continue
+			}
+			name := p
+			if imp.Name != nil {
+				name = imp.Name.Name
+			}
+			local[name] = p
+		}
+		ast.Inspect(fl.f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			x, ok := sel.X.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			p, ok := local[x.Name]
+			if !ok {
+				return true
+			}
+			if banned[p][sel.Sel.Name] {
+				found = append(found, fmt.Sprintf("%s:%d: %s.%s", fl.rel, fset.Position(sel.Pos()).Line, p, sel.Sel.Name))
+			}
+			return true
+		})
+	}
+	if files < 50 {
+		t.Errorf("scanned only %d library files: the scan is broken", files)
+	}
+	if len(found) > 0 {
+		t.Errorf("library code using the process's standard streams (take an io.Writer or io.Reader instead):\n%s", strings.Join(found, "\n"))
+	}
+}

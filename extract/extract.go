@@ -3,11 +3,18 @@
 // a query, or everything one tenant owns, optionally only what changed since
 // the last run.
 //
-// Rows stream from COPY (SELECT … ORDER BY key) TO STDOUT in text format
-// straight into a datafile.Writer; no table is held in memory. Every run
-// reads one REPEATABLE READ snapshot, so the tables of one file are
-// consistent with each other, and writes to a temporary file that is renamed
-// over the target only when the whole extract succeeded.
+// Rows stream from COPY (SELECT …) TO STDOUT in text format straight into a
+// datafile.Writer; no table is held in memory. They come in the order the
+// server reads them, as with COPY TO and pg_dump; with Output.Sorted each
+// table's rows come in key order (the primary key, else the overlay key,
+// else the first unique constraint, else every column), so that reruns
+// write the same file, at the price of a sort or an index walk on the
+// server. Every
+// run reads one REPEATABLE READ snapshot, so the tables of one file are
+// consistent with each other. A file (or a directory of CSV files) is
+// written under a temporary name and moved into place only when the whole
+// extract succeeded; standard output (Output.Stdout) is written as the rows
+// come.
 //
 // Values keep PostgreSQL's text form, which every type's input function
 // reads back exactly. The session is set to TimeZone UTC, DateStyle ISO,
@@ -64,13 +71,16 @@ type Options struct {
 type Output struct {
 	// Path is the file (or, for several tables as CSV, the directory) to
 	// write; "" or "-" is Stdout.
-	Path   string
+	Path string
+	// Stdout receives the data when Path is "" or "-"; nil makes that an
+	// error.
 	Stdout io.Writer
 	// Format is the file format; "" means: from Path's extension, else
 	// userload.
 	Format datafile.Format
-	// Quiet turns progress reporting off.
-	Quiet bool
+	// Progress receives the progress report (a bar if it is a terminal);
+	// nil reports nothing.
+	Progress io.Writer
 	// Sorted writes each table's rows in key order (see orderBy), at the
 	// price of a sort or an index walk on the server; otherwise rows come
 	// in the order the server reads them, like COPY TO and pg_dump.
@@ -339,7 +349,7 @@ func run(ctx context.Context, tx pgx.Tx, sections []*section, out Output, ctl *c
 	}
 	defer f.abort()
 	sum := &Summary{Output: f.name(), Format: f.format}
-	rep := progress.New("extract", progress.Options{Quiet: out.Quiet, Total: -1, Unit: "rows"})
+	rep := progress.New(out.Progress, "extract", progress.Options{Total: -1, Unit: "rows"})
 	for _, sec := range sections {
 		n, err := copySection(ctx, tx, f.w, f.name(), sec, rep)
 		if err != nil {

@@ -38,6 +38,9 @@ func openOutput(out Output, n int) (*outputFile, error) {
 		if format == datafile.CSV && n > 1 {
 			return nil, exit.Usagef("%d tables as CSV need a directory: give -o DIRECTORY", n)
 		}
+		if out.Stdout == nil {
+			return nil, exit.Usagef(`the output "-" is standard output, and none was given (Output.Stdout is nil)`)
+		}
 		if f.w, err = datafile.NewWriter(out.Stdout, datafile.Options{Format: format}); err != nil {
 			return nil, exit.Usage(err)
 		}

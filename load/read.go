@@ -51,8 +51,8 @@ type sectionReader struct {
 	records int64
 	onByte  func(int64)
 	onRows  func(int64)
-	// stdinCopy receives what is read from standard input, so that its
-	// sections can be read again; nil when no file is "-".
+	// stdinCopy receives what is read from opts.Stdin, so that its sections
+	// can be read again; nil when no file is "-".
 	stdinCopy *os.File
 	// onBad, when set, receives the sections that cannot be loaded, which
 	// are then skipped (Options.SkipBadSections); nil stops at the first.
@@ -180,11 +180,14 @@ func (sr *sectionReader) open(path string, count bool) (datafile.Reader, error) 
 	return &closingReader{Reader: r, c: f}, nil
 }
 
-// openStdin reads standard input the first time, keeping a copy of it in
-// stdinCopy, and that copy when a section must be read again.
+// openStdin reads opts.Stdin the first time, keeping a copy of it in stdinCopy,
+// and that copy when a section must be read again.
 func (sr *sectionReader) openStdin(first bool, opts datafile.Options) (datafile.Reader, error) {
 	if first {
-		return datafile.NewReader(&countingReader{r: io.TeeReader(os.Stdin, sr.stdinCopy), sr: sr}, "-", opts)
+		if opts.Stdin == nil {
+			return nil, datafile.ErrNoStdin
+		}
+		return datafile.NewReader(&countingReader{r: io.TeeReader(opts.Stdin, sr.stdinCopy), sr: sr}, "-", opts)
 	}
 	f, err := os.Open(sr.stdinCopy.Name())
 	if err != nil {

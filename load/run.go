@@ -91,6 +91,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 	}
 	for _, f := range opts.Files {
 		if f == "-" {
+			if opts.File.Stdin == nil {
+				return nil, exit.Usage(fmt.Errorf("userload: %w", datafile.ErrNoStdin))
+			}
 			continue
 		}
 		if _, err := os.Stat(f); err != nil {
@@ -206,7 +209,7 @@ func (l *loader) readAll(ctx context.Context) error {
 			total += fi.Size()
 		}
 	}
-	l.prog = progress.New("userload", progress.Options{Quiet: l.opts.Quiet, Total: total, Unit: "bytes", Bytes: true})
+	l.prog = progress.New(l.opts.Progress, "userload", progress.Options{Total: total, Unit: "bytes", Bytes: true})
 	defer l.prog.Finish()
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, onRows: l.prog.AddRows, stdinCopy: l.stdinCopy}
 	if l.opts.SkipBadSections {

@@ -1,7 +1,10 @@
 // Package schema describes a database as tenantkit sees it: objects (tables),
 // their tenancy, match keys and single-valued references (SRELs), and the
 // tenant table. The description is read from the live catalog and merged with
-// an optional XML overlay (see overlay.xsd).
+// an optional XML overlay (see overlay.xsd). TenantUniqueDDL proposes the
+// per-tenant unique keys a multi-tenant database needs. The directory also
+// holds the XML schemas of tenantkit's other configuration files (acl.xsd,
+// buildtenant.xsd, settenant.xsd).
 package schema
 
 import (

@@ -2,8 +2,10 @@
 // settenant file: each rule names an object and takes the tenant either from
 // the row an SREL path references or from a named tenant, for the rows an
 // optional SQL condition selects. Rules run in file order, each as one
-// set-based UPDATE, all in one transaction, and can report exactly what they
-// did and which rows they left without a tenant, and why.
+// set-based UPDATE (with Options.BatchSize, one per key range), all in one
+// transaction (with Options.CommitEachRule, one per rule or batch), and can
+// report exactly what they did, which rows they left without a tenant and
+// why, and which changed rows now break the reference rule.
 package settenant
 
 import (
@@ -11,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,8 +42,9 @@ type Options struct {
 	// CommitEachRule commits after each rule (and, with BatchSize, after
 	// each batch) instead of once at the end.
 	CommitEachRule bool
-	// Quiet turns progress reporting off.
-	Quiet bool
+	// Progress receives a progress report for each rule run in batches
+	// (BatchSize; a bar if it is a terminal); nil reports nothing.
+	Progress io.Writer
 }
 
 // Run checks the rules of cfg against the object schema, then runs them in
@@ -267,8 +271,8 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 	}
 	var bar *progress.Reporter
 	if r.opts.BatchSize > 0 {
-		bar = progress.New(fmt.Sprintf("settenant rule %d (%s)", p.index, p.obj.Name),
-			progress.Options{Quiet: r.opts.Quiet, Total: r.estimateRows(ctx, p)})
+		bar = progress.New(r.opts.Progress, fmt.Sprintf("settenant rule %d (%s)", p.index, p.obj.Name),
+			progress.Options{Total: r.estimateRows(ctx, p)})
 		defer bar.Finish()
 	}
 	var lo []string

@@ -2,8 +2,10 @@
 // tenant table described by the object schema: lookups, the hierarchy
 // snapshot with its system-maintained groups (supertenants, subtenants,
 // related), the hierarchy rules enforced by Create and SetParent,
-// user-defined tenant groups, tenant lists (ResolveList) and the recursive
-// CTEs other packages use in SQL (AncestorsCTE, DescendantsCTE).
+// user-defined tenant groups, tenant lists (ResolveList), the pins that tie
+// the tenant names acl and aliases resolved to their keys (SavePins,
+// CheckPins), and the SQL other packages build on: the reference rule
+// (RefRule) and the recursive CTEs (AncestorsCTE, DescendantsCTE).
 //
 // Tenant keys may be of any type (integer, uuid, text); this package
 // handles them in their text form, and SQL compares them as key::text.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -73,10 +74,15 @@ type FileOptions struct {
 	// Tenant (a name or key) is the tenant the files would be loaded for
 	// (userload -t); "" means the files carry their own tenant values.
 	Tenant string
-	// Read says how to read the files.
-	Read   datafile.Options
+	// Read says how to read the files; Read.Stdin is what the file "-"
+	// reads.
+	Read datafile.Options
+	// Sample is how many offending records to report per finding; 0 means
+	// none.
 	Sample int
-	Quiet  bool
+	// Progress receives the progress report (a bar if it is a terminal);
+	// nil reports nothing.
+	Progress io.Writer
 }
 
 // Files checks data files exactly as userload -c would load them: it runs
@@ -93,7 +99,7 @@ func Files(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, paths []st
 		fc.rep.Checks = append(fc.rep.Checks, CheckTotal{Check: c})
 	}
 	sum, err := load.Run(ctx, pool, s, load.Options{
-		Files: paths, File: opts.Read, Tenant: opts.Tenant, Quiet: opts.Quiet,
+		Files: paths, File: opts.Read, Tenant: opts.Tenant, Progress: opts.Progress,
 		Check: true, SkipBadSections: true, OnReject: fc.reject,
 	})
 	if err != nil && exit.Code(err) != exit.Violation {

@@ -36,6 +36,7 @@
 //     unknown-parent, max-tenants, and stored-depth (the depth column agrees
 //     with the parent links).
 //
+// The checks run in one snapshot, on Options.Jobs connections at once.
 // Every row is counted once: a row flagged by missing-tenant, unknown-tenant
 // or inactive-tenant is not checked again by reference-rule, neither as the
 // referencing row nor as the referenced one.
@@ -45,6 +46,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,8 +92,9 @@ type Options struct {
 	Objects []*schema.Object
 	// Sample is how many offending keys to report per finding; 0 means none.
 	Sample int
-	// Quiet turns the progress report off.
-	Quiet bool
+	// Progress receives the progress report (a bar if it is a terminal);
+	// nil reports nothing.
+	Progress io.Writer
 	// Jobs is the number of connections running checks at once (0 or 1:
 	// one).
 	Jobs int
@@ -245,7 +248,7 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 	if err != nil {
 		return nil, err
 	}
-	bar := progress.New("verify", progress.Options{Quiet: opts.Quiet, Total: int64(len(qs)), Unit: "checks"})
+	bar := progress.New(opts.Progress, "verify", progress.Options{Total: int64(len(qs)), Unit: "checks"})
 	next := make(chan *query)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, t := range txs {

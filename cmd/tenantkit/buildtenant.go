@@ -66,7 +66,7 @@ Examples:
 					defer l.Release()
 					e.c.Context = runlock.With(e.c.Context, l)
 				}
-				opts.Quiet = e.Quiet()
+				opts.Progress = e.Progress()
 				return runBuildtenant(e, pool, s, cfg, opts)
 			})(c)
 		},

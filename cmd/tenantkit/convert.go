@@ -47,9 +47,9 @@ Examples:
 				null = &v
 			}
 			inOpts := datafile.Options{Format: datafile.Format(c.String("from")), Encoding: c.String("encoding"),
-				LiteralBackslash: c.Bool("literal-backslash"), Null: null, Table: c.String("table")}
+				LiteralBackslash: c.Bool("literal-backslash"), Null: null, Table: c.String("table"), Stdin: e.Stdin}
 			outOpts := datafile.Options{Format: datafile.Format(c.String("format")), Encoding: c.String("out-encoding"),
-				LiteralBackslash: c.Bool("literal-backslash"), Null: null}
+				LiteralBackslash: c.Bool("literal-backslash"), Null: null, Stdout: e.Stdout}
 			lenient := applyCSVReadFlags(c, &inOpts)
 			if _, err := datafile.DetectFormat(in, inOpts.Format); err != nil {
 				return exit.Usage(err)

@@ -58,12 +58,13 @@ func withSchema(flags ...cli.Flag) []cli.Flag {
 // env gives a command its settings, wherever on the command line they were.
 type env struct {
 	c      *cli.Context
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 }
 
 func newEnv(c *cli.Context) *env {
-	return &env{c: c, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+	return &env{c: c, Stdin: c.App.Reader, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
 }
 
 // isSet finds the innermost context where the flag was given.
@@ -96,6 +97,15 @@ func (e *env) Bool(name string) bool {
 
 // Quiet reports --quiet.
 func (e *env) Quiet() bool { return e.Bool("quiet") }
+
+// Progress is where a command reports its progress: standard error (a bar
+// when it is a terminal), nil (nothing) with --quiet.
+func (e *env) Progress() io.Writer {
+	if e.Quiet() {
+		return nil
+	}
+	return e.Stderr
+}
 
 // JSON reports --json.
 func (e *env) JSON() bool { return e.Bool("json") }

@@ -134,11 +134,11 @@ Examples:
 
 func (e *env) extractOutput() extract.Output {
 	return extract.Output{
-		Path:   e.c.String("output"),
-		Stdout: e.Stdout,
-		Format: datafile.Format(e.c.String("format")),
-		Quiet:  e.Quiet(),
-		Sorted: e.c.Bool("sorted"),
+		Path:     e.c.String("output"),
+		Stdout:   e.Stdout,
+		Format:   datafile.Format(e.c.String("format")),
+		Progress: e.Progress(),
+		Sorted:   e.c.Bool("sorted"),
 	}
 }
 

@@ -1,6 +1,9 @@
 // Command tenantkit converts single-tenant PostgreSQL databases into
 // multi-tenant ones and keeps them correct. Each subcommand lives in a file
-// of its own that parses flags and calls the package doing the work.
+// of its own that parses flags and calls the package doing the work. Only
+// this command touches the process's standard streams: it hands the
+// packages standard input, standard output and standard error (for progress
+// reports, none with --quiet) as io.Reader and io.Writer values.
 package main
 
 import (
@@ -27,10 +30,10 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer startCPUProfile(stderr)()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -56,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	app := newApp(stdout, stderr)
+	app := newApp(stdin, stdout, stderr)
 	err := app.RunContext(ctx, args)
 	if err == nil {
 		return exit.OK
@@ -93,7 +96,7 @@ func signalCode(sig os.Signal) int {
 	return exit.Interrupt
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:    "tenantkit",
 		Usage:   "convert single-tenant PostgreSQL databases into multi-tenant ones and keep them correct",
@@ -102,6 +105,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 Exit codes: 0 done, 1 violations or rejects found, 2 bad usage, input or
 configuration (nothing changed), 3 database or internal failure (nothing changed).`,
 		Flags:                append(commonFlags(), schemaFlags()...),
+		Reader:               stdin,
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		HideHelpCommand:      true,

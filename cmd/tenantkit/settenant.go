@@ -92,7 +92,7 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 		Sample:         e.c.Int("sample"),
 		BatchSize:      e.c.Int("batch-size"),
 		CommitEachRule: e.c.Bool("commit-each-rule"),
-		Quiet:          e.Quiet(),
+		Progress:       e.Progress(),
 	})
 	if err != nil && res == nil {
 		return err

@@ -107,17 +107,19 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		NewKeys:            c.Bool("new-keys"),
 		NoDefer:            c.Bool("no-defer"),
 		MaintenanceWorkMem: c.String("maintenance-work-mem"),
-		Quiet:              e.Quiet() || e.JSON(),
 		Detail:             e.Stdout,
 		File: datafile.Options{
 			Format:           datafile.Format(c.String("format")),
 			LiteralBackslash: c.Bool("literal-backslash"),
 			Encoding:         c.String("encoding"),
 			Table:            c.String("table"),
+			Stdin:            e.Stdin,
 		},
 	}
-	if e.JSON() { // stdout holds the JSON summary
+	if e.JSON() { // stdout holds the JSON summary; no progress either
 		opts.Detail = e.Stderr
+	} else {
+		opts.Progress = e.Progress()
 	}
 	if c.IsSet("null") {
 		null := c.String("null")

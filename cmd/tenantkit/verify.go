@@ -108,7 +108,7 @@ Examples:
 			if len(files) > 0 {
 				return verifyFiles(e, pool, s, files, html)
 			}
-			rep, err := verify.Database(e.c.Context, pool, s, verify.Options{Objects: objs, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
+			rep, err := verify.Database(e.c.Context, pool, s, verify.Options{Objects: objs, Sample: e.c.Int("sample"), Progress: e.Progress(),
 				// Each job holds a connection for the whole run.
 				Jobs: min(e.c.Int("jobs"), int(pool.Config().MaxConns))})
 			if err != nil {
@@ -144,14 +144,14 @@ func printVerifyReport(e *env, rep *verify.Report) error {
 
 func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string, html *htmlreport.File) error {
 	read := datafile.Options{Format: datafile.Format(e.c.String("format")), Table: e.c.String("table"),
-		Encoding: e.c.String("encoding"), LiteralBackslash: e.c.Bool("literal-backslash")}
+		Encoding: e.c.String("encoding"), LiteralBackslash: e.c.Bool("literal-backslash"), Stdin: e.Stdin}
 	if e.c.IsSet("null") {
 		v := e.c.String("null")
 		read.Null = &v
 	}
 	lenient := applyCSVReadFlags(e.c, &read)
 	rep, err := verify.Files(e.c.Context, pool, s, files, verify.FileOptions{
-		Tenant: e.c.String("tenant"), Read: read, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
+		Tenant: e.c.String("tenant"), Read: read, Sample: e.c.Int("sample"), Progress: e.Progress(),
 	})
 	if rep == nil {
 		return err // bad input (exit 2) or a database failure (3)

@@ -1,12 +1,11 @@
-// Package progress reports the progress of long work on stderr: a progress
-// bar when stderr is a terminal, plain log lines every few seconds otherwise,
-// nothing with --quiet.
+// Package progress reports the progress of long work to the writer it is
+// given: a progress bar when that writer is a terminal, plain log lines every
+// few seconds otherwise, nothing when it is nil (--quiet).
 package progress
 
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -30,7 +29,6 @@ type Reporter struct {
 
 // Options configure a Reporter.
 type Options struct {
-	Quiet bool
 	// Total is the expected amount of work, -1 when unknown.
 	Total int64
 	// Unit names what is counted in log lines ("rows", "bytes").
@@ -39,18 +37,21 @@ type Options struct {
 	Bytes bool
 }
 
-// New starts reporting on stderr.
-func New(desc string, opts Options) *Reporter {
-	if opts.Quiet {
+// New starts reporting to w, describing the work as desc. A nil w reports
+// nothing: New returns a nil *Reporter. A w that is a terminal (an *os.File
+// with a terminal descriptor) shows a progress bar; any other w receives a
+// plain line every few seconds.
+func New(w io.Writer, desc string, opts Options) *Reporter {
+	if w == nil {
 		return nil
 	}
-	r := &Reporter{w: os.Stderr, desc: desc, unit: opts.Unit, total: opts.Total, start: time.Now(), lastLine: time.Now()}
+	r := &Reporter{w: w, desc: desc, unit: opts.Unit, total: opts.Total, start: time.Now(), lastLine: time.Now()}
 	if r.unit == "" {
 		r.unit = "rows"
 	}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
+	if isTerminal(w) {
 		bopts := []progressbar.Option{
-			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(desc),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
@@ -64,6 +65,13 @@ func New(desc string, opts Options) *Reporter {
 		r.bar = progressbar.NewOptions64(opts.Total, bopts...)
 	}
 	return r
+}
+
+// isTerminal reports whether w is a terminal: a file (such as os.Stderr)
+// whose descriptor is one.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Add records n more units done.

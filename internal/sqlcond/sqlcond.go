@@ -1,6 +1,9 @@
 // Package sqlcond checks SQL conditions taken from configuration files
 // (the <Where> of settenant and buildtenant) before they are pasted into a
 // statement: wrapped in parentheses, a condition must stay one expression.
+// When a statement using configured SQL fails, Refusal, DataFailure and
+// Probe tell whether the configuration is to blame (exit 2) rather than
+// the database.
 package sqlcond
 
 import (
