@@ -37,7 +37,7 @@ func TestRunInProcess(t *testing.T) {
 	const tenantsSQL = `SELECT t."Name", coalesce(p."Name", '-'), t."Depth" FROM "Tenant" t LEFT JOIN "Tenant" p ON p."TenantId" = t."ParentId" ORDER BY t."Depth", t."Name"`
 	before := joined(db.Rows(t, tenantsSQL))
 
-	res, err := Run(ctx, pool, s, cfg, Options{Check: true, Quiet: true})
+	res, err := Run(ctx, pool, s, cfg, Options{Check: true})
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}
@@ -56,7 +56,7 @@ func TestRunInProcess(t *testing.T) {
 		t.Errorf("the check changed the tenants:\n%s", after)
 	}
 
-	res, err = Run(ctx, pool, s, cfg, Options{Quiet: true})
+	res, err = Run(ctx, pool, s, cfg, Options{})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -72,7 +72,7 @@ func TestRunInProcess(t *testing.T) {
 	}
 
 	// A rerun selects no row.
-	res, err = Run(ctx, pool, s, cfg, Options{Quiet: true})
+	res, err = Run(ctx, pool, s, cfg, Options{})
 	if err != nil || res.Created != 0 || res.Objects[0].Rows != 0 {
 		t.Errorf("rerun: %v %+v", err, res.Objects)
 	}
@@ -80,14 +80,14 @@ func TestRunInProcess(t *testing.T) {
 	// A store named like an existing tenant: a problem, nothing created;
 	// adopted, it is linked to that tenant.
 	db.Exec(t, `INSERT INTO "Store" VALUES (4, 'Store A', NULL, NULL), (5, 'Neu', 4, NULL)`)
-	res, err = Run(ctx, pool, s, cfg, Options{Quiet: true})
+	res, err = Run(ctx, pool, s, cfg, Options{})
 	if err == nil || res == nil || len(res.Problems) != 1 || res.Problems[0].Kind != NameExists || res.Problems[0].RowCount != 1 {
 		t.Fatalf("collision: %v %+v", err, res)
 	}
 	if n := db.Value(t, `SELECT count(*) FROM "Tenant"`); n != "5" {
 		t.Errorf("%s tenants after a refused run, want 5", n)
 	}
-	res, err = Run(ctx, pool, s, cfg, Options{Adopt: true, Quiet: true})
+	res, err = Run(ctx, pool, s, cfg, Options{Adopt: true})
 	if err != nil || res.Adopted != 1 || res.Created != 1 {
 		t.Fatalf("adopt: %v %+v", err, res)
 	}

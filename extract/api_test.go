@@ -37,7 +37,7 @@ lines', ''), ('A', 9, 'back\slash ü', 'x')`)
 	pool := db.Session(t)
 	var out bytes.Buffer
 	sum, err := extract.Extract(ctx, pool, s, extract.Options{Tables: []string{extract.All},
-		Output: extract.Output{Stdout: &out, Quiet: true, Sorted: true}})
+		Output: extract.Output{Stdout: &out, Sorted: true}})
 	if err != nil {
 		t.Fatalf("Extract: %v", err)
 	}
@@ -56,7 +56,7 @@ lines', ''), ('A', 9, 'back\slash ü', 'x')`)
 	// Where and Columns select; a CSV file holds the same values.
 	path := join(t.TempDir(), "bin.csv")
 	sum, err = extract.Extract(ctx, pool, s, extract.Options{Tables: []string{"bin"}, Where: "aisle = 'A'", Columns: []string{"slot", "note"},
-		Output: extract.Output{Path: path, Quiet: true, Sorted: true}})
+		Output: extract.Output{Path: path, Sorted: true}})
 	if err != nil {
 		t.Fatalf("Extract csv: %v", err)
 	}
@@ -70,13 +70,13 @@ lines', ''), ('A', 9, 'back\slash ü', 'x')`)
 	// A query instead of tables, and a bad one.
 	out.Reset()
 	if _, err := extract.Extract(ctx, pool, s, extract.Options{SQL: `SELECT label FROM "Ware ""house""".bin WHERE note IS NULL`, Name: "q",
-		Output: extract.Output{Stdout: &out, Quiet: true}}); err != nil {
+		Output: extract.Output{Stdout: &out}}); err != nil {
 		t.Fatalf("Extract SQL: %v", err)
 	}
 	if want := "TABLE q\n    label\n    { \"tab\\tand \\\"quote\\\"\" }\n"; out.String() != want {
 		t.Errorf("query output %q, want %q", out.String(), want)
 	}
-	if _, err := extract.Extract(ctx, pool, s, extract.Options{Tables: []string{"nosuch"}, Output: extract.Output{Stdout: &out, Quiet: true}}); err == nil || !strings.Contains(err.Error(), "nosuch") {
+	if _, err := extract.Extract(ctx, pool, s, extract.Options{Tables: []string{"nosuch"}, Output: extract.Output{Stdout: &out}}); err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Errorf("unknown table: %v", err)
 	}
 }
@@ -95,7 +95,7 @@ func TestExtractTenantInProcess(t *testing.T) {
 	extractTenant := func(opts extract.TenantOptions) map[string]*section {
 		t.Helper()
 		path := join(t.TempDir(), "tenant.dat")
-		opts.Output = extract.Output{Path: path, Quiet: true, Sorted: true}
+		opts.Output = extract.Output{Path: path, Sorted: true}
 		if _, err := extract.ExtractTenant(ctx, pool, s, opts); err != nil {
 			t.Fatalf("ExtractTenant %+v: %v", opts, err)
 		}
@@ -121,7 +121,7 @@ func TestExtractTenantInProcess(t *testing.T) {
 	if g := strings.Join(got["Genre"].column(t, "Name"), ","); g != "Jazz" {
 		t.Errorf("public rows referenced: %q", g)
 	}
-	if _, err := extract.ExtractTenant(ctx, pool, s, extract.TenantOptions{Tenant: "Nobody", Output: extract.Output{Stdout: &bytes.Buffer{}, Quiet: true}}); err == nil || !strings.Contains(err.Error(), "Nobody") {
+	if _, err := extract.ExtractTenant(ctx, pool, s, extract.TenantOptions{Tenant: "Nobody", Output: extract.Output{Stdout: &bytes.Buffer{}}}); err == nil || !strings.Contains(err.Error(), "Nobody") {
 		t.Errorf("unknown tenant: %v", err)
 	}
 }

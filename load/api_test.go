@@ -21,7 +21,7 @@ import (
 // string, a tenant column that is not called tenant.
 
 // inProcess loads the object schema of db and returns a function running
-// load.Run on it with opts (Quiet always), and the rejects it reported.
+// load.Run on it with opts (quiet: no Progress), and the rejects it reported.
 func inProcess(t *testing.T, db *testkit.DB, so schema.Options) func(opts load.Options) (*load.Summary, []load.Reject, error) {
 	t.Helper()
 	ctx := context.Background()
@@ -32,7 +32,6 @@ func inProcess(t *testing.T, db *testkit.DB, so schema.Options) func(opts load.O
 	return func(opts load.Options) (*load.Summary, []load.Reject, error) {
 		t.Helper()
 		var rejects []load.Reject
-		opts.Quiet = true
 		opts.OnReject = func(r load.Reject) { rejects = append(rejects, r) }
 		// A pool of its own for each run: a run that committed leaves its
 		// helper function pg_temp.tk_cast_error behind in the session,

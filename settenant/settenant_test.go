@@ -55,7 +55,6 @@ func runIn(t *testing.T, db *testkit.DB, so schema.Options, file string, opts Op
 	if opts.Sample == 0 {
 		opts.Sample = 10
 	}
-	opts.Quiet = true
 	return Run(ctx, pool, s, cfg, opts)
 }
 
@@ -283,7 +282,7 @@ func TestReportReasons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := verify.Database(ctx, pool, s, verify.Options{Objects: objs, Quiet: true})
+	rep, err := verify.Database(ctx, pool, s, verify.Options{Objects: objs})
 	if err != nil {
 		t.Fatalf("verify.Database: %v", err)
 	}

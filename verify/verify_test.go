@@ -74,7 +74,7 @@ func (r *reportJSON) lines() []string {
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 // cli are the options the verify command runs Database with by default.
-var cli = Options{Sample: 10, Jobs: 2, Quiet: true}
+var cli = Options{Sample: 10, Jobs: 2}
 
 // inProcess opens db as the command does and loads its object schema with
 // overlay (a path from the repository root).
@@ -132,7 +132,6 @@ func verifyFiles(t *testing.T, db *testkit.DB, overlay string, opts FileOptions,
 	if opts.Sample == 0 {
 		opts.Sample = 10
 	}
-	opts.Quiet = true
 	r, err := Files(context.Background(), pool, s, files, opts)
 	if r == nil {
 		t.Fatalf("Files: no report: %v", err)
@@ -384,15 +383,15 @@ func TestVerifyOtherSchema(t *testing.T) {
 		}
 	}
 	// --objects limits the row checks; --sample limits the keys.
-	rep = verifyDB(t, db, overlay, Options{Sample: 1, Jobs: 2, Quiet: true}, "acc*")
+	rep = verifyDB(t, db, overlay, Options{Sample: 1, Jobs: 2}, "acc*")
 	if rep.Violations != 0 {
 		t.Errorf("--objects acc*: %v", rep.lines())
 	}
-	rep = verifyDB(t, db, overlay, Options{Sample: 0, Jobs: 2, Quiet: true})
+	rep = verifyDB(t, db, overlay, Options{Sample: 0, Jobs: 2})
 	if rep.Violations != 7 || len(rep.Findings) != 3 || len(rep.Findings[0].Samples) != 0 {
 		t.Errorf("--sample 0: %d violations, %q", rep.Violations, rep.lines())
 	}
-	rep = verifyDB(t, db, overlay, Options{Sample: 1, Jobs: 2, Quiet: true})
+	rep = verifyDB(t, db, overlay, Options{Sample: 1, Jobs: 2})
 	if got := rep.lines(); len(got) != 3 || got[1] != "reference-rule order.Order_acct_region_acct_num_fkey->account: 4: id=1 (T2) -> region=eu num=1 (T1)" {
 		t.Errorf("--sample 1: %q", got)
 	}
