@@ -25,7 +25,8 @@ import (
 func inProcess(t *testing.T, db *testkit.DB, so schema.Options) func(opts load.Options) (*load.Summary, []load.Reject, error) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := schema.Load(ctx, db.Session(t), so)
+	pool := db.Session(t)
+	s, err := schema.Load(ctx, pool, so)
 	if err != nil {
 		t.Fatalf("schema.Load: %v", err)
 	}
@@ -33,11 +34,6 @@ func inProcess(t *testing.T, db *testkit.DB, so schema.Options) func(opts load.O
 		t.Helper()
 		var rejects []load.Reject
 		opts.OnReject = func(r load.Reject) { rejects = append(rejects, r) }
-		// A pool of its own for each run: a run that committed leaves its
-		// helper function pg_temp.tk_cast_error behind in the session,
-		// and the next run on that connection fails creating it again.
-		pool := db.Session(t)
-		defer pool.Close()
 		sum, err := load.Run(ctx, pool, s, opts)
 		return sum, rejects, err
 	}
@@ -313,4 +309,24 @@ func TestRunFastPathIntoEmptyTable(t *testing.T) {
 	// With --null \N, empty fields are empty strings, not NULL.
 	wantRows(t, db, `SELECT id, text IS NULL, text, teil_werk IS NULL, teil_nr IS NULL FROM "Lager".beleg ORDER BY id`,
 		"8a5e3c1e-0000-4000-8000-000000000001|f|a,\"b\"|f|t\n8a5e3c1e-0000-4000-8000-000000000002|f||t|t")
+}
+
+// Two runs on one pool: a committed run leaves its session's temporary
+// helpers behind, and the next run on that connection must not trip on them.
+func TestTwoRunsOnOnePool(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, `CREATE TABLE gauge (tag text PRIMARY KEY, reading numeric)`)
+	ctx := context.Background()
+	pool := db.Session(t)
+	s, err := schema.Load(ctx, pool, schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, body := range []string{"tag,reading\nA,1\n", "tag,reading\nA,2\nB,3\n"} {
+		f := write(t, "gauge.csv", body)
+		if _, err := load.Run(ctx, pool, s, load.Options{Files: []string{f}}); err != nil {
+			t.Fatalf("run %d: %v", i+1, err)
+		}
+	}
+	wantRows(t, db, "SELECT tag || '=' || reading FROM gauge ORDER BY tag", "A=2\nB=3")
 }

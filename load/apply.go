@@ -26,7 +26,7 @@ SET LOCAL temp_buffers = '64MB';
 SET LOCAL work_mem = '128MB';
 SET LOCAL jit = off;
 CREATE TEMP TABLE tk_rej (_n bigint, grp int, _f int, _l int, _c int, col text, val text, reason text, kind text) ON COMMIT DROP;
-CREATE FUNCTION pg_temp.tk_cast_error(v text, t text) RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+CREATE OR REPLACE FUNCTION pg_temp.tk_cast_error(v text, t text) RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	EXECUTE format('SELECT CAST(%L AS %s)', v, t);
 	RETURN NULL;
