@@ -330,3 +330,27 @@ func TestTwoRunsOnOnePool(t *testing.T) {
 	}
 	wantRows(t, db, "SELECT tag || '=' || reading FROM gauge ORDER BY tag", "A=2\nB=3")
 }
+
+// A file that leaves out a NOT NULL column without a default updates the
+// rows its records match and rejects only the records that would insert.
+func TestUpsertWithoutARequiredColumnUpdatesMatches(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, `CREATE TABLE member (handle text PRIMARY KEY, joined date NOT NULL, note text);
+		INSERT INTO member VALUES ('ann', '2020-01-01', NULL), ('bob', '2021-02-02', 'x')`)
+	run := inProcess(t, db, schema.Options{})
+	f := write(t, "member.csv", "handle,note\nann,\"it's \"\"ann\"\"\"\nbob,\ncyd,new\n")
+	sum, rejects, err := run(load.Options{Files: []string{f}})
+	if err == nil || sum.Rejected != 1 || len(rejects) != 1 ||
+		!strings.Contains(rejects[0].String(), ":4:1: member: column \"joined\": cannot insert: the column is NOT NULL, has no default and is not in the file") {
+		t.Fatalf("rejects %v, err %v", rejectTexts(rejects), err)
+	}
+	f = write(t, "member.csv", "handle,note\nann,\"it's \"\"ann\"\"\"\nbob,\n")
+	if sum, rejects, err = run(load.Options{Files: []string{f}}); err != nil || len(rejects) > 0 {
+		t.Fatalf("rejects %v, err %v", rejectTexts(rejects), err)
+	}
+	if got := tableCounts(t, sum, "member"); got != "0/2/0/0/0" {
+		t.Errorf("counts %s", got)
+	}
+	wantRows(t, db, "SELECT handle || ' ' || joined || ' ' || coalesce(note, 'NULL') FROM member ORDER BY handle",
+		"ann 2020-01-01 it's \"ann\"\nbob 2021-02-02 NULL")
+}

@@ -394,7 +394,7 @@ func (l *loader) checkNotNull(ctx context.Context, g *group) error {
 		return nil
 	}
 	for _, c := range g.obj.Columns {
-		if !c.NotNull || c.HasDefault() || c.Generated || slices.ContainsFunc(g.cols, func(fc *schema.Column) bool { return fc.Name == c.Name }) {
+		if !g.insertNeeds(&c) {
 			continue
 		}
 		_, err := l.exec(ctx, "checking NOT NULL columns", fmt.Sprintf(`
@@ -578,9 +578,19 @@ func (l *loader) insertStatement(g *group, where string) statement {
 
 // canUpsert says whether the group is applied with one INSERT … ON
 // CONFLICT: a default-mode load on a key the database enforces, without
-// record detail.
+// record detail, whose records could all be inserted. A file that leaves
+// out a NOT NULL column without a default can only update: PostgreSQL
+// checks NOT NULL on the row an INSERT … ON CONFLICT proposes before it
+// looks for the conflict, so it would refuse the records that match.
 func (l *loader) canUpsert(g *group) bool {
-	return l.opts.Mode == Upsert && g.key != nil && g.keyUnique && !g.hasMatches
+	return l.opts.Mode == Upsert && g.key != nil && g.keyUnique && !g.hasMatches &&
+		!slices.ContainsFunc(g.obj.Columns, func(c schema.Column) bool { return g.insertNeeds(&c) })
+}
+
+// insertNeeds says whether inserting a record needs column c, which the
+// group's file leaves out: NOT NULL, no default, not generated.
+func (g *group) insertNeeds(c *schema.Column) bool {
+	return c.NotNull && !c.HasDefault() && !c.Generated && !slices.ContainsFunc(g.cols, func(fc *schema.Column) bool { return fc.Name == c.Name })
 }
 
 // upsert inserts and updates in one statement. Records repeating a key make
