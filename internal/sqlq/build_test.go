@@ -95,3 +95,17 @@ func TestExpandPanicsOnProgrammerErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzExpand: whatever a value holds, it comes out exactly as it went in,
+// in every place the template names it.
+func FuzzExpand(f *testing.F) {
+	for _, s := range append(hostile, "{a}", "{b}{", "}{a", "%[1]s", "$1") {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		got := sqlq.Expand("x {a} = {b}{a} '{}'", sqlq.Names{"a": a, "b": b})
+		if want := "x " + a + " = " + b + a + " '{}'"; got != want {
+			t.Fatalf("Expand with a=%q b=%q = %q, want %q", a, b, got, want)
+		}
+	})
+}
