@@ -342,9 +342,9 @@ func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 			grant,
 		}}}, nil
 	case !strings.HasPrefix(s.comment, managedMark):
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: schema %[1]s already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.Login.Quote()))
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %s: schema %s already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.Login.Quote(), acc.Login.Quote()))
 	case s.owner != p.me:
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: tenant schema %[1]s is owned by %[2]q, not by %[3]q that tenantkit connects as", acc.Login.Quote(), s.owner, p.me))
+		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %s: tenant schema %s is owned by %q, not by %q that tenantkit connects as", acc.Login.Quote(), acc.Login.Quote(), s.owner, p.me))
 	case slices.Equal(s.grants, []string{want}):
 		return nil, nil
 	case len(s.grants) == 0:

@@ -196,7 +196,7 @@ func identifiesRow(o *schema.Object, cols []string) bool {
 // boolean condition on the object's table, and that every mapped attribute
 // can be assigned to its tenant column. EXPLAIN plans without running.
 const (
-	explainWhereSQL   = "EXPLAIN SELECT FROM %s WHERE (\n%s\n)"
+	explainWhereSQL   = "EXPLAIN SELECT FROM %s WHERE %s"
 	explainMappingSQL = "EXPLAIN INSERT INTO %s (%s) SELECT %s.%s FROM %s"
 )
 
@@ -219,7 +219,7 @@ func checkWithServer(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, obj
 			}
 		}
 		if b.rule.Where != "" {
-			if err := explain(fmt.Sprintf(explainWhereSQL, oi, b.rule.Where)); err != nil {
+			if err := explain(fmt.Sprintf(explainWhereSQL, oi, sqlcond.Wrap(b.rule.Where))); err != nil {
 				return configError(b.rule.WhereNode, "<Where>", err)
 			}
 		}

@@ -39,6 +39,7 @@ import (
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/exit"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -240,7 +241,7 @@ func tableSection(o *schema.Object, columns []string, where string, ctl *control
 	}
 	var conds []string
 	if where != "" {
-		conds = append(conds, "("+where+"\n)")
+		conds = append(conds, sqlcond.Wrap(where))
 	}
 	sec := &section{obj: o, what: "table " + o.Table}
 	if ctl != nil {

@@ -162,11 +162,12 @@ func closureCTE(tt *schema.TenantTable, name, col string, up bool) string {
 	if !up {
 		next, match = key, parent // down: from a tenant to its children
 	}
-	return fmt.Sprintf(`%[1]s(tenant, %[2]s, path) AS (
-	SELECT t.%[3]s, t.%[3]s, ARRAY[t.%[3]s::text] FROM %[4]s t
-	UNION ALL
-	SELECT c.tenant, t.%[5]s, c.path || t.%[5]s::text
-	FROM %[1]s c JOIN %[4]s t ON t.%[6]s = c.%[2]s
-	WHERE t.%[5]s IS NOT NULL AND NOT t.%[5]s::text = ANY (c.path))`,
-		n, col, key, tt.Ident(), next, match)
+	return sqlq.Expand(closureSQL, sqlq.Names{"name": n, "col": col, "key": key, "table": tt.Ident(), "next": next, "match": match})
 }
+
+const closureSQL = `{name}(tenant, {col}, path) AS (
+	SELECT t.{key}, t.{key}, ARRAY[t.{key}::text] FROM {table} t
+	UNION ALL
+	SELECT c.tenant, t.{next}, c.path || t.{next}::text
+	FROM {name} c JOIN {table} t ON t.{match} = c.{col}
+	WHERE t.{next} IS NOT NULL AND NOT t.{next}::text = ANY (c.path))`
