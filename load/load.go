@@ -132,7 +132,7 @@ func (r Reject) String() string {
 		if r.Dependents > int64(len(r.First)) {
 			more = ", …"
 		}
-		return fmt.Sprintf("%d %s on rejected records and %s rejected with them (-v or --rejects names each): %s%s",
+		return fmt.Sprintf("%d %s on rejected records and %s rejected with them (Options.Verbose or Options.RejectsFile names each): %s%s",
 			r.Dependents, plural(r.Dependents, "record depends", "records depend"), plural(r.Dependents, "was", "were"), strings.Join(first, ", "), more)
 	}
 	s := fmt.Sprintf("%s: %s: ", r.Pos, r.Table)
@@ -265,9 +265,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	switch {
 	case s.LenientQuotes == 1:
-		fmt.Fprintf(w, "1 field with a bare \" accepted (--lenient-quotes)\n")
+		fmt.Fprintf(w, "1 field with a bare \" accepted (Options.LenientQuotes)\n")
 	case s.LenientQuotes > 1:
-		fmt.Fprintf(w, "%d fields with a bare \" accepted (--lenient-quotes)\n", s.LenientQuotes)
+		fmt.Fprintf(w, "%d fields with a bare \" accepted (Options.LenientQuotes)\n", s.LenientQuotes)
 	}
 	var err error
 	switch {

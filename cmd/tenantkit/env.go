@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -109,7 +109,7 @@ func (e *env) Pool() (*pgxpool.Pool, error) {
 	}
 	pool, err := dbconn.Open(e.c.Context, dbconn.Resolve(e.String("db")), sess)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	return pool, nil
 }
@@ -135,7 +135,7 @@ func (e *env) Lock(pool *pgxpool.Pool) (*runlock.Lock, error) {
 		}
 	})
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	return l, nil
 }

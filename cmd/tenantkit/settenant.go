@@ -4,7 +4,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/settenant"
 )
@@ -55,7 +55,7 @@ Examples:
 		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.String("file") == "" {
-				return exit.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
+				return fault.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
 			}
 			// A malformed file is reported before connecting.
 			cfg, err := settenant.ParseFile(c.String("file"))
