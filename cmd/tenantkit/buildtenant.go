@@ -92,7 +92,7 @@ func runBuildtenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *buildtena
 			return err
 		}
 	case !e.Quiet() && runErr == nil:
-		if err := res.WriteText(e.Stdout); err != nil {
+		if err := res.WriteText(wordFlags(e.Stdout)); err != nil {
 			return err
 		}
 	}

@@ -172,9 +172,10 @@ func (e *env) Schema(q schema.Querier) (*schema.Schema, error) {
 	return schema.Load(e.c.Context, q, e.SchemaOptions())
 }
 
-// PrintJSON writes v as indented JSON on stdout.
+// PrintJSON writes v as indented JSON on stdout, with the settings its
+// messages name worded as flags.
 func (e *env) PrintJSON(v any) error {
-	enc := json.NewEncoder(e.Stdout)
+	enc := json.NewEncoder(wordFlags(e.Stdout)) // one Write: messages in it word settings as flags
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

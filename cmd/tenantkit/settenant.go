@@ -86,7 +86,7 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 		if e.JSON() {
 			_ = e.PrintJSON(res)
 		} else {
-			_ = res.WriteText(e.Stdout)
+			_ = res.WriteText(wordFlags(e.Stdout))
 		}
 		return err
 	}
@@ -96,5 +96,5 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 	case e.Quiet():
 		return nil
 	}
-	return res.WriteText(e.Stdout)
+	return res.WriteText(wordFlags(e.Stdout))
 }

@@ -89,7 +89,7 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		Tenant:      c.String("tenant"),
 		NewKeys:     c.Bool("new-keys"),
 		Quiet:       e.Quiet() || e.JSON(),
-		Detail:      e.Stdout,
+		Detail:      wordFlags(e.Stdout),
 		File: datafile.Options{
 			Format:           datafile.Format(c.String("format")),
 			LiteralBackslash: c.Bool("literal-backslash"),
@@ -133,7 +133,7 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			if perr := e.PrintJSON(sum); perr != nil && err == nil {
 				err = perr
 			}
-		} else if perr := sum.WriteText(e.Stdout); perr != nil && err == nil {
+		} else if perr := sum.WriteText(wordFlags(e.Stdout)); perr != nil && err == nil {
 			err = perr
 		}
 	}

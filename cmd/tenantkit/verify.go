@@ -112,7 +112,7 @@ func printVerifyReport(e *env, rep *verify.Report) error {
 			return err
 		}
 	} else if !e.Quiet() || rep.Violations > 0 {
-		if err := rep.WriteText(e.Stdout); err != nil {
+		if err := rep.WriteText(wordFlags(e.Stdout)); err != nil {
 			return err
 		}
 	}
