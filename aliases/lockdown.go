@@ -108,7 +108,7 @@ func (p *planner) lockDownSteps(ctx context.Context) ([]Step, string, error) {
 		d := dbs[n]
 		switch {
 		case d == nil:
-			return nil, "", fault.Usagef("aliases: Options.LockDownDBs: no database %q on this server", n)
+			return nil, "", fault.NotFoundf("aliases: Options.LockDownDBs: no database %q on this server", n)
 		case !super && d.owner != p.me:
 			return nil, "", fault.Usagef("aliases: Options.LockDown: database %q is owned by %q; role %q, neither its owner nor a superuser, cannot revoke PUBLIC's privileges on it", n, d.owner, p.me)
 		}

@@ -174,7 +174,7 @@ func (p *planner) loadSchema(ctx context.Context) error {
 			return fault.Failure(fmt.Errorf("aliases: reading schemas: %w", err))
 		}
 		if !exists {
-			return fault.Usage(p.f.errorf(p.f.SourceSchemaPos, "schema %q does not exist in database %q", so.DBSchema, p.db))
+			return fault.NotFound(p.f.errorf(p.f.SourceSchemaPos, "schema %q does not exist in database %q", so.DBSchema, p.db))
 		}
 	}
 	s, err := schema.Load(ctx, p.tx, so)
@@ -384,9 +384,9 @@ func (p *planner) tenantKeys(ctx context.Context, a *Account) ([]string, error) 
 	case errors.As(err, &re):
 		ref := a.Tenants[re.Index]
 		if !ref.Secret && strings.Contains(ref.Text, ":") {
-			return nil, fault.Usage(p.f.errorf(ref.Pos, "unknown tenant list %s: %v", ref.Quote(), re.Err))
+			return nil, fault.NotFound(p.f.errorf(ref.Pos, "unknown tenant list %s: %v", ref.Quote(), re.Err))
 		}
-		return nil, fault.Usage(p.f.errorf(ref.Pos, "unknown tenant %s: no tenant or tenant group has this name or key", ref.Quote()))
+		return nil, fault.NotFound(p.f.errorf(ref.Pos, "unknown tenant %s: no tenant or tenant group has this name or key", ref.Quote()))
 	case err != nil:
 		return nil, fault.Failure(fmt.Errorf("aliases: %w", err))
 	}

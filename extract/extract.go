@@ -201,7 +201,7 @@ func selectTables(s *schema.Schema, names []string) ([]*schema.Object, error) {
 		return nil, fault.Usage(err)
 	}
 	if len(objs) == 0 {
-		return nil, fault.Usagef("no table matches %s", strings.Join(names, " "))
+		return nil, fault.NotFoundf("no table matches %s", strings.Join(names, " "))
 	}
 	return schema.Ordered(objs), nil
 }
@@ -265,7 +265,7 @@ func outputColumns(o *schema.Object, names []string) ([]schema.Column, error) {
 	for _, n := range names {
 		c := o.Column(n)
 		if c == nil {
-			return nil, fault.Usagef("table %s has no column %q", o.Table, n)
+			return nil, fault.NotFoundf("table %s has no column %q", o.Table, n)
 		}
 		if seen[n] {
 			return nil, fault.Usagef("column %q is named twice in Options.Columns", n)

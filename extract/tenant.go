@@ -65,9 +65,9 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 	res, err := tenant.ResolveRefs(ctx, conn, s.Tenants, []string{opts.Tenant})
 	if errors.Is(err, tenant.ErrNotFound) {
 		if strings.Contains(opts.Tenant, ":") {
-			return nil, fault.Usagef("unknown tenant list %q: %v", opts.Tenant, err)
+			return nil, fault.NotFoundf("unknown tenant list %q: %v", opts.Tenant, err)
 		}
-		return nil, fault.Usagef("unknown tenant %q (no tenant or tenant group has that name or key)", opts.Tenant)
+		return nil, fault.NotFoundf("unknown tenant %q (no tenant or tenant group has that name or key)", opts.Tenant)
 	}
 	if err != nil {
 		return nil, fault.Failure(err)

@@ -169,7 +169,7 @@ func chooseKey(obj *schema.Object, cols []*schema.Column, flagKey []string, wher
 		}
 		for _, n := range named.names {
 			if obj.Column(n) == nil {
-				return nil, false, fault.Usagef("%s: %s: table %q has no column %q", where, named.what, obj.Table, n)
+				return nil, false, fault.NotFoundf("%s: %s: table %q has no column %q", where, named.what, obj.Table, n)
 			}
 		}
 		idx := index(named.names)

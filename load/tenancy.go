@@ -41,7 +41,7 @@ func (l *loader) resolveTenant(ctx context.Context) error {
 		if res, lerr := tenant.ResolveRefs(ctx, l.tx, tt, []string{l.opts.Tenant}); lerr == nil {
 			return fault.Usagef("userload: Options.Tenant %q is a tenant list (%d tenants): Options.Tenant takes one tenant, by name or key", l.opts.Tenant, len(res[0].Tenants))
 		}
-		return fault.Usage(fmt.Errorf("userload: Options.Tenant: %w", err))
+		return fault.NotFound(fmt.Errorf("userload: Options.Tenant: %w", err))
 	case err != nil:
 		return fault.Failure(fmt.Errorf("userload: %w", err))
 	case !t.Active:

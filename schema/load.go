@@ -46,7 +46,7 @@ func Load(ctx context.Context, q Querier, opts Options) (*Schema, error) {
 		return nil, fmt.Errorf("reading schemas: %w", err)
 	}
 	if !exists {
-		return nil, fault.Usagef("schema %q does not exist in the database", dbSchema)
+		return nil, fault.NotFoundf("schema %q does not exist in the database", dbSchema)
 	}
 	cat, err := readCatalog(ctx, q, dbSchema)
 	if err != nil {
