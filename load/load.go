@@ -78,6 +78,10 @@ type Options struct {
 	// RejectsFile opts into partial loads: rejects are written there in
 	// userload format and everything else is committed.
 	RejectsFile string
+	// Reword, if set, rewords the reasons written to RejectsFile: the
+	// command line words the settings they name (Options.All …) as its
+	// flags. Nil keeps them.
+	Reword func(reason string) string
 	// Tenant (a name or key) gives every row of a tenanted table that
 	// tenant (-t); it must exist and be active.
 	Tenant string

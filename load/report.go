@@ -430,6 +430,9 @@ func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *ro
 		if column != nil {
 			msg = fmt.Sprintf("column %q: %s", *column, reason)
 		}
+		if l.opts.Reword != nil {
+			msg = l.opts.Reword(msg)
+		}
 		fmt.Fprintf(w, "    # %s: %s\n", l.rejectPos(f, line, c, g.obj.Table, kind, column), asciiLine(msg))
 	}
 	if err := rows.Err(); err != nil {

@@ -86,6 +86,7 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		Verbose:     c.Bool("verbose"),
 		Key:         splitList([]string{c.String("key")}),
 		RejectsFile: c.String("rejects"),
+		Reword:      flagWording.Replace,
 		Tenant:      c.String("tenant"),
 		NewKeys:     c.Bool("new-keys"),
 		Quiet:       e.Quiet() || e.JSON(),
