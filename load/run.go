@@ -163,11 +163,11 @@ func (l *loader) rejectError() error {
 	}
 	switch {
 	case l.opts.Check:
-		return fault.Violations(fmt.Errorf("userload: %d record(s) would be rejected", l.sum.Rejected))
+		return fault.Rejects(fmt.Errorf("userload: %d record(s) would be rejected", l.sum.Rejected))
 	case l.sum.Committed:
-		return fault.Violations(fmt.Errorf("userload: %d record(s) rejected and written to %s; the rest was loaded", l.sum.Rejected, l.opts.RejectsFile))
+		return fault.Rejects(fmt.Errorf("userload: %d record(s) rejected and written to %s; the rest was loaded", l.sum.Rejected, l.opts.RejectsFile))
 	}
-	return fault.Violations(fmt.Errorf("userload: %d record(s) rejected; nothing was loaded (use Options.RejectsFile for a partial load)", l.sum.Rejected))
+	return fault.Rejects(fmt.Errorf("userload: %d record(s) rejected; nothing was loaded (use Options.RejectsFile for a partial load)", l.sum.Rejected))
 }
 
 func (l *loader) run(ctx context.Context) error {
