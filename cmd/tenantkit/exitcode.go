@@ -116,10 +116,19 @@ var flagWording = func() *strings.Replacer {
 type flagWriter struct{ w io.Writer }
 
 func (f flagWriter) Write(p []byte) (int, error) {
-	if _, err := flagWording.WriteString(f.w, string(p)); err != nil {
+	if _, err := io.WriteString(f.w, flagWording.Replace(string(p))); err != nil { // one write, as the caller's
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// Fd is the file descriptor of the wrapped writer if it has one (a
+// terminal check sees through the wrapper), else ^uintptr(0).
+func (f flagWriter) Fd() uintptr {
+	if fd, ok := f.w.(interface{ Fd() uintptr }); ok {
+		return fd.Fd()
+	}
+	return ^uintptr(0)
 }
 
 // wordFlags wraps w in a flagWriter, once.
