@@ -9,8 +9,8 @@
 // usage or input.
 //
 // Messages of libraries name a caller's setting by what it is, an Option
-// ("load.Options.Files"), never by a command-line flag: the command line
-// words it as its flag.
+// ("Options.Files"), never by a command-line flag: the command line words
+// it as its flag.
 package fault
 
 import (
@@ -164,10 +164,11 @@ func Committed(err error, what string) error {
 	return &CommittedError{Err: err, What: what}
 }
 
-// Option names a setting of a library's options by its Go name, qualified
-// by its package: "load.Options.Files". Messages of libraries use it
-// (with %s or %v) where they tell the caller which setting to change;
-// cmd/tenantkit words it as the command-line flag.
+// Option is the wording by which a library's message names a setting of
+// its caller: the Options field ("Options.Files", "TenantOptions.WithPublic"),
+// qualified by its package where the message names another package's
+// setting ("load.Options.Check"). Messages never name a command-line flag;
+// cmd/tenantkit keeps the one table from these wordings to its flags.
 type Option string
 
 func (o Option) String() string { return string(o) }
