@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
@@ -40,7 +40,7 @@ type boundMapping struct {
 func bind(cfg *Config, s *schema.Schema) ([]*boundObject, error) {
 	tt := s.Tenants
 	if tt == nil {
-		return nil, exit.Usagef("the database has no tenant table: create one, or name it in the overlay's <Tenants table=…>")
+		return nil, fault.Usagef("the database has no tenant table: create one, or name it in the overlay's <Tenants table=…>")
 	}
 	var out []*boundObject
 	seen := map[*schema.Object]*ObjectRule{}
@@ -233,7 +233,7 @@ func configError(n *xmlnode.Node, what string, err error) error {
 	if pgErr := sqlcond.Refusal(err); pgErr != nil {
 		return n.Errorf("%s: %s", what, pgErr.Message)
 	}
-	return exit.Failure(fmt.Errorf("checking %s at %s:%d: %w", what, n.File, n.Line, err))
+	return fault.Failure(fmt.Errorf("checking %s at %s:%d: %w", what, n.File, n.Line, err))
 }
 
 // ident quotes one identifier.

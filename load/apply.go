@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
@@ -40,7 +40,7 @@ const notRejected = "NOT EXISTS (SELECT FROM tk_rej r WHERE r._n = s._n)"
 
 func (l *loader) setup(ctx context.Context) error {
 	if _, err := l.tx.Exec(ctx, setupSQL); err != nil {
-		return exit.Failure(fmt.Errorf("userload: preparing the session: %w", err))
+		return fault.Failure(fmt.Errorf("userload: preparing the session: %w", err))
 	}
 	return nil
 }
@@ -50,7 +50,7 @@ func (l *loader) exec(ctx context.Context, what, sql string, args ...any) (int64
 	defer l.trace(time.Now(), sql)
 	tag, err := l.tx.Exec(ctx, sql, args...)
 	if err != nil {
-		return 0, exit.Failure(fmt.Errorf("userload: %s: %w", what, err))
+		return 0, fault.Failure(fmt.Errorf("userload: %s: %w", what, err))
 	}
 	return tag.RowsAffected(), nil
 }
@@ -336,7 +336,7 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 	key := g.keyText("s")
 	switch l.opts.Mode {
 	case InsertOnly:
-		rules = append(rules, rule{g.matched(), "'key ' || " + key + " || ' already exists (-i inserts only)'", "key exists"})
+		rules = append(rules, rule{g.matched(), "'key ' || " + key + " || ' already exists (mode InsertOnly inserts only)'", "key exists"})
 	case UpdateOnly, Delete:
 		rules = append(rules, rule{"NOT " + g.matched(), "'no row matches key ' || " + key, "no match"})
 	}
@@ -354,7 +354,7 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 	}
 	if !l.opts.All && g.hasMatches && !g.keyUnique {
 		several := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n AND m.cnt > 1)", g.match())
-		rules = append(rules, rule{several, "'key ' || " + key + " || ' matches several rows (-a applies the record to all of them)'", "several matches"})
+		rules = append(rules, rule{several, "'key ' || " + key + " || ' matches several rows (Options.All applies the record to all of them)'", "several matches"})
 	}
 	for _, r := range rules {
 		_, err := l.exec(ctx, "checking matches", fmt.Sprintf(`
@@ -675,7 +675,7 @@ func (l *loader) countUnchanged(ctx context.Context, g *group, inserted, updated
 		n = valid - inserted - updated
 	}
 	if err != nil {
-		return exit.Failure(fmt.Errorf("userload: counting unchanged rows of %s: %w", g.obj.Table, err))
+		return fault.Failure(fmt.Errorf("userload: counting unchanged rows of %s: %w", g.obj.Table, err))
 	}
 	g.counts.Unchanged += n
 	return nil
@@ -707,7 +707,7 @@ func (l *loader) runChange(ctx context.Context, st statement, cond string, args 
 			}
 			err = fmt.Errorf("%w (after %d attempts)", err, attempt+1)
 		}
-		return 0, 0, nil, exit.Failure(fmt.Errorf("userload: %s: %w", l.applying, err))
+		return 0, 0, nil, fault.Failure(fmt.Errorf("userload: %s: %w", l.applying, err))
 	}
 }
 
@@ -734,13 +734,13 @@ func (l *loader) runOnce(ctx context.Context, st statement, sql string, args ...
 	if err != nil {
 		if pgfault.Classify(err) != pgfault.Failure {
 			if rbErr := sp.Rollback(ctx); rbErr != nil {
-				return 0, 0, exit.Failure(rbErr)
+				return 0, 0, fault.Failure(rbErr)
 			}
 		}
 		return 0, 0, err
 	}
 	if err := sp.Commit(ctx); err != nil {
-		return 0, 0, exit.Failure(err)
+		return 0, 0, fault.Failure(err)
 	}
 	return a, b, nil
 }
@@ -777,7 +777,7 @@ func (l *loader) changeSafely(ctx context.Context, g *group, st statement) (int6
 	}
 	var lo, hi int64
 	if err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(min(_n), 0), coalesce(max(_n), -1) FROM %s", g.typed())).Scan(&lo, &hi); err != nil {
-		return 0, 0, exit.Failure(err)
+		return 0, 0, fault.Failure(err)
 	}
 	var totalA, totalB int64
 	for start := lo; start <= hi; start += chunkSize {
@@ -800,7 +800,7 @@ func (l *loader) changeOneByOne(ctx context.Context, g *group, st statement, lo,
 	rows, err := l.tx.Query(ctx, fmt.Sprintf("SELECT s._n, s._f, s._l, s._c FROM %s s WHERE s._n BETWEEN $1 AND $2 AND %s ORDER BY s._n",
 		g.typed(), notRejected), lo, hi)
 	if err != nil {
-		return 0, 0, exit.Failure(err)
+		return 0, 0, fault.Failure(err)
 	}
 	type pos struct {
 		n       int64
@@ -812,7 +812,7 @@ func (l *loader) changeOneByOne(ctx context.Context, g *group, st statement, lo,
 		return p, err
 	})
 	if err != nil {
-		return 0, 0, exit.Failure(err)
+		return 0, 0, fault.Failure(err)
 	}
 	var totalA, totalB int64
 	for _, p := range recs {

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -163,18 +163,18 @@ func chooseKey(obj *schema.Object, cols []*schema.Column, flagKey []string, wher
 	for _, named := range []struct {
 		names []string
 		what  string
-	}{{flagKey, "--key"}, {obj.Key, "the schema overlay's key"}} {
+	}{{flagKey, "Options.Key"}, {obj.Key, "the schema overlay's key"}} {
 		if len(named.names) == 0 {
 			continue
 		}
 		for _, n := range named.names {
 			if obj.Column(n) == nil {
-				return nil, false, exit.Usagef("%s: %s: table %q has no column %q", where, named.what, obj.Table, n)
+				return nil, false, fault.NotFoundf("%s: %s: table %q has no column %q", where, named.what, obj.Table, n)
 			}
 		}
 		idx := index(named.names)
 		if idx == nil {
-			return nil, false, exit.Usagef("%s: table %q: the match key (%s, from %s) is not among the file's columns",
+			return nil, false, fault.Usagef("%s: table %q: the match key (%s, from %s) is not among the file's columns",
 				where, obj.Table, strings.Join(named.names, ", "), named.what)
 		}
 		return idx, unique(named.names), nil

@@ -169,6 +169,10 @@ func TestInsertOnly(t *testing.T) {
 		t.Errorf("counts %s", got)
 	}
 	wantRows(t, db, "SELECT code, label FROM priority WHERE code IN ('P1', 'P9') ORDER BY code", "P1|Critical\nP9|Nine")
+	// The rejects file words the reason as the command line does.
+	if data, err := os.ReadFile(rej); err != nil || !strings.Contains(string(data), "# "+f+":4:5: key (code)=(P1) already exists (-i inserts only)\n") {
+		t.Errorf("rejects file (%v):\n%s", err, data)
+	}
 }
 
 func TestUpdateOnly(t *testing.T) {

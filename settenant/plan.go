@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -35,7 +35,7 @@ type plan struct {
 // rule's line in the file.
 func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Config, opts Options) ([]*plan, error) {
 	if s.Tenants == nil {
-		return nil, exit.Usagef("the database has no tenant table (name it with <Tenants table=…> in the schema overlay)")
+		return nil, fault.Usagef("the database has no tenant table (name it with <Tenants table=…> in the schema overlay)")
 	}
 	// The report's reference-rule check lets eligible SRELs point at the
 	// service provider's rows.
@@ -43,7 +43,7 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 	if opts.Report {
 		var err error
 		if sp, err = tenant.ServiceProvider(ctx, q, s.Tenants); err != nil && !errors.Is(err, tenant.ErrNotFound) {
-			return nil, exit.Failure(err)
+			return nil, fault.Failure(err)
 		}
 	}
 	plans := make([]*plan, 0, len(cfg.Rules))
@@ -72,7 +72,7 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 		}
 		p.rowKey = rowKey(p.obj)
 		if opts.BatchSize > 0 && p.rowKey == nil {
-			return nil, r.Errorf("--batch-size: table %q has no primary key or unique key of NOT NULL columns to batch by", p.obj.Table)
+			return nil, r.Errorf("Options.BatchSize: table %q has no primary key or unique key of NOT NULL columns to batch by", p.obj.Table)
 		}
 		if ks := p.obj.KeyCandidates(); len(ks) > 0 {
 			p.shownKey = ks[0]
@@ -131,7 +131,7 @@ func (p *plan) resolveTenant(ctx context.Context, q tenant.Querier, tt *schema.T
 		return p.rule.ruleErrorf("unknown tenant %q", p.rule.Source)
 	}
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	if !t.Active {
 		return p.rule.ruleErrorf("tenant %q is inactive", t.Name)

@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/runlock"
@@ -55,25 +55,25 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 		opts.Report = true
 	}
 	if opts.Sample < 0 || opts.BatchSize < 0 {
-		return nil, exit.Usagef("--sample and --batch-size must not be negative")
+		return nil, fault.Usagef("Options.Sample and Options.BatchSize must not be negative")
 	}
 	conn, release, err := runlock.Session(ctx, pool) // the session holding the run lock
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer release()
 	if opts.Check {
 		why, err := dbconn.ReadOnly(ctx, conn)
 		if err != nil {
-			return nil, exit.Failure(err)
+			return nil, fault.Failure(err)
 		}
 		if why != "" {
-			return nil, exit.Failure(fmt.Errorf("settenant: -c needs a writable database (it runs the rules and rolls back): %s", why))
+			return nil, fault.Failure(fmt.Errorf("settenant: Options.Check needs a writable database (it runs the rules and rolls back): %s", why))
 		}
 	}
 	// sqlcond.Check reads the Where conditions this way; make the server agree.
 	if _, err := conn.Exec(ctx, "SET standard_conforming_strings = on"); err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	plans, err := compile(ctx, conn, s, cfg, opts)
 	if err != nil {
@@ -86,7 +86,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	defer func() { _ = r.tx.Rollback(context.Background()) }()
 	if opts.Report {
 		if _, err := r.tx.Exec(ctx, createChangedSQL); err != nil {
-			return nil, exit.Failure(fmt.Errorf("creating the temporary table of changed rows: %w", err))
+			return nil, fault.Failure(fmt.Errorf("creating the temporary table of changed rows: %w", err))
 		}
 	}
 	for _, p := range plans {
@@ -138,7 +138,7 @@ func (r *runner) stopped(res *Result, err error) (*Result, error) {
 	res.Rules = res.Rules[:r.rulesCommitted]
 	res.Updated = r.rowsCommitted
 	res.Stopped = err.Error()
-	return res, exit.Committed(err, res.committedText())
+	return res, fault.Committed(err, res.committedText())
 }
 
 // runner holds the connection and the open transaction of a run.
@@ -159,7 +159,7 @@ type runner struct {
 func (r *runner) begin(ctx context.Context) error {
 	tx, err := r.conn.Begin(ctx)
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	r.tx = tx
 	return nil
@@ -176,10 +176,10 @@ func (r *runner) commit(ctx context.Context) error {
 // commitTx commits the open transaction, in the session holding the run lock.
 func (r *runner) commitTx(ctx context.Context) error {
 	if err := runlock.Verify(ctx, r.tx); err != nil {
-		return exit.Failure(fmt.Errorf("settenant: before committing: %w", err))
+		return fault.Failure(fmt.Errorf("settenant: before committing: %w", err))
 	}
 	if err := r.tx.Commit(ctx); err != nil {
-		return exit.Failure(fmt.Errorf("committing: %w", err))
+		return fault.Failure(fmt.Errorf("committing: %w", err))
 	}
 	r.rowsCommitted += r.pending
 	r.pending = 0
@@ -208,7 +208,7 @@ func (r *runner) analyzeFor(ctx context.Context, p *plan) error {
 			continue
 		}
 		if _, err := r.tx.Exec(ctx, "ANALYZE "+t); err != nil {
-			return exit.Failure(fmt.Errorf("settenant: analyzing %s: %w", t, err))
+			return fault.Failure(fmt.Errorf("settenant: analyzing %s: %w", t, err))
 		}
 		r.analyzed[t] = true
 	}
@@ -249,7 +249,7 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 	// configuration's fault.
 	pe := sqlcond.Refusal(err)
 	if pe == nil {
-		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+		return fault.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
 	// Blame the condition when the rule is fine without it.
 	if p.rule.Where != "" && prepare(p.stmt.withoutWhere()) == nil {
@@ -262,11 +262,11 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 	rep := newRuleReport(p, r.opts.Report)
 	if _, err := r.tx.Exec(ctx, p.stmt.createLocked()); err != nil {
-		return nil, exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+		return nil, fault.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
 	if r.opts.Report {
 		if _, err := r.tx.Exec(ctx, truncateChangedSQL); err != nil {
-			return nil, exit.Failure(err)
+			return nil, fault.Failure(err)
 		}
 	}
 	var bar *progress.Reporter
@@ -304,7 +304,7 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 		sp := p.stmt.sp
 		c, err := conflicts(ctx, r.tx, p, r.schema, sp)
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+			return nil, fault.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 		}
 		rep.Conflicts = c
 	}
@@ -324,7 +324,7 @@ func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleRepor
 		if werr := r.blameWhere(ctx, p, err); werr != nil {
 			return werr
 		}
-		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+		return fault.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
 	for round := 1; ; round++ {
 		updated, reassigned, err := r.lockAndUpdate(ctx, p, b)
@@ -439,7 +439,7 @@ func (r *runner) nextBound(ctx context.Context, p *plan, lo []string) ([]string,
 		return nil, nil
 	}
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("settenant: %s: finding the next batch: %w", p.describe(), err))
+		return nil, fault.Failure(fmt.Errorf("settenant: %s: finding the next batch: %w", p.describe(), err))
 	}
 	return vals, nil
 }
@@ -473,7 +473,7 @@ func (r *runner) blameWhere(ctx context.Context, p *plan, err error) error {
 	}
 	msg := fmt.Sprintf("<Where>: fails on rows of table %q: %s", p.obj.Table, pe.Message)
 	if r.opts.CommitEachRule && !r.opts.Check {
-		msg += " (--commit-each-rule: the work committed before stays committed)"
+		msg += " (Options.CommitEachRule: the work committed before stays committed)"
 	}
 	return p.rule.whereErrorf("%s", msg)
 }

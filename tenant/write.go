@@ -56,7 +56,7 @@ func Create(ctx context.Context, db TxStarter, tt *schema.TenantTable, opts Crea
 		return nil, err
 	}
 	if key := tt.Object.Column(tt.Key); opts.ID == "" && !key.HasDefault() && !integerTypes[key.Type] {
-		return nil, fmt.Errorf("tenant table %s: key %s (%s) has no default: give the key (--id): %w", tt.Table, tt.Key, key.Type, ErrUnsupported)
+		return nil, fmt.Errorf("tenant table %s: key %s (%s) has no default: give the key (CreateOptions.ID): %w", tt.Table, tt.Key, key.Type, ErrUnsupported)
 	}
 	tx, err := db.Begin(ctx)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/acl"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -48,7 +48,7 @@ reports a tenant created since that rights would reach).`,
 					}
 					tx, err := pool.BeginTx(e.c.Context, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer tx.Rollback(e.c.Context)
 					plan, err := acl.MakePlan(e.c.Context, tx, f, s, acl.PlanOptions{Repin: e.c.Bool("repin")})
@@ -79,12 +79,12 @@ reports a tenant created since that rights would reach).`,
 					// transaction of the session holding it.
 					conn, release, err := runlock.Session(ctx, pool)
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer release()
 					tx, err := conn.Begin(ctx)
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer tx.Rollback(ctx)
 					plan, err := acl.MakePlan(ctx, tx, f, s, acl.PlanOptions{Repin: e.c.Bool("repin")})
@@ -93,10 +93,10 @@ reports a tenant created since that rights would reach).`,
 					}
 					printWarnings(e, plan)
 					if err := acl.Apply(ctx, tx, plan); err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					if err := tx.Commit(ctx); err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					switch {
 					case e.JSON():
@@ -124,7 +124,7 @@ Example:
 				Action: func(c *cli.Context) error {
 					e := newEnv(c)
 					if c.NArg() != 2 {
-						return exit.Usagef("acl effective takes PERSON OBJECT")
+						return fault.Usagef("acl effective takes PERSON OBJECT")
 					}
 					f, err := acl.ParseFile(c.String("file"))
 					if err != nil {
@@ -132,7 +132,7 @@ Example:
 					}
 					o, err := acl.ParseObject(c.Args().Get(1))
 					if err != nil {
-						return exit.Usage(err)
+						return fault.Usage(err)
 					}
 					d := f.Policy("").Effective(c.Args().Get(0), o)
 					if e.JSON() {
@@ -161,13 +161,13 @@ Example:
 					if path := e.c.String("output"); path != "" {
 						f, err := os.Create(path)
 						if err != nil {
-							return exit.Usage(err)
+							return fault.Usage(err)
 						}
 						defer f.Close()
 						out = f
 					}
 					if err := acl.Export(e.c.Context, pool, out); err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					return nil
 				}),

@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/aliases"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 )
 
@@ -69,14 +69,14 @@ Examples:
 		Action: func(c *cli.Context) error {
 			// The file is read before connecting: a mistake in it needs no server.
 			if c.NArg() > 0 || c.String("file") == "" {
-				return exit.Usagef("aliases needs the alias file as -f FILE, and no arguments")
+				return fault.Usagef("aliases needs the alias file as -f FILE, and no arguments")
 			}
 			if len(c.StringSlice("lock-down-db")) > 0 && !c.Bool("lock-down") {
-				return exit.Usagef("aliases: --lock-down-db needs --lock-down")
+				return fault.Usagef("aliases: --lock-down-db needs --lock-down")
 			}
 			f, err := aliases.ParseFile(c.String("file"))
 			if err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			return dbAction(func(e *env, pool *pgxpool.Pool) error {
 				if !c.Bool("check") { // a plan changes nothing and takes no run lock

@@ -6,7 +6,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/buildtenant"
 	"github.com/tenantkit/tenantkit/fixtures"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -51,11 +51,11 @@ Examples:
 			case "adopt":
 				opts.Adopt = true
 			default:
-				return exit.Usagef("--on-conflict %q: want error or adopt", c.String("on-conflict"))
+				return fault.Usagef("--on-conflict %q: want error or adopt", c.String("on-conflict"))
 			}
 			cfg, err := readBuildTenantConfig(c.String("file"))
 			if err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			return schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 				if !opts.Check { // a check rolls back and takes no run lock
@@ -76,7 +76,7 @@ Examples:
 func runBuildtenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *buildtenant.Config, opts buildtenant.Options) error {
 	conn, release, err := runlock.Session(e.c.Context, pool) // the session holding the run lock
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	defer release()
 	res, runErr := buildtenant.Run(e.c.Context, conn, s, cfg, opts)
@@ -92,7 +92,7 @@ func runBuildtenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *buildtena
 			return err
 		}
 	case !e.Quiet() && runErr == nil:
-		if err := res.WriteText(e.Stdout); err != nil {
+		if err := res.WriteText(wordFlags(e.Stdout)); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -119,7 +119,7 @@ func (e *env) Pool() (*pgxpool.Pool, error) {
 	}
 	pool, err := dbconn.Open(e.c.Context, dbconn.Resolve(e.String("db")), sess)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	return pool, nil
 }
@@ -145,7 +145,7 @@ func (e *env) Lock(pool *pgxpool.Pool) (*runlock.Lock, error) {
 		}
 	})
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	return l, nil
 }
@@ -182,9 +182,10 @@ func (e *env) Schema(q schema.Querier) (*schema.Schema, error) {
 	return schema.Load(e.c.Context, q, e.SchemaOptions())
 }
 
-// PrintJSON writes v as indented JSON on stdout.
+// PrintJSON writes v as indented JSON on stdout, with the settings its
+// messages name worded as flags.
 func (e *env) PrintJSON(v any) error {
-	enc := json.NewEncoder(e.Stdout)
+	enc := json.NewEncoder(wordFlags(e.Stdout)) // one Write: messages in it word settings as flags
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

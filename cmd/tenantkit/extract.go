@@ -9,7 +9,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/extract"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -110,10 +110,10 @@ Examples:
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			c := e.c
 			if c.String("tenant") == "" {
-				return exit.Usagef("tenant-extract needs --tenant NAME (or key)")
+				return fault.Usagef("tenant-extract needs --tenant NAME (or key)")
 			}
 			if c.Args().Present() {
-				return exit.Usagef("tenant-extract takes no arguments (got %q); name objects with --objects", c.Args().First())
+				return fault.Usagef("tenant-extract takes no arguments (got %q); name objects with --objects", c.Args().First())
 			}
 			sum, err := extract.ExtractTenant(c.Context, pool, s, extract.TenantOptions{
 				Tenant:      c.String("tenant"),

@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/fixtures"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 func fixturesCommand() *cli.Command {
@@ -27,13 +27,13 @@ Example:
 				ctx := e.c.Context
 				var exists bool
 				if err := pool.QueryRow(ctx, fixtures.ExistsSQL).Scan(&exists); err != nil {
-					return exit.Failure(err)
+					return fault.Failure(err)
 				}
 				if exists {
-					return exit.Usagef("the fixture tables already exist in this database")
+					return fault.Usagef("the fixture tables already exist in this database")
 				}
 				if err := fixtures.Load(ctx, pool, !e.c.Bool("empty")); err != nil {
-					return exit.Failure(err)
+					return fault.Failure(err)
 				}
 				if !e.Quiet() {
 					fmt.Fprintln(e.Stdout, "fixture database created")

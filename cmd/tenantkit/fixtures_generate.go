@@ -9,7 +9,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/fixtures"
 	"github.com/tenantkit/tenantkit/fixtures/gen"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 func fixturesGenerateCommand() *cli.Command {
@@ -63,27 +63,27 @@ Examples:
 				CheckReferences: c.Bool("check-references"),
 			}
 			if c.NArg() > 0 {
-				return exit.Usagef("fixtures generate takes no arguments (got %q)", c.Args().First())
+				return fault.Usagef("fixtures generate takes no arguments (got %q)", c.Args().First())
 			}
 			if err := opts.Validate(); err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			var exists bool
 			if err := pool.QueryRow(ctx, fixtures.ExistsSQL).Scan(&exists); err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			switch {
 			case !exists && !c.Bool("create"):
-				return exit.Usagef("the fixture tables do not exist in this database (add --create, or run tenantkit fixtures load --empty)")
+				return fault.Usagef("the fixture tables do not exist in this database (add --create, or run tenantkit fixtures load --empty)")
 			case !exists:
 				if err := fixtures.Load(ctx, pool, false); err != nil {
-					return exit.Failure(err)
+					return fault.Failure(err)
 				}
 			}
 			start := time.Now()
 			counts, err := gen.Generate(ctx, pool, opts)
 			if err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			switch {
 			case e.JSON():

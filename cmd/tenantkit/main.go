@@ -21,9 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
-	"github.com/tenantkit/tenantkit/internal/xmlnode"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -34,6 +32,7 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	stderr = wordFlags(stderr) // messages word the libraries' settings as flags
 	defer startCPUProfile(stderr)()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -62,11 +61,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
 	err := app.RunContext(ctx, args)
 	if err == nil {
-		return exit.OK
+		return exitOK
 	}
 	var sig signalError
 	if errors.As(context.Cause(ctx), &sig) {
-		var ce *exit.CommittedError
+		var ce *fault.CommittedError
 		if errors.As(err, &ce) {
 			fmt.Fprintf(stderr, "tenantkit: interrupted by %s: the running statement was cancelled and its transaction rolled back; %s\n", sig, ce.What)
 		} else {
@@ -76,7 +75,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	err = classify(err)
 	fmt.Fprintf(stderr, "tenantkit: %v\n", err)
-	return exit.Code(err)
+	return exitCodeOf(err)
 }
 
 // signalError is the cancellation cause of a run stopped by a signal.
@@ -91,9 +90,9 @@ func (s signalError) Error() string {
 
 func signalCode(sig os.Signal) int {
 	if sig == syscall.SIGTERM {
-		return exit.Terminated
+		return exitTerminated
 	}
-	return exit.Interrupt
+	return exitInterrupt
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
@@ -113,7 +112,7 @@ configuration (nothing changed), 3 database or internal failure (nothing changed
 		OnUsageError:         usageError,
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(c.App.ErrWriter, "tenantkit: unknown command %q (see tenantkit --help)\n", name)
-			os.Exit(exit.BadInput)
+			os.Exit(exitBadInput)
 		},
 		Commands: commands(),
 	}
@@ -151,27 +150,22 @@ func setUsageErrors(c *cli.Command) {
 }
 
 func usageError(c *cli.Context, err error, isSubcommand bool) error {
-	return exit.Usage(err)
+	return fault.Usage(err)
 }
 
-// classify gives errors from the parsers their exit code: a malformed file
-// or configuration is bad input.
+// classify gives errors the command line knows about their kind: a missing
+// required flag is bad usage, a lost connection a failure.
 func classify(err error) error {
-	var xe *xmlnode.Error
-	var se *datafile.SyntaxError
-	if errors.As(err, &xe) || errors.As(err, &se) {
-		return exit.Usage(err)
-	}
 	// urfave/cli reports missing required flags without OnUsageError.
 	if msg := err.Error(); strings.HasPrefix(msg, "Required flag") {
-		return exit.Usage(err)
+		return fault.Usage(err)
 	}
 	if lost(err) {
-		var ce *exit.CommittedError
+		var ce *fault.CommittedError
 		if errors.As(err, &ce) {
-			return exit.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction; %s", ce.Err, ce.What))
+			return fault.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction; %s", ce.Err, ce.What))
 		}
-		return exit.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction, so nothing was changed", err))
+		return fault.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction, so nothing was changed", err))
 	}
 	return err
 }

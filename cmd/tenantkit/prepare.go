@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/prepare"
 )
@@ -28,10 +28,10 @@ func prepareCommand() *cli.Command {
 			ServiceProvider: e.String("service-provider"),
 		}
 		if e.c.NArg() > 0 {
-			return o, exit.Usagef("prepare: unexpected argument %q", e.c.Args().First())
+			return o, fault.Usagef("prepare: unexpected argument %q", e.c.Args().First())
 		}
 		if o.Overlay == "" {
-			return o, exit.Usagef("prepare needs the overlay (--schema FILE or TENANTKIT_SCHEMA): it names the tenant table and each object's tenancy")
+			return o, fault.Usagef("prepare needs the overlay (--schema FILE or TENANTKIT_SCHEMA): it names the tenant table and each object's tenancy")
 		}
 		return o, nil
 	}
@@ -78,7 +78,7 @@ create.`,
 					}
 					tx, err := pool.BeginTx(e.c.Context, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer tx.Rollback(e.c.Context)
 					p, err := prepare.Build(e.c.Context, tx, o)

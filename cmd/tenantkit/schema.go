@@ -6,7 +6,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -32,7 +32,7 @@ Examples:
 			if e.c.Bool("tenant-unique") {
 				ddl, err := schema.TenantUniqueDDL(e.c.Context, pool, s)
 				if err != nil {
-					return exit.Failure(err)
+					return fault.Failure(err)
 				}
 				for _, line := range ddl {
 					fmt.Fprintln(e.Stdout, line)

@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/htmlreport"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/settenant"
 )
@@ -64,7 +64,7 @@ Examples:
 		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.String("file") == "" {
-				return exit.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
+				return fault.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
 			}
 			// A malformed file is reported before connecting.
 			cfg, err := settenant.ParseFile(c.String("file"))
@@ -104,7 +104,7 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 		outErr = e.PrintJSON(res)
 	case err == nil && e.Quiet():
 	default:
-		outErr = res.WriteText(e.Stdout)
+		outErr = res.WriteText(wordFlags(e.Stdout))
 	}
 	if html != nil {
 		note := "rows per tenant as the run left them"

@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/acl"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -60,7 +60,7 @@ func tenantWriteAction(fn func(e *env, pool *pgxpool.Pool, tt *schema.TenantTabl
 func withTenantTable(fn func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error) func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 	return func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		if s.Tenants == nil {
-			return exit.Usagef("schema %s has no tenant table (name it in the overlay's <Tenants table=…>)", s.DBSchema)
+			return fault.Usagef("schema %s has no tenant table (name it in the overlay's <Tenants table=…>)", s.DBSchema)
 		}
 		return tenantError(fn(e, pool, s.Tenants))
 	}
@@ -74,16 +74,16 @@ func tenantError(err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &re), errors.Is(err, tenant.ErrGroupExists):
-		return exit.Violations(fmt.Errorf("refused: %w", err))
+		return fault.Violations(fmt.Errorf("refused: %w", err))
 	case errors.Is(err, tenant.ErrNotFound), errors.Is(err, tenant.ErrUnsupported), errors.Is(err, tenant.ErrInvalid):
-		return exit.Usage(err)
+		return fault.Usage(err)
 	}
 	return err
 }
 
 func oneArg(e *env, what string) (string, error) {
 	if e.c.NArg() != 1 {
-		return "", exit.Usagef("%s: want exactly one argument, %s (flags come before it)", e.c.Command.Name, what)
+		return "", fault.Usagef("%s: want exactly one argument, %s (flags come before it)", e.c.Command.Name, what)
 	}
 	return e.c.Args().First(), nil
 }
@@ -118,13 +118,13 @@ Examples:
 				return err
 			}
 			if strings.TrimSpace(name) == "" {
-				return exit.Usagef("tenant create: the name is empty")
+				return fault.Usagef("tenant create: the name is empty")
 			}
 			ctx := e.c.Context
 			// One transaction for the tenant and its default access groups.
 			tx, err := pool.Begin(ctx)
 			if err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			defer tx.Rollback(ctx)
 			t, err := tenant.Create(ctx, tx, tt, tenant.CreateOptions{
@@ -137,11 +137,11 @@ Examples:
 			}
 			if e.c.Bool("with-access-groups") {
 				if err := acl.AddTenantDefaults(ctx, tx, t.Name); err != nil {
-					return exit.Failure(err)
+					return fault.Failure(err)
 				}
 			}
 			if err := tx.Commit(ctx); err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			if e.JSON() {
 				return e.PrintJSON(t)
@@ -161,7 +161,7 @@ Examples:
 func loadHierarchy(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) (*tenant.Hierarchy, error) {
 	all, err := tenant.List(e.c.Context, pool, tt)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	return tenant.NewHierarchy(all), nil
 }
@@ -326,7 +326,7 @@ Examples:
 			case !e.c.Bool("none") && len(args) == 2:
 				ref, parent = args[0], args[1]
 			default:
-				return exit.Usagef("set-parent: want TENANT PARENT, or --none TENANT (flags come first)")
+				return fault.Usagef("set-parent: want TENANT PARENT, or --none TENANT (flags come first)")
 			}
 			t, changed, err := tenant.SetParent(e.c.Context, pool, tt, ref, parent)
 			if err != nil {
@@ -380,7 +380,7 @@ Examples:
 				Flags: withSchema(append(writeFlags(), &cli.BoolFlag{Name: "replace", Usage: "replace the members of an existing group"})...),
 				Action: tenantWriteAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
 					if e.c.NArg() < 2 {
-						return exit.Usagef("group create: want NAME TENANT… (flags come first)")
+						return fault.Usagef("group create: want NAME TENANT… (flags come first)")
 					}
 					args := e.c.Args().Slice()
 					g, change, err := tenant.CreateGroup(e.c.Context, pool, tt, args[0], args[1:], e.c.Bool("replace"))

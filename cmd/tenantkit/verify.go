@@ -8,7 +8,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/htmlreport"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/verify"
 )
@@ -76,27 +76,27 @@ Examples:
 		}, "null", "with -f: ")...),
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			if e.c.NArg() > 0 {
-				return exit.Usagef("verify takes no arguments (got %q)", e.c.Args().First())
+				return fault.Usagef("verify takes no arguments (got %q)", e.c.Args().First())
 			}
 			if e.c.Int("sample") < 0 {
-				return exit.Usagef("--sample must be 0 or more")
+				return fault.Usagef("--sample must be 0 or more")
 			}
 			if e.c.Int("jobs") < 1 {
-				return exit.Usagef("--jobs must be 1 or more")
+				return fault.Usagef("--jobs must be 1 or more")
 			}
 			var objs []*schema.Object
 			if pats := splitList(e.c.StringSlice("objects")); len(pats) > 0 {
 				var err error
 				if objs, err = s.Select(pats); err != nil {
-					return exit.Usage(err)
+					return fault.Usage(err)
 				}
 			}
 			files := e.c.StringSlice("file")
 			if len(files) > 0 && objs != nil {
-				return exit.Usagef("--objects does not apply to -f")
+				return fault.Usagef("--objects does not apply to -f")
 			}
 			if len(files) == 0 && e.c.String("tenant") != "" {
-				return exit.Usagef("-t/--tenant is for checking data files (-f)")
+				return fault.Usagef("-t/--tenant is for checking data files (-f)")
 			}
 			html, err := startHTML(e.c)
 			if err != nil {
@@ -112,7 +112,7 @@ Examples:
 				// Each job holds a connection for the whole run.
 				Jobs: min(e.c.Int("jobs"), int(pool.Config().MaxConns))})
 			if err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			if html != nil {
 				if err := writeHTML(e, html, pool, s, &htmlreport.Page{Command: "verify", Verify: rep}); err != nil {
@@ -132,12 +132,12 @@ func printVerifyReport(e *env, rep *verify.Report) error {
 			return err
 		}
 	} else if !e.Quiet() || rep.Violations > 0 {
-		if err := rep.WriteText(e.Stdout); err != nil {
+		if err := rep.WriteText(wordFlags(e.Stdout)); err != nil {
 			return err
 		}
 	}
 	if rep.Violations > 0 {
-		return exit.Violations(fmt.Errorf("verify: %d violations", rep.Violations))
+		return fault.Violations(fmt.Errorf("verify: %d violations", rep.Violations))
 	}
 	return nil
 }
