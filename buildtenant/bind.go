@@ -204,7 +204,7 @@ const (
 // the offending element. Each check runs in a savepoint of tx.
 func checkWithServer(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, objs []*boundObject) error {
 	explain := func(sql string) error {
-		return pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		return sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
 			_, err := sp.Exec(ctx, sql)
 			return err
 		})

@@ -21,6 +21,7 @@ import (
 	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/runlock"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -340,42 +341,40 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 // would. It reports false when the database refused the data; the
 // savepoint is then rolled back and nothing of the section remains.
 func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section, g *group, straight bool) (bool, error) {
-	sp, err := l.tx.Begin(ctx)
-	if err != nil {
-		return false, exit.Failure(err)
-	}
 	src := &textCopySource{stream: stream, sec: sec, grp: g, aux: !straight}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", g.obj.Ident(), g.quotedColumns())
 	if !straight {
 		sql = fmt.Sprintf("COPY %s (%s) FROM STDIN", g.typed(), strings.Join(g.auxAndValueColumns(), ", "))
 	}
 	defer l.trace(time.Now(), sql)
-	tag, err := l.tx.Conn().PgConn().CopyFrom(ctx, src, sql)
-	var pgErr *pgconn.PgError
-	if err != nil {
-		// Only the data's fault sends the section to staging, where each
-		// refused record is named; a failure of the database fails the run.
-		if !src.nul && !errors.Is(err, errNulInValue) && (!errors.As(err, &pgErr) || pgfault.Classify(err) != pgfault.Data) {
-			return false, exit.Failure(fmt.Errorf("userload: copying into %s: %w", g.obj.Table, err))
+	var tag pgconn.CommandTag
+	err := sqlq.Savepoint(ctx, l.tx, func(sp pgx.Tx) error {
+		var err error
+		tag, err = sp.Conn().PgConn().CopyFrom(ctx, src, sql)
+		var pgErr *pgconn.PgError
+		if err != nil {
+			// Only the data's fault sends the section to staging, where each
+			// refused record is named; a failure of the database fails the run.
+			if !src.nul && !errors.Is(err, errNulInValue) && (!errors.As(err, &pgErr) || pgfault.Classify(err) != pgfault.Data) {
+				return fmt.Errorf("userload: copying into %s: %w", g.obj.Table, err)
+			}
+			return errRefused
 		}
-		if rbErr := sp.Rollback(ctx); rbErr != nil {
-			return false, exit.Failure(rbErr)
+		if straight {
+			bad, err := l.straightViolations(ctx, g)
+			if err != nil {
+				return err
+			}
+			if bad {
+				return errRefused
+			}
 		}
+		return nil
+	})
+	if errors.Is(err, errRefused) {
 		return false, nil
 	}
-	if straight {
-		bad, err := l.straightViolations(ctx, g)
-		if err != nil {
-			return false, err
-		}
-		if bad {
-			if err := sp.Rollback(ctx); err != nil {
-				return false, exit.Failure(err)
-			}
-			return false, nil
-		}
-	}
-	if err := sp.Commit(ctx); err != nil {
+	if err != nil {
 		return false, exit.Failure(err)
 	}
 	n := tag.RowsAffected()
@@ -393,6 +392,10 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 	}
 	return true, nil
 }
+
+// errRefused rolls back the savepoint of copyText: the database refused the
+// section's data, which staging reads again.
+var errRefused = errors.New("section refused")
 
 // rereadRefused reads again, into staging, the sections the database
 // refused on the fast path, so that every bad record is named.

@@ -22,6 +22,7 @@ import (
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -217,7 +218,7 @@ func (r *runner) analyzeFor(ctx context.Context, p *plan) error {
 func (r *runner) validate(ctx context.Context, p *plan) error {
 	prepare := func(st statements) error {
 		// A savepoint keeps a failed prepare from aborting the transaction.
-		return pgx.BeginFunc(ctx, r.tx, func(sp pgx.Tx) error {
+		return sqlq.Savepoint(ctx, r.tx, func(sp pgx.Tx) error {
 			if _, err := sp.Exec(ctx, st.createLocked()); err != nil {
 				return err
 			}
@@ -383,28 +384,17 @@ func (r *runner) lockAndUpdate(ctx context.Context, p *plan, b bounds) (updated,
 }
 
 func (r *runner) lockAndUpdateOnce(ctx context.Context, p *plan, b bounds) (updated, reassigned int64, err error) {
-	sp, err := r.tx.Begin(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer func() {
-		if err != nil && pgfault.Classify(err) == pgfault.Transient {
-			if rbErr := sp.Rollback(ctx); rbErr != nil {
-				err = rbErr
-			}
+	err = sqlq.Savepoint(ctx, r.tx, func(sp pgx.Tx) error {
+		if _, err := sp.Exec(ctx, "TRUNCATE "+lockedTable); err != nil {
+			return err
 		}
-	}()
-	if _, err := sp.Exec(ctx, "TRUNCATE "+lockedTable); err != nil {
-		return 0, 0, err
-	}
-	sql, a := p.stmt.lock(b)
-	if _, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...); err != nil {
-		return 0, 0, err
-	}
-	if err := sp.QueryRow(ctx, p.stmt.apply(r.opts.Report), pgx.QueryExecModeExec).Scan(&updated, &reassigned); err != nil {
-		return 0, 0, err
-	}
-	if err := sp.Commit(ctx); err != nil {
+		sql, a := p.stmt.lock(b)
+		if _, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...); err != nil {
+			return err
+		}
+		return sp.QueryRow(ctx, p.stmt.apply(r.opts.Report), pgx.QueryExecModeExec).Scan(&updated, &reassigned)
+	})
+	if err != nil {
 		return 0, 0, err
 	}
 	return updated, reassigned, nil
