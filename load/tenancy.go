@@ -34,7 +34,7 @@ func (l *loader) resolveTenant(ctx context.Context) error {
 	if tt == nil {
 		return exit.Usagef("userload: -t %s: the database has no tenant table", l.opts.Tenant)
 	}
-	t, err := tenant.Lookup(ctx, l.tx, tt, l.opts.Tenant)
+	t, err := tenant.LookupActive(ctx, l.tx, tt, l.opts.Tenant)
 	switch {
 	case errors.Is(err, tenant.ErrNotFound):
 		// A tenant list (a group, subtenants:T, …) is not one tenant.
@@ -42,10 +42,10 @@ func (l *loader) resolveTenant(ctx context.Context) error {
 			return exit.Usagef("userload: -t %q is a tenant list (%d tenants): -t takes one tenant, by name or key", l.opts.Tenant, len(res[0].Tenants))
 		}
 		return exit.Usage(fmt.Errorf("userload: -t: %w", err))
+	case errors.Is(err, tenant.ErrInactive):
+		return exit.Usage(fmt.Errorf("userload: -t: %w", err))
 	case err != nil:
 		return exit.Failure(fmt.Errorf("userload: %w", err))
-	case !t.Active:
-		return exit.Usagef("userload: -t: tenant %q is not active", t.Name)
 	}
 	l.tenant = t
 	l.sum.Tenant = &TenantRef{ID: t.ID, Name: t.Name}
