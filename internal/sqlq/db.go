@@ -39,7 +39,9 @@ type Beginner interface {
 // the transaction is then unusable, and the error returned wraps the
 // rollback's, naming fn's in its text only, so that a caller looking for
 // fn's error (a refusal it would step over) cannot mistake it and go on in
-// a broken transaction.
+// a broken transaction. When fn's statement lost the connection there is
+// nothing to roll back (the server rolls the whole transaction back), and
+// fn's error, which says so, is returned as it is.
 func Savepoint(ctx context.Context, db Beginner, fn func(pgx.Tx) error) error {
 	sp, err := db.Begin(ctx)
 	if err != nil {
@@ -47,6 +49,9 @@ func Savepoint(ctx context.Context, db Beginner, fn func(pgx.Tx) error) error {
 	}
 	defer func() { _ = sp.Rollback(ctx) }() // when fn panics; a no-op once closed
 	if err := fn(sp); err != nil {
+		if sp.Conn().IsClosed() {
+			return err
+		}
 		if rbErr := sp.Rollback(ctx); rbErr != nil {
 			return fmt.Errorf("rolling back after %v: %w", err, rbErr)
 		}

@@ -17,12 +17,7 @@ func TestSavepoint(t *testing.T) {
 	db := testkit.NewDB(t)
 	ctx := context.Background()
 	db.Exec(t, "CREATE TABLE public.t (v text)")
-	conn, err := pgx.Connect(ctx, db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
+	tx, err := connect(t, db).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +63,45 @@ func TestSavepoint(t *testing.T) {
 		t.Fatalf("rows after the savepoints: %q, want only \"kept\"", got)
 	}
 
-	// The session dies inside the savepoint: the rollback fails too, and the
-	// error says so instead of passing for fn's own.
+	// fn ends the transaction under the savepoint: the rollback fails, and
+	// the error says so instead of passing for fn's own.
 	err = sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
+		if _, err := sp.Exec(ctx, "ROLLBACK"); err != nil {
+			return err
+		}
+		return mine
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "rolling back after mine: ") || errors.Is(err, mine) {
+		t.Fatalf("failed rollback: got %v, want it reported, not passing for fn's error", err)
+	}
+	if !errors.As(err, &pe) || pe.Code != "25P01" {
+		t.Fatalf("failed rollback: got %v, want the server's no_active_sql_transaction", err)
+	}
+
+	// The session dies inside the savepoint: nothing is left to roll back,
+	// and fn's error, naming the cause, comes back as it is (not pgx's
+	// complaint about the closed connection).
+	tx2, err := connect(t, db).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sqlq.Savepoint(ctx, tx2, func(sp pgx.Tx) error {
 		_, err := sp.Exec(ctx, "SELECT pg_terminate_backend(pg_backend_pid())")
 		return err
 	})
-	if err == nil || !strings.HasPrefix(err.Error(), "rolling back after ") {
-		t.Fatalf("failed rollback: got %v, want it reported", err)
+	if !errors.As(err, &pe) || pe.Code != "57P01" || strings.Contains(err.Error(), "rolling back") {
+		t.Fatalf("lost connection: got %v, want the termination (57P01) itself", err)
 	}
-	if errors.As(err, &pe) && pe.Code == "57P01" {
-		t.Fatalf("failed rollback: the error %v still passes for fn's (%s)", err, pe.Code)
+}
+
+// connect opens a connection of its own, closed when the test ends.
+func connect(t *testing.T, db *testkit.DB) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close(ctx) })
+	return c
 }
