@@ -157,39 +157,10 @@ func parentSrel(o *schema.Object, tt *schema.TenantTable, p *ParentRule) (*schem
 	if sr.Target != o {
 		return nil, p.Node.AttrErrorf(a, "<Parent>: SREL %q of object %q points at object %q; the parent SREL must point at %q itself", sr.Attr, o.Name, sr.TargetName, o.Name)
 	}
-	if !identifiesRow(o, sr.TargetColumns) {
+	if !o.IsUnique(sr.TargetColumns) {
 		return nil, p.Node.AttrErrorf(a, "<Parent>: SREL %q points at columns (%s) of %q, which are not its primary key or a unique constraint", sr.Attr, strings.Join(sr.TargetColumns, ", "), o.Table)
 	}
 	return sr, nil
-}
-
-// identifiesRow reports whether cols are the primary key or a unique
-// constraint of o (in any order).
-func identifiesRow(o *schema.Object, cols []string) bool {
-	same := func(key []string) bool {
-		if len(key) != len(cols) || len(key) == 0 {
-			return false
-		}
-		in := map[string]bool{}
-		for _, k := range key {
-			in[k] = true
-		}
-		for _, c := range cols {
-			if !in[c] {
-				return false
-			}
-		}
-		return true
-	}
-	if same(o.PrimaryKey) {
-		return true
-	}
-	for _, u := range o.Uniques {
-		if same(u) {
-			return true
-		}
-	}
-	return false
 }
 
 // The server checks what only it can: that the Where condition is a valid
@@ -204,7 +175,7 @@ const (
 // the offending element. Each check runs in a savepoint of tx.
 func checkWithServer(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, objs []*boundObject) error {
 	explain := func(sql string) error {
-		return pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		return sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
 			_, err := sp.Exec(ctx, sql)
 			return err
 		})

@@ -178,7 +178,7 @@ func tuneSession(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SET LOCAL standard_conforming_strings = on; SET LOCAL jit = off"); err != nil {
 		return fault.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
-	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+	err := sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
 		_, err := sp.Exec(ctx, "SET LOCAL temp_buffers = '256MB'")
 		return err
 	})
@@ -270,7 +270,7 @@ func refusedByTenantTable(b *boundObject, err error) error {
 // fault, reported at the <Where> (exit 2).
 func (r *runner) fillWorkTable(ctx context.Context, b *boundObject, w *workTable) (pgconn.CommandTag, error) {
 	var tag pgconn.CommandTag
-	err := pgx.BeginFunc(ctx, r.tx, func(sp pgx.Tx) (err error) {
+	err := sqlq.Savepoint(ctx, r.tx, func(sp pgx.Tx) (err error) {
 		tag, err = sp.Exec(ctx, w.fillSQL())
 		return err
 	})

@@ -309,26 +309,20 @@ func fromClause(o *schema.Object, conds []string) string {
 	return from
 }
 
-// orderBy orders rows by the primary key, else the overlay key, else the
-// first unique constraint, else every column by its text form, so that
-// reruns write the rows in the same order.
+// orderBy orders rows by the object's sort key (schema.Object.SortKey),
+// else every column by its text form, so that reruns write the rows in the
+// same order. A sort key that does not tell every row apart (an overlay
+// key that is not unique, a unique constraint over a nullable column) is
+// followed by every column's text, which orders the rows it ties.
 func orderBy(o *schema.Object) string {
-	key := o.PrimaryKey
-	if len(key) == 0 {
-		key = o.Key
-	}
-	if len(key) == 0 && len(o.Uniques) > 0 {
-		key = o.Uniques[0]
-	}
 	var parts []string
-	if len(key) == 0 {
+	for _, k := range o.SortKey() {
+		parts = append(parts, "t."+sqlq.Ident(k))
+	}
+	if len(parts) == 0 || !o.SortKeyIsTotal() {
 		for _, c := range o.Columns {
 			parts = append(parts, "t."+sqlq.Ident(c.Name)+"::text")
 		}
-		return strings.Join(parts, ", ")
-	}
-	for _, k := range key {
-		parts = append(parts, "t."+sqlq.Ident(k))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/fault"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // readStatements are the keywords a read-only query may start with.
@@ -160,7 +161,7 @@ func firstWord(sql string) string {
 func planWrites(ctx context.Context, tx pgx.Tx, sql string) string {
 	var out []byte
 	// In a savepoint: a plan the server refuses must not abort the run.
-	if err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+	if err := sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
 		return sp.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql).Scan(&out)
 	}); err != nil {
 		return ""

@@ -67,7 +67,7 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 		if strings.Contains(opts.Tenant, ":") {
 			return nil, fault.NotFoundf("unknown tenant list %q: %v", opts.Tenant, err)
 		}
-		return nil, fault.NotFoundf("unknown tenant %q (no tenant or tenant group has that name or key)", opts.Tenant)
+		return nil, fault.NotFoundf("unknown tenant %q: no tenant or tenant group has this name or key", opts.Tenant)
 	}
 	if err != nil {
 		return nil, fault.Failure(err)

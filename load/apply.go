@@ -715,32 +715,21 @@ func (l *loader) runChange(ctx context.Context, st statement, cond string, args 
 // a serialization failure.
 const transientRetries = 3
 
-// runOnce runs sql in a savepoint; on an error the savepoint is rolled back
-// when the connection still allows it.
+// runOnce runs sql in a savepoint, rolled back on an error (see
+// sqlq.Savepoint: a failed rollback is a failure of the database).
 func (l *loader) runOnce(ctx context.Context, st statement, sql string, args ...any) (int64, int64, error) {
 	defer l.trace(time.Now(), sql)
-	sp, err := l.tx.Begin(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
 	var a, b int64
-	if st.counted {
-		err = sp.QueryRow(ctx, sql, args...).Scan(&a, &b)
-	} else {
-		var tag pgconn.CommandTag
-		tag, err = sp.Exec(ctx, sql, args...)
-		a = tag.RowsAffected()
-	}
-	if err != nil {
-		if pgfault.Classify(err) != pgfault.Failure {
-			if rbErr := sp.Rollback(ctx); rbErr != nil {
-				return 0, 0, fault.Failure(rbErr)
-			}
+	err := sqlq.Savepoint(ctx, l.tx, func(sp pgx.Tx) error {
+		if st.counted {
+			return sp.QueryRow(ctx, sql, args...).Scan(&a, &b)
 		}
+		tag, err := sp.Exec(ctx, sql, args...)
+		a = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
 		return 0, 0, err
-	}
-	if err := sp.Commit(ctx); err != nil {
-		return 0, 0, fault.Failure(err)
 	}
 	return a, b, nil
 }

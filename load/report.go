@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
@@ -87,16 +89,13 @@ func (l *loader) report(ctx context.Context) error {
 	if err != nil {
 		return fault.Failure(err)
 	}
-	for rows.Next() {
-		var id int
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			return fault.Failure(err)
-		}
+	var id int
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
 		byID[id].counts.Rejected += n
 		l.sum.Rejected += n
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		return fault.Failure(err)
 	}
 	if l.sum.Rejected > 0 {
@@ -131,17 +130,14 @@ func (l *loader) countReasons(ctx context.Context) error {
 	if err != nil {
 		return fault.Failure(err)
 	}
-	defer rows.Close()
 	l.sum.RejectsByReason = map[string]int64{}
-	for rows.Next() {
-		var kind string
-		var n int64
-		if err := rows.Scan(&kind, &n); err != nil {
-			return fault.Failure(err)
-		}
+	var kind string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&kind, &n}, func() error {
 		l.sum.RejectsByReason[kind] = n
-	}
-	return rows.Err()
+		return nil
+	})
+	return fault.Failure(err)
 }
 
 func (l *loader) pos(f, line, c int32) datafile.Pos {
@@ -161,18 +157,13 @@ func (l *loader) findValuePositions(ctx context.Context, byID map[int]*group) er
 		return fault.Failure(err)
 	}
 	var want []fieldKey
-	for rows.Next() {
-		var f, line, c int32
-		var id int
-		var column string
-		if err := rows.Scan(&f, &line, &c, &id, &column); err != nil {
-			rows.Close()
-			return fault.Failure(err)
-		}
+	var f, line, c int32
+	var id int
+	var column string
+	if _, err := pgx.ForEachRow(rows, []any{&f, &line, &c, &id, &column}, func() error {
 		want = append(want, fieldKey{rec: recordKey{file: int(f), line: int(line), col: int(c), table: byID[id].obj.Table}, column: column})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		return fault.Failure(err)
 	}
 	if len(want) == 0 {

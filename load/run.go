@@ -21,6 +21,7 @@ import (
 	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/runlock"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -343,55 +344,54 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 // would. It reports false when the database refused the data; the
 // savepoint is then rolled back and nothing of the section remains.
 func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section, g *group, straight bool) (bool, error) {
-	sp, err := l.tx.Begin(ctx)
-	if err != nil {
-		return false, fault.Failure(err)
-	}
-	var d *deferred
-	if straight {
-		if d, err = l.deferConstraints(ctx, sp, g.obj); err != nil {
-			return false, fault.Failure(fmt.Errorf("userload: %s: %w", g.obj.Table, err))
-		}
-	}
 	src := &textCopySource{stream: stream, sec: sec, grp: g, aux: !straight}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", g.obj.Ident(), g.quotedColumns())
 	if !straight {
 		sql = fmt.Sprintf("COPY %s (%s) FROM STDIN", g.typed(), strings.Join(g.auxAndValueColumns(), ", "))
 	}
 	defer l.trace(time.Now(), sql)
-	tag, err := l.tx.Conn().PgConn().CopyFrom(ctx, src, sql)
-	var pgErr *pgconn.PgError
-	if err != nil {
-		// Only the data's fault sends the section to staging, where each
-		// refused record is named; a failure of the database fails the run.
-		if !src.nul && !errors.Is(err, errNulInValue) && (!errors.As(err, &pgErr) || pgfault.Classify(err) != pgfault.Data) {
-			return false, fault.Failure(fmt.Errorf("userload: copying into %s: %w", g.obj.Table, err))
+	var tag pgconn.CommandTag
+	err := sqlq.Savepoint(ctx, l.tx, func(sp pgx.Tx) error {
+		var d *deferred
+		if straight {
+			var err error
+			if d, err = l.deferConstraints(ctx, sp, g.obj); err != nil {
+				return fmt.Errorf("userload: %s: %w", g.obj.Table, err)
+			}
 		}
-		if rbErr := sp.Rollback(ctx); rbErr != nil {
-			return false, fault.Failure(rbErr)
+		var err error
+		tag, err = sp.Conn().PgConn().CopyFrom(ctx, src, sql)
+		var pgErr *pgconn.PgError
+		if err != nil {
+			// Only the data's fault sends the section to staging, where each
+			// refused record is named; a failure of the database fails the run.
+			if !src.nul && !errors.Is(err, errNulInValue) && (!errors.As(err, &pgErr) || pgfault.Classify(err) != pgfault.Data) {
+				return fmt.Errorf("userload: copying into %s: %w", g.obj.Table, err)
+			}
+			return errRefused
 		}
+		if straight {
+			bad, err := l.straightViolations(ctx, g)
+			if err != nil {
+				return err
+			}
+			if !bad && d != nil {
+				ok, err := d.rebuild(ctx, l, sp)
+				if err != nil {
+					return fmt.Errorf("userload: %s: %w", g.obj.Table, err)
+				}
+				bad = !ok
+			}
+			if bad {
+				return errRefused
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errRefused) {
 		return false, nil
 	}
-	if straight {
-		bad, err := l.straightViolations(ctx, g)
-		if err != nil {
-			return false, err
-		}
-		if !bad && d != nil {
-			ok, err := d.rebuild(ctx, l, sp)
-			if err != nil {
-				return false, fault.Failure(fmt.Errorf("userload: %s: %w", g.obj.Table, err))
-			}
-			bad = !ok
-		}
-		if bad {
-			if err := sp.Rollback(ctx); err != nil {
-				return false, fault.Failure(err)
-			}
-			return false, nil
-		}
-	}
-	if err := sp.Commit(ctx); err != nil {
+	if err != nil {
 		return false, fault.Failure(err)
 	}
 	n := tag.RowsAffected()
@@ -409,6 +409,10 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 	}
 	return true, nil
 }
+
+// errRefused rolls back the savepoint of copyText: the database refused the
+// section's data, which staging reads again.
+var errRefused = errors.New("section refused")
 
 // rereadRefused reads again, into staging, the sections the database
 // refused on the fast path, so that every bad record is named.

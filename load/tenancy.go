@@ -34,7 +34,7 @@ func (l *loader) resolveTenant(ctx context.Context) error {
 	if tt == nil {
 		return fault.Usagef("userload: Options.Tenant %s: the database has no tenant table", l.opts.Tenant)
 	}
-	t, err := tenant.Lookup(ctx, l.tx, tt, l.opts.Tenant)
+	t, err := tenant.LookupActive(ctx, l.tx, tt, l.opts.Tenant)
 	switch {
 	case errors.Is(err, tenant.ErrNotFound):
 		// A tenant list (a group, subtenants:T, …) is not one tenant.
@@ -42,10 +42,10 @@ func (l *loader) resolveTenant(ctx context.Context) error {
 			return fault.Usagef("userload: Options.Tenant %q is a tenant list (%d tenants): Options.Tenant takes one tenant, by name or key", l.opts.Tenant, len(res[0].Tenants))
 		}
 		return fault.NotFound(fmt.Errorf("userload: Options.Tenant: %w", err))
+	case errors.Is(err, tenant.ErrInactive):
+		return fault.Usage(fmt.Errorf("userload: Options.Tenant: %w", err))
 	case err != nil:
 		return fault.Failure(fmt.Errorf("userload: %w", err))
-	case !t.Active:
-		return fault.Usagef("userload: Options.Tenant: tenant %q is not active", t.Name)
 	}
 	l.tenant = t
 	l.sum.Tenant = &TenantRef{ID: t.ID, Name: t.Name}

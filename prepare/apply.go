@@ -34,7 +34,7 @@ func Apply(ctx context.Context, db interface {
 		}
 	}
 	if len(together) > 0 {
-		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		err := sqlq.Savepoint(ctx, db, func(tx pgx.Tx) error {
 			for _, s := range together {
 				say(s)
 				if _, err := tx.Exec(ctx, s.SQL); err != nil {

@@ -70,13 +70,11 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 				return nil, r.whereErrorf("<Where>: %v", err)
 			}
 		}
-		p.rowKey = rowKey(p.obj)
+		p.rowKey = p.obj.RowKey()
 		if opts.BatchSize > 0 && p.rowKey == nil {
 			return nil, r.Errorf("Options.BatchSize: table %q has no primary key or unique key of NOT NULL columns to batch by", p.obj.Table)
 		}
-		if ks := p.obj.KeyCandidates(); len(ks) > 0 {
-			p.shownKey = ks[0]
-		}
+		p.shownKey = p.obj.MatchKey()
 		p.stmt = buildStatements(p, s, sp)
 		plans = append(plans, p)
 	}
@@ -99,7 +97,7 @@ func (p *plan) resolvePath() error {
 			}
 			return r.ruleErrorf("SREL path %q: object %q has no attribute %q", r.Source, cur.Name, attr)
 		}
-		if !uniqueIn(sr.Target, sr.TargetColumns) {
+		if !sr.Target.IsUnique(sr.TargetColumns) {
 			return r.ruleErrorf("SREL path %q: %q points at %s(%s), which is not a primary key or unique constraint, so a row may reference several", r.Source, attr, sr.Target.Name, strings.Join(sr.TargetColumns, ", "))
 		}
 		p.path = append(p.path, sr)
@@ -126,61 +124,14 @@ func findSrel(o *schema.Object, attr string) *schema.Srel {
 }
 
 func (p *plan) resolveTenant(ctx context.Context, q tenant.Querier, tt *schema.TenantTable) error {
-	t, err := tenant.Lookup(ctx, q, tt, p.rule.Source)
-	if errors.Is(err, tenant.ErrNotFound) {
-		return p.rule.ruleErrorf("unknown tenant %q", p.rule.Source)
+	t, err := tenant.LookupActive(ctx, q, tt, p.rule.Source)
+	if errors.Is(err, tenant.ErrNotFound) || errors.Is(err, tenant.ErrInactive) {
+		return p.rule.ruleErrorf("%v", err)
 	}
 	if err != nil {
 		return fault.Failure(err)
 	}
-	if !t.Active {
-		return p.rule.ruleErrorf("tenant %q is inactive", t.Name)
-	}
 	p.tenant = t
-	return nil
-}
-
-// uniqueIn reports whether cols are, in any order, the primary key or a
-// unique constraint of o.
-func uniqueIn(o *schema.Object, cols []string) bool {
-	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
-		if sameSet(k, cols) {
-			return true
-		}
-	}
-	return false
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) || len(a) == 0 {
-		return false
-	}
-	in := map[string]bool{}
-	for _, x := range a {
-		in[x] = true
-	}
-	for _, x := range b {
-		if !in[x] {
-			return false
-		}
-	}
-	return true
-}
-
-// rowKey picks the columns that identify a row: the primary key, else the
-// first unique constraint whose columns are all NOT NULL.
-func rowKey(o *schema.Object) []*schema.Column {
-	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
-		cols := make([]*schema.Column, 0, len(k))
-		for _, name := range k {
-			if c := o.Column(name); c != nil && c.NotNull {
-				cols = append(cols, c)
-			}
-		}
-		if len(k) > 0 && len(cols) == len(k) {
-			return cols
-		}
-	}
 	return nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -221,7 +222,7 @@ func (r *runner) analyzeFor(ctx context.Context, p *plan) error {
 func (r *runner) validate(ctx context.Context, p *plan) error {
 	prepare := func(st statements) error {
 		// A savepoint keeps a failed prepare from aborting the transaction.
-		return pgx.BeginFunc(ctx, r.tx, func(sp pgx.Tx) error {
+		return sqlq.Savepoint(ctx, r.tx, func(sp pgx.Tx) error {
 			if _, err := sp.Exec(ctx, st.createLocked()); err != nil {
 				return err
 			}
@@ -387,39 +388,23 @@ func (r *runner) lockAndUpdate(ctx context.Context, p *plan, b bounds) (updated,
 }
 
 func (r *runner) lockAndUpdateOnce(ctx context.Context, p *plan, b bounds) (updated, reassigned int64, err error) {
-	sp, err := r.tx.Begin(ctx)
+	err = sqlq.Savepoint(ctx, r.tx, func(sp pgx.Tx) error {
+		if r.opts.BatchSize == 0 && !r.opts.Report {
+			sql, a := p.stmt.update(b)
+			tag, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...)
+			updated = tag.RowsAffected()
+			return err
+		}
+		if _, err := sp.Exec(ctx, "TRUNCATE "+lockedTable); err != nil {
+			return err
+		}
+		sql, a := p.stmt.lock(b)
+		if _, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...); err != nil {
+			return err
+		}
+		return sp.QueryRow(ctx, p.stmt.apply(r.opts.Report), pgx.QueryExecModeExec).Scan(&updated, &reassigned)
+	})
 	if err != nil {
-		return 0, 0, err
-	}
-	defer func() {
-		if err != nil && pgfault.Classify(err) == pgfault.Transient {
-			if rbErr := sp.Rollback(ctx); rbErr != nil {
-				err = rbErr
-			}
-		}
-	}()
-	if r.opts.BatchSize == 0 && !r.opts.Report {
-		sql, a := p.stmt.update(b)
-		tag, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...)
-		if err != nil {
-			return 0, 0, err
-		}
-		if err := sp.Commit(ctx); err != nil {
-			return 0, 0, err
-		}
-		return tag.RowsAffected(), 0, nil
-	}
-	if _, err := sp.Exec(ctx, "TRUNCATE "+lockedTable); err != nil {
-		return 0, 0, err
-	}
-	sql, a := p.stmt.lock(b)
-	if _, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...); err != nil {
-		return 0, 0, err
-	}
-	if err := sp.QueryRow(ctx, p.stmt.apply(r.opts.Report), pgx.QueryExecModeExec).Scan(&updated, &reassigned); err != nil {
-		return 0, 0, err
-	}
-	if err := sp.Commit(ctx); err != nil {
 		return 0, 0, err
 	}
 	return updated, reassigned, nil

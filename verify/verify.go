@@ -366,21 +366,10 @@ func eq(aAlias string, aObj *schema.Object, aCol string, bAlias string, bObj *sc
 	return ident(aAlias, aCol) + "::text = " + ident(bAlias, bCol) + "::text"
 }
 
-// sampleKey is the key shown for an object's rows: the primary key, else the
-// first usable match key, else the row's physical location.
-func sampleKey(o *schema.Object) []string {
-	if keys := o.KeyCandidates(); len(keys) > 0 {
-		if len(o.PrimaryKey) > 0 {
-			return o.PrimaryKey
-		}
-		return keys[0]
-	}
-	return nil
-}
-
-// keyExprs are the native expressions of an object's sample key.
+// keyExprs are the native expressions of the key an object's rows are
+// shown by, its sort key, else the row's physical location.
 func keyExprs(o *schema.Object, alias string) []string {
-	key := sampleKey(o)
+	key := o.SortKey()
 	if key == nil {
 		return []string{alias + ".ctid"}
 	}
@@ -420,7 +409,7 @@ func sampledSQL(with string, keys, extras []string, body string) string {
 
 // formatKey renders key values as "col=value …".
 func formatKey(o *schema.Object, vals []*string) string {
-	key := sampleKey(o)
+	key := o.SortKey()
 	if key == nil {
 		return "ctid=" + deref(vals[0])
 	}

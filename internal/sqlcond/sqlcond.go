@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/sqlq"
@@ -210,17 +211,12 @@ func DataFailure(err error) *pgconn.PgError {
 // condition is to blame. A failure that is not the server refusing the
 // condition is returned in second place.
 func Probe(ctx context.Context, db Beginner, table, cond string) (*pgconn.PgError, error) {
-	sp, err := db.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var n int64
-	err = sp.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE "+Wrap(cond)).Scan(&n)
+	err := sqlq.Savepoint(ctx, db, func(sp pgx.Tx) error {
+		var n int64
+		return sp.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE "+Wrap(cond)).Scan(&n)
+	})
 	if err == nil {
-		return nil, sp.Rollback(ctx)
-	}
-	if rerr := sp.Rollback(ctx); rerr != nil {
-		return nil, rerr
+		return nil, nil
 	}
 	if pe := Refusal(err); pe != nil {
 		return pe, nil
