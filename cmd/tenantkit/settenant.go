@@ -11,8 +11,9 @@ import (
 
 func settenantCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "settenant",
-		Usage: "set the tenant of rows by rules: from the row an SREL references, or a named tenant",
+		Name:      "settenant",
+		UsageText: "tenantkit settenant [-r | -c] [--sample N] [--batch-size N] [--commit-each-rule] [options] -f FILE",
+		Usage:     "set the tenant of rows by rules: from the row an SREL references, or a named tenant",
 		Description: `Reads a settenant file (XSD: schema/settenant.xsd) and runs its rules in file
 order, each as one set-based UPDATE, all in one transaction. A rule names an
 object and takes the tenant either from the row an SREL attribute references
@@ -84,7 +85,7 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 	// A stopped --commit-each-rule run says on stdout what it committed.
 	if err != nil {
 		if e.JSON() {
-			_ = e.PrintJSON(res)
+			_ = e.PrintJSON(res, err)
 		} else {
 			_ = res.WriteText(e.Stdout)
 		}
@@ -92,7 +93,7 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 	}
 	switch {
 	case e.JSON():
-		return e.PrintJSON(res)
+		return e.PrintJSON(res, nil)
 	case e.Quiet():
 		return nil
 	}
