@@ -58,7 +58,11 @@ Examples:
 	}
 }
 
-// completeCommand is the hidden command behind the completion scripts.
+// completeCommand is the hidden command behind the completion scripts:
+// `__complete -- WORD…` (zsh, fish) takes the words after "tenantkit" up to
+// the cursor, `__complete --line LINE` (bash) the command line up to the
+// cursor, and answers for the bash word readline replaces, the text after
+// the last ':' or '=' (both break words in bash).
 func completeCommand() *cli.Command {
 	return &cli.Command{
 		Name:            completeCommandName,
@@ -66,13 +70,69 @@ func completeCommand() *cli.Command {
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {
 			words := c.Args().Slice()
-			if len(words) > 0 && words[0] == "--" {
+			bashLine := len(words) == 2 && words[0] == "--line"
+			switch {
+			case bashLine:
+				words = shellWords(words[1])
+				if len(words) > 0 {
+					words = words[1:] // the program
+				}
+			case len(words) > 0 && words[0] == "--":
 				words = words[1:]
 			}
-			complete(c.Context, c.App, words, c.App.Writer)
-			return nil
+			var out strings.Builder
+			complete(c.Context, c.App, words, &out)
+			answer := out.String()
+			if bashLine && answer != fileCandidates+"\n" && len(words) > 0 {
+				cur := words[len(words)-1]
+				if i := strings.LastIndexAny(cur, ":="); i >= 0 {
+					var kept []string
+					for _, l := range strings.Split(strings.TrimSuffix(answer, "\n"), "\n") {
+						kept = append(kept, strings.TrimPrefix(l, cur[:i+1]))
+					}
+					answer = strings.Join(kept, "\n") + "\n"
+				}
+			}
+			_, err := io.WriteString(c.App.Writer, answer)
+			return err
 		},
 	}
+}
+
+// shellWords splits a command line as the shell would, roughly: blanks
+// separate words, quotes and backslashes protect characters. A line ending
+// in a blank ends with an empty word, the one being completed.
+func shellWords(line string) []string {
+	var words []string
+	var w strings.Builder
+	inWord := false
+	var quote rune
+	escaped := false
+	for _, r := range line {
+		switch {
+		case escaped:
+			w.WriteRune(r)
+			escaped = false
+		case r == '\\' && quote != '\'':
+			escaped, inWord = true, true
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			w.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		default:
+			w.WriteRune(r)
+			inWord = true
+		}
+	}
+	return append(words, w.String())
 }
 
 // completionScripts are the scripts of tenantkit completion, by shell. Each
@@ -81,10 +141,10 @@ var completionScripts = map[string]string{
 	"bash": `# bash completion for tenantkit (tenantkit completion bash)
 _tenantkit() {
     local cur=${COMP_WORDS[COMP_CWORD]} out line
-    out=$("${COMP_WORDS[0]}" __complete -- "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null) || return 0
+    out=$("${COMP_WORDS[0]}" __complete --line "${COMP_LINE:0:COMP_POINT}" 2>/dev/null) || return 0
     COMPREPLY=()
     if [[ $out == :file ]]; then
-        [[ $cur == = ]] && cur=
+        [[ $cur == [=:] ]] && cur=
         compopt -o filenames 2>/dev/null
         local IFS=$'\n'
         COMPREPLY=($(compgen -f -- "$cur"))

@@ -207,10 +207,13 @@ func (e *env) PrintJSONList(key string, list any, runErr error) error {
 // e.g. "acl apply") and ok (false when the run ended with runErr: exit 1 or
 // a stopped run) come first, then v's own members, indented.
 func (e *env) writeJSON(w io.Writer, v any, runErr error) error {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var enc bytes.Buffer
+	je := json.NewEncoder(&enc)
+	je.SetEscapeHTML(false) // "->" stays readable
+	if err := je.Encode(v); err != nil {
 		return fmt.Errorf("--json: %w", err)
 	}
+	body := bytes.TrimSpace(enc.Bytes())
 	if len(body) < 2 || body[0] != '{' {
 		return fmt.Errorf("--json: the summary of %s is not a JSON object", strings.Join(e.commandPath(), " "))
 	}

@@ -420,7 +420,7 @@ Examples:
 					if e.JSON() {
 						out := []map[string]any{}
 						for _, g := range gs {
-							out = append(out, map[string]any{"group": g.Name, "members": names(g.Members), "missing": g.Missing})
+							out = append(out, map[string]any{"group": g.Name, "members": names(g.Members), "missing": nonNil(g.Missing)})
 						}
 						return e.PrintJSONList("groups", out, nil)
 					}

@@ -112,6 +112,7 @@ func printVerifyReport(e *env, rep *verify.Report, runErr error) error {
 		if runErr == nil && rep.Violations > 0 {
 			runErr = errViolations
 		}
+		rep.Findings = nonNil(rep.Findings) // [] rather than null when clean
 		if err := e.PrintJSON(rep, runErr); err != nil {
 			return err
 		}
