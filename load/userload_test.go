@@ -453,7 +453,7 @@ end|north|NULL|NULL
 
 func TestHelp(t *testing.T) {
 	res := testkit.Run(t, nil, "userload", "--help")
-	if res.Code != 0 || !strings.Contains(res.Stdout, "Examples:") || !strings.Contains(res.Stdout, "--rejects FILE") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "\nEXAMPLES:\n") || !strings.Contains(res.Stdout, "--rejects FILE") {
 		t.Errorf("exit %d\n%s", res.Code, res.Stdout)
 	}
 }

@@ -63,7 +63,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	res := testkit.Run(t, nil, "settenant", "--help")
-	if res.Code != 0 || !strings.Contains(res.Stdout, "Examples:") || !strings.Contains(res.Stdout, "--batch-size") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "\nEXAMPLES:\n") || !strings.Contains(res.Stdout, "--batch-size") {
 		t.Errorf("settenant --help: exit %d\n%s", res.Code, res.Stdout)
 	}
 	for _, args := range [][]string{{"settenant"}, {"settenant", "-f", "x.xml", "--sample", "many"}} {

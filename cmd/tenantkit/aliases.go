@@ -14,6 +14,7 @@ import (
 func aliasesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "aliases",
+		UsageText: "tenantkit aliases [-c] [--objects PATTERNS] [--prefix TEXT] [--include-subtenants] [--lock-down [--lock-down-db NAME]…] [--repin] [options] -f FILE",
 		Usage:     "publish per-tenant read-only views: one login and one schema of views per account of an alias file",
 		ArgsUsage: " ",
 		Description: `For each account of the alias file, creates (or updates) a login role and a
@@ -109,7 +110,7 @@ Examples:
 				}
 				switch {
 				case e.JSON():
-					return e.PrintJSON(res)
+					return e.PrintJSON(res, nil)
 				case !e.Quiet():
 					fmt.Fprintln(e.Stdout, res.Summary())
 				}

@@ -14,8 +14,8 @@ import (
 func buildtenantCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "buildtenant",
+		UsageText: "tenantkit buildtenant [-c] [-f FILE] [--on-conflict error|adopt] [options]",
 		Usage:     "create one tenant per row of a pre-tenant object (e.g. organizations) and link the rows to them",
-		UsageText: "tenantkit buildtenant [-f buildtenant.xml] [-c] [--on-conflict error|adopt] [--schema overlay.xml]",
 		Description: `Reads a configuration (schema/buildtenant.xsd; without -f the built-in
 fixtures/buildtenant.xml for the org object) naming the pre-tenant object,
 the attributes to copy into the tenant table, an optional <Parent> SREL that
@@ -88,7 +88,7 @@ func runBuildtenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *buildtena
 	}
 	switch {
 	case e.JSON():
-		if err := e.PrintJSON(res); err != nil {
+		if err := e.PrintJSON(res, runErr); err != nil {
 			return err
 		}
 	case !e.Quiet() && runErr == nil:

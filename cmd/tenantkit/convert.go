@@ -14,6 +14,7 @@ import (
 func convertCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "convert",
+		UsageText: "tenantkit convert [--from FORMAT] [--format FORMAT] [--table NAME] [--encoding ENCODING] [--out-encoding ENCODING] [options] IN OUT",
 		Usage:     "convert a data file between the userload, CSV and XLSX formats",
 		ArgsUsage: "IN OUT",
 		Description: `Streams IN into OUT; formats come from the extensions (.dat/.txt userload,
@@ -97,7 +98,7 @@ Examples:
 				if n := lenient.n.Load(); n > 0 {
 					sum["lenient_quotes"] = n
 				}
-				return e.PrintJSON(sum)
+				return e.PrintJSON(sum, nil)
 			case !e.Quiet():
 				fmt.Fprintf(e.Stderr, "converted %d rows\n", rows)
 				lenient.report(e.Stderr)

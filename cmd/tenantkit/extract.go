@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,6 +25,7 @@ func outputFlags() []cli.Flag {
 func extractCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "extract",
+		UsageText: "tenantkit extract [-o FILE] [--format FORMAT] [--where CONDITION] [--columns COLUMNS] [--sorted] [--control FILE] [options] TABLE… | ALL\ntenantkit extract [-o FILE] [--format FORMAT] [--name NAME] [options] --sql QUERY",
 		Usage:     "write tables, or the result of a query, to a data file that userload loads back",
 		ArgsUsage: "TABLE… | ALL",
 		Description: `Writes the rows of the named tables (object or table names, or shell patterns;
@@ -76,8 +76,9 @@ Examples:
 
 func tenantExtractCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "tenant-extract",
-		Usage: "write everything one tenant owns to a data file",
+		Name:      "tenant-extract",
+		UsageText: "tenantkit tenant-extract [--subtenants] [--with-public] [--strip-tenant] [--objects OBJECTS] [-o FILE] [--format FORMAT] [--control FILE] [options] --tenant TENANT",
+		Usage:     "write everything one tenant owns to a data file",
 		Description: `Writes every row the tenant owns across all tenanted objects (or --objects),
 parents before children (rows in key order with --sorted). --subtenants adds
 the rows of the tenant's descendants; --with-public adds the public rows (NULL
@@ -151,9 +152,7 @@ func (e *env) printExtractSummary(sum *extract.Summary) error {
 		w = e.Stderr
 	}
 	if e.JSON() {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		return e.writeJSON(w, sum, nil)
 	}
 	if e.Quiet() {
 		return nil

@@ -12,11 +12,16 @@ import (
 
 func fixturesCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "fixtures",
-		Usage: "create the sample service-desk database, or generate one at any scale",
+		Name:      "fixtures",
+		UsageText: "tenantkit fixtures load|generate [options]",
+		Usage:     "create the sample service-desk database, or generate one at any scale",
+		Description: `Examples:
+   tenantkit fixtures load --db postgres://localhost/desk
+   tenantkit fixtures generate --create --orgs 10000 --contacts 1000000 --tickets 1000000`,
 		Subcommands: []*cli.Command{{
-			Name:  "load",
-			Usage: "create the fixture tables (and sample rows) in an empty database",
+			Name:      "load",
+			UsageText: "tenantkit fixtures load [--empty] [options]",
+			Usage:     "create the fixture tables (and sample rows) in an empty database",
 			Description: `Creates the sample service-desk tables in the connection's current schema,
 with sample rows unless --empty. Refuses when the tables already exist.
 
@@ -34,6 +39,9 @@ Example:
 				}
 				if err := fixtures.Load(ctx, pool, !e.c.Bool("empty")); err != nil {
 					return fault.Failure(err)
+				}
+				if e.JSON() {
+					return e.PrintJSON(map[string]any{"created": true, "sample_rows": !e.c.Bool("empty")}, nil)
 				}
 				if !e.Quiet() {
 					fmt.Fprintln(e.Stdout, "fixture database created")

@@ -14,8 +14,9 @@ import (
 
 func fixturesGenerateCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "generate",
-		Usage: "fill the fixture tables with generated rows at any scale",
+		Name:      "generate",
+		UsageText: "tenantkit fixtures generate [--create] [--orgs N] [--contacts N] [--tickets N] [--tenants N] [--tenancy none|orgs|all] [--seed N] [options]",
+		Usage:     "fill the fixture tables with generated rows at any scale",
 		Description: `Generates the fixture service desk at any scale, straight into the database:
 organizations (a tenth top-level, the rest under them), one location per
 organization, public categories, contacts and tickets. The server computes
@@ -87,7 +88,7 @@ Examples:
 			}
 			switch {
 			case e.JSON():
-				return e.PrintJSON(counts)
+				return e.PrintJSON(counts, nil)
 			case !e.Quiet():
 				fmt.Fprintf(e.Stdout, "generated %d rows in %s: ca_tenant %d, priority %d, ca_organization %d, ca_location %d, category %d, ca_contact %d, call_req %d\n",
 					counts.Total(), time.Since(start).Round(time.Millisecond), counts.Tenants, counts.Priorities,

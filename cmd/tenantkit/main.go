@@ -95,14 +95,18 @@ func signalCode(sig os.Signal) int {
 	return exitInterrupt
 }
 
+// appDescription is the DESCRIPTION of tenantkit --help and tenantkit(1).
+const appDescription = `Connection: --db URL, else DATABASE_URL, else the PG* variables and ~/.pgpass.
+Exit codes: 0 done, 1 violations or rejects found, 2 bad usage, input or
+configuration (nothing changed), 3 database or internal failure (nothing changed).
+--json prints a summary whose shape docs/tenantkit.schema.json describes.`
+
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:    "tenantkit",
-		Usage:   "convert single-tenant PostgreSQL databases into multi-tenant ones and keep them correct",
-		Version: version,
-		Description: `Connection: --db URL, else DATABASE_URL, else the PG* variables and ~/.pgpass.
-Exit codes: 0 done, 1 violations or rejects found, 2 bad usage, input or
-configuration (nothing changed), 3 database or internal failure (nothing changed).`,
+		Name:                 "tenantkit",
+		Usage:                "convert single-tenant PostgreSQL databases into multi-tenant ones and keep them correct",
+		Version:              version,
+		Description:          appDescription,
 		Flags:                append(commonFlags(), schemaFlags()...),
 		Reader:               stdin,
 		Writer:               stdout,
@@ -118,6 +122,7 @@ configuration (nothing changed), 3 database or internal failure (nothing changed
 	}
 	for _, c := range app.Commands {
 		setUsageErrors(c)
+		setHelpLayout(c)
 	}
 	return app
 }
@@ -139,6 +144,9 @@ func commands() []*cli.Command {
 		convertCommand(),
 		fixturesCommand(),
 		versionCommand(),
+		manCommand(),
+		completionCommand(),
+		completeCommand(),
 	}
 }
 
@@ -187,9 +195,17 @@ func lost(err error) bool {
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "version",
-		Usage: "print tenantkit's version",
+		Name:      "version",
+		Usage:     "print tenantkit's version",
+		UsageText: "tenantkit version [--json]",
+		Description: `Examples:
+   tenantkit version
+   tenantkit version --json`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the version as JSON"}},
 		Action: func(c *cli.Context) error {
+			if e := newEnv(c); e.JSON() {
+				return e.PrintJSON(map[string]any{"version": version}, nil)
+			}
 			_, err := fmt.Fprintf(c.App.Writer, "tenantkit %s\n", version)
 			return err
 		},

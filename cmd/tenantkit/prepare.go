@@ -36,8 +36,9 @@ func prepareCommand() *cli.Command {
 		return o, nil
 	}
 	return &cli.Command{
-		Name:  "prepare",
-		Usage: "make a pre-tenant database tenant-ready from the overlay: tenant table, tenant columns, foreign keys, indexes, NOT NULL, key defaults",
+		Name:      "prepare",
+		UsageText: "tenantkit prepare plan|apply [options]",
+		Usage:     "make a pre-tenant database tenant-ready from the overlay: tenant table, tenant columns, foreign keys, indexes, NOT NULL, key defaults",
 		Description: `From the overlay (--schema): creates the tenant table when missing (key with
 an identity, unique name, parent, subtenants-allowed, active, service-provider
 and depth columns, under the overlay's names or the conventional ones) and,
@@ -60,10 +61,16 @@ nothing when the database is ready; apply runs the plan, in one transaction
 but for --online's and --finish's steps. A rerun plans only what is left, so
 it continues a killed run (an invalid index a killed concurrent build left is
 dropped and built again). prepare never drops or rewrites anything it did not
-create.`,
+create.
+
+Examples:
+   tenantkit prepare plan --schema overlay.xml
+   tenantkit prepare apply --schema overlay.xml --service-provider "Service Provider" --key-defaults
+   tenantkit prepare apply --schema overlay.xml --finish`,
 		Subcommands: []*cli.Command{
 			{
 				Name:      "plan",
+				UsageText: "tenantkit prepare plan [--online] [--finish] [--key-defaults] [--service-provider NAME] [options] --schema FILE",
 				Usage:     "print the statements that make the database tenant-ready (nothing when it is)",
 				ArgsUsage: " ",
 				Description: `Examples:
@@ -86,13 +93,14 @@ create.`,
 						return err
 					}
 					if e.JSON() {
-						return e.PrintJSON(p)
+						return e.PrintJSON(prepare.Plan{Steps: nonNil(p.Steps)}, nil)
 					}
 					return p.Write(e.Stdout)
 				}),
 			},
 			{
 				Name:      "apply",
+				UsageText: "tenantkit prepare apply [--online] [--finish] [--key-defaults] [--service-provider NAME] [--wait] [options] --schema FILE",
 				Usage:     "run the plan",
 				ArgsUsage: " ",
 				Description: `Examples:
@@ -124,7 +132,7 @@ create.`,
 					}
 					switch {
 					case e.JSON():
-						return e.PrintJSON(p)
+						return e.PrintJSON(prepare.Plan{Steps: nonNil(p.Steps)}, nil)
 					case !e.Quiet():
 						fmt.Fprintf(e.Stdout, "prepare: %d statements applied\n", len(p.Steps))
 					}

@@ -12,8 +12,9 @@ import (
 
 func schemaCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "schema",
-		Usage: "print the object schema: objects, tenancy, match keys, SRELs, the tenant table",
+		Name:      "schema",
+		UsageText: "tenantkit schema [--json] [options]\ntenantkit schema --tenant-unique [options]",
+		Usage:     "print the object schema: objects, tenancy, match keys, SRELs, the tenant table",
 		Description: `Reads the live catalog and merges the overlay (--schema), then prints every
 object with its table, tenancy, tenant column, match key and SRELs.
 
@@ -34,13 +35,16 @@ Examples:
 				if err != nil {
 					return fault.Failure(err)
 				}
+				if e.JSON() {
+					return e.PrintJSON(map[string]any{"statements": nonNil(ddl)}, nil)
+				}
 				for _, line := range ddl {
 					fmt.Fprintln(e.Stdout, line)
 				}
 				return nil
 			}
 			if e.JSON() {
-				return e.PrintJSON(map[string]any{"db_schema": s.DBSchema, "tenants": s.Tenants, "objects": s.Summaries()})
+				return e.PrintJSON(map[string]any{"db_schema": s.DBSchema, "tenants": s.Tenants, "objects": s.Summaries()}, nil)
 			}
 			return s.WriteText(e.Stdout)
 		}),

@@ -14,8 +14,9 @@ import (
 
 func settenantCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "settenant",
-		Usage: "set the tenant of rows by rules: from the row an SREL references, or a named tenant",
+		Name:      "settenant",
+		UsageText: "tenantkit settenant [-r | -c] [--sample N] [--batch-size N] [--commit-each-rule] [options] -f FILE",
+		Usage:     "set the tenant of rows by rules: from the row an SREL references, or a named tenant",
 		Description: `Reads a settenant file (XSD: schema/settenant.xsd) and runs its rules in file
 order, each as one set-based UPDATE, all in one transaction. A rule names an
 object and takes the tenant either from the row an SREL attribute references
@@ -101,7 +102,7 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 	var outErr error
 	switch {
 	case e.JSON():
-		outErr = e.PrintJSON(res)
+		outErr = e.PrintJSON(res, err)
 	case err == nil && e.Quiet():
 	default:
 		outErr = res.WriteText(wordFlags(e.Stdout))

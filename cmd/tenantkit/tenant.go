@@ -17,8 +17,9 @@ import (
 
 func tenantCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "tenant",
-		Usage: "create tenants, show and change the tenant hierarchy, manage tenant groups",
+		Name:      "tenant",
+		UsageText: "tenantkit tenant create|list|tree|groups|set-parent|group [options] [ARGUMENTS]",
+		Usage:     "create tenants, show and change the tenant hierarchy, manage tenant groups",
 		Description: `Manages the tenant table named by the object schema under the hierarchy
 rules: exactly one service provider, created first and never with a parent; a
 parent must allow subtenants; no cycles; at most maxDepth levels (overlay
@@ -91,6 +92,7 @@ func oneArg(e *env, what string) (string, error) {
 func tenantCreateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "create",
+		UsageText: "tenantkit tenant create [--service-provider | --parent TENANT] [--subtenants-allowed] [--inactive] [--id KEY] [--with-access-groups] [options] NAME",
 		Usage:     "create a tenant",
 		ArgsUsage: "NAME",
 		Description: `Creates one tenant. The service provider comes first (--service-provider)
@@ -144,7 +146,7 @@ Examples:
 				return fault.Failure(err)
 			}
 			if e.JSON() {
-				return e.PrintJSON(t)
+				return e.PrintJSON(t, nil)
 			}
 			if !e.Quiet() {
 				fmt.Fprintf(e.Stdout, "created tenant %s (key %s, depth %d", t.Name, t.ID, t.Depth)
@@ -168,8 +170,9 @@ func loadHierarchy(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) (*tenant.
 
 func tenantListCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "list",
-		Usage: "list tenants with their key, parent, depth and flags",
+		Name:      "list",
+		UsageText: "tenantkit tenant list [--json] [options]",
+		Usage:     "list tenants with their key, parent, depth and flags",
 		Description: `Lists every tenant in name order. DEPTH is 0 for a root (the service
 provider), 1 for its children, … as in the depth column and tenant create.
 
@@ -189,7 +192,7 @@ Examples:
 					c.Depth = h.Depth(t) // the hierarchy's, whether or not a column stores it
 					out = append(out, c)
 				}
-				return e.PrintJSON(out)
+				return e.PrintJSONList("tenants", nonNil(out), nil)
 			}
 			tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tKEY\tPARENT\tDEPTH\tFLAGS")
@@ -209,8 +212,9 @@ Examples:
 
 func tenantTreeCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "tree",
-		Usage: "print the tenant hierarchy as an indented tree",
+		Name:      "tree",
+		UsageText: "tenantkit tenant tree [--json] [options]",
+		Usage:     "print the tenant hierarchy as an indented tree",
 		Description: `Prints every root tenant (the service provider first) with its subtenants
 indented below it, two spaces per level, with the tenant's flags.
 
@@ -224,7 +228,7 @@ Examples:
 				return err
 			}
 			if e.JSON() {
-				return e.PrintJSON(h.Tree())
+				return e.PrintJSONList("tree", nonNil(h.Tree()), nil)
 			}
 			return h.WriteTree(e.Stdout)
 		}),
@@ -252,6 +256,7 @@ func names(ts []*tenant.Tenant) []string {
 func tenantGroupsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "groups",
+		UsageText: "tenantkit tenant groups [--json] [options] TENANT",
 		Usage:     "show a tenant's system-maintained groups",
 		ArgsUsage: "TENANT",
 		Description: `Shows the tenant's supertenants (itself, its parent, … up to the root),
@@ -286,7 +291,7 @@ Examples:
 				out.ServiceProvider = sp.Name
 			}
 			if e.JSON() {
-				return e.PrintJSON(out)
+				return e.PrintJSON(out, nil)
 			}
 			fmt.Fprintf(e.Stdout, "tenant %s\n", t.Name)
 			tw := tabwriter.NewWriter(e.Stdout, 0, 4, 1, ' ', 0)
@@ -306,6 +311,7 @@ Examples:
 func tenantSetParentCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "set-parent",
+		UsageText: "tenantkit tenant set-parent [options] TENANT PARENT\ntenantkit tenant set-parent --none [options] TENANT",
 		Usage:     "move a tenant (and its subtenants) under another parent, or make it a root",
 		ArgsUsage: "TENANT PARENT | --none TENANT",
 		Description: `Gives TENANT the parent PARENT, or none with --none. Refused when the
@@ -333,7 +339,7 @@ Examples:
 				return err
 			}
 			if e.JSON() {
-				return e.PrintJSON(map[string]any{"tenant": t, "depth_updates": changed})
+				return e.PrintJSON(map[string]any{"tenant": t, "depth_updates": changed}, nil)
 			}
 			if !e.Quiet() {
 				if parent == "" {
@@ -353,8 +359,9 @@ Examples:
 
 func tenantGroupCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "group",
-		Usage: "manage user-defined tenant groups",
+		Name:      "group",
+		UsageText: "tenantkit tenant group create|list|delete [options] [ARGUMENTS]",
+		Usage:     "manage user-defined tenant groups",
 		Description: `User-defined tenant groups are kept in tenantkit's own tables
 (tenantkit.tenant_group, tenantkit.tenant_group_member; created on first use)
 and can be used wherever a list of tenants is accepted, like the
@@ -367,6 +374,7 @@ Examples:
 		Subcommands: []*cli.Command{
 			{
 				Name:      "create",
+				UsageText: "tenantkit tenant group create [--replace] [options] NAME TENANT…",
 				Usage:     "create a tenant group from a tenant list",
 				ArgsUsage: "NAME TENANT…",
 				Description: `Creates group NAME holding the tenants the list resolves to: tenant names or
@@ -388,7 +396,7 @@ Examples:
 						return err
 					}
 					if e.JSON() {
-						return e.PrintJSON(map[string]any{"group": g.Name, "change": change, "members": names(g.Members)})
+						return e.PrintJSON(map[string]any{"group": g.Name, "change": change, "members": names(g.Members)}, nil)
 					}
 					if !e.Quiet() {
 						fmt.Fprintf(e.Stdout, "tenant group %s %s: %s\n", g.Name, change, strings.Join(names(g.Members), ", "))
@@ -397,8 +405,9 @@ Examples:
 				}),
 			},
 			{
-				Name:  "list",
-				Usage: "list the user-defined tenant groups and their members",
+				Name:      "list",
+				UsageText: "tenantkit tenant group list [--json] [options]",
+				Usage:     "list the user-defined tenant groups and their members",
 				Description: `Examples:
    tenantkit tenant group list
    tenantkit tenant group list --json`,
@@ -411,9 +420,9 @@ Examples:
 					if e.JSON() {
 						out := []map[string]any{}
 						for _, g := range gs {
-							out = append(out, map[string]any{"group": g.Name, "members": names(g.Members), "missing": g.Missing})
+							out = append(out, map[string]any{"group": g.Name, "members": names(g.Members), "missing": nonNil(g.Missing)})
 						}
-						return e.PrintJSON(out)
+						return e.PrintJSONList("groups", out, nil)
 					}
 					for _, g := range gs {
 						fmt.Fprintf(e.Stdout, "%s: %s", g.Name, strings.Join(names(g.Members), ", "))
@@ -427,6 +436,7 @@ Examples:
 			},
 			{
 				Name:      "delete",
+				UsageText: "tenantkit tenant group delete [--if-exists] [options] NAME",
 				Usage:     "delete a user-defined tenant group",
 				ArgsUsage: "NAME",
 				Description: `Deleting a group that does not exist is an error (exit 2) unless --if-exists.
@@ -445,6 +455,9 @@ Examples:
 					}
 					if !deleted && !e.c.Bool("if-exists") {
 						return fmt.Errorf("tenant group %q: %w", name, tenant.ErrNotFound)
+					}
+					if e.JSON() {
+						return e.PrintJSON(map[string]any{"group": name, "deleted": deleted}, nil)
 					}
 					if !e.Quiet() && deleted {
 						fmt.Fprintf(e.Stdout, "tenant group %s deleted\n", name)

@@ -17,6 +17,7 @@ import (
 func userloadCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "userload",
+		UsageText: "tenantkit userload [-c] [-v] [-i | -u | -r [-a]] [-t TENANT [--new-keys]] [--key COLUMNS] [--rejects FILE] [--format FORMAT] [options] -f FILE…",
 		Usage:     "load data files into the database: insert, update or delete, set-based, in one transaction",
 		ArgsUsage: " ",
 		Description: `Reads userload (.dat, .txt), CSV (.csv) or Excel (.xlsx) files and applies every
@@ -155,7 +156,7 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 	sum, err := load.Run(c.Context, pool, s, opts)
 	if sum != nil && !e.Quiet() && exitCodeOf(err) <= exitViolation {
 		if e.JSON() {
-			if perr := e.PrintJSON(sum); perr != nil && err == nil {
+			if perr := e.PrintJSON(sum, err); perr != nil && err == nil {
 				err = perr
 			}
 		} else if perr := sum.WriteText(wordFlags(e.Stdout)); perr != nil && err == nil {

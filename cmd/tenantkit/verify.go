@@ -15,8 +15,9 @@ import (
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "verify",
-		Usage: "prove that nothing leaks across tenants (database or data files)",
+		Name:      "verify",
+		UsageText: "tenantkit verify [--objects OBJECTS] [--sample N] [-j N] [options]\ntenantkit verify [-t TENANT] [--format FORMAT] [--table NAME] [options] -f FILE…",
+		Usage:     "prove that nothing leaks across tenants (database or data files)",
 		Description: `Checks the database against the object schema, one set-based query per check
 and object or SREL, all in one read-only snapshot:
 
@@ -119,16 +120,20 @@ Examples:
 					return err
 				}
 			}
-			return printVerifyReport(e, rep)
+			return printVerifyReport(e, rep, nil)
 		}),
 	}
 }
 
 // printVerifyReport prints the report (text or JSON) and turns violations
 // into exit 1.
-func printVerifyReport(e *env, rep *verify.Report) error {
+func printVerifyReport(e *env, rep *verify.Report, runErr error) error {
 	if e.JSON() {
-		if err := e.PrintJSON(rep); err != nil {
+		if runErr == nil && rep.Violations > 0 {
+			runErr = errViolations
+		}
+		rep.Findings = nonNil(rep.Findings) // [] rather than null when clean
+		if err := e.PrintJSON(rep, runErr); err != nil {
 			return err
 		}
 	} else if !e.Quiet() || rep.Violations > 0 {
@@ -165,7 +170,7 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string, h
 			return herr
 		}
 	}
-	if perr := printVerifyReport(e, rep); err == nil {
+	if perr := printVerifyReport(e, rep, err); err == nil {
 		err = perr
 	}
 	return err // sections userload cannot load: exit 2 after the report
