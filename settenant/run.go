@@ -110,11 +110,14 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 		res.Rules = append(res.Rules, rep)
 		res.Updated += rep.Updated
 		if opts.CommitEachRule && !opts.Check {
-			if err := r.commit(ctx); err != nil {
+			if err := r.commitTx(ctx); err != nil {
 				return r.stopped(res, err)
 			}
 			r.rulesCommitted++
 			r.batchesCommitted = 0
+			if err := r.begin(ctx); err != nil {
+				return r.stopped(res, err)
+			}
 		}
 	}
 	if opts.Check {
@@ -166,20 +169,14 @@ func (r *runner) begin(ctx context.Context) error {
 	return nil
 }
 
-// commit commits the work so far and opens the next transaction.
-func (r *runner) commit(ctx context.Context) error {
-	if err := r.commitTx(ctx); err != nil {
-		return err
-	}
-	return r.begin(ctx)
-}
-
 // commitTx commits the open transaction, in the session holding the run lock.
 func (r *runner) commitTx(ctx context.Context) error {
 	if err := runlock.Verify(ctx, r.tx); err != nil {
 		return fault.Failure(fmt.Errorf("settenant: before committing: %w", err))
 	}
-	if err := r.tx.Commit(ctx); err != nil {
+	// An interrupt during the COMMIT must not leave it done on the server
+	// and unreported here: it completes, and the next statement stops.
+	if err := r.tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return fault.Failure(fmt.Errorf("committing: %w", err))
 	}
 	r.rowsCommitted += r.pending
@@ -295,10 +292,13 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 		bar.Add(int64(r.opts.BatchSize))
 		lo = b.hi
 		if r.opts.CommitEachRule && !r.opts.Check {
-			if err := r.commit(ctx); err != nil {
+			if err := r.commitTx(ctx); err != nil {
 				return nil, err
 			}
 			r.batchesCommitted++
+			if err := r.begin(ctx); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if r.opts.Report {
