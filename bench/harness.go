@@ -329,6 +329,9 @@ type outcome struct {
 	RSSKB   int64
 	Code    int
 	Stderr  string
+	// Errors are the ERROR lines of pgloader's output (it may exit 0
+	// after errors), for the reason of a wrong result.
+	Errors string
 }
 
 // timed runs a program and measures its wall time and peak RSS (getrusage

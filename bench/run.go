@@ -241,7 +241,7 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 				if want == "" {
 					want = got
 				} else if got != want {
-					fail(vr, fmt.Errorf("wrong result: %s, expected %s", got, want))
+					fail(vr, wrongResult(got, want, o.Errors))
 					continue
 				}
 			}
@@ -285,6 +285,9 @@ func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int
 	o, err := h.timed(ctx, logFile, env, h.program(v.Tool), args...)
 	if err != nil {
 		return o, "", err
+	}
+	if logFile != "" {
+		o.Errors = errorLines(readFile(logFile), 3)
 	}
 	okCodes := v.ExitOK
 	if okCodes == nil {
@@ -410,6 +413,37 @@ func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}
+
+// wrongResult says that a run's fingerprint differs from the expected one,
+// with what the program said went wrong. pgloader's "drop indexes" cannot
+// drop an index that a foreign key of another table depends on; that is
+// named as such.
+func wrongResult(got, want, errs string) error {
+	if strings.Contains(errs, "cannot drop") {
+		return fmt.Errorf("pgloader's drop indexes cannot drop an index another table's foreign key depends on, so it loaded nothing (%s)", errs)
+	}
+	if errs != "" {
+		return fmt.Errorf("wrong result: %s, expected %s; it said: %s", got, want, errs)
+	}
+	return fmt.Errorf("wrong result: %s, expected %s", got, want)
+}
+
+// errorLines are the first n lines of a program's output that report an
+// error, joined.
+func errorLines(out string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 2 && f[1] == "ERROR" {
+			// pgloader: "2026-12-04T01:28:22.535999Z ERROR Database error …"
+			lines = append(lines, strings.Join(f[2:], " "))
+		}
+		if len(lines) == n {
+			break
+		}
 	}
 	return strings.Join(lines, " / ")
 }
