@@ -492,17 +492,8 @@ func (r *Results) Markdown() string {
 	}
 
 	p("\n## Peak RSS per scale\n\n")
-	p("Largest peak RSS over the rounds; flat memory means the same RSS at every scale.\n\n| comparison | contender |")
-	align = "|---|---|"
-	for _, sc := range scales {
-		p(" %s |", formatScale(sc))
-		align += "--:|"
-	}
-	if hi > 0 {
-		p(" growth |")
-		align += "--:|"
-	}
-	p("\n%s\n", align)
+	p("Largest peak RSS over the rounds; flat memory means the same RSS at every scale.\n\n")
+	scaleHeader(p, "| comparison | contender |", "|---|---|", scales)
 	for _, sn := range r.scenarioNames() {
 		for _, vn := range r.variantNames(sn) {
 			p("| %s | %s |", sn, md(vn))
@@ -623,17 +614,8 @@ func (r *Results) statementsMarkdown(p func(string, ...any), scales []int64) {
 				}
 				return stmts[i] < stmts[j]
 			})
-			p("\n### %s: %s\n\n| statement |", sn, md(vn))
-			align := "|---|"
-			for _, sc := range scales {
-				p(" %s |", formatScale(sc))
-				align += "--:|"
-			}
-			if last > 0 {
-				p(" growth |")
-				align += "--:|"
-			}
-			p("\n%s\n", align)
+			p("\n### %s: %s\n\n", sn, md(vn))
+			scaleHeader(p, "| statement |", "|---|", scales)
 			row := func(label string, xs []float64) {
 				p("| %s |", label)
 				for _, x := range xs {
@@ -675,6 +657,21 @@ func (r *Results) statementsMarkdown(p func(string, ...any), scales []int64) {
 			}
 		}
 	}
+}
+
+// scaleHeader writes a table header: the leading columns, one per scale
+// and, with more than one scale, a growth column.
+func scaleHeader(p func(string, ...any), head, align string, scales []int64) {
+	p("%s", head)
+	for _, sc := range scales {
+		p(" %s |", formatScale(sc))
+		align += "--:|"
+	}
+	if len(scales) > 1 {
+		p(" growth |")
+		align += "--:|"
+	}
+	p("\n%s\n", align)
 }
 
 func ratioOrBlank(x float64) string {
