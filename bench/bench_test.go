@@ -26,7 +26,7 @@ func TestSmoke(t *testing.T) {
 	prefix := fmt.Sprintf("tkbench_smoke_%d", os.Getpid())
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"--db", testkit.AdminURL(), "--bin", bin, "--scales", "1000,2000",
-		"--rss-scale", "3000", "--rounds", "1", "--server-log", "--out", out, "--prefix", prefix}, &stdout, &stderr)
+		"--rss-scale", "3000", "--rss-only", "load", "--rounds", "1", "--server-log", "--out", out, "--prefix", prefix}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
@@ -41,12 +41,12 @@ func TestSmoke(t *testing.T) {
 	if fmt.Sprint(res.Scales) != "[1000 2000]" || res.RSSScale != 3000 || res.Rounds != 1 || res.BigRounds != 1 || res.Machine.Cores == 0 || res.Machine.Server == "" {
 		t.Errorf("header: scales %v, RSS scale %d, rounds %d/%d, machine %+v", res.Scales, res.RSSScale, res.Rounds, res.BigRounds, res.Machine)
 	}
-	// Every comparison at both scales, and its tenantkit contenders at the RSS scale.
-	if got, want := len(res.Scenarios), 3*len(scenarios()); got != want {
+	// Every comparison at both scales, and load's tenantkit contenders at the RSS scale.
+	if got, want := len(res.Scenarios), 2*len(scenarios())+1; got != want {
 		t.Fatalf("%d scenario results, want %d", got, want)
 	}
 	traced := 0
-	for _, sc := range []int64{1000, 2000} {
+	for _, sc := range []int64{1000, 2000, 3000} {
 		if v := res.scenarioAt("load", sc).variant("tenantkit userload (.csv)"); v != nil && v.Status == statusOK {
 			if len(v.Statements) == 0 || !strings.HasPrefix(v.Statements[0].SQL, "COPY") && !slices.ContainsFunc(v.Statements, func(s StatementTime) bool { return strings.HasPrefix(s.SQL, "COPY") }) {
 				t.Errorf("load at %d: userload's statements %+v lack its COPY", sc, v.Statements)
