@@ -357,3 +357,29 @@ func TestWrongResult(t *testing.T) {
 		t.Errorf("wrongResult = %q", got)
 	}
 }
+
+func TestServerLog(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "postgresql.log")
+	before := "2026-12-04 01:41:09.103 UTC [2224] postgres@tkb_run_1 LOG:  duration: 1.000 ms  statement: SELECT 'earlier run'\n"
+	now := "2026-12-04 01:41:10.000 UTC [2230] postgres@tkb_run_2 LOG:  duration: 1500.250 ms  statement: COPY ca_contact FROM STDIN\n" +
+		"2026-12-04 01:41:10.100 UTC [2231] postgres@other_db LOG:  duration: 9.000 ms  statement: SELECT 'another helper'\n" +
+		"2026-12-04 01:41:11.000 UTC [2230] postgres@tkb_run_2 LOG:  duration: 2.000 ms  parse <unnamed>: UPDATE t\n" +
+		"\tSET x = 1\n" +
+		"2026-12-04 01:41:11.500 UTC [2230] postgres@tkb_run_2 LOG:  duration: 250.000 ms  execute <unnamed>: UPDATE t\n" +
+		"\tSET x = 1\n" +
+		"2026-12-04 01:41:12.000 UTC [2224] LOG:  checkpoint starting: immediate force wait\n"
+	if err := os.WriteFile(log, []byte(before+now), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := serverLogLines(log, int64(len(before)), "tkb_run_2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(lines, "another helper") || strings.Contains(lines, "earlier run") || strings.Count(lines, "\tSET x = 1\n") != 2 {
+		t.Errorf("serverLogLines = %q", lines)
+	}
+	got := fmt.Sprint(parseServerLog(lines))
+	if got != "[{[server] COPY ca_contact FROM STDIN [1.50025]} {[server] UPDATE t SET x = N [0.252]}]" {
+		t.Errorf("parseServerLog = %s", got)
+	}
+}

@@ -45,6 +45,7 @@ type config struct {
 	Rounds        int     // at the smallest scale
 	BigRounds     int     // at every larger scale
 	ServerLog     bool
+	ServerLogFile string
 	Only          []string
 	RSSOnly       []string
 	Out           string
@@ -100,7 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&rssScale, "rss-scale", "", "further scale at which every tenantkit run is repeated once, without its references, to show that peak RSS is flat (default with --scale: 10 × --scale; with --scales: none; 0 = skip)")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of each comparison (A B A B …) at the smallest scale")
 	fs.IntVar(&cfg.BigRounds, "big-rounds", 1, "rounds of each comparison at every larger scale")
-	fs.BoolVar(&cfg.ServerLog, "server-log", false, "write each tenantkit run's statement durations (TENANTKIT_TRACE) to trace/ of --out and summarize them in RESULTS.md; the run databases also log every statement's duration to the server log (log_min_duration_statement = 0)")
+	fs.BoolVar(&cfg.ServerLog, "server-log", false, "keep every run's statement durations in trace/ of --out and sum them up in RESULTS.md: tenantkit's own (TENANTKIT_TRACE) and, for every contender, the server's (log_min_duration_statement = 0 on the run's database, read from --server-log-file)")
+	fs.StringVar(&cfg.ServerLogFile, "server-log-file", "", "the server's log file, readable here, with the database name in log_line_prefix (%d, e.g. /var/log/postgresql/postgresql-15-main.log; default: pg_current_logfile() when the logging collector runs)")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", "))
 	fs.StringVar(&rssOnly, "rss-only", "", "comma-separated scenarios repeated at --rss-scale (default: every scenario run)")
 	fs.StringVar(&cfg.Out, "out", "", "directory for RESULTS.md and results.json (default: bench/ of the repository)")

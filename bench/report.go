@@ -598,8 +598,8 @@ func (r *Results) statementsMarkdown(p func(string, ...any), scales []int64) {
 			}
 			if !header {
 				p("\n## Statement durations (--server-log)\n\n")
-				p("Each statement's duration as the tenantkit contender reports it (`TENANTKIT_TRACE`), summed over its executions in a run, median over the rounds; digits in statements are written N. ")
-				p("The reference's row is its whole wall time. The full traces are in trace/ next to this file.\n")
+				p("Each statement's duration as a tenantkit contender reports it (`TENANTKIT_TRACE`) and, marked [server], as the server logged it for any contender (`log_min_duration_statement`), summed over its executions in a run, median over the rounds; digits in statements are written N. ")
+				p("The last rows are the wall time of the whole run and of the comparison's reference. The full traces are in trace/ next to this file.\n")
 				header = true
 			}
 			stmts := make([]string, 0, len(per))
@@ -652,7 +652,7 @@ func (r *Results) statementsMarkdown(p func(string, ...any), scales []int64) {
 				}
 			}
 			row("*whole run (wall time)*", walls)
-			if refName != "" {
+			if refName != "" && refName != vn {
 				row("*reference: "+md(refName)+" (wall time)*", refs)
 			}
 		}

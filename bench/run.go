@@ -43,6 +43,9 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error)
 	if h.pgloader == "" {
 		res.Notes = append(res.Notes, "pgloader is not installed (scripts/bench installs it as root): its column says so")
 	}
+	if cfg.ServerLog && h.serverLog == "" {
+		res.Notes = append(res.Notes, "--server-log: no readable server log (give --server-log-file), so the statement durations are tenantkit's own (TENANTKIT_TRACE, userload only) and the references have none")
+	}
 	if cfg.ServerLog {
 		// The traces of an earlier run would mix with this run's.
 		if err := os.RemoveAll(filepath.Join(cfg.Out, "trace")); err != nil {
@@ -251,7 +254,7 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 				continue
 			}
 			trace := ""
-			if h.cfg.ServerLog && defs[i].Tool == "tenantkit" {
+			if h.cfg.ServerLog {
 				trace = h.traceFile(sc.Name, vr.Name, scale, round)
 			}
 			o, got, err := h.runOnce(ctx, sc, defs[i], scale, tpl, shared, trace)
@@ -270,7 +273,7 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 			vr.Seconds = append(vr.Seconds, o.Seconds)
 			vr.PeakRSSKB = append(vr.PeakRSSKB, o.RSSKB)
 			if trace != "" {
-				addStatements(vr, round, parseTrace(readFile(trace)))
+				addStatements(vr, round, o.Statements)
 			}
 			fmt.Fprintf(h.log, "bench: %s %s round %d/%d: %s %.2f s, peak RSS %s\n",
 				sc.Name, formatScale(scale), round, rounds, vr.Name, o.Seconds, formatKB(o.RSSKB))
@@ -282,8 +285,10 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 
 // runOnce prepares a database, runs one contender, checks its exit code and
 // result, and cleans up. It returns the result's fingerprint. trace, when
-// set, is the file that receives the contender's output with
-// TENANTKIT_TRACE=1 (--server-log).
+// set (--server-log), is the file that receives a tenantkit contender's
+// output with TENANTKIT_TRACE=1; the run's lines of the server log go next
+// to it (.server.log) when the server log is readable. The outcome's
+// Statements are the durations of both.
 func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int64, tpl, shared, trace string, env ...string) (outcome, string, error) {
 	db := shared
 	if db == "" {
@@ -316,19 +321,42 @@ func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int
 		return outcome{}, "", err
 	}
 	logFile := ""
-	switch {
-	case v.Tool == "pgloader":
-		logFile = filepath.Join(dir, "pgloader.out")
-	case trace != "":
+	if trace != "" {
 		if err := os.MkdirAll(filepath.Dir(trace), 0o755); err != nil {
 			return outcome{}, "", err
 		}
+	}
+	switch {
+	case v.Tool == "pgloader":
+		logFile = filepath.Join(dir, "pgloader.out")
+	case trace != "" && v.Tool == "tenantkit":
 		logFile = trace
 		env = append(env, "TENANTKIT_TRACE=1")
+	}
+	logFrom := int64(-1)
+	if trace != "" && h.serverLog != "" {
+		if fi, err := os.Stat(h.serverLog); err == nil {
+			logFrom = fi.Size()
+		}
 	}
 	o, err := h.timed(ctx, logFile, env, h.program(v.Tool), args...)
 	if err != nil {
 		return o, "", err
+	}
+	if logFile == trace && trace != "" {
+		o.Statements = parseTrace(readFile(trace))
+	}
+	if logFrom >= 0 {
+		// Before the harness's own queries, which the database logs too.
+		time.Sleep(100 * time.Millisecond)
+		lines, err := serverLogLines(h.serverLog, logFrom, db)
+		if err != nil {
+			return o, "", err
+		}
+		if err := os.WriteFile(strings.TrimSuffix(trace, ".log")+".server.log", []byte(lines), 0o644); err != nil {
+			return o, "", err
+		}
+		o.Statements = append(o.Statements, parseServerLog(lines)...)
 	}
 	if logFile != "" {
 		o.Errors = errorLines(readFile(logFile), 3)
@@ -539,7 +567,7 @@ func parseTrace(out string) []StatementTime {
 		if err != nil {
 			continue
 		}
-		sql := digits.ReplaceAllString(m[2], "N")
+		sql := digits.ReplaceAllString(strings.Join(strings.Fields(m[2]), " "), "N")
 		i, ok := at[sql]
 		if !ok {
 			i = len(stmts)
@@ -566,4 +594,60 @@ func addStatements(vr *VariantResult, round int, stmts []StatementTime) {
 	for i := range vr.Statements {
 		vr.Statements[i].Seconds = append(vr.Statements[i].Seconds, make([]float64, max(0, round-len(vr.Statements[i].Seconds)))...)
 	}
+}
+
+// serverLogLines are the lines of the server log from offset on that a
+// database's sessions wrote ("…@DB " in log_line_prefix, as Debian's
+// default '%m [%p] %q%u@%d ' has it), with their continuation lines.
+func serverLogLines(path string, offset int64, db string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return "", err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return "", fmt.Errorf("reading the server log %s: %w", path, err)
+	}
+	var b strings.Builder
+	keep := false
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if strings.HasPrefix(line, "\t") {
+			if keep {
+				b.WriteString(line)
+			}
+			continue
+		}
+		keep = strings.Contains(line, "@"+db+" ")
+		if keep {
+			b.WriteString(line)
+		}
+	}
+	return b.String(), nil
+}
+
+// serverDuration is a statement's duration in the server log
+// (log_min_duration_statement).
+var serverDuration = regexp.MustCompile(`LOG:  duration: ([0-9]+(?:\.[0-9]+)?) ms  (?:statement|parse|bind|execute)[^:]*: (.*)$`)
+
+// parseServerLog sums the durations the server logged for each statement,
+// in the order the statements first appear; each is marked [server].
+func parseServerLog(lines string) []StatementTime {
+	var b strings.Builder
+	for _, line := range strings.Split(lines, "\n") {
+		if strings.HasPrefix(line, "\t") {
+			b.WriteString(" " + strings.TrimSpace(line))
+			continue
+		}
+		if m := serverDuration.FindStringSubmatch(line); m != nil {
+			ms, err := strconv.ParseFloat(m[1], 64)
+			if err == nil {
+				fmt.Fprintf(&b, "\nserver: %.6fs [server] %s", ms/1000, m[2])
+			}
+		}
+	}
+	return parseTrace(b.String())
 }
