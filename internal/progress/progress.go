@@ -1,6 +1,7 @@
 // Package progress reports the progress of long work to the writer it is
-// given: a progress bar when that writer is a terminal, plain log lines every
-// few seconds otherwise, nothing when it is nil (--quiet).
+// given: a progress bar and the phase under way with its elapsed time when
+// that writer is a terminal, plain timestamped log lines otherwise, nothing
+// when it is nil (--quiet).
 package progress
 
 import (
@@ -13,56 +14,97 @@ import (
 	"golang.org/x/term"
 )
 
-// Reporter counts work done. A nil *Reporter is valid and reports nothing.
+// Reporter counts work done and names the phase under way. A nil *Reporter
+// is valid and reports nothing.
+//
+// On a terminal the bar shows the count; while a phase runs its name and
+// elapsed time follow the bar's description, and once the bar is gone (its
+// total reached, or Finish) a spinner line shows them, redrawn every
+// redrawEvery. Elsewhere every phase gets a timestamped line when it starts
+// and one with its duration when it ends after more than a second, and the
+// count a line every lineEvery.
 type Reporter struct {
-	bar      *progressbar.ProgressBar
-	w        io.Writer
-	desc     string
-	unit     string
-	total    int64
+	w     io.Writer
+	desc  string
+	unit  string
+	bytes bool
+	tty   bool
+	now   func() time.Time // time.Now; tests move the clock
+
 	mu       sync.Mutex
+	bar      *progressbar.ProgressBar
 	done     int64
 	rows     int64 // a second count (rows) shown next to bytes
 	start    time.Time
 	lastLine time.Time
+	phase    *step   // the phase of Phase, ended by the next one
+	active   []*step // every phase and step under way, oldest first
+	drawn    bool    // a spinner line is on the terminal
+	frame    int     // the spinner's frame
+	stop     chan struct{}
+	stopped  chan struct{}
+}
+
+// step is a phase under way.
+type step struct {
+	name  string
+	start time.Time
 }
 
 // Options configure a Reporter.
 type Options struct {
-	// Total is the expected amount of work, -1 when unknown.
+	// Total is the expected amount of work, -1 (or 0) when unknown.
 	Total int64
-	// Unit names what is counted in log lines ("rows", "bytes").
+	// Unit names what is counted ("rows", "checks"); "rows" when empty.
 	Unit string
-	// Bytes shows the bar's numbers as byte sizes.
+	// Bytes counts bytes, shown in human units (kB, MB, GB).
 	Bytes bool
 }
 
+const (
+	// redrawEvery is how often a terminal's phase line is redrawn.
+	redrawEvery = 100 * time.Millisecond
+	// lineEvery is how often a plain line reports the count.
+	lineEvery = 5 * time.Second
+	// longPhase is how long a phase must last for a plain line to report
+	// its end.
+	longPhase = time.Second
+)
+
 // New starts reporting to w, describing the work as desc. A nil w reports
 // nothing: New returns a nil *Reporter. A w that is a terminal (an *os.File
-// with a terminal descriptor) shows a progress bar; any other w receives a
-// plain line every few seconds.
+// with a terminal descriptor) shows a progress bar and the phase; any other
+// w receives plain lines.
 func New(w io.Writer, desc string, opts Options) *Reporter {
 	if w == nil {
 		return nil
 	}
-	r := &Reporter{w: w, desc: desc, unit: opts.Unit, total: opts.Total, start: time.Now(), lastLine: time.Now()}
+	r := &Reporter{w: w, desc: desc, unit: opts.Unit, bytes: opts.Bytes, tty: isTerminal(w), now: time.Now}
+	r.start = r.now()
+	r.lastLine = r.start
 	if r.unit == "" {
 		r.unit = "rows"
 	}
-	if isTerminal(w) {
+	if r.tty {
+		total := opts.Total
+		if total == 0 {
+			total = -1 // progressbar refuses a zero maximum
+		}
 		bopts := []progressbar.Option{
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(desc),
 			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString(r.unit),
-			progressbar.OptionThrottle(100 * time.Millisecond),
+			progressbar.OptionThrottle(redrawEvery),
 			progressbar.OptionClearOnFinish(),
 		}
 		if opts.Bytes {
+			// One rate, in bytes per second with a human unit: the
+			// iterations rate would repeat it as a raw number of bytes.
 			bopts = append(bopts, progressbar.OptionShowBytes(true))
+		} else {
+			bopts = append(bopts, progressbar.OptionShowIts(), progressbar.OptionSetItsString(r.unit))
 		}
-		r.bar = progressbar.NewOptions64(opts.Total, bopts...)
+		r.bar = progressbar.NewOptions64(total, bopts...)
 	}
 	return r
 }
@@ -82,18 +124,31 @@ func (r *Reporter) Add(n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done += n
-	if r.bar != nil {
-		_ = r.bar.Add64(n)
+	if r.tty {
+		if r.barShown() {
+			r.clearLocked()
+			_ = r.bar.Add64(n)
+		}
 		return
 	}
-	if now := time.Now(); now.Sub(r.lastLine) >= 5*time.Second {
+	if now := r.now(); now.Sub(r.lastLine) >= lineEvery {
 		r.lastLine = now
-		rows := ""
-		if r.rows > 0 {
-			rows = fmt.Sprintf(", %d rows", r.rows)
-		}
-		fmt.Fprintf(r.w, "%s: %d %s%s (%.0f %s/s)\n", r.desc, r.done, r.unit, rows, float64(r.done)/now.Sub(r.start).Seconds(), r.unit)
+		r.logf(now, "%s", r.countLocked(now))
 	}
+}
+
+// countLocked describes the count for a plain line.
+func (r *Reporter) countLocked(now time.Time) string {
+	rate := float64(r.done) / max(now.Sub(r.start).Seconds(), 1e-3)
+	done := fmt.Sprintf("%d %s", r.done, r.unit)
+	speed := fmt.Sprintf("%.0f %s/s", rate, r.unit)
+	if r.bytes {
+		done, speed = humanBytes(float64(r.done)), humanBytes(rate)+"/s"
+	}
+	if r.rows > 0 {
+		done += fmt.Sprintf(", %d rows", r.rows)
+	}
+	return fmt.Sprintf("%s (%s)", done, speed)
 }
 
 // AddRows records n more rows done, shown next to the main count when that
@@ -105,19 +160,234 @@ func (r *Reporter) AddRows(n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rows += n
-	if r.bar != nil {
-		r.bar.Describe(fmt.Sprintf("%s (%d rows)", r.desc, r.rows))
+	if r.barShown() {
+		r.bar.Describe(r.describeLocked(r.now()))
 	}
 }
 
-// Finish closes the bar.
-func (r *Reporter) Finish() {
+// Phase starts the named phase of the work ("merging ca_contact"), ending
+// the one Phase started before.
+func (r *Reporter) Phase(name string) {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.bar != nil {
+	now := r.now()
+	r.endLocked(r.phase, now)
+	r.phase = r.beginLocked(name, now)
+}
+
+// Phasef is Phase with the name formatted as by fmt.Sprintf.
+func (r *Reporter) Phasef(format string, args ...any) {
+	if r == nil {
+		return
+	}
+	r.Phase(fmt.Sprintf(format, args...))
+}
+
+// EndPhase ends the phase Phase started, if any.
+func (r *Reporter) EndPhase() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.endLocked(r.phase, r.now())
+	r.phase = nil
+}
+
+// Step starts a phase that may overlap others (one of several concurrent
+// checks) and returns the function that ends it; calling that more than
+// once ends it once. The terminal shows the newest phase under way.
+func (r *Reporter) Step(name string) (end func()) {
+	if r == nil {
+		return func() {}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.beginLocked(name, r.now())
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.endLocked(s, r.now())
+		})
+	}
+}
+
+// beginLocked records a phase starting now and shows it.
+func (r *Reporter) beginLocked(name string, now time.Time) *step {
+	s := &step{name: name, start: now}
+	r.active = append(r.active, s)
+	if !r.tty {
+		r.logf(now, "%s", name)
+		return s
+	}
+	if r.stop == nil {
+		r.stop, r.stopped = make(chan struct{}), make(chan struct{})
+		go r.redraw(r.stop, r.stopped)
+	}
+	r.drawLocked(now)
+	return s
+}
+
+// endLocked ends s (nil: nothing) if it is still under way.
+func (r *Reporter) endLocked(s *step, now time.Time) {
+	i := -1
+	for j, a := range r.active {
+		if a == s {
+			i = j
+		}
+	}
+	if s == nil || i < 0 {
+		return
+	}
+	r.active = append(r.active[:i], r.active[i+1:]...)
+	if d := now.Sub(s.start); !r.tty && d > longPhase {
+		r.logf(now, "%s: done in %s", s.name, elapsed(d))
+	}
+	if r.tty {
+		r.drawLocked(now)
+	}
+}
+
+// redraw redraws the terminal's line until stop is closed, then closes
+// stopped.
+func (r *Reporter) redraw(stop <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
+	t := time.NewTicker(redrawEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			r.mu.Lock()
+			if r.stop == stop { // not yet stopped by Finish
+				r.frame++
+				r.drawLocked(r.now())
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// spinner are the frames of the terminal's phase line.
+var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// drawLocked shows the newest phase under way on the terminal: in the
+// bar's description while the bar is shown, else on a line of its own.
+func (r *Reporter) drawLocked(now time.Time) {
+	if r.barShown() {
+		r.clearLocked()
+		r.bar.Describe(r.describeLocked(now))
+		_ = r.bar.Add64(0) // render it: the bar redraws only on a change
+		return
+	}
+	if len(r.active) == 0 {
+		r.clearLocked()
+		return
+	}
+	line := spinner[r.frame%len(spinner)] + " " + r.describeLocked(now)
+	if f, ok := r.w.(interface{ Fd() uintptr }); ok {
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 1 {
+			line = truncate(line, width-1)
+		}
+	}
+	fmt.Fprintf(r.w, "\r%s\x1b[K", line)
+	r.drawn = true
+}
+
+// clearLocked erases the terminal's phase line, if drawn.
+func (r *Reporter) clearLocked() {
+	if r.drawn {
+		fmt.Fprint(r.w, "\r\x1b[K")
+		r.drawn = false
+	}
+}
+
+// barShown reports whether the terminal's bar is (or is about to be) on
+// screen: it clears itself once its total is reached.
+func (r *Reporter) barShown() bool {
+	return r.bar != nil && !r.bar.IsFinished()
+}
+
+// describeLocked is the description of the work with the rows counted and
+// the newest phase under way with its elapsed time.
+func (r *Reporter) describeLocked(now time.Time) string {
+	d := r.desc
+	if r.rows > 0 {
+		d += fmt.Sprintf(" (%d rows)", r.rows)
+	}
+	if n := len(r.active); n > 0 {
+		s := r.active[n-1]
+		d += fmt.Sprintf(": %s (%s)", s.name, elapsed(now.Sub(s.start)))
+	}
+	return d
+}
+
+// logf writes a plain line stamped with now.
+func (r *Reporter) logf(now time.Time, format string, args ...any) {
+	fmt.Fprintf(r.w, "%s %s: %s\n", now.Format(time.RFC3339), r.desc, fmt.Sprintf(format, args...))
+}
+
+// Finish ends the count (the bar is cleared) and every phase under way,
+// and stops redrawing the terminal. Phases may start again afterwards;
+// Finish then has to be called again.
+func (r *Reporter) Finish() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	now := r.now()
+	r.endLocked(r.phase, now)
+	r.phase = nil
+	for len(r.active) > 0 {
+		r.endLocked(r.active[0], now)
+	}
+	if r.barShown() {
 		_ = r.bar.Finish()
 	}
+	r.clearLocked()
+	stop, stopped := r.stop, r.stopped
+	r.stop, r.stopped = nil, nil
+	r.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-stopped
+	}
+}
+
+// elapsed formats a phase's duration: tenths of a second under a minute,
+// whole seconds above.
+func elapsed(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Truncate(time.Second).String()
+}
+
+// humanBytes formats n bytes in decimal units, as the bar does.
+func humanBytes(n float64) string {
+	const units = "kMGTPE"
+	if n < 1000 {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	i := -1
+	for n >= 1000 && i < len(units)-1 {
+		n /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.1f %cB", n, units[i])
+}
+
+// truncate shortens s to at most n runes.
+func truncate(s string, n int) string {
+	rs := []rune(s)
+	if len(rs) <= n {
+		return s
+	}
+	return string(rs[:n])
 }
