@@ -100,6 +100,7 @@ func (l *loader) report(ctx context.Context) error {
 		return exit.Failure(err)
 	}
 	if l.sum.Rejected > 0 {
+		l.prog.Phasef("collecting %d rejected record(s)", l.sum.Rejected)
 		if err := l.countReasons(ctx); err != nil {
 			return err
 		}
@@ -107,6 +108,7 @@ func (l *loader) report(ctx context.Context) error {
 			return err
 		}
 	}
+	l.prog.EndPhase() // the rejects and the detail may go to the same terminal
 	if l.opts.OnReject != nil && l.sum.Rejected > 0 {
 		if err := l.eachReject(ctx, byID); err != nil {
 			return err
@@ -118,6 +120,7 @@ func (l *loader) report(ctx context.Context) error {
 		}
 	}
 	if l.opts.RejectsFile != "" && l.sum.Rejected > 0 && !l.opts.Check {
+		l.prog.Phase("writing the rejects file " + l.opts.RejectsFile)
 		if err := l.writeRejects(ctx); err != nil {
 			return err
 		}

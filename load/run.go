@@ -123,6 +123,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 		opts: opts, schema: s, tx: tx, bySig: map[string]*group{}, keyMaps: map[*schema.Object]string{},
 		sum: &Summary{Mode: opts.Mode.String(), Checked: opts.Check},
 	}
+	defer func() { l.prog.Finish() }() // the phases after reading, up to the commit
 	defer func() {
 		if l.rejectsTmp != "" { // not committed: no rejects file
 			os.Remove(l.rejectsTmp)
@@ -147,6 +148,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 	if err := runlock.Verify(ctx, tx); err != nil {
 		return l.sum, exit.Failure(fmt.Errorf("userload: before committing: %w", err))
 	}
+	l.prog.Phase("committing")
 	if err := tx.Commit(ctx); err != nil {
 		return l.sum, exit.Failure(fmt.Errorf("userload: commit: %w", err))
 	}
@@ -210,7 +212,7 @@ func (l *loader) readAll(ctx context.Context) error {
 		}
 	}
 	l.prog = progress.New(l.opts.Progress, "userload", progress.Options{Total: total, Unit: "bytes", Bytes: true})
-	defer l.prog.Finish()
+	defer l.prog.Finish() // the bar: the phases that follow show on their own
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, onRows: l.prog.AddRows, stdinCopy: l.stdinCopy}
 	if l.opts.SkipBadSections {
 		sr.onBad = l.addBad
@@ -378,7 +380,9 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 			return false, err
 		}
 		if !bad && d != nil {
+			end := l.prog.Step("rebuilding the indexes and constraints of " + g.obj.Table)
 			ok, err := d.rebuild(ctx, l, sp)
+			end()
 			if err != nil {
 				return false, exit.Failure(fmt.Errorf("userload: %s: %w", g.obj.Table, err))
 			}
@@ -416,6 +420,7 @@ func (l *loader) rereadRefused(ctx context.Context) error {
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, stdinCopy: l.stdinCopy}
 	sr.records = l.next
 	for _, sec := range l.rereads {
+		l.prog.Phasef("reading %s:%d again into staging", sec.first.File, sec.first.Line)
 		ch := make(chan batch, queueDepth)
 		eg, ectx := errgroup.WithContext(ctx)
 		eg.Go(func() error {

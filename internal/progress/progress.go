@@ -32,7 +32,8 @@ type Reporter struct {
 	now   func() time.Time // time.Now; tests move the clock
 
 	mu       sync.Mutex
-	bar      *progressbar.ProgressBar
+	bar      *progressbar.ProgressBar // made by barLocked
+	total    int64
 	done     int64
 	rows     int64 // a second count (rows) shown next to bytes
 	start    time.Time
@@ -85,28 +86,55 @@ func New(w io.Writer, desc string, opts Options) *Reporter {
 	if r.unit == "" {
 		r.unit = "rows"
 	}
-	if r.tty {
-		total := opts.Total
-		if total == 0 {
-			total = -1 // progressbar refuses a zero maximum
-		}
-		bopts := []progressbar.Option{
-			progressbar.OptionSetWriter(w),
-			progressbar.OptionSetDescription(desc),
-			progressbar.OptionShowCount(),
-			progressbar.OptionThrottle(redrawEvery),
-			progressbar.OptionClearOnFinish(),
-		}
-		if opts.Bytes {
-			// One rate, in bytes per second with a human unit: the
-			// iterations rate would repeat it as a raw number of bytes.
-			bopts = append(bopts, progressbar.OptionShowBytes(true))
-		} else {
-			bopts = append(bopts, progressbar.OptionShowIts(), progressbar.OptionSetItsString(r.unit))
-		}
-		r.bar = progressbar.NewOptions64(total, bopts...)
-	}
+	r.total = opts.Total
 	return r
+}
+
+// barLocked is the terminal's bar, made on first use: a Reporter that
+// only names phases never shows one. It is nil elsewhere.
+func (r *Reporter) barLocked() *progressbar.ProgressBar {
+	if !r.tty || r.bar != nil {
+		return r.bar
+	}
+	bopts := []progressbar.Option{
+		progressbar.OptionSetWriter(r.w),
+		progressbar.OptionSetDescription(r.describeLocked(r.now())),
+		progressbar.OptionShowCount(),
+		progressbar.OptionThrottle(redrawEvery),
+		progressbar.OptionClearOnFinish(),
+	}
+	if r.bytes {
+		// One rate, in bytes per second with a human unit: the iterations
+		// rate would repeat it as a raw number of bytes.
+		bopts = append(bopts, progressbar.OptionShowBytes(true))
+	} else {
+		bopts = append(bopts, progressbar.OptionShowIts(), progressbar.OptionSetItsString(r.unit))
+	}
+	r.clearLocked()
+	r.bar = progressbar.NewOptions64(barMax(r.total), bopts...)
+	return r.bar
+}
+
+// barMax is the bar's maximum for a total: progressbar refuses zero.
+func barMax(total int64) int64 {
+	if total <= 0 {
+		return -1
+	}
+	return total
+}
+
+// SetTotal sets the expected amount of work when it is known only after
+// New.
+func (r *Reporter) SetTotal(total int64) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.total = total
+	if r.barShown() {
+		r.bar.ChangeMax64(barMax(total))
+	}
 }
 
 // isTerminal reports whether w is a terminal: a file (such as os.Stderr)
@@ -125,9 +153,8 @@ func (r *Reporter) Add(n int64) {
 	defer r.mu.Unlock()
 	r.done += n
 	if r.tty {
-		if r.barShown() {
-			r.clearLocked()
-			_ = r.bar.Add64(n)
+		if bar := r.barLocked(); !bar.IsFinished() {
+			_ = bar.Add64(n)
 		}
 		return
 	}
@@ -160,7 +187,7 @@ func (r *Reporter) AddRows(n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rows += n
-	if r.barShown() {
+	if r.tty && !r.barLocked().IsFinished() {
 		r.bar.Describe(r.describeLocked(r.now()))
 	}
 }
@@ -281,7 +308,6 @@ var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "
 // bar's description while the bar is shown, else on a line of its own.
 func (r *Reporter) drawLocked(now time.Time) {
 	if r.barShown() {
-		r.clearLocked()
 		r.bar.Describe(r.describeLocked(now))
 		_ = r.bar.Add64(0) // render it: the bar redraws only on a change
 		return
@@ -308,8 +334,8 @@ func (r *Reporter) clearLocked() {
 	}
 }
 
-// barShown reports whether the terminal's bar is (or is about to be) on
-// screen: it clears itself once its total is reached.
+// barShown reports whether the terminal's bar is on screen: made, and not
+// yet cleared (it clears itself once its total is reached).
 func (r *Reporter) barShown() bool {
 	return r.bar != nil && !r.bar.IsFinished()
 }

@@ -17,9 +17,6 @@ import (
 func TestTerminalBar(t *testing.T) {
 	tty, output := testkit.Terminal(t)
 	r := New(tty, "userload", Options{Total: 52e6, Bytes: true})
-	if r.bar == nil {
-		t.Fatal("no bar on a terminal")
-	}
 	for range 3 {
 		r.Add(5e6)
 		time.Sleep(150 * time.Millisecond) // past the bar's throttle
@@ -28,6 +25,9 @@ func TestTerminalBar(t *testing.T) {
 	time.Sleep(250 * time.Millisecond)
 	r.Add(1e6)
 	r.Finish()
+	if r.bar == nil {
+		t.Fatal("no bar on a terminal")
+	}
 	got := output()
 	for _, want := range []string{"MB/s", "/52 MB", "userload: rebuilding indexes of ca_site (0."} {
 		if !strings.Contains(got, want) {
@@ -36,6 +36,29 @@ func TestTerminalBar(t *testing.T) {
 	}
 	if strings.Contains(got, "bytes/s") || strings.Contains(got, "rows/s") {
 		t.Errorf("terminal output shows a second rate:\n%q", got)
+	}
+}
+
+// TestTerminalCount: a count whose total is known only later, after the
+// phases before it, which show without a bar.
+func TestTerminalCount(t *testing.T) {
+	tty, output := testkit.Terminal(t)
+	r := New(tty, "buildtenant customer", Options{Total: -1, Unit: "rows"})
+	r.Phase("selecting the rows")
+	time.Sleep(150 * time.Millisecond)
+	if r.bar != nil {
+		t.Error("a bar before anything was counted")
+	}
+	r.SetTotal(40)
+	r.Phase("creating the tenants of level 1/2")
+	r.Add(10)
+	time.Sleep(250 * time.Millisecond)
+	r.Finish()
+	got := output()
+	for _, want := range []string{"buildtenant customer: selecting the rows (0.", "buildtenant customer: creating the tenants of level 1/2 (0.", "10/40", "rows/s"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("terminal output lacks %q:\n%q", want, got)
+		}
 	}
 }
 
