@@ -98,7 +98,7 @@ func (r *Reporter) barLocked() *progressbar.ProgressBar {
 	}
 	bopts := []progressbar.Option{
 		progressbar.OptionSetWriter(r.w),
-		progressbar.OptionSetDescription(r.describeLocked(r.now())),
+		progressbar.OptionSetDescription(r.describeLocked(r.now(), r.width()-barRoom)),
 		progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(redrawEvery),
 		progressbar.OptionClearOnFinish(),
@@ -188,7 +188,7 @@ func (r *Reporter) AddRows(n int64) {
 	defer r.mu.Unlock()
 	r.rows += n
 	if r.tty && !r.barLocked().IsFinished() {
-		r.bar.Describe(r.describeLocked(r.now()))
+		r.bar.Describe(r.describeLocked(r.now(), r.width()-barRoom))
 	}
 }
 
@@ -307,8 +307,10 @@ var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "
 // drawLocked shows the newest phase under way on the terminal: in the
 // bar's description while the bar is shown, else on a line of its own.
 func (r *Reporter) drawLocked(now time.Time) {
+	width := r.width()
 	if r.barShown() {
-		r.bar.Describe(r.describeLocked(now))
+		// The bar shrinks to fit the terminal; its counts and times do not.
+		r.bar.Describe(r.describeLocked(now, width-barRoom))
 		_ = r.bar.Add64(0) // render it: the bar redraws only on a change
 		return
 	}
@@ -316,14 +318,24 @@ func (r *Reporter) drawLocked(now time.Time) {
 		r.clearLocked()
 		return
 	}
-	line := spinner[r.frame%len(spinner)] + " " + r.describeLocked(now)
+	// A wrapped line would not be erased by \r.
+	line := spinner[r.frame%len(spinner)] + " " + r.describeLocked(now, width-3)
+	fmt.Fprintf(r.w, "\r%s\x1b[K", truncate(line, width-1))
+	r.drawn = true
+}
+
+// barRoom is what a bar's line needs beside its description: the percent,
+// a short bar, the counts and the times.
+const barRoom = 50
+
+// width is the terminal's width, 80 when unknown.
+func (r *Reporter) width() int {
 	if f, ok := r.w.(interface{ Fd() uintptr }); ok {
-		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 1 {
-			line = truncate(line, width-1)
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 1 {
+			return w
 		}
 	}
-	fmt.Fprintf(r.w, "\r%s\x1b[K", line)
-	r.drawn = true
+	return 80
 }
 
 // clearLocked erases the terminal's phase line, if drawn.
@@ -341,15 +353,21 @@ func (r *Reporter) barShown() bool {
 }
 
 // describeLocked is the description of the work with the rows counted and
-// the newest phase under way with its elapsed time.
-func (r *Reporter) describeLocked(now time.Time) string {
+// the newest phase under way with its elapsed time, in at most limit runes
+// (0: any) by shortening the phase's name.
+func (r *Reporter) describeLocked(now time.Time, limit int) string {
 	d := r.desc
 	if r.rows > 0 {
 		d += fmt.Sprintf(" (%d rows)", r.rows)
 	}
 	if n := len(r.active); n > 0 {
 		s := r.active[n-1]
-		d += fmt.Sprintf(": %s (%s)", s.name, elapsed(now.Sub(s.start)))
+		took := fmt.Sprintf(" (%s)", elapsed(now.Sub(s.start)))
+		name := s.name
+		if limit > 0 {
+			name = truncate(name, max(limit-len([]rune(d))-2-len(took), 10))
+		}
+		d += ": " + name + took
 	}
 	return d
 }
@@ -409,11 +427,11 @@ func humanBytes(n float64) string {
 	return fmt.Sprintf("%.1f %cB", n, units[i])
 }
 
-// truncate shortens s to at most n runes.
+// truncate shortens s to at most n runes, the last an ellipsis.
 func truncate(s string, n int) string {
 	rs := []rune(s)
-	if len(rs) <= n {
+	if len(rs) <= n || n < 1 {
 		return s
 	}
-	return string(rs[:n])
+	return string(rs[:n-1]) + "…"
 }

@@ -123,6 +123,21 @@ func TestQuiet(t *testing.T) {
 	}
 }
 
+// TestDescribeFits: the phase's name is shortened to fit, its elapsed time
+// kept.
+func TestDescribeFits(t *testing.T) {
+	c := newClock()
+	r := c.on(New(&bytes.Buffer{}, "verify", Options{}))
+	r.Phase("check 27/37: dangling-reference ca_contact.location -> ca_location")
+	c.advance(1500 * time.Millisecond)
+	if got, want := r.describeLocked(c.now(), 40), "verify: check 27/37: dangling-re… (1.5s)"; got != want {
+		t.Errorf("described in 40: %q, want %q", got, want)
+	}
+	if got := r.describeLocked(c.now(), 0); !strings.HasSuffix(got, "-> ca_location (1.5s)") {
+		t.Errorf("described in any width: %q", got)
+	}
+}
+
 func TestHumanBytes(t *testing.T) {
 	for n, want := range map[float64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 16573084: "16.6 MB", 52e9: "52.0 GB"} {
 		if got := humanBytes(n); got != want {

@@ -3,19 +3,31 @@
 package progress
 
 import (
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
+
+// terminal is a pseudo-terminal of 120 columns (testkit's has none).
+func terminal(t *testing.T) (*os.File, func() string) {
+	tty, output := testkit.Terminal(t)
+	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}); err != nil {
+		t.Fatal(err)
+	}
+	return tty, output
+}
 
 // TestTerminalBar: on a terminal the byte bar shows one rate, in human
 // units, and a phase during the count follows its description.
 func TestTerminalBar(t *testing.T) {
-	tty, output := testkit.Terminal(t)
+	tty, output := terminal(t)
 	r := New(tty, "userload", Options{Total: 52e6, Bytes: true})
 	for range 3 {
 		r.Add(5e6)
@@ -42,7 +54,7 @@ func TestTerminalBar(t *testing.T) {
 // TestTerminalCount: a count whose total is known only later, after the
 // phases before it, which show without a bar.
 func TestTerminalCount(t *testing.T) {
-	tty, output := testkit.Terminal(t)
+	tty, output := terminal(t)
 	r := New(tty, "buildtenant customer", Options{Total: -1, Unit: "rows"})
 	r.Phase("selecting the rows")
 	time.Sleep(150 * time.Millisecond)
@@ -66,7 +78,7 @@ func TestTerminalCount(t *testing.T) {
 // and its elapsed time, redrawn while the phase runs and erased at the
 // end; overlapping steps show the newest.
 func TestTerminalPhases(t *testing.T) {
-	tty, output := testkit.Terminal(t)
+	tty, output := terminal(t)
 	r := New(tty, "userload", Options{Total: 10, Bytes: true})
 	r.Add(10) // the bar reaches its total and clears itself
 	r.Phase("merging ca_contact")
