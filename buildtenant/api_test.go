@@ -1,7 +1,9 @@
 package buildtenant
 
 import (
+	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,9 +39,19 @@ func TestRunInProcess(t *testing.T) {
 	const tenantsSQL = `SELECT t."Name", coalesce(p."Name", '-'), t."Depth" FROM "Tenant" t LEFT JOIN "Tenant" p ON p."TenantId" = t."ParentId" ORDER BY t."Depth", t."Name"`
 	before := joined(db.Rows(t, tenantsSQL))
 
-	res, err := Run(ctx, pool, s, cfg, Options{Check: true})
+	var progress bytes.Buffer
+	res, err := Run(ctx, pool, s, cfg, Options{Check: true, Progress: &progress})
 	if err != nil {
 		t.Fatalf("check: %v", err)
+	}
+	// The progress report names each phase, the levels parents first.
+	var phases []string
+	for _, m := range regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\S+ buildtenant Store: (.*)$`).FindAllStringSubmatch(progress.String(), -1) {
+		phases = append(phases, m[1])
+	}
+	if got, want := strings.Join(phases, "|"), "selecting the rows|checking the new tenants|placing the new tenants in the hierarchy|checking the hierarchy|"+
+		"creating the tenants of level 1/3|creating the tenants of level 2/3|creating the tenants of level 3/3|setting the rows' tenant|listing the new tenants"; got != want {
+		t.Errorf("progress phases %q, want %q\n%s", got, want, progress.String())
 	}
 	var planned []string
 	for _, p := range res.Tenants {

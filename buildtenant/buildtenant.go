@@ -203,6 +203,9 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	w := newWorkTable(r.tt, b)
 	or := &ObjectResult{Object: b.obj.Name, Table: b.obj.Table}
 	r.res.Objects = append(r.res.Objects, or)
+	prog := progress.New(r.opts.Progress, "buildtenant "+b.obj.Name, progress.Options{Total: -1, Unit: "rows"})
+	defer prog.Finish()
+	prog.Phase("selecting the rows")
 	if _, err := r.tx.Exec(ctx, "LOCK TABLE "+b.obj.Ident()+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 		return r.fail(b, "locking the table", err)
 	}
@@ -219,6 +222,8 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	if or.Rows == 0 {
 		return nil
 	}
+	prog.SetTotal(or.Rows)
+	prog.Phase("checking the new tenants")
 	for _, sql := range w.indexSQL() {
 		if _, err := r.tx.Exec(ctx, sql); err != nil {
 			return r.fail(b, "indexing the work table", err)
@@ -227,21 +232,22 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	if err := r.checkNames(ctx, b, w); err != nil {
 		return err
 	}
+	prog.Phase("placing the new tenants in the hierarchy")
 	if err := r.placeInHierarchy(ctx, b, w); err != nil {
 		return err
 	}
+	prog.Phase("checking the hierarchy")
 	if err := r.checkHierarchy(ctx, b, w); err != nil {
 		return err
 	}
 	if len(r.res.Problems) > 0 {
 		return nil // report everything, create nothing
 	}
-	prog := progress.New(r.opts.Progress, "buildtenant "+b.obj.Name, progress.Options{Total: or.Rows, Unit: "rows"})
-	defer prog.Finish()
 	if err := r.insert(ctx, b, w, or, prog); err != nil {
 		return err
 	}
 	if r.opts.Check {
+		prog.Phase("listing the new tenants")
 		return r.plan(ctx, b, w)
 	}
 	return nil
@@ -425,6 +431,7 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 		return r.fail(b, "reading the levels", err)
 	}
 	for level := 0; level <= maxLevel && pending > 0; level++ {
+		prog.Phasef("creating the tenants of level %d/%d", level+1, maxLevel+1)
 		want := int64(0)
 		tag, err := r.tx.Exec(ctx, w.insertSQL(), level)
 		if err != nil {
@@ -443,6 +450,7 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 		prog.Add(want)
 	}
 	prog.Add(or.Adopted)
+	prog.Phase("setting the rows' tenant")
 	tag, err := r.tx.Exec(ctx, w.linkSQL())
 	if err != nil {
 		return r.fail(b, "setting the rows' tenant", err)
@@ -453,6 +461,7 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 	r.res.Created += or.Created
 	r.res.Adopted += or.Adopted
 	if r.opts.AccessGroups && or.Created > 0 {
+		prog.Phase("recording the default access groups")
 		if err := r.accessGroups(ctx, w); err != nil {
 			return r.fail(b, "recording the default access groups", err)
 		}

@@ -119,19 +119,59 @@ func (l *loader) applyAll(ctx context.Context) error {
 	return nil
 }
 
-// apply runs one group's checks and changes, each a set-based statement.
+// apply runs one group's checks and changes, each a set-based statement,
+// naming the phases that have work to the progress report.
 func (l *loader) apply(ctx context.Context, g *group) error {
-	steps := []func(context.Context, *group) error{
-		l.castValues, l.assignNewKeys, l.rewireReferences, l.checkLengths, l.checkDuplicateKeys, l.findMatches,
-		l.checkMatches, l.checkNotNull, l.checkTenantRequired, l.checkForeignKeys, l.checkReferences, l.change,
+	t := g.obj.Table
+	convert := "converting the values of " + t
+	if g.textStaged == 0 {
+		convert = "analyzing the staged records of " + t
 	}
-	l.applying = "applying the records of " + g.obj.Table
+	hasFK := l.opts.Mode != Delete && slices.ContainsFunc(g.obj.Srels, func(sr *schema.Srel) bool { return sr.ForeignKey != "" && sr.Target != nil })
+	steps := []struct {
+		phase string // "": none of its own (part of the one before, or nothing to do)
+		run   func(context.Context, *group) error
+	}{
+		{convert, l.castValues},
+		{when(l.opts.NewKeys, "assigning new keys of "+t), l.assignNewKeys}, {"", l.rewireReferences},
+		{"checking the records of " + t, l.checkLengths}, {"", l.checkDuplicateKeys}, {"", l.findMatches},
+		{"", l.checkMatches}, {"", l.checkNotNull}, {"", l.checkTenantRequired},
+		{when(hasFK, "checking the foreign keys of "+t), l.checkForeignKeys},
+		{when(len(l.refRules(g)) > 0, "checking the reference rules of "+t), l.checkReferences},
+		{l.changing(g), l.change},
+	}
+	l.applying = "applying the records of " + t
 	for _, step := range steps {
-		if err := step(ctx, g); err != nil {
+		if step.phase != "" {
+			l.prog.Phase(step.phase)
+		}
+		if err := step.run(ctx, g); err != nil {
 			return err
 		}
 	}
+	l.prog.EndPhase()
 	return nil
+}
+
+// when is phase if cond holds, else "".
+func when(cond bool, phase string) string {
+	if cond {
+		return phase
+	}
+	return ""
+}
+
+// changing names the phase that changes the group's table.
+func (l *loader) changing(g *group) string {
+	switch l.opts.Mode {
+	case Delete:
+		return "deleting from " + g.obj.Table
+	case InsertOnly:
+		return "inserting into " + g.obj.Table
+	case UpdateOnly:
+		return "updating " + g.obj.Table
+	}
+	return "merging " + g.obj.Table
 }
 
 // castValues moves the records of the text staging table into the typed

@@ -99,6 +99,7 @@ func (l *loader) report(ctx context.Context) error {
 		return fault.Failure(err)
 	}
 	if l.sum.Rejected > 0 {
+		l.prog.Phasef("collecting %d rejected record(s)", l.sum.Rejected)
 		if err := l.countReasons(ctx); err != nil {
 			return err
 		}
@@ -106,6 +107,7 @@ func (l *loader) report(ctx context.Context) error {
 			return err
 		}
 	}
+	l.prog.EndPhase() // the rejects and the detail may go to the same terminal
 	if l.opts.OnReject != nil && l.sum.Rejected > 0 {
 		if err := l.eachReject(ctx, byID); err != nil {
 			return err
@@ -117,6 +119,7 @@ func (l *loader) report(ctx context.Context) error {
 		}
 	}
 	if l.opts.RejectsFile != "" && l.sum.Rejected > 0 && !l.opts.Check {
+		l.prog.Phase("writing the rejects file " + l.opts.RejectsFile)
 		if err := l.writeRejects(ctx); err != nil {
 			return err
 		}

@@ -124,6 +124,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 		opts: opts, schema: s, tx: tx, bySig: map[string]*group{}, keyMaps: map[*schema.Object]string{},
 		sum: &Summary{Mode: opts.Mode.String(), Checked: opts.Check},
 	}
+	defer func() { l.prog.Finish() }() // the phases after reading, up to the commit
 	defer func() {
 		if l.rejectsTmp != "" { // not committed: no rejects file
 			os.Remove(l.rejectsTmp)
@@ -148,6 +149,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 	if err := runlock.Verify(ctx, tx); err != nil {
 		return l.sum, fault.Failure(fmt.Errorf("userload: before committing: %w", err))
 	}
+	l.prog.Phase("committing")
 	if err := tx.Commit(ctx); err != nil {
 		return l.sum, fault.Failure(fmt.Errorf("userload: commit: %w", err))
 	}
@@ -211,7 +213,7 @@ func (l *loader) readAll(ctx context.Context) error {
 		}
 	}
 	l.prog = progress.New(l.opts.Progress, "userload", progress.Options{Total: total, Unit: "bytes", Bytes: true})
-	defer l.prog.Finish()
+	defer l.prog.Finish() // the bar: the phases that follow show on their own
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, onRows: l.prog.AddRows, stdinCopy: l.stdinCopy}
 	if l.opts.SkipBadSections {
 		sr.onBad = l.addBad
@@ -376,7 +378,9 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 				return err
 			}
 			if !bad && d != nil {
+				end := l.prog.Step("rebuilding the indexes and constraints of " + g.obj.Table)
 				ok, err := d.rebuild(ctx, l, sp)
+				end()
 				if err != nil {
 					return fmt.Errorf("userload: %s: %w", g.obj.Table, err)
 				}
@@ -420,6 +424,7 @@ func (l *loader) rereadRefused(ctx context.Context) error {
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, stdinCopy: l.stdinCopy}
 	sr.records = l.next
 	for _, sec := range l.rereads {
+		l.prog.Phasef("reading %s:%d again into staging", sec.first.File, sec.first.Line)
 		ch := make(chan batch, queueDepth)
 		eg, ectx := errgroup.WithContext(ctx)
 		eg.Go(func() error {

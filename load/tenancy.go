@@ -248,6 +248,7 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 	if len(conds) == 0 {
 		return false, nil
 	}
+	defer l.prog.Step("checking the tenants of " + g.obj.Table)()
 	var bad bool
 	sql := "SELECT " + strings.Join(conds, " OR ")
 	if l.schema.Tenants != nil {

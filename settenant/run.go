@@ -43,8 +43,9 @@ type Options struct {
 	// CommitEachRule commits after each rule (and, with BatchSize, after
 	// each batch) instead of once at the end.
 	CommitEachRule bool
-	// Progress receives a progress report for each rule run in batches
-	// (BatchSize; a bar if it is a terminal); nil reports nothing.
+	// Progress receives a progress report for each rule: its phases, and
+	// the rows done when it runs in batches (BatchSize; a bar if it is a
+	// terminal); nil reports nothing.
 	Progress io.Writer
 }
 
@@ -97,10 +98,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	}
 	res := &Result{Check: opts.Check}
 	for _, p := range plans {
-		if err := r.analyzeFor(ctx, p); err != nil {
-			return r.stopped(res, err)
-		}
-		rep, err := r.runRule(ctx, p)
+		rep, err := r.rule(ctx, p, len(plans))
 		if err != nil {
 			return r.stopped(res, err)
 		}
@@ -256,8 +254,22 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 	return p.rule.ruleErrorf("<TenantRule>: %s", pe.Message)
 }
 
+// rule analyzes the tables of the rule p (of n) and runs it, reporting its
+// progress.
+func (r *runner) rule(ctx context.Context, p *plan, n int) (*RuleReport, error) {
+	prog := progress.New(r.opts.Progress, fmt.Sprintf("settenant rule %d/%d (%s)", p.index, n, p.obj.Name), progress.Options{Total: -1})
+	defer prog.Finish()
+	if r.opts.BatchSize > 0 {
+		prog.Phase("analyzing")
+	}
+	if err := r.analyzeFor(ctx, p); err != nil {
+		return nil, err
+	}
+	return r.runRule(ctx, p, prog)
+}
+
 // runRule runs one rule, in key-range batches when asked to.
-func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
+func (r *runner) runRule(ctx context.Context, p *plan, prog *progress.Reporter) (*RuleReport, error) {
 	rep := newRuleReport(p, r.opts.Report)
 	if _, err := r.tx.Exec(ctx, p.stmt.createLocked()); err != nil {
 		return nil, fault.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
@@ -267,16 +279,16 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 			return nil, fault.Failure(err)
 		}
 	}
-	var bar *progress.Reporter
 	if r.opts.BatchSize > 0 {
-		bar = progress.New(r.opts.Progress, fmt.Sprintf("settenant rule %d (%s)", p.index, p.obj.Name),
-			progress.Options{Total: r.estimateRows(ctx, p)})
-		defer bar.Finish()
+		prog.SetTotal(r.estimateRows(ctx, p))
+	} else {
+		prog.Phase("updating")
 	}
 	var lo []string
-	for {
+	for batch := 1; ; batch++ {
 		b := bounds{lo: lo}
 		if r.opts.BatchSize > 0 {
+			prog.Phasef("batch %d", batch)
 			hi, err := r.nextBound(ctx, p, lo)
 			if err != nil {
 				return nil, err
@@ -289,7 +301,7 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 		if b.hi == nil {
 			break
 		}
-		bar.Add(int64(r.opts.BatchSize))
+		prog.Add(int64(r.opts.BatchSize))
 		lo = b.hi
 		if r.opts.CommitEachRule && !r.opts.Check {
 			if err := r.commitTx(ctx); err != nil {
@@ -302,6 +314,7 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 		}
 	}
 	if r.opts.Report {
+		prog.Phase("finding the conflicts")
 		sp := p.stmt.sp
 		c, err := conflicts(ctx, r.tx, p, r.schema, sp)
 		if err != nil {

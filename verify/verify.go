@@ -181,6 +181,15 @@ type query struct {
 	results   []*Finding
 }
 
+// label names the query's check in the progress report
+// ("reference-rule call_req.customer -> customer").
+func (q *query) label() string {
+	if q.hierarchy != nil {
+		return "hierarchy " + q.hierarchy.Object.Name
+	}
+	return q.finding.Check + " " + q.finding.Where()
+}
+
 // findings are the query's results.
 func (q *query) findings() []*Finding {
 	if q.hierarchy != nil {
@@ -249,12 +258,17 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 		return nil, err
 	}
 	bar := progress.New(opts.Progress, "verify", progress.Options{Total: int64(len(qs)), Unit: "checks"})
-	next := make(chan *query)
+	defer bar.Finish()
+	next := make(chan int) // the index in qs
 	g, gctx := errgroup.WithContext(ctx)
 	for _, t := range txs {
 		g.Go(func() error {
-			for q := range next {
-				if err := runQuery(gctx, t, q, opts.Sample); err != nil {
+			for i := range next {
+				q := qs[i]
+				end := bar.Step(fmt.Sprintf("check %d/%d: %s", i+1, len(qs), q.label()))
+				err := runQuery(gctx, t, q, opts.Sample)
+				end()
+				if err != nil {
 					return err
 				}
 				bar.Add(1)
@@ -264,9 +278,9 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 	}
 	g.Go(func() error {
 		defer close(next)
-		for _, q := range qs {
+		for i := range qs {
 			select {
-			case next <- q:
+			case next <- i:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
@@ -276,7 +290,6 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	bar.Finish()
 	for _, q := range qs {
 		for _, f := range q.findings() {
 			rep.add(f)

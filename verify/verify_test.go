@@ -1,12 +1,15 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -153,6 +156,43 @@ func TestVerifyCleanFixture(t *testing.T) {
 	res := testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "\nreference-rule                   0\n") || !strings.Contains(res.Stdout, "\ntotal                            0\n") {
 		t.Errorf("text output, exit %d:\n%s", res.Code, res.Stdout)
+	}
+}
+
+// TestVerifyProgress: a progress writer that is no terminal receives a
+// timestamped line as each check starts, numbered of the total, in order
+// with one job.
+func TestVerifyProgress(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, cleanFixture)
+	pool, s := inProcess(t, db, "fixtures/schema.xml")
+	var out bytes.Buffer
+	r, err := Database(context.Background(), pool, s, Options{Sample: 10, Jobs: 1, Progress: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d) verify: check (\d+)/(\d+): (\S+) (.+)$`)
+	var refRule bool
+	n := 0
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			if !strings.Contains(l, ": done in ") {
+				t.Errorf("progress line %q", l)
+			}
+			continue
+		}
+		n++
+		if m[2] != strconv.Itoa(n) || m[3] != strconv.Itoa(r.Queries) {
+			t.Errorf("line %q, want check %d/%d", l, n, r.Queries)
+		}
+		refRule = refRule || (m[4] == CheckReferenceRule && strings.HasPrefix(m[5], "cr."))
+	}
+	if n != r.Queries || r.Queries < 10 {
+		t.Errorf("%d check lines for %d checks:\n%s", n, r.Queries, out.String())
+	}
+	if !refRule {
+		t.Errorf("no reference-rule check of call_req (cr) named:\n%s", out.String())
 	}
 }
 
