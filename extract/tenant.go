@@ -34,6 +34,14 @@ type TenantOptions struct {
 	// StripTenant leaves the tenant column out, so that the file can seed
 	// another tenant with userload -t.
 	StripTenant bool
+	// WithReferences adds every row of another owner that the extracted
+	// rows reference where the reference rule allows it (public rows, the
+	// tenant's supertenants', the service provider's through eligible
+	// SRELs), directly or through rows so found, in SHARED sections after
+	// a SHARED section of the tenant table naming their owners: the file
+	// moves the tenant into another database with userload -t (see
+	// referenceSections). It takes one tenant and the userload format.
+	WithReferences bool
 	Output      Output
 	// Control is the path of the incremental control file; "" means a
 	// full extract.
@@ -42,7 +50,8 @@ type TenantOptions struct {
 
 // ExtractTenant writes every row a tenant owns, parents before children.
 //
-// Without WithPublic the run is one READ ONLY transaction. WithPublic finds
+// Without WithPublic or WithReferences the run is one READ ONLY
+// transaction. WithPublic (and WithReferences, for the shared rows) finds
 // the referenced public rows set-based, collecting their row identities in
 // temporary tables round by round until no new row is referenced; that
 // needs a read-write transaction, which is always rolled back.
@@ -50,8 +59,10 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 	if s.Tenants == nil {
 		return nil, exit.Usagef("the database has no tenant table (name it with <Tenants> in the --schema overlay)")
 	}
-	if opts.WithPublic && opts.StripTenant {
-		return nil, exit.Usagef("--with-public and --strip-tenant cannot be combined: userload -t would give the public rows to the new tenant")
+	if opts.WithReferences {
+		if err := checkReferencesOptions(opts); err != nil {
+			return nil, err
+		}
 	}
 	objs, err := tenantObjects(s, opts.Objects)
 	if err != nil {
@@ -79,6 +90,9 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 	if len(owners) == 0 {
 		return nil, exit.Usagef("tenant list %q holds no tenant", opts.Tenant)
 	}
+	if opts.WithReferences && !res[0].Single() {
+		return nil, exit.Usagef("--with-references moves one tenant: %q is a tenant list (%d tenants)", opts.Tenant, len(owners))
+	}
 	var ctl *control
 	var clamp *time.Time
 	if opts.Control != "" {
@@ -97,7 +111,7 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 		}
 	}
 	access := pgx.ReadOnly
-	if opts.WithPublic {
+	if opts.WithPublic || opts.WithReferences {
 		access = pgx.ReadWrite
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: access})
@@ -121,9 +135,20 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 		}
 		sel.add(o, inc)
 	}
+	if opts.WithReferences {
+		if err := sel.addReferences(ctx, tx, s.Tenants); err != nil {
+			return nil, err
+		}
+		return run(ctx, tx, sel.referenceSections(s.Tenants, opts.StripTenant), opts.Output, ctl)
+	}
 	if opts.WithPublic {
 		if err := sel.addPublic(ctx, tx); err != nil {
 			return nil, err
+		}
+		if opts.StripTenant {
+			if err := sel.checkStrippedPublic(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return run(ctx, tx, sel.sections(opts.StripTenant), opts.Output, ctl)
@@ -283,6 +308,14 @@ func publicCond(o *schema.Object, a string) string {
 // rows, and by public rows so found, until no new row turns up. Each round
 // runs one INSERT … SELECT per object.
 func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
+	return r.closure(ctx, tx, isPublicCapable, "tk_public_", "public", r.collectSQL)
+}
+
+// closure collects, in one temporary table per object that capable
+// accepts and that an SREL of a selected object reaches (named prefix and
+// a number), the rows collect's INSERT … SELECT adds, round by round until
+// no round adds a row. what names the rows in errors.
+func (r *rowSelection) closure(ctx context.Context, tx pgx.Tx, capable func(*schema.Object) bool, prefix, what string, collect func(*schema.Object) string) error {
 	r.public = map[*schema.Object]*publicSet{}
 	queue := append([]*schema.Object(nil), r.order...)
 	seen := map[*schema.Object]bool{}
@@ -294,8 +327,8 @@ func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
 		}
 		seen[o] = true
 		for _, s := range o.Srels {
-			if t := s.Target; isPublicCapable(t) && r.public[t] == nil {
-				r.public[t] = &publicSet{obj: t, table: sqlq.Ident("tk_public_" + strconv.Itoa(len(r.public)+1))}
+			if t := s.Target; capable(t) && r.public[t] == nil {
+				r.public[t] = &publicSet{obj: t, table: sqlq.Ident(prefix + strconv.Itoa(len(r.public)+1))}
 				queue = append(queue, t)
 			}
 		}
@@ -311,13 +344,13 @@ func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
 	for {
 		added := int64(0)
 		for _, o := range targets {
-			sql := r.collectSQL(o)
+			sql := collect(o)
 			if sql == "" {
 				continue
 			}
 			tag, err := tx.Exec(ctx, sql)
 			if err != nil {
-				return exit.Failure(fmt.Errorf("collecting the public rows of %s: %w", o.Table, err))
+				return exit.Failure(fmt.Errorf("collecting the %s rows of %s: %w", what, o.Table, err))
 			}
 			r.public[o].rows += tag.RowsAffected()
 			added += tag.RowsAffected()

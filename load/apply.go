@@ -120,6 +120,9 @@ func (l *loader) applyAll(ctx context.Context) error {
 
 // apply runs one group's checks and changes, each a set-based statement.
 func (l *loader) apply(ctx context.Context, g *group) error {
+	if g.shared {
+		return l.applyShared(ctx, g)
+	}
 	steps := []func(context.Context, *group) error{
 		l.castValues, l.assignNewKeys, l.rewireReferences, l.checkLengths, l.checkDuplicateKeys, l.findMatches,
 		l.checkMatches, l.checkNotNull, l.checkTenantRequired, l.checkForeignKeys, l.checkReferences, l.change,
