@@ -86,31 +86,13 @@ func (r *rowSelection) addReferences(ctx context.Context, tx pgx.Tx, tt *schema.
 // reference rule allows it; "" when nothing can reference o.
 func (r *rowSelection) collectSharedSQL(o *schema.Object, tt *schema.TenantTable, sp *tenant.Tenant) string {
 	p := r.public[o]
-	var refs []string
-	for _, src := range r.sources() {
-		var sel []string
-		if cond, ok := r.tenantObjs[src]; ok {
-			sel = append(sel, "("+cond("s")+")")
+	refs := r.referencesTo(o, func(src *schema.Object, s *schema.Srel) string {
+		rule := tenant.RefRule{Owner: ownerExpr(src, "s"), Referenced: ownerExpr(o, "t"), Ancestors: "anc", OwnerRequired: src.Tenancy == schema.Required}
+		if s.ServiceProviderEligible && sp != nil {
+			rule.ServiceProvider = sqlq.Lit(sp.ID)
 		}
-		if sp := r.public[src]; sp != nil {
-			sel = append(sel, sp.cond("s"))
-		}
-		for _, s := range src.Srels {
-			if s.Target != o || len(s.TargetColumns) != len(s.Columns) {
-				continue
-			}
-			var join []string
-			for i, c := range s.Columns {
-				join = append(join, fmt.Sprintf("s.%s = t.%s", sqlq.Ident(c), sqlq.Ident(s.TargetColumns[i])))
-			}
-			rule := tenant.RefRule{Owner: ownerExpr(src, "s"), Referenced: ownerExpr(o, "t"), Ancestors: "anc", OwnerRequired: src.Tenancy == schema.Required}
-			if s.ServiceProviderEligible && sp != nil {
-				rule.ServiceProvider = sqlq.Lit(sp.ID)
-			}
-			refs = append(refs, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE (%s) AND %s AND NOT (%s))",
-				src.Ident(), strings.Join(sel, " OR "), strings.Join(join, " AND "), rule.Violation()))
-		}
-	}
+		return "NOT (" + rule.Violation() + ")"
+	})
 	if len(refs) == 0 {
 		return ""
 	}

@@ -367,6 +367,19 @@ const createPublicSQL = `CREATE TEMP TABLE %s (rel oid, tid tid, PRIMARY KEY (re
 // selected row of any object, or "" when nothing can reference o.
 func (r *rowSelection) collectSQL(o *schema.Object) string {
 	p := r.public[o]
+	refs := r.referencesTo(o, nil)
+	if len(refs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(`INSERT INTO %s (rel, tid) SELECT t.tableoid, t.ctid FROM %s t
+WHERE %s AND NOT %s AND (%s)`, p.table, o.Ident(), publicCond(o, "t"), p.cond("t"), strings.Join(refs, "\n OR "))
+}
+
+// referencesTo lists, for each SREL of a selected object that points at o,
+// the condition on row t of o that a selected row s references t through
+// it, and, when allowed is given, that allowed's condition for the SREL
+// holds of s and t.
+func (r *rowSelection) referencesTo(o *schema.Object, allowed func(src *schema.Object, s *schema.Srel) string) []string {
 	var refs []string
 	for _, src := range r.sources() {
 		var sel []string
@@ -380,18 +393,17 @@ func (r *rowSelection) collectSQL(o *schema.Object) string {
 			if s.Target != o || len(s.TargetColumns) != len(s.Columns) {
 				continue
 			}
-			var join []string
+			join := []string{"(" + strings.Join(sel, " OR ") + ")"}
 			for i, c := range s.Columns {
 				join = append(join, fmt.Sprintf("s.%s = t.%s", sqlq.Ident(c), sqlq.Ident(s.TargetColumns[i])))
 			}
-			refs = append(refs, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE (%s) AND %s)", src.Ident(), strings.Join(sel, " OR "), strings.Join(join, " AND ")))
+			if allowed != nil {
+				join = append(join, allowed(src, s))
+			}
+			refs = append(refs, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE %s)", src.Ident(), strings.Join(join, " AND ")))
 		}
 	}
-	if len(refs) == 0 {
-		return ""
-	}
-	return fmt.Sprintf(`INSERT INTO %s (rel, tid) SELECT t.tableoid, t.ctid FROM %s t
-WHERE %s AND NOT %s AND (%s)`, p.table, o.Ident(), publicCond(o, "t"), p.cond("t"), strings.Join(refs, "\n OR "))
+	return refs
 }
 
 // sources lists every object whose selected rows may reference public
