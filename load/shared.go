@@ -123,7 +123,7 @@ func (l *loader) mapOwners(ctx context.Context, g *group) error {
 		return exit.Failure(err)
 	}
 	if len(missing) > 0 {
-		return exit.Usagef("%s: %s: the file's shared rows are owned by %s, which this database has no tenant of that name for: create %s first (tenantkit tenant create, under the same parent as in the source database); nothing was loaded",
+		return exit.Usagef("%s: %s: the file's shared rows are owned by %s, but this database has no tenant of that name: create %s first (tenantkit tenant create, under the same parent as in the source database); nothing was loaded",
 			first, tt.Table, strings.Join(missing, ", "), plural(int64(len(missing)), "it", "them"))
 	}
 	// Every owner is kept as the database has it (the record detail says
