@@ -42,7 +42,7 @@ type TenantOptions struct {
 	// moves the tenant into another database with userload -t (see
 	// referenceSections). It takes one tenant and the userload format.
 	WithReferences bool
-	Output      Output
+	Output         Output
 	// Control is the path of the incremental control file; "" means a
 	// full extract.
 	Control string
