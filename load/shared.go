@@ -38,6 +38,8 @@ func (l *loader) checkSharedSection(g *group, where string) error {
 	switch {
 	case l.opts.Mode != Upsert && l.opts.Mode != InsertOnly:
 		return exit.Usagef("%s: table %q: a SHARED section is only inserted where missing; it cannot be loaded with %s", where, g.obj.Table, l.opts.Mode)
+	case l.opts.RejectsFile != "":
+		return exit.Usagef("%s: table %q: a file with SHARED sections moves a tenant as a whole: it cannot be loaded in part with --rejects", where, g.obj.Table)
 	case l.tenant == nil:
 		return exit.Usagef("%s: table %q: a file with SHARED sections moves a tenant (tenant-extract --with-references): give -t TENANT, the tenant's name in this database", where, g.obj.Table)
 	case g.key == nil:

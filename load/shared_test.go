@@ -80,7 +80,7 @@ func TestRunSharedSectionsInProcess(t *testing.T) {
 }
 
 // TestRunSharedSectionsRefusedInProcess: shared sections need -t (exit 2),
-// a mode that inserts (exit 2), and owners the database has by name (exit
+// a mode that inserts and no partial load (exit 2), and owners the database has by name (exit
 // 2 naming them, nothing changed); a shared row whose owner the file does
 // not name is a reject.
 func TestRunSharedSectionsRefusedInProcess(t *testing.T) {
@@ -89,6 +89,8 @@ func TestRunSharedSectionsRefusedInProcess(t *testing.T) {
 	f := write(t, "child.dat", moveFile)
 	_, _, err := run(load.Options{Files: []string{f}})
 	wantErr(t, err, f+`:1: table "realm": a file with SHARED sections moves a tenant (tenant-extract --with-references): give -t TENANT`)
+	_, _, err = run(load.Options{Files: []string{f}, Tenant: "Child", RejectsFile: f + ".rej"})
+	wantErr(t, err, f+`:1: table "realm": a file with SHARED sections moves a tenant as a whole: it cannot be loaded in part with --rejects`)
 	_, _, err = run(load.Options{Files: []string{f}, Tenant: "Child", Mode: load.Delete})
 	wantErr(t, err, f+`:1: table "realm": a SHARED section is only inserted where missing; it cannot be loaded with delete`)
 
