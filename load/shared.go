@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tenantkit/tenantkit/internal/exit"
@@ -20,7 +21,8 @@ import (
 //     of the same name (none: exit 2, nothing changed), and the shared
 //     rows' tenant column is rewritten to the database's keys;
 //   - a shared record is matched by the overlay key, else the primary key
-//     (else the first unique constraint): a record matching a row is not
+//     (else the first unique constraint), and its owner unless the key
+//     holds the tenant column: a record matching a row is not
 //     applied (the row is kept as it is, counted unchanged), and when the
 //     row's primary key differs from the record's, the references of the
 //     run to the record are rewritten to the row (the key map of
@@ -67,7 +69,7 @@ func (l *loader) applyShared(ctx context.Context, g *group) error {
 		return l.mapOwners(ctx, g)
 	}
 	steps := []func(context.Context, *group) error{
-		l.castValues, l.rewriteOwners, l.rewireReferences, l.matchShared, l.checkLengths, l.checkDuplicateKeys,
+		l.castValues, l.rewriteOwners, l.rewireReferences, l.matchShared, l.checkLengths, l.checkSharedDuplicates,
 		l.checkNotNull, l.checkTenantRequired, l.checkForeignKeys, l.checkReferences, l.insertShared,
 	}
 	for _, step := range steps {
@@ -180,6 +182,28 @@ func (l *loader) keyMapFor(ctx context.Context, g *group, c *schema.Column) (str
 	return m, nil
 }
 
+// sharedJoin is the condition that target row t is the database's copy of
+// shared record s: the same match key and, for a tenanted object whose key
+// leaves the tenant column out, the same owner (a public row's is NULL),
+// so that a public kind "alpha" and a supertenant's are different rows.
+func (g *group) sharedJoin(t, s string) string {
+	join := g.keyJoin(t, s)
+	if i := g.tenantIdx(); i >= 0 && !slices.Contains(g.key, i) {
+		join += fmt.Sprintf(" AND %s.%s IS NOT DISTINCT FROM %s.%s", t, sqlq.Ident(g.obj.TenantColumn), s, col(i))
+	}
+	return join
+}
+
+// checkSharedDuplicates rejects shared records repeating the match key and
+// owner of an earlier one: they would have one copy.
+func (l *loader) checkSharedDuplicates(ctx context.Context, g *group) error {
+	idx := g.key
+	if i := g.tenantIdx(); i >= 0 && !slices.Contains(g.key, i) {
+		idx = append(idx[:len(idx):len(idx)], i)
+	}
+	return l.findDuplicates(ctx, g, idx, "duplicate key %s of a shared row in the loaded data (first at %s:%s)")
+}
+
 // matchShared finds the database's copies of the shared records (the
 // match table: records matching one row or several), rejects records
 // matching several rows, and fills the key map: a matched record's key
@@ -189,7 +213,7 @@ func (l *loader) matchShared(ctx context.Context, g *group) error {
 	_, err := l.exec(ctx, "matching shared records to rows of "+g.obj.Table, fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS
 		SELECT s._n, count(*) AS cnt, 0::bigint AS changed
 		FROM %s s JOIN %s t ON %s WHERE %s GROUP BY s._n`,
-		g.match(), g.typed(), g.obj.Ident(), g.keyJoin("t", "s"), notRejected))
+		g.match(), g.typed(), g.obj.Ident(), g.sharedJoin("t", "s"), notRejected))
 	if err != nil {
 		return err
 	}
@@ -213,7 +237,7 @@ func (l *loader) matchShared(ctx context.Context, g *group) error {
 	if _, err := l.exec(ctx, "mapping shared records to the database's rows", fmt.Sprintf(`
 		INSERT INTO %s SELECT s.%s, t.%s FROM %s s JOIN %s t ON %s
 		WHERE s.%s IS DISTINCT FROM t.%s AND %s AND NOT EXISTS (SELECT FROM %s k WHERE k.label = s.%s)`,
-		m, col(k), pk, g.typed(), g.obj.Ident(), g.keyJoin("t", "s"), col(k), pk, notRejected, m, col(k))); err != nil {
+		m, col(k), pk, g.typed(), g.obj.Ident(), g.sharedJoin("t", "s"), col(k), pk, notRejected, m, col(k))); err != nil {
 		return err
 	}
 	c := g.cols[k]

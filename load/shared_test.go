@@ -45,16 +45,19 @@ TABLE kind SHARED
     kid tag owner_id
     { "1", "alpha", NULL }
     { "4", "beta", "2" }
+    { "9", "alpha", "2" }
 
 TABLE job
     jid ref kind unit agent helper owner_id
     { "1", "J1", "1", "u1", "00000000-0000-0000-0000-000000000003", "00000000-0000-0000-0000-000000000001", "3" }
     { "2", "J2", "4", "u2", "00000000-0000-0000-0000-000000000003", NULL, "3" }
+    { "3", "J3", "9", NULL, "00000000-0000-0000-0000-000000000003", NULL, "3" }
 `
 
 // TestRunSharedSectionsInProcess: loading a moved tenant keeps the
 // database's own copies of shared rows (matched by the overlay key, else
-// the primary key) and points the tenant's references at them, inserts
+// the primary key, and the owner: a public kind and a supertenant's of the
+// same tag are two rows) and points the tenant's references at them, inserts
 // the shared rows it lacks (a fresh key where its own row holds the
 // file's), gives their owners the database's keys by name, and stamps the
 // tenant's own rows with fresh keys.
@@ -66,17 +69,20 @@ func TestRunSharedSectionsInProcess(t *testing.T) {
 	if err != nil || len(rejects) > 0 {
 		t.Fatalf("Run: %v %v", err, rejectTexts(rejects))
 	}
-	for table, want := range map[string]string{"realm": "0/0/2/0/0", "unit": "1/0/1/0/0", "agent": "1/0/1/0/0", "kind": "1/0/1/0/0", "job": "2/0/0/0/0"} {
+	for table, want := range map[string]string{"realm": "0/0/2/0/0", "unit": "1/0/1/0/0", "agent": "1/0/1/0/0", "kind": "2/0/1/0/0", "job": "3/0/0/0/0"} {
 		if got := tableCounts(t, sum, table); got != want {
 			t.Errorf("%s: inserted/updated/unchanged/deleted/rejected %s, want %s", table, got, want)
 		}
 	}
 	wantRows(t, db, `SELECT code, title FROM unit ORDER BY 1`, "u1|Unit one of B\nu2|Unit two")
-	wantRows(t, db, `SELECT tag, kid = 4 OR kid = 1, coalesce(owner_id::text, '-') FROM kind ORDER BY 1`, "alpha|f|-\nbeta|f|11\nzeta|t|13")
+	// B's alpha (7) is the public one's copy; Parent's alpha keeps its key
+	// (9, free in B); beta's key 4 is Else's zeta here: a fresh key (8).
+	wantRows(t, db, `SELECT tag, kid, coalesce(owner_id::text, '-') FROM kind ORDER BY 1, 2`, "alpha|7|-\nalpha|9|11\nbeta|8|11\nzeta|4|13")
 	wantRows(t, db, `SELECT handle, aid::text LIKE '00000000-0000-0000-0000-0000000000%', owner_id FROM agent ORDER BY 1`, "child-agent|f|12\nhub-agent|t|10")
-	wantRows(t, db, `SELECT j.ref, k.tag, j.unit, a.handle, coalesce(h.handle || ' ' || h.aid::text, '-'), j.owner_id
+	wantRows(t, db, `SELECT j.ref, k.tag, coalesce(k.owner_id::text, '-'), coalesce(j.unit, '-'), a.handle, coalesce(h.handle || ' ' || h.aid::text, '-'), j.owner_id
 		FROM job j JOIN kind k ON k.kid = j.kind JOIN agent a ON a.aid = j.agent LEFT JOIN agent h ON h.aid = j.helper ORDER BY 1`,
-		"J1|alpha|u1|child-agent|hub-agent 00000000-0000-0000-0000-0000000000b1|12\nJ2|beta|u2|child-agent|-|12")
+		"J1|alpha|-|u1|child-agent|hub-agent 00000000-0000-0000-0000-0000000000b1|12\n"+
+			"J2|beta|11|u2|child-agent|-|12\nJ3|alpha|11|-|child-agent|-|12")
 }
 
 // TestRunSharedSectionsRefusedInProcess: shared sections need -t (exit 2),
