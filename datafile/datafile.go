@@ -65,6 +65,24 @@ type Table struct {
 	// Pos is where a reader found the table's header (the TABLE line, a
 	// CSV file's header line, a sheet's first row); zero when unknown.
 	Pos Pos
+	// Shared marks a section of shared rows (TABLE name SHARED, userload
+	// format only): rows of other owners — public rows, a supertenant's,
+	// the service provider's — that a tenant's rows reference, which
+	// userload inserts only where the database lacks them (see
+	// tenant-extract --with-references). CSV and XLSX cannot mark it: their
+	// writers refuse such a table.
+	Shared bool
+}
+
+// sharedKeyword follows the table name of a Shared section.
+const sharedKeyword = "SHARED"
+
+// checkUnmarked refuses a Shared table in a format that cannot mark it.
+func checkUnmarked(t *Table, format Format) error {
+	if t != nil && t.Shared {
+		return fmt.Errorf("table %s is a section of shared rows (SHARED), which the %s format cannot mark: write the userload format (.dat)", t.Name, format)
+	}
+	return nil
 }
 
 // Pos is a position in an input file. Line and Col count from 1.

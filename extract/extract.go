@@ -1,7 +1,8 @@
 // Package extract writes rows of a database to data files (userload, CSV or
 // XLSX) that load back unchanged with userload: whole tables, the result of
 // a query, or everything one tenant owns, optionally only what changed since
-// the last run.
+// the last run, or with every row it references, to move it to another
+// database (TenantOptions.WithReferences).
 //
 // Rows stream from COPY (SELECT …) TO STDOUT in text format straight into a
 // datafile.Writer; no table is held in memory. They come in the order the

@@ -158,10 +158,11 @@ func TestExtractBadInput(t *testing.T) {
 		{"unknown tenant", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out, "--tenant", "Nobody"}, `unknown tenant "Nobody": no tenant or tenant group has this name or key`},
 		{"no tenant", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out}, "needs --tenant"},
 		{"untenanted object", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out, "--tenant", "SP", "--objects", "pri"}, "object pri (table priority) has no tenant column"},
-		{"public and strip", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out, "--tenant", "SP", "--with-public", "--strip-tenant"}, "cannot be combined"},
+		{"public and references", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out, "--tenant", "SP", "--with-public", "--with-references"}, "--with-references already includes the public rows"},
+		{"references as csv", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", join(dir, "x.csv"), "--tenant", "SP", "--with-references"}, "only the userload format can mark"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "unknown tenant" || tc.name == "untenanted object" || tc.name == "public and strip" {
+			if tc.name == "unknown tenant" || tc.name == "untenanted object" || tc.name == "public and references" || tc.name == "references as csv" {
 				db.Exec(t, `INSERT INTO ca_tenant (id, name, service_provider) VALUES (1, 'SP', true) ON CONFLICT DO NOTHING`)
 			}
 			res := run(t, db, 2, tc.args...)

@@ -122,6 +122,9 @@ func (l *loader) applyAll(ctx context.Context) error {
 // apply runs one group's checks and changes, each a set-based statement,
 // naming the phases that have work to the progress report.
 func (l *loader) apply(ctx context.Context, g *group) error {
+	if g.shared {
+		return l.applyShared(ctx, g)
+	}
 	t := g.obj.Table
 	convert := "converting the values of " + t
 	if g.textStaged == 0 {

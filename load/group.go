@@ -47,6 +47,9 @@ type group struct {
 	// stamp (the tenant of -t); -1 when the group is not stamped.
 	stampIdx int
 	stamp    datafile.Value
+	// shared marks a group of SHARED sections: inserted only where the
+	// database lacks the row (see shared.go).
+	shared bool
 }
 
 // staged reports records waiting in staging tables.
@@ -74,7 +77,11 @@ func (g *group) signature() string {
 	for i, c := range g.cols {
 		names[i] = c.Name
 	}
-	return g.obj.Ident() + "\x00" + strings.Join(names, "\x00")
+	sig := g.obj.Ident() + "\x00" + strings.Join(names, "\x00")
+	if g.shared {
+		sig += "\x00SHARED"
+	}
+	return sig
 }
 
 func (g *group) columnNames() []string {

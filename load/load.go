@@ -35,6 +35,12 @@
 // check constraint, a trigger) is retried in chunks of records, then record
 // by record.
 //
+// Sections marked SHARED (datafile.Table.Shared, a moved tenant's
+// references to rows of other owners) are staged and only inserted where
+// the database lacks the row: their owners are mapped to the database's
+// tenants by name, and a record matching a row leaves it as it is and
+// points the run's references at it (see shared.go).
+//
 // Every record that cannot be applied becomes a Reject with its position.
 // By default any reject rolls the whole run back; with a rejects file the
 // rejects are written there and the rest is committed.

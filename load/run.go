@@ -56,6 +56,8 @@ type loader struct {
 	applying string
 	// badMu guards sum.BadSections, which the reader and the copier add to.
 	badMu sync.Mutex
+	// ownerMap says the owner map of shared sections exists (see shared.go).
+	ownerMap bool
 }
 
 // addBad records a section skipped with Options.SkipBadSections.
@@ -318,7 +320,7 @@ func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *secti
 // Check and detail runs always stage.
 func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 	o := l.opts
-	if o.Check || o.Verbose || o.NewKeys || (o.Mode != Upsert && o.Mode != InsertOnly) {
+	if g.shared || o.Check || o.Verbose || o.NewKeys || (o.Mode != Upsert && o.Mode != InsertOnly) {
 		return false, nil
 	}
 	if g.key != nil && !g.keyUnique {
@@ -469,7 +471,7 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 	bad := func(problem string, err error) error {
 		return fault.Usage(&badSectionError{BadSection{Pos: sec.first, Table: sec.table.Name, Problem: problem, Message: err.Error()}})
 	}
-	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, counts: l.sum.table(sec.obj.Table)}
+	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, counts: l.sum.table(sec.obj.Table), shared: sec.table.Shared}
 	g.setStamp(l.tenant)
 	if k := l.newKeyColumn(g); k >= 0 { // labels: every record is inserted with a fresh key
 		g.key, g.keyUnique = []int{k}, true
@@ -483,6 +485,11 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 	if kept := l.keptKeys(g); kept != nil {
 		return nil, fault.Usagef("%s: table %q: Options.NewKeys: its key (%s) has no default (identity, sequence, gen_random_uuid() …), so the file's keys would be kept; give the key a default, or load this table without Options.NewKeys",
 			where, sec.obj.Table, strings.Join(kept, ", "))
+	}
+	if g.shared {
+		if err := l.checkSharedSection(g, where); err != nil {
+			return nil, err
+		}
 	}
 	if g.key == nil && (l.opts.Mode == UpdateOnly || l.opts.Mode == Delete) {
 		return nil, bad(KeyProblem, fmt.Errorf("%s: table %q: no match key among the file's columns (give Options.Key, or include the primary key); %s needs one",
@@ -506,5 +513,5 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 }
 
 func sigOf(sec *section) string {
-	return (&group{obj: sec.obj, cols: sec.cols}).signature()
+	return (&group{obj: sec.obj, cols: sec.cols, shared: sec.table.Shared}).signature()
 }

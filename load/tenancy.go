@@ -69,7 +69,7 @@ func (g *group) value(rec record, j int) datafile.Value {
 func (g *group) setStamp(t *tenant.Tenant) {
 	g.stampIdx = -1
 	o := g.obj
-	if t == nil || !o.Tenanted() || o.IsTenantTable {
+	if t == nil || !o.Tenanted() || o.IsTenantTable || g.shared { // shared rows keep their owners
 		return
 	}
 	g.stamp = datafile.Value{Str: t.ID}
@@ -266,7 +266,7 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 // it has a default and is in the file; -1 otherwise.
 func (l *loader) newKeyColumn(g *group) int {
 	o := g.obj
-	if !l.opts.NewKeys || len(o.PrimaryKey) != 1 {
+	if !l.opts.NewKeys || len(o.PrimaryKey) != 1 || g.shared { // shared records are matched (matchShared)
 		return -1
 	}
 	if c := o.Column(o.PrimaryKey[0]); c == nil || !c.HasDefault() {
@@ -284,7 +284,7 @@ func (l *loader) newKeyColumn(g *group) int {
 // doc_repository) — are kept and matched as usual. nil otherwise.
 func (l *loader) keptKeys(g *group) []string {
 	o := g.obj
-	if !l.opts.NewKeys || !o.Tenanted() || len(o.PrimaryKey) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete {
+	if !l.opts.NewKeys || !o.Tenanted() || len(o.PrimaryKey) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete || g.shared {
 		return nil
 	}
 	k := o.PrimaryKey[0]
@@ -352,9 +352,10 @@ func (l *loader) assignNewKeys(ctx context.Context, g *group) error {
 }
 
 // rewireReferences rewrites the group's SREL values that are labels of
-// records given new keys in this run (--new-keys) to those keys.
+// records given new keys in this run (--new-keys), or of shared records
+// matched to rows with other keys (matchShared), to those keys.
 func (l *loader) rewireReferences(ctx context.Context, g *group) error {
-	if !l.opts.NewKeys {
+	if len(l.keyMaps) == 0 { // none under --new-keys nor from shared records (matchShared)
 		return nil
 	}
 	for _, sr := range g.obj.Srels {

@@ -84,7 +84,19 @@ parents before children (rows in key order with --sorted). --subtenants adds
 the rows of the tenant's descendants; --with-public adds the public rows (NULL
 tenant, or objects without tenancy) that those rows reference, directly or
 through other public rows; --strip-tenant leaves the tenant column out, so that
-the file can seed another tenant with userload -t.
+the file can seed another tenant with userload -t (with --with-public only when
+every public row comes from an object without tenancy).
+
+--with-references writes what moving the tenant into another database needs:
+its rows, and every row of another owner they reference where the reference
+rule allows it (public rows, its supertenants', the service provider's through
+eligible SRELs), directly or through rows so found. Those go into SHARED
+sections (userload format) after one for the tenant table naming their owners;
+userload -t T [--new-keys] on the other database maps the owners to its tenants
+by name, inserts a shared row only where it has no row with the same match key
+(overlay key, else primary key), keeps its own copies unchanged and points the
+tenant's references at them. See "Move a tenant to another database" in
+docs/workflows.md.
 
 --control FILE makes runs incremental: the first run extracts everything, each
 later run with the same file only the rows whose change column (changeColumn
@@ -100,13 +112,15 @@ Examples:
    tenantkit tenant-extract --tenant Template --strip-tenant -o seed.dat
    tenantkit userload -t NewCo -f seed.dat
    tenantkit tenant-extract --tenant Acme --control acme.ctl -o acme-changes.dat
-   tenantkit tenant-extract --tenant "group:US regions" -o us.dat`,
+   tenantkit tenant-extract --tenant "group:US regions" -o us.dat
+   tenantkit tenant-extract --tenant Acme --with-references -o acme.dat`,
 		Flags: withSchema(append(outputFlags(),
 			&cli.StringFlag{Name: "tenant", Usage: "the tenant's `NAME` or key, or a tenant list item (a tenant group, group:NAME, subtenants:T, supertenants:T, related:T): every tenant of the list"},
 			&cli.StringSliceFlag{Name: "objects", Usage: "only these `OBJECTS` (names or patterns, comma-separated)"},
 			&cli.BoolFlag{Name: "subtenants", Usage: "add the rows of the tenant's descendants"},
 			&cli.BoolFlag{Name: "with-public", Usage: "add the public rows the extracted rows reference"},
 			&cli.BoolFlag{Name: "strip-tenant", Usage: "leave the tenant column out (to seed another tenant with userload -t)"},
+			&cli.BoolFlag{Name: "with-references", Usage: "add every row of other owners the tenant's rows reference (public, supertenants', the service provider's), in SHARED sections, to move the tenant to another database with userload -t"},
 		)...),
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			c := e.c
@@ -117,13 +131,14 @@ Examples:
 				return fault.Usagef("tenant-extract takes no arguments (got %q); name objects with --objects", c.Args().First())
 			}
 			sum, err := extract.ExtractTenant(c.Context, pool, s, extract.TenantOptions{
-				Tenant:      c.String("tenant"),
-				Objects:     splitList(c.StringSlice("objects")),
-				Subtenants:  c.Bool("subtenants"),
-				WithPublic:  c.Bool("with-public"),
-				StripTenant: c.Bool("strip-tenant"),
-				Output:      e.extractOutput(),
-				Control:     c.String("control"),
+				Tenant:         c.String("tenant"),
+				Objects:        splitList(c.StringSlice("objects")),
+				Subtenants:     c.Bool("subtenants"),
+				WithPublic:     c.Bool("with-public"),
+				StripTenant:    c.Bool("strip-tenant"),
+				WithReferences: c.Bool("with-references"),
+				Output:         e.extractOutput(),
+				Control:        c.String("control"),
 			})
 			if err != nil {
 				return err

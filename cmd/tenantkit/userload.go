@@ -46,6 +46,15 @@ uuid key has no default (and is no rewired reference) is an error (exit 2);
 natural keys (text, composite) are kept. Records rejected
 only because a record they reference was rejected are summed up in one line.
 
+SHARED sections (TABLE name SHARED, written by tenant-extract
+--with-references) hold the rows of other owners a moved tenant references;
+they need -t. The tenant table's SHARED section names their owners, which must
+exist here by name (else exit 2, nothing changed) and get this database's keys.
+A shared record matching a row (by the overlay key, else the primary key, and
+its owner) is not applied: the row is kept and the run's references to the
+record point at it; one matching no row is inserted (with --new-keys, under a
+fresh key if its own is taken).
+
 Into an empty table, userload loads like pg_restore: it drops the table's
 indexes, its primary key, unique, exclusion and foreign-key constraints and
 the foreign keys of other tables that reference it, copies the rows, then
