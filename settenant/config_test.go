@@ -25,7 +25,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"bad-no-rule.xml", `bad-no-rule.xml:2:3: <Object name="cnt"> has no <TenantRule>`},
 		{"bad-two-rules.xml", "bad-two-rules.xml:4:5: more than one <TenantRule> in <Object> (first at line 3)"},
 		{"bad-two-wheres.xml", "bad-two-wheres.xml:5:5: more than one <Where> in <Object> (first at line 3)"},
-		{"bad-rule-type.xml", `bad-rule-type.xml:3:17: <TenantRule> type "srel": want SREL or Name`},
+		{"bad-rule-type.xml", `bad-rule-type.xml:3:17: <TenantRule> type "srel": want SREL, BREL or Name`},
 		{"bad-rule-no-type.xml", `bad-rule-no-type.xml:3:5: <TenantRule> needs attribute "type"`},
 		{"bad-rule-empty.xml", `bad-rule-empty.xml:3:5: <TenantRule type="Name"> is empty: name the tenant`},
 		{"bad-where-empty.xml", "bad-where-empty.xml:4:5: <Where> is empty; leave it out to select every row"},

@@ -255,7 +255,7 @@ func TestReportReasons(t *testing.T) {
 		Untenanted: Reasons{NullReference: 1, UntenantedReference: 1, DanglingReference: 1},
 		SampleKey:  []string{"userid"},
 		Sample: []Untenanted{
-			{"jdupont", reasonDanglingReference}, {"mbolton", reasonNullReference}, {"plumbergh", reasonUntenantedReference},
+			{Key: "jdupont", Reason: reasonDanglingReference}, {Key: "mbolton", Reason: reasonNullReference}, {Key: "plumbergh", Reason: reasonUntenantedReference},
 		},
 		// Tickets (tenant-required) without a tenant are not public: they
 		// are verify's missing-tenant rows, not reference-rule ones

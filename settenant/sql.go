@@ -36,6 +36,7 @@ type statements struct {
 	keys   []string
 	tenant string // the source table's tenant column
 	reason string // the source table's reason column (report chain only)
+	votes  string // the source table's votes column (BREL report chain only)
 	schema *schema.Schema
 	// noWhere leaves the rule's condition out (to tell its errors apart).
 	noWhere bool
@@ -64,6 +65,9 @@ func buildStatements(p *plan, s *schema.Schema, sp *tenant.Tenant) statements {
 			st.keys = append(st.keys, sqlq.Ident(free(fmt.Sprintf("tenantkit_key%d", i+1))))
 		}
 	}
+	if p.brel != nil {
+		st.brelNames(free)
+	}
 	st.tenant = sqlq.Ident(free("tenantkit_tenant"))
 	st.reason = sqlq.Ident(free("tenantkit_reason"))
 	return st
@@ -91,6 +95,9 @@ func (st *statements) chain(a *args, report bool) string {
 		tt := st.schema.Tenants
 		return fmt.Sprintf("SELECT t.%s AS %s FROM %s t WHERE t.%s::text = %s",
 			sqlq.Ident(tt.Key), st.tenant, tt.Ident(), sqlq.Ident(tt.Key), a.add(p.tenant.ID))
+	}
+	if p.brel != nil {
+		return st.brelChain(report)
 	}
 	hop := func(i int) string { return sqlq.Ident(fmt.Sprintf("h%d", i+1)) }
 	var sel []string
@@ -129,6 +136,9 @@ func (st *statements) chain(a *args, report bool) string {
 // joinOn matches target rows with the source table: the first hop's
 // columns against its target columns.
 func (st *statements) joinOn() []string {
+	if st.p.brel != nil {
+		return st.brelJoinOn()
+	}
 	var on []string
 	if len(st.p.path) > 0 {
 		for j, c := range st.p.path[0].Columns {
@@ -261,6 +271,9 @@ SELECT count(*), count(*) FILTER (WHERE had_tenant) FROM tenantkit_updated`,
 // rule's rows were locked — one the rule would now update. It returns the
 // counts and a sample of the rows left without a tenant.
 func (st *statements) report(b bounds, sample int) (string, args) {
+	if st.p.brel != nil {
+		return st.brelReport(b, sample)
+	}
 	var a args
 	p := st.p
 	chain := st.chain(&a, true)
@@ -277,17 +290,7 @@ func (st *statements) report(b bounds, sample int) (string, args) {
 	} else {
 		on = []string{"true"}
 	}
-	shown, sort := st.tbl+".ctid::text", st.tbl+".ctid"
-	if k := p.shownKey; len(k) == 1 {
-		shown, sort = st.tbl+"."+sqlq.Ident(k[0])+"::text", st.tbl+"."+sqlq.Ident(k[0])
-	} else if len(k) > 1 {
-		cols := make([]string, len(k))
-		for i, c := range k {
-			cols[i] = st.tbl + "." + sqlq.Ident(c)
-		}
-		sort = "ROW(" + strings.Join(cols, ", ") + ")"
-		shown = sort + "::text"
-	}
+	shown, sort := st.shownSort()
 	limit := a.add(sample)
 	sql := fmt.Sprintf(`WITH tenantkit_rows AS MATERIALIZED (
 	SELECT %[2]s AS old_tenant, %[3]s.%[4]s AS new_tenant, %[5]s AS reason, %[6]s AS shown, %[7]s AS sort
@@ -312,6 +315,23 @@ FROM tenantkit_rows`,
 		sqlq.Lit(reasonNullReference), sqlq.Lit(reasonDanglingReference), sqlq.Lit(reasonUntenantedReference),
 		limit)
 	return sql, a
+}
+
+// shownSort is what the report prints for a row and sorts the sample by:
+// the shown key, else the ctid.
+func (st *statements) shownSort() (shown, sort string) {
+	shown, sort = st.tbl+".ctid::text", st.tbl+".ctid"
+	if k := st.p.shownKey; len(k) == 1 {
+		shown, sort = st.tbl+"."+sqlq.Ident(k[0])+"::text", st.tbl+"."+sqlq.Ident(k[0])
+	} else if len(k) > 1 {
+		cols := make([]string, len(k))
+		for i, c := range k {
+			cols[i] = st.tbl + "." + sqlq.Ident(c)
+		}
+		sort = "ROW(" + strings.Join(cols, ", ") + ")"
+		shown = sort + "::text"
+	}
+	return shown, sort
 }
 
 // stamp is ", change column = now" when the object has a change column
