@@ -70,7 +70,7 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 			return nil, err
 		}
 		if r.Agree != "" && r.Type != BREL {
-			return nil, r.agreeErrorf("agree=%q is for BREL rules; a %s rule takes one tenant per row", r.Agree, r.Type)
+			return nil, r.agreeErrorf("agree=%q is for BREL rules, not type=%q", r.Agree, r.Type)
 		}
 		if r.Where != "" {
 			if err := sqlcond.Check(r.Where); err != nil {

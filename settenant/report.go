@@ -53,7 +53,7 @@ type RuleReport struct {
 	// Agree is how a BREL rule picks among its referrers' tenants (all or
 	// majority); "" for other rules.
 	Agree Agreement `json:"agree,omitempty"`
-	Where  string   `json:"where,omitempty"`
+	Where string    `json:"where,omitempty"`
 	// Updated counts the rows whose tenant the rule changed.
 	Updated int64 `json:"updated"`
 	// Counts is nil unless the report was asked for.
