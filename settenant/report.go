@@ -172,6 +172,19 @@ var reasonText = map[string]string{
 	reasonReferrersTie:        "referrers tie",
 }
 
+// Why says in words why the row was left without a tenant, with the votes
+// of a BREL rule's referrers when they disagree or tie.
+func (u Untenanted) Why() string {
+	why, ok := reasonText[u.Reason]
+	if !ok {
+		why = u.Reason
+	}
+	if len(u.Votes) > 0 {
+		why += ": " + votesText(u.Votes)
+	}
+	return why
+}
+
 // WriteText prints the result for people: one line per rule, and with the
 // report the counts, the rows left without a tenant and the conflicts.
 func (res *Result) WriteText(w io.Writer) error {
@@ -214,11 +227,7 @@ func (res *Result) WriteText(w io.Writer) error {
 			}
 			ew.printf("  rows left without a tenant (%s%s):\n", strings.Join(r.SampleKey, ", "), more)
 			for _, s := range r.Sample {
-				why := reasonText[s.Reason]
-				if len(s.Votes) > 0 {
-					why += ": " + votesText(s.Votes)
-				}
-				ew.printf("    %s\t%s\n", s.Key, why)
+				ew.printf("    %s\t%s\n", s.Key, s.Why())
 			}
 		}
 		if r.ChangedDuringRun > 0 {
