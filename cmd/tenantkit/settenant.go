@@ -54,8 +54,9 @@ the last two with the tenants and their votes.
 
 -r reports per rule the rows matched, updated, unchanged, the rows left
 without a tenant and why (null reference, referenced row has no tenant,
-dangling reference; for BREL rules the reasons above) with a sample of their keys, and references the new
-tenants break. -c previews the same report and changes nothing.
+dangling reference; for BREL rules the reasons above) with a sample of
+their keys, and references the new tenants break. -c previews the same
+report and changes nothing.
 --html FILE also writes the report (it implies -r) as one self-contained web
 page: per rule the funnel matched → updated → unchanged, kept, left without
 a tenant by reason, and the tenant hierarchy with the rows per tenant per
