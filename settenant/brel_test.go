@@ -261,3 +261,25 @@ func TestBRELErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBRELSelf reads back references of the rule's own object: a manager
+// takes the tenant its reports agree on (employees.reports_to), as the
+// statement found them when it started.
+func TestBRELSelf(t *testing.T) {
+	db := testkit.NewNorthwindTerritoriesDB(t)
+	db.Exec(t, `UPDATE employees SET tenant = CASE employee_id WHEN 1 THEN 3 WHEN 6 THEN 2 WHEN 10 THEN 3 ELSE tenant END`)
+	file := brelFile(t, "", "employees.reports_to", "")
+	res := runBREL(t, db, schema.Options{}, file, Options{Report: true})
+	// 2 manages 1 (East) and three without a tenant; 5 manages 6 (West),
+	// 9 (North) and 10 (East).
+	if got, want := tenants(t, db, employeeTenants), "1=3 2=3 3=- 4=- 5=- 6=2 7=- 8=- 9=4 10=3"; got != want {
+		t.Errorf("employees %s\nwant      %s", got, want)
+	}
+	r := res.Rules[0]
+	if want := (Reasons{NoReferrers: 4, ReferrersDisagree: 1}); r.Updated != 1 || r.Kept != 4 || r.Untenanted != want {
+		t.Errorf("report: updated %d %+v", r.Updated, *r.Counts)
+	}
+	if len(r.Sample) != 5 || r.Sample[2].Key != "5" || !reflect.DeepEqual(r.Sample[2].Votes, votes("2", 1, "3", 1, "4", 1)) {
+		t.Errorf("sample %+v", r.Sample)
+	}
+}
