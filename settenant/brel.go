@@ -129,7 +129,11 @@ func (st *statements) brelJoinOn() []string {
 // counts the votes per tenant (one GROUP BY), then picks per key (a
 // second). Without report only keys that get a tenant appear; with report
 // every referenced key does, with the reason it gets none and the votes.
-func (st *statements) brelChain(report bool) string {
+//
+// In a batch whose key is the referenced columns, only the referencing rows
+// of the batch's key range are read (not the whole referencing table for
+// every batch).
+func (st *statements) brelChain(a *args, in bounds, report bool) string {
 	b := st.p.brel
 	hop := func(i int) string { return sqlq.Ident(fmt.Sprintf("b%d", i)) }
 	var sel, notNull []string
@@ -152,7 +156,7 @@ func (st *statements) brelChain(report bool) string {
 		final = hop(i+1) + "." + sqlq.Ident(s.Target.TenantColumn)
 	}
 	keys := strings.Join(st.keys, ", ")
-	votes := fmt.Sprintf("SELECT %s, %s AS t\n\t\tFROM %s\n\t\tWHERE %s", strings.Join(sel, ", "), final, from, strings.Join(notNull, " AND "))
+	votes := fmt.Sprintf("SELECT %s, %s AS t\n\t\tFROM %s\n\t\tWHERE %s%s", strings.Join(sel, ", "), final, from, strings.Join(notNull, " AND "), st.referrerRange(a, in))
 	filter := "\n\tWHERE t IS NOT NULL"
 	if report {
 		filter = ""
@@ -176,13 +180,40 @@ func (st *statements) brelChain(report bool) string {
 	return fmt.Sprintf("SELECT %[1]s, %[2]s, %[3]s, %[4]s\n\tFROM (%[5]s) g\n\tGROUP BY %[1]s", keys, tenant, reason, voted, counted)
 }
 
+// chainFor is the source table of a batch: a BREL rule's reads only the
+// referrers of the batch (see brelChain).
+func (st *statements) chainFor(a *args, b bounds, report bool) string {
+	if st.p.brel != nil {
+		return st.brelChain(a, b, report)
+	}
+	return st.chain(a, report)
+}
+
+// referrerRange restricts the referencing rows to a batch's key range when
+// the batch key is, in order, the columns the back reference points at;
+// otherwise it is "" and every referrer is read.
+func (st *statements) referrerRange(a *args, b bounds) string {
+	sr := st.p.brel.srel
+	if (b.lo == nil && b.hi == nil) || len(st.p.rowKey) != len(sr.TargetColumns) {
+		return ""
+	}
+	cols := make([]string, len(sr.Columns))
+	for i, c := range st.p.rowKey {
+		if c.Name != sr.TargetColumns[i] {
+			return ""
+		}
+		cols[i] = sqlq.Ident("b0") + "." + sqlq.Ident(sr.Columns[i])
+	}
+	return st.keyRange(a, cols, b)
+}
+
 // brelReport is the report statement of a BREL rule (see report): the
 // same counts, with the BREL reasons, and a sample that carries the votes
 // of rows whose referrers disagree or tie.
 func (st *statements) brelReport(b bounds, sample int) (string, args) {
 	var a args
 	p := st.p
-	chain := st.chain(&a, true)
+	chain := st.brelChain(&a, b, true)
 	reason := fmt.Sprintf("CASE WHEN %[1]s.%[2]s IS NOT NULL THEN NULL WHEN %[1]s.%[3]s IS NULL THEN %[4]s ELSE %[1]s.%[5]s END",
 		st.src, st.tenant, st.keys[0], sqlq.Lit(reasonNoReferrers), st.reason)
 	shown, sort := st.shownSort()

@@ -215,6 +215,14 @@ func TestBRELOwnTenant(t *testing.T) {
 	if again := runBREL(t, db, so, file, Options{Report: true}); again.Updated != 0 || again.Rules[0].Unchanged != 2 {
 		t.Errorf("rerun: %+v", *again.Rules[0].Counts)
 	}
+	// In batches of one composite key, each reading only its own bins.
+	db.Exec(t, `UPDATE warehouse SET owned_by = CASE site || code WHEN 'y2' THEN 3 END`)
+	if res := runBREL(t, db, so, file, Options{Report: true, BatchSize: 1}); !reflect.DeepEqual(*res.Rules[0].Counts, want) {
+		t.Errorf("batched report %+v", *res.Rules[0].Counts)
+	}
+	if got, want := tenants(t, db, wh), "x1=2 x2=- y1=- y2=2"; got != want {
+		t.Errorf("batched: warehouses %s", got)
+	}
 }
 
 // TestBRELErrors checks that BREL rules that do not resolve stop the run

@@ -97,7 +97,7 @@ func (st *statements) chain(a *args, report bool) string {
 			sqlq.Ident(tt.Key), st.tenant, tt.Ident(), sqlq.Ident(tt.Key), a.add(p.tenant.ID))
 	}
 	if p.brel != nil {
-		return st.brelChain(report)
+		return st.brelChain(a, bounds{}, report)
 	}
 	hop := func(i int) string { return sqlq.Ident(fmt.Sprintf("h%d", i+1)) }
 	var sel []string
@@ -163,6 +163,11 @@ func (st *statements) rangeCond(a *args, b bounds) string {
 	for i, c := range st.p.rowKey {
 		cols[i] = st.tbl + "." + sqlq.Ident(c.Name)
 	}
+	return st.keyRange(a, cols, b)
+}
+
+// keyRange restricts cols, compared as the row key, to a batch's key range.
+func (st *statements) keyRange(a *args, cols []string, b bounds) string {
 	bound := func(vals []string) string {
 		ph := make([]string, len(vals))
 		for i, v := range vals {
@@ -227,7 +232,7 @@ CREATE TEMP TABLE tenantkit_settenant_locked AS
 // key order.
 func (st *statements) lock(b bounds) (string, args) {
 	var a args
-	chain := st.chain(&a, false)
+	chain := st.chainFor(&a, b, false)
 	conds := append(st.joinOn(), fmt.Sprintf("%s IS DISTINCT FROM %s.%s", st.tc, st.src, st.tenant))
 	order := st.tbl + ".ctid"
 	if len(st.p.rowKey) > 0 {
