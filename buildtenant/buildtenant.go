@@ -26,7 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/acl"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
@@ -126,13 +126,13 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 	tt := s.Tenants
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer tx.Rollback(ctx)
 	// Others may read while the run works, but not add tenants or change the
 	// pre-tenant rows: the collision checks and the row addresses stay true.
 	if _, err := tx.Exec(ctx, "LOCK TABLE "+tt.Ident()+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
-		return nil, exit.Failure(fmt.Errorf("locking the tenant table: %w", err))
+		return nil, fault.Failure(fmt.Errorf("locking the tenant table: %w", err))
 	}
 	if err := tuneSession(ctx, tx); err != nil {
 		return nil, err
@@ -142,10 +142,10 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 	}
 	sp, err := tenant.ServiceProvider(ctx, tx, tt)
 	if errors.Is(err, tenant.ErrNotFound) {
-		return nil, exit.Usagef("tenant table %q has no service provider tenant: create it before building tenants", tt.Table)
+		return nil, fault.Usagef("tenant table %q has no service provider tenant: create it before building tenants", tt.Table)
 	}
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	r := &runner{tx: tx, tt: tt, sp: sp, opts: opts, res: &Result{Check: opts.Check}}
 	for _, b := range objs {
@@ -154,13 +154,13 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 		}
 	}
 	if n := len(r.res.Problems); n > 0 {
-		return r.res, exit.Violations(fmt.Errorf("%s found; nothing was created", plural(n, "problem")))
+		return r.res, fault.Violations(fmt.Errorf("%s found; nothing was created", plural(n, "problem")))
 	}
 	if opts.Check {
 		return r.res, nil // the deferred rollback undoes everything
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, exit.Failure(fmt.Errorf("committing: %w", err))
+		return nil, fault.Failure(fmt.Errorf("committing: %w", err))
 	}
 	return r.res, nil
 }
@@ -176,15 +176,15 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 // a savepoint).
 func tuneSession(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SET LOCAL standard_conforming_strings = on; SET LOCAL jit = off"); err != nil {
-		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
+		return fault.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
-	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+	err := sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
 		_, err := sp.Exec(ctx, "SET LOCAL temp_buffers = '256MB'")
 		return err
 	})
 	var pgErr *pgconn.PgError
 	if err != nil && !errors.As(err, &pgErr) {
-		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
+		return fault.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
 	return nil // refused (temporary tables already used): the default stays
 }
@@ -260,7 +260,7 @@ func refusedByTenantTable(b *boundObject, err error) error {
 	if pgErr.Detail != "" {
 		msg += ": " + pgErr.Detail
 	}
-	return exit.Violations(fmt.Errorf("%s: the tenant table refused a new tenant: %s; nothing was created", b.obj.Name, msg))
+	return fault.Violations(fmt.Errorf("%s: the tenant table refused a new tenant: %s; nothing was created", b.obj.Name, msg))
 }
 
 // fail wraps a database error of one object's run.
@@ -270,7 +270,7 @@ func refusedByTenantTable(b *boundObject, err error) error {
 // fault, reported at the <Where> (exit 2).
 func (r *runner) fillWorkTable(ctx context.Context, b *boundObject, w *workTable) (pgconn.CommandTag, error) {
 	var tag pgconn.CommandTag
-	err := pgx.BeginFunc(ctx, r.tx, func(sp pgx.Tx) (err error) {
+	err := sqlq.Savepoint(ctx, r.tx, func(sp pgx.Tx) (err error) {
 		tag, err = sp.Exec(ctx, w.fillSQL())
 		return err
 	})
@@ -286,7 +286,7 @@ func (r *runner) fillWorkTable(ctx context.Context, b *boundObject, w *workTable
 }
 
 func (r *runner) fail(b *boundObject, doing string, err error) error {
-	return exit.Failure(fmt.Errorf("object %q: %s: %w", b.obj.Name, doing, err))
+	return fault.Failure(fmt.Errorf("object %q: %s: %w", b.obj.Name, doing, err))
 }
 
 // checkNames finds rows without a name, names that exist already (adopted
@@ -307,7 +307,7 @@ func (r *runner) checkNames(ctx context.Context, b *boundObject, w *workTable) e
 			return r.fail(b, "adopting existing tenants", err)
 		}
 	} else if err := r.collect(ctx, b, w, NameExists, w.existingNamesSQL(), func(name string, n int64) string {
-		return fmt.Sprintf("tenant %q already exists (--on-conflict adopt links the rows to it)", name)
+		return fmt.Sprintf("tenant %q already exists (Options.Adopt links the rows to it)", name)
 	}); err != nil {
 		return err
 	}

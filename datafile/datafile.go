@@ -30,7 +30,11 @@
 //     digits, dates as yyyy-mm-dd); everything else is a text cell.
 package datafile
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
+)
 
 // Format names a data file format.
 type Format string
@@ -78,21 +82,10 @@ func (p Pos) String() string {
 	return fmt.Sprintf("%s:%d", p.File, p.Line)
 }
 
-// SyntaxError reports malformed input at a position: the file cannot be read
-// further. Its text is "FILE:LINE:COL: message".
-type SyntaxError struct {
-	Pos     Pos
-	Msg     string
-	Excerpt string // a short piece of the offending input, may be empty
-}
-
-// Error formats the error as "FILE:LINE:COL: message", followed by the
-// excerpt if there is one.
-func (e *SyntaxError) Error() string {
-	if e.Excerpt != "" {
-		return fmt.Sprintf("%s: %s (near %q)", e.Pos, e.Msg, e.Excerpt)
-	}
-	return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
+// errorAt builds the *fault.PosError that reports malformed input at p:
+// the file cannot be read further. Its text is "FILE:LINE:COL: message".
+func errorAt(p Pos, format string, args ...any) *fault.PosError {
+	return fault.At(p.File, p.Line, p.Col, format, args...)
 }
 
 // Reader streams the rows of one or more tables.
@@ -126,7 +119,7 @@ type Reader interface {
 	// a field's line can be past the record's.
 	FieldPos(i int) Pos
 	// Err is the error that stopped Next, nil at a clean end of input.
-	// Malformed input yields a *SyntaxError.
+	// Malformed input yields a *fault.PosError.
 	Err() error
 	// Close releases the underlying file.
 	Close() error

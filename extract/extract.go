@@ -37,8 +37,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -140,7 +141,7 @@ func Extract(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Opt
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer conn.Release()
 	var clamp *time.Time
@@ -151,7 +152,7 @@ func Extract(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Opt
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer tx.Rollback(context.Background())
 	if err := setSession(ctx, tx); err != nil {
@@ -183,15 +184,15 @@ func Extract(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Opt
 func checkOptions(opts Options) error {
 	switch {
 	case opts.SQL != "" && len(opts.Tables) > 0:
-		return exit.Usagef("give either tables or --sql, not both")
+		return fault.Usagef("give either tables or Options.SQL, not both")
 	case opts.SQL == "" && len(opts.Tables) == 0:
-		return exit.Usagef("name the tables to extract (or ALL), or give --sql")
+		return fault.Usagef("name the tables to extract (or ALL), or give Options.SQL")
 	case opts.SQL != "" && (opts.Where != "" || len(opts.Columns) > 0):
-		return exit.Usagef("--where and --columns apply to tables; put them into the --sql query")
+		return fault.Usagef("Options.Where and Options.Columns apply to tables; put them into the Options.SQL query")
 	case opts.SQL != "" && opts.Control != "":
-		return exit.Usagef("--control applies to tables, not to --sql")
+		return fault.Usagef("Options.Control applies to tables, not to Options.SQL")
 	case opts.SQL == "" && opts.Name != "":
-		return exit.Usagef("--name applies to --sql only")
+		return fault.Usagef("Options.Name applies to Options.SQL only")
 	}
 	return nil
 }
@@ -201,17 +202,17 @@ func selectTables(s *schema.Schema, names []string) ([]*schema.Object, error) {
 	for _, n := range names {
 		if n == All {
 			if len(names) > 1 {
-				return nil, exit.Usagef("ALL stands for every table; name no other table with it")
+				return nil, fault.Usagef("ALL stands for every table; name no other table with it")
 			}
 			return schema.Ordered(s.Objects), nil
 		}
 	}
 	objs, err := s.Select(names)
 	if err != nil {
-		return nil, exit.Usage(err)
+		return nil, fault.Usage(err)
 	}
 	if len(objs) == 0 {
-		return nil, exit.Usagef("no table matches %s", strings.Join(names, " "))
+		return nil, fault.NotFoundf("no table matches %s", strings.Join(names, " "))
 	}
 	return schema.Ordered(objs), nil
 }
@@ -227,7 +228,7 @@ SET LOCAL standard_conforming_strings = on`
 
 func setSession(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, sessionSettings); err != nil {
-		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
+		return fault.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
 	return nil
 }
@@ -240,7 +241,7 @@ func tableSection(o *schema.Object, columns []string, where string, ctl *control
 	}
 	var conds []string
 	if where != "" {
-		conds = append(conds, "("+where+"\n)")
+		conds = append(conds, sqlcond.Wrap(where))
 	}
 	sec := &section{obj: o, what: "table " + o.Table}
 	if ctl != nil {
@@ -275,10 +276,10 @@ func outputColumns(o *schema.Object, names []string) ([]schema.Column, error) {
 	for _, n := range names {
 		c := o.Column(n)
 		if c == nil {
-			return nil, exit.Usagef("table %s has no column %q", o.Table, n)
+			return nil, fault.NotFoundf("table %s has no column %q", o.Table, n)
 		}
 		if seen[n] {
-			return nil, exit.Usagef("column %q is named twice in --columns", n)
+			return nil, fault.Usagef("column %q is named twice in Options.Columns", n)
 		}
 		seen[n] = true
 		cols = append(cols, *c)
@@ -308,26 +309,20 @@ func fromClause(o *schema.Object, conds []string) string {
 	return from
 }
 
-// orderBy orders rows by the primary key, else the overlay key, else the
-// first unique constraint, else every column by its text form, so that
-// reruns write the rows in the same order.
+// orderBy orders rows by the object's sort key (schema.Object.SortKey),
+// else every column by its text form, so that reruns write the rows in the
+// same order. A sort key that does not tell every row apart (an overlay
+// key that is not unique, a unique constraint over a nullable column) is
+// followed by every column's text, which orders the rows it ties.
 func orderBy(o *schema.Object) string {
-	key := o.PrimaryKey
-	if len(key) == 0 {
-		key = o.Key
-	}
-	if len(key) == 0 && len(o.Uniques) > 0 {
-		key = o.Uniques[0]
-	}
 	var parts []string
-	if len(key) == 0 {
+	for _, k := range o.SortKey() {
+		parts = append(parts, "t."+sqlq.Ident(k))
+	}
+	if len(parts) == 0 || !o.SortKeyIsTotal() {
 		for _, c := range o.Columns {
 			parts = append(parts, "t."+sqlq.Ident(c.Name)+"::text")
 		}
-		return strings.Join(parts, ", ")
-	}
-	for _, k := range key {
-		parts = append(parts, "t."+sqlq.Ident(k))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -402,12 +397,12 @@ func queryError(sec *section, err error) error {
 	if errors.As(err, &pgErr) {
 		switch {
 		case pgErr.Code == "25006":
-			return exit.Usagef("%s: the query writes, and extract runs it in a read-only transaction: %s", sec.what, pgErr.Message)
+			return fault.Usagef("%s: the query writes, and extract runs it in a read-only transaction: %s", sec.what, pgErr.Message)
 		case strings.HasPrefix(pgErr.Code, "42"), strings.HasPrefix(pgErr.Code, "22"), strings.HasPrefix(pgErr.Code, "0A"):
-			return exit.Usagef("%s: %s (SQLSTATE %s)", sec.what, pgErr.Message, pgErr.Code)
+			return fault.Usagef("%s: %s (SQLSTATE %s)", sec.what, pgErr.Message, pgErr.Code)
 		}
 	}
-	return exit.Failure(fmt.Errorf("%s: %w", sec.what, err))
+	return fault.Failure(fmt.Errorf("%s: %w", sec.what, err))
 }
 
 // outputError is the exit 3 error for a failed write of the output, nil
@@ -417,7 +412,7 @@ func outputError(target string, sec *section, err error) error {
 	if !errors.As(err, &pathErr) {
 		return nil
 	}
-	return exit.Failure(fmt.Errorf("writing %s: %s: %w", target, sec.what, pathErr.Err))
+	return fault.Failure(fmt.Errorf("writing %s: %s: %w", target, sec.what, pathErr.Err))
 }
 
 // copySection streams one section from COPY TO into the writer.
@@ -440,7 +435,7 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 		if ioErr := outputError(target, sec, headerErr); ioErr != nil {
 			return 0, ioErr
 		}
-		return 0, exit.Usage(fmt.Errorf("%s: %w", sec.what, headerErr))
+		return 0, fault.Usage(fmt.Errorf("%s: %w", sec.what, headerErr))
 	}
 	var pending int64
 	var writeErr error
@@ -472,7 +467,7 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 	if writeErr != nil {
 		// The writer refused a value (e.g. beyond Excel's limits): bad
 		// input for that format, not a database failure.
-		return dec.Rows(), exit.Usage(fmt.Errorf("%s: %w", sec.what, writeErr))
+		return dec.Rows(), fault.Usage(fmt.Errorf("%s: %w", sec.what, writeErr))
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -481,7 +476,7 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 		return dec.Rows(), queryError(sec, err)
 	}
 	if err := dec.Close(); err != nil {
-		return dec.Rows(), exit.Failure(fmt.Errorf("%s: %w", sec.what, err))
+		return dec.Rows(), fault.Failure(fmt.Errorf("%s: %w", sec.what, err))
 	}
 	if begin() != nil {
 		return headerFailed()

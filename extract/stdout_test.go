@@ -2,11 +2,12 @@ package extract
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // TestStdoutInjected: the output "-" (or none) is Output.Stdout; without
@@ -14,7 +15,7 @@ import (
 func TestStdoutInjected(t *testing.T) {
 	for _, path := range []string{"", "-"} {
 		_, err := openOutput(Output{Path: path}, 1)
-		if exit.Code(err) != exit.BadInput || !strings.Contains(err.Error(), "Output.Stdout is nil") {
+		if !errors.Is(err, fault.ErrUsage) || !strings.Contains(err.Error(), "Output.Stdout is nil") {
 			t.Errorf("Path %q without Stdout: %v", path, err)
 		}
 	}

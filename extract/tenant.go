@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -48,10 +48,10 @@ type TenantOptions struct {
 // needs a read-write transaction, which is always rolled back.
 func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts TenantOptions) (*Summary, error) {
 	if s.Tenants == nil {
-		return nil, exit.Usagef("the database has no tenant table (name it with <Tenants> in the --schema overlay)")
+		return nil, fault.Usagef("the database has no tenant table (name it with <Tenants> in the schema.Options.Overlay file)")
 	}
 	if opts.WithPublic && opts.StripTenant {
-		return nil, exit.Usagef("--with-public and --strip-tenant cannot be combined: userload -t would give the public rows to the new tenant")
+		return nil, fault.Usagef("TenantOptions.WithPublic and TenantOptions.StripTenant cannot be combined: load.Options.Tenant would give the public rows to the new tenant")
 	}
 	objs, err := tenantObjects(s, opts.Objects)
 	if err != nil {
@@ -59,25 +59,25 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer conn.Release()
 	res, err := tenant.ResolveRefs(ctx, conn, s.Tenants, []string{opts.Tenant})
 	if errors.Is(err, tenant.ErrNotFound) {
 		if strings.Contains(opts.Tenant, ":") {
-			return nil, exit.Usagef("unknown tenant list %q: %v", opts.Tenant, err)
+			return nil, fault.NotFoundf("unknown tenant list %q: %v", opts.Tenant, err)
 		}
-		return nil, exit.Usagef("unknown tenant %q (no tenant or tenant group has that name or key)", opts.Tenant)
+		return nil, fault.NotFoundf("unknown tenant %q: no tenant or tenant group has this name or key", opts.Tenant)
 	}
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	var owners []string
 	for _, t := range res[0].Tenants {
 		owners = append(owners, t.ID)
 	}
 	if len(owners) == 0 {
-		return nil, exit.Usagef("tenant list %q holds no tenant", opts.Tenant)
+		return nil, fault.Usagef("tenant list %q holds no tenant", opts.Tenant)
 	}
 	var ctl *control
 	var clamp *time.Time
@@ -102,7 +102,7 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: access})
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer tx.Rollback(context.Background())
 	if err := setSession(ctx, tx); err != nil {
@@ -140,20 +140,20 @@ func tenantObjects(s *schema.Schema, patterns []string) ([]*schema.Object, error
 			}
 		}
 		if len(out) == 0 {
-			return nil, exit.Usagef("no object has a tenant column")
+			return nil, fault.Usagef("no object has a tenant column")
 		}
 		return out, nil
 	}
 	objs, err := s.Select(patterns)
 	if err != nil {
-		return nil, exit.Usage(err)
+		return nil, fault.Usage(err)
 	}
 	if len(objs) == 0 {
-		return nil, exit.Usagef("no object matches %s", strings.Join(patterns, " "))
+		return nil, fault.Usagef("no object matches %s", strings.Join(patterns, " "))
 	}
 	for _, o := range objs {
 		if !o.Tenanted() || o.IsTenantTable {
-			return nil, exit.Usagef("object %s (table %s) has no tenant column: its rows belong to no tenant (--with-public adds the public rows referenced)", o.Name, o.Table)
+			return nil, fault.Usagef("object %s (table %s) has no tenant column: its rows belong to no tenant (TenantOptions.WithPublic adds the public rows referenced)", o.Name, o.Table)
 		}
 	}
 	return objs, nil
@@ -166,11 +166,11 @@ const descendantsSQL = `WITH RECURSIVE %s SELECT DISTINCT descendant::text FROM 
 func descendants(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, ids []string) ([]string, error) {
 	rows, err := tx.Query(ctx, fmt.Sprintf(descendantsSQL, tenant.DescendantsCTE(tt, "des")), ids)
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
+		return nil, fault.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
 	}
 	ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
+		return nil, fault.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
 	}
 	return ids, nil
 }
@@ -304,7 +304,7 @@ func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
 	for _, o := range schema.Ordered(mapKeys(r.public)) {
 		p := r.public[o]
 		if _, err := tx.Exec(ctx, fmt.Sprintf(createPublicSQL, p.table)); err != nil {
-			return exit.Failure(fmt.Errorf("creating a temporary table: %w", err))
+			return fault.Failure(fmt.Errorf("creating a temporary table: %w", err))
 		}
 		targets = append(targets, o)
 	}
@@ -317,7 +317,7 @@ func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
 			}
 			tag, err := tx.Exec(ctx, sql)
 			if err != nil {
-				return exit.Failure(fmt.Errorf("collecting the public rows of %s: %w", o.Table, err))
+				return fault.Failure(fmt.Errorf("collecting the public rows of %s: %w", o.Table, err))
 			}
 			r.public[o].rows += tag.RowsAffected()
 			added += tag.RowsAffected()

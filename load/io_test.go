@@ -13,7 +13,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -91,7 +91,7 @@ func TestStdin(t *testing.T) {
 	var rejects []string
 	_, err := Run(ctx, pool, s, Options{Files: []string{"-"}, File: datafile.Options{Stdin: strings.NewReader(in)},
 		OnReject: func(r Reject) { rejects = append(rejects, r.String()) }})
-	if exit.Code(err) != exit.Violation {
+	if !errors.Is(err, fault.ErrRejected) {
 		t.Fatalf("err %v, want rejects", err)
 	}
 	if want := `-:5:12: shelf: column "slots": NULL in a NOT NULL column`; len(rejects) != 1 || rejects[0] != want {
@@ -109,7 +109,7 @@ func TestStdin(t *testing.T) {
 	}
 
 	_, err = Run(ctx, pool, s, Options{Files: []string{"-"}})
-	if exit.Code(err) != exit.BadInput || !errors.Is(err, datafile.ErrNoStdin) {
-		t.Errorf("no Stdin: %v (exit %d), want exit 2 with ErrNoStdin", err, exit.Code(err))
+	if !errors.Is(err, fault.ErrUsage) || !errors.Is(err, datafile.ErrNoStdin) {
+		t.Errorf("no Stdin: %v (kind %v), want a usage error with ErrNoStdin", err, fault.KindOf(err))
 	}
 }

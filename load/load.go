@@ -98,6 +98,10 @@ type Options struct {
 	// RejectsFile opts into partial loads: rejects are written there in
 	// userload format and everything else is committed.
 	RejectsFile string
+	// Reword, if set, rewords the reasons written to RejectsFile: the
+	// command line words the settings they name (Options.All …) as its
+	// flags. Nil keeps them.
+	Reword func(reason string) string
 	// Tenant (a name or key) gives every row of a tenanted table that
 	// tenant (-t); it must exist and be active.
 	Tenant string
@@ -162,7 +166,7 @@ func (r Reject) String() string {
 		if r.Dependents > int64(len(r.First)) {
 			more = ", …"
 		}
-		return fmt.Sprintf("%d %s on rejected records and %s rejected with them (-v or --rejects names each): %s%s",
+		return fmt.Sprintf("%d %s on rejected records and %s rejected with them (Options.Verbose or Options.RejectsFile names each): %s%s",
 			r.Dependents, plural(r.Dependents, "record depends", "records depend"), plural(r.Dependents, "was", "were"), strings.Join(first, ", "), more)
 	}
 	s := fmt.Sprintf("%s: %s: ", r.Pos, r.Table)
@@ -295,9 +299,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	switch {
 	case s.LenientQuotes == 1:
-		fmt.Fprintf(w, "1 field with a bare \" accepted (--lenient-quotes)\n")
+		fmt.Fprintf(w, "1 field with a bare \" accepted (Options.LenientQuotes)\n")
 	case s.LenientQuotes > 1:
-		fmt.Fprintf(w, "%d fields with a bare \" accepted (--lenient-quotes)\n", s.LenientQuotes)
+		fmt.Fprintf(w, "%d fields with a bare \" accepted (Options.LenientQuotes)\n", s.LenientQuotes)
 	}
 	var err error
 	switch {

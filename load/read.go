@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -83,7 +83,7 @@ func (sr *sectionReader) run(ctx context.Context, out chan<- batch) error {
 func (sr *sectionReader) readFile(ctx context.Context, fileIdx int, path string, only int, emit func(batch) error) error {
 	r, err := sr.open(path, only < 0)
 	if err != nil {
-		return exit.Usage(fmt.Errorf("%s: %w", path, err))
+		return fault.Usage(fmt.Errorf("%s: %w", path, err))
 	}
 	defer r.Close()
 	var (
@@ -114,7 +114,7 @@ func (sr *sectionReader) readFile(ctx context.Context, fileIdx int, path string,
 				var bad []BadSection
 				if cur, bad = sr.resolve(fileIdx, ordinal, t, r.Pos()); len(bad) > 0 {
 					if sr.onBad == nil {
-						return exit.Usage(&badSectionError{bad[0]})
+						return fault.Usage(&badSectionError{bad[0]})
 					}
 					for _, b := range bad {
 						sr.onBad(b)
@@ -337,7 +337,7 @@ func (sr *sectionReader) fieldPositions(ctx context.Context, want []fieldKey) (m
 func (sr *sectionReader) fieldPositionsIn(ctx context.Context, fileIdx int, path string, byRec map[recordKey][]string, left int, found map[fieldKey]datafile.Pos) error {
 	r, err := sr.open(path, false)
 	if err != nil {
-		return exit.Usage(fmt.Errorf("%s: %w", path, err))
+		return fault.Usage(fmt.Errorf("%s: %w", path, err))
 	}
 	defer r.Close()
 	var (

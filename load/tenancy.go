@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -25,27 +25,27 @@ func (l *loader) resolveTenant(ctx context.Context) error {
 		case err == nil:
 			l.serviceProvider = sp
 		case !errors.Is(err, tenant.ErrNotFound):
-			return exit.Failure(fmt.Errorf("userload: %w", err))
+			return fault.Failure(fmt.Errorf("userload: %w", err))
 		}
 	}
 	if l.opts.Tenant == "" {
 		return nil
 	}
 	if tt == nil {
-		return exit.Usagef("userload: -t %s: the database has no tenant table", l.opts.Tenant)
+		return fault.Usagef("userload: Options.Tenant %s: the database has no tenant table", l.opts.Tenant)
 	}
-	t, err := tenant.Lookup(ctx, l.tx, tt, l.opts.Tenant)
+	t, err := tenant.LookupActive(ctx, l.tx, tt, l.opts.Tenant)
 	switch {
 	case errors.Is(err, tenant.ErrNotFound):
 		// A tenant list (a group, subtenants:T, …) is not one tenant.
 		if res, lerr := tenant.ResolveRefs(ctx, l.tx, tt, []string{l.opts.Tenant}); lerr == nil {
-			return exit.Usagef("userload: -t %q is a tenant list (%d tenants): -t takes one tenant, by name or key", l.opts.Tenant, len(res[0].Tenants))
+			return fault.Usagef("userload: Options.Tenant %q is a tenant list (%d tenants): Options.Tenant takes one tenant, by name or key", l.opts.Tenant, len(res[0].Tenants))
 		}
-		return exit.Usage(fmt.Errorf("userload: -t: %w", err))
+		return fault.NotFound(fmt.Errorf("userload: Options.Tenant: %w", err))
+	case errors.Is(err, tenant.ErrInactive):
+		return fault.Usage(fmt.Errorf("userload: Options.Tenant: %w", err))
 	case err != nil:
-		return exit.Failure(fmt.Errorf("userload: %w", err))
-	case !t.Active:
-		return exit.Usagef("userload: -t: tenant %q is not active", t.Name)
+		return fault.Failure(fmt.Errorf("userload: %w", err))
 	}
 	l.tenant = t
 	l.sum.Tenant = &TenantRef{ID: t.ID, Name: t.Name}
@@ -106,7 +106,7 @@ func (l *loader) checkTenantRequired(ctx context.Context, g *group) error {
 	if l.opts.Mode == Delete || g.obj.Tenancy != schema.Required || g.stamps() {
 		return nil
 	}
-	reason := "the table is tenant-required and the record has no tenant (give a tenant value or -t TENANT)"
+	reason := "the table is tenant-required and the record has no tenant (give a tenant value or Options.Tenant)"
 	cond := "NOT " + g.matched() // inserts: the tenant column is not in the file
 	if i := g.tenantIdx(); i >= 0 {
 		cond = fmt.Sprintf("s.%s IS NULL", col(i))
@@ -255,7 +255,7 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 	}
 	defer l.trace(time.Now(), sql)
 	if err := l.tx.QueryRow(ctx, sql).Scan(&bad); err != nil {
-		return false, exit.Failure(fmt.Errorf("userload: checking tenants of %s: %w", g.obj.Table, err))
+		return false, fault.Failure(fmt.Errorf("userload: checking tenants of %s: %w", g.obj.Table, err))
 	}
 	return bad, nil
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
@@ -34,7 +34,7 @@ func Apply(ctx context.Context, db interface {
 		}
 	}
 	if len(together) > 0 {
-		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		err := sqlq.Savepoint(ctx, db, func(tx pgx.Tx) error {
 			for _, s := range together {
 				say(s)
 				if _, err := tx.Exec(ctx, s.SQL); err != nil {
@@ -44,13 +44,13 @@ func Apply(ctx context.Context, db interface {
 			return nil
 		})
 		if err != nil {
-			return exit.Failure(err)
+			return fault.Failure(err)
 		}
 	}
 	for _, s := range alone {
 		say(s)
 		if _, err := db.Exec(ctx, s.SQL); err != nil {
-			return exit.Failure(fmt.Errorf("prepare: %s: %s: %w (the steps before it are done; run prepare again to continue)", s.Table, s.SQL, err))
+			return fault.Failure(fmt.Errorf("prepare: %s: %s: %w (the steps before it are done; run prepare again to continue)", s.Table, s.SQL, err))
 		}
 	}
 	return nil

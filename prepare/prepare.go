@@ -27,7 +27,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -103,7 +103,7 @@ func (e *UntenantedError) Error() string {
 		parts[i] = fmt.Sprintf("%s: %d", n, e.Counts[n])
 	}
 	return "prepare: NOT NULL cannot be set while tenant-required rows have no tenant (" + strings.Join(parts, ", ") +
-		"); give them their tenant (settenant) and run --finish again"
+		"); give them their tenant (settenant) and run prepare.Options.Finish again"
 }
 
 // Lock descriptions.
@@ -125,7 +125,7 @@ func Build(ctx context.Context, q sqlq.Querier, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	if d.Tenants == nil {
-		return nil, exit.Usagef("%s: the overlay has no <Tenants table=…>: prepare needs the tenant table's name", opts.Overlay)
+		return nil, fault.Usagef("%s: the overlay has no <Tenants table=…>: prepare needs the tenant table's name", opts.Overlay)
 	}
 	dbSchema := opts.DBSchema
 	if dbSchema == "" {
@@ -133,7 +133,7 @@ func Build(ctx context.Context, q sqlq.Querier, opts Options) (*Plan, error) {
 	}
 	if dbSchema == "" {
 		if err := q.QueryRow(ctx, "SELECT coalesce(nullif(pg_catalog.current_setting('tenantkit.default_schema', true), ''), pg_catalog.current_schema(), 'public')").Scan(&dbSchema); err != nil {
-			return nil, exit.Failure(fmt.Errorf("prepare: reading the default schema: %w", err))
+			return nil, fault.Failure(fmt.Errorf("prepare: reading the default schema: %w", err))
 		}
 	}
 	b := &builder{q: q, opts: opts, d: d, schema: dbSchema}
@@ -150,7 +150,7 @@ func Build(ctx context.Context, q sqlq.Querier, opts Options) (*Plan, error) {
 		}
 	}
 	if len(untenanted) > 0 {
-		return nil, exit.Violations(&UntenantedError{Counts: untenanted})
+		return nil, fault.Violations(&UntenantedError{Counts: untenanted})
 	}
 	sort.SliceStable(b.plan.Steps, func(i, j int) bool { return !b.plan.Steps[i].Alone && b.plan.Steps[j].Alone })
 	return &b.plan, nil
@@ -206,7 +206,7 @@ func (b *builder) readTable(ctx context.Context, name string) (*table, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("prepare: reading table %s: %w", name, err))
+		return nil, fault.Failure(fmt.Errorf("prepare: reading table %s: %w", name, err))
 	}
 	t.columns = map[string]column{}
 	for i, n := range names {
@@ -265,12 +265,12 @@ func (b *builder) tenantTable(ctx context.Context) error {
 	}
 	sp := dt.Column("serviceProvider")
 	if _, ok := t.columns[sp]; !ok {
-		return dt.Node.Errorf("<Tenants>: table %q has no service provider column (serviceProvider=…): --service-provider cannot mark a row", dt.Table)
+		return dt.Node.Errorf("<Tenants>: table %q has no service provider column (serviceProvider=…): prepare.Options.ServiceProvider cannot mark a row", dt.Table)
 	}
 	var exists bool
 	err = b.q.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT FROM %s WHERE %s)", b.tt, sqlq.Ident(sp))).Scan(&exists)
 	if err != nil {
-		return exit.Failure(fmt.Errorf("prepare: reading %s: %w", dt.Table, err))
+		return fault.Failure(fmt.Errorf("prepare: reading %s: %w", dt.Table, err))
 	}
 	if !exists {
 		cols, vals := []string{sqlq.Ident(dt.Column("name")), sqlq.Ident(sp)}, []string{sqlq.Lit(b.opts.ServiceProvider), "true"}
@@ -328,7 +328,7 @@ func (b *builder) object(ctx context.Context, o *schema.DeclaredObject, untenant
 	} else if b.keyTypeOID(ctx) != 0 {
 		var ok bool
 		if err := b.q.QueryRow(ctx, canReferenceSQL, c.typOID, b.keyTypeOID(ctx)).Scan(&ok); err != nil {
-			return exit.Failure(fmt.Errorf("prepare: %s: %w", o.Table, err))
+			return fault.Failure(fmt.Errorf("prepare: %s: %w", o.Table, err))
 		}
 		if !ok {
 			return o.Node.Errorf("object %q: tenant column %q is %s, which cannot reference the tenant key %s (%s)", o.Name, o.TenantColumn, c.typ, b.key, b.keyType)
@@ -340,7 +340,7 @@ func (b *builder) object(ctx context.Context, o *schema.DeclaredObject, untenant
 	if exists {
 		err := b.q.QueryRow(ctx, objectStateSQL, t.oid, b.tt, o.TenantColumn, idxName, checkName).Scan(&fkValid, &indexed, &invalidIndex, &checkValid)
 		if err != nil {
-			return exit.Failure(fmt.Errorf("prepare: reading %s: %w", o.Table, err))
+			return fault.Failure(fmt.Errorf("prepare: reading %s: %w", o.Table, err))
 		}
 	}
 	validate := Step{Table: o.Table, Lock: lockFKValidate, Alone: true, SQL: fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tbl, sqlq.Ident(fkName))}
@@ -385,7 +385,7 @@ func (b *builder) object(ctx context.Context, o *schema.DeclaredObject, untenant
 		} else {
 			var n int64
 			if err := b.q.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", tbl, tc)).Scan(&n); err != nil {
-				return exit.Failure(fmt.Errorf("prepare: counting %s: %w", o.Table, err))
+				return fault.Failure(fmt.Errorf("prepare: counting %s: %w", o.Table, err))
 			}
 			if n > 0 {
 				untenanted[o.Name] = n

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // Options say where the object schema comes from.
@@ -46,7 +46,7 @@ func Load(ctx context.Context, q Querier, opts Options) (*Schema, error) {
 		return nil, fmt.Errorf("reading schemas: %w", err)
 	}
 	if !exists {
-		return nil, exit.Usagef("schema %q does not exist in the database", dbSchema)
+		return nil, fault.NotFoundf("schema %q does not exist in the database", dbSchema)
 	}
 	cat, err := readCatalog(ctx, q, dbSchema)
 	if err != nil {
@@ -97,7 +97,7 @@ func (m *merger) merge() (*Schema, error) {
 	m.byName = map[string]*Object{}
 	for _, o := range s.Objects {
 		if other := m.byName[o.Name]; other != nil {
-			return nil, exit.Usagef("object name %q names both table %q and table %q", o.Name, other.Table, o.Table)
+			return nil, fault.Usagef("object name %q names both table %q and table %q", o.Name, other.Table, o.Table)
 		}
 		m.byName[o.Name] = o
 	}
@@ -245,12 +245,12 @@ func (m *merger) tenantTable() (*TenantTable, error) {
 	}
 	if tt.Key == "" {
 		if len(o.PrimaryKey) != 1 {
-			return nil, exit.Usagef("tenant table %q: no single-column primary key; name the key column in the overlay's <Tenants key=…>", o.Table)
+			return nil, fault.Usagef("tenant table %q: no single-column primary key; name the key column in the overlay's <Tenants key=…>", o.Table)
 		}
 		tt.Key = o.PrimaryKey[0]
 	}
 	if tt.Name == "" {
-		return nil, exit.Usagef("tenant table %q: no name column; name it in the overlay's <Tenants name=…>", o.Table)
+		return nil, fault.Usagef("tenant table %q: no name column; name it in the overlay's <Tenants name=…>", o.Table)
 	}
 	return tt, nil
 }

@@ -132,19 +132,6 @@ func (o *Object) Srel(attr string) *Srel {
 	return nil
 }
 
-// KeyCandidates lists the match keys userload may use, best first: the
-// overlay key, the primary key, then the unique constraints in catalog order.
-func (o *Object) KeyCandidates() [][]string {
-	var keys [][]string
-	if len(o.Key) > 0 {
-		keys = append(keys, o.Key)
-	}
-	if len(o.PrimaryKey) > 0 {
-		keys = append(keys, o.PrimaryKey)
-	}
-	return append(keys, o.Uniques...)
-}
-
 // TenantTable names the tenant table and the columns tenantkit uses.
 // Optional columns are "" when the table has none.
 type TenantTable struct {

@@ -124,7 +124,7 @@ func (st *statements) brelJoinOn() []string {
 	return on
 }
 
-// brelChain is the derived source table of a BREL rule: one row per value
+// brelChain is the derived source table of a BREL rule (see chain): one row per value
 // of the referencing columns, with the tenant the referrers agree on. It
 // counts the votes per tenant (one GROUP BY), then picks per key (a
 // second). Without report only keys that get a tenant appear; with report
@@ -133,7 +133,7 @@ func (st *statements) brelJoinOn() []string {
 // In a batch whose key is the referenced columns, only the referencing rows
 // of the batch's key range are read (not the whole referencing table for
 // every batch).
-func (st *statements) brelChain(a *args, in bounds, report bool) string {
+func (st *statements) brelChain(a *sqlq.Args, in bounds, report bool) string {
 	b := st.p.brel
 	hop := func(i int) string { return sqlq.Ident(fmt.Sprintf("b%d", i)) }
 	var sel, notNull []string
@@ -156,43 +156,60 @@ func (st *statements) brelChain(a *args, in bounds, report bool) string {
 		final = hop(i+1) + "." + sqlq.Ident(s.Target.TenantColumn)
 	}
 	keys := strings.Join(st.keys, ", ")
-	votes := fmt.Sprintf("SELECT %s, %s AS t\n\t\tFROM %s\n\t\tWHERE %s%s", strings.Join(sel, ", "), final, from, strings.Join(notNull, " AND "), st.referrerRange(a, in))
 	filter := "\n\tWHERE t IS NOT NULL"
 	if report {
 		filter = ""
 	}
-	counted := fmt.Sprintf("SELECT %[1]s, t, count(*) AS n FROM (\n\t\t%[2]s\n\t) v%[3]s\n\tGROUP BY %[1]s, t", keys, votes, filter)
 	pick := "count(t) = 1"
 	if b.agree == AgreeMajority {
 		pick = "count(t) = 1 OR (count(t) > 1 AND (array_agg(n ORDER BY n DESC) FILTER (WHERE t IS NOT NULL))[1] > (array_agg(n ORDER BY n DESC) FILTER (WHERE t IS NOT NULL))[2])"
 	}
-	tenant := fmt.Sprintf("CASE WHEN %s THEN (array_agg(t ORDER BY n DESC, t) FILTER (WHERE t IS NOT NULL))[1] END AS %s", pick, st.tenant)
+	names := sqlq.Names{
+		"keys": keys, "sel": strings.Join(sel, ", "), "final": final, "from": from,
+		"not_null": strings.Join(notNull, " AND "), "range": st.referrerRange(a, in),
+		"filter": filter, "pick": pick, "tenant": st.tenant,
+	}
 	if !report {
-		return fmt.Sprintf("SELECT %[1]s, %[2]s\n\tFROM (%[3]s) g\n\tGROUP BY %[1]s\n\tHAVING %[4]s", keys, tenant, counted, pick)
+		return sqlq.Expand(brelChainSQL, names)
 	}
 	split := reasonReferrersDisagree
 	if b.agree == AgreeMajority {
 		split = reasonReferrersTie
 	}
-	reason := fmt.Sprintf("CASE WHEN %s THEN NULL WHEN count(t) = 0 THEN %s ELSE %s END AS %s",
-		pick, sqlq.Lit(reasonUntenantedReferrers), sqlq.Lit(split), st.reason)
-	voted := fmt.Sprintf("CASE WHEN NOT (%s) AND count(t) > 1 THEN json_agg(json_build_array(t::text, n) ORDER BY n DESC, t) FILTER (WHERE t IS NOT NULL) END AS %s", pick, st.votes)
-	return fmt.Sprintf("SELECT %[1]s, %[2]s, %[3]s, %[4]s\n\tFROM (%[5]s) g\n\tGROUP BY %[1]s", keys, tenant, reason, voted, counted)
+	names["reason"], names["votes"] = st.reason, st.votes
+	names["untenanted_referrers"], names["split"] = sqlq.Lit(reasonUntenantedReferrers), sqlq.Lit(split)
+	return sqlq.Expand(brelReportChainSQL, names)
 }
 
-// chainFor is the source table of a batch: a BREL rule's reads only the
-// referrers of the batch (see brelChain).
-func (st *statements) chainFor(a *args, b bounds, report bool) string {
-	if st.p.brel != nil {
-		return st.brelChain(a, b, report)
-	}
-	return st.chain(a, report)
-}
+// brelCountedSQL counts the votes per key and tenant: {sel} are the
+// referencing columns named as the keys, {final} the tenant the referrer
+// yields.
+const brelCountedSQL = `SELECT {keys}, t, count(*) AS n FROM (
+		SELECT {sel}, {final} AS t
+		FROM {from}
+		WHERE {not_null}{range}
+	) v{filter}
+	GROUP BY {keys}, t`
+
+// brelTenantSQL is the tenant a key gets: the one named by all (or most)
+// votes, as {pick} decides.
+const brelTenantSQL = `CASE WHEN {pick} THEN (array_agg(t ORDER BY n DESC, t) FILTER (WHERE t IS NOT NULL))[1] END AS {tenant}`
+
+const brelChainSQL = `SELECT {keys}, ` + brelTenantSQL + `
+	FROM (` + brelCountedSQL + `) g
+	GROUP BY {keys}
+	HAVING {pick}`
+
+const brelReportChainSQL = `SELECT {keys}, ` + brelTenantSQL + `,
+	CASE WHEN {pick} THEN NULL WHEN count(t) = 0 THEN {untenanted_referrers} ELSE {split} END AS {reason},
+	CASE WHEN NOT ({pick}) AND count(t) > 1 THEN json_agg(json_build_array(t::text, n) ORDER BY n DESC, t) FILTER (WHERE t IS NOT NULL) END AS {votes}
+	FROM (` + brelCountedSQL + `) g
+	GROUP BY {keys}`
 
 // referrerRange restricts the referencing rows to a batch's key range when
 // the batch key is, in order, the columns the back reference points at;
 // otherwise it is "" and every referrer is read.
-func (st *statements) referrerRange(a *args, b bounds) string {
+func (st *statements) referrerRange(a *sqlq.Args, b bounds) string {
 	sr := st.p.brel.srel
 	if (b.lo == nil && b.hi == nil) || len(st.p.rowKey) != len(sr.TargetColumns) {
 		return ""
@@ -207,43 +224,15 @@ func (st *statements) referrerRange(a *args, b bounds) string {
 	return st.keyRange(a, cols, b)
 }
 
-// brelReport is the report statement of a BREL rule (see report): the
-// same counts, with the BREL reasons, and a sample that carries the votes
-// of rows whose referrers disagree or tie.
-func (st *statements) brelReport(b bounds, sample int) (string, args) {
-	var a args
-	p := st.p
-	chain := st.brelChain(&a, b, true)
-	reason := fmt.Sprintf("CASE WHEN %[1]s.%[2]s IS NOT NULL THEN NULL WHEN %[1]s.%[3]s IS NULL THEN %[4]s ELSE %[1]s.%[5]s END",
-		st.src, st.tenant, st.keys[0], sqlq.Lit(reasonNoReferrers), st.reason)
-	shown, sort := st.shownSort()
-	limit := a.add(sample)
-	count := func(reason string) string {
-		return fmt.Sprintf("count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %s)", sqlq.Lit(reason))
-	}
-	sql := fmt.Sprintf(`WITH tenantkit_rows AS MATERIALIZED (
-	SELECT %[1]s AS old_tenant, %[2]s.%[3]s AS new_tenant, %[4]s AS reason, %[2]s.%[5]s AS votes, %[6]s AS shown, %[7]s AS sort
-	FROM %[8]s LEFT JOIN (%[9]s) AS %[2]s ON %[10]s
-	WHERE NOT EXISTS (SELECT FROM %[11]s c WHERE c.tbl = %[12]s.tableoid AND c.row_id = %[12]s.ctid)%[13]s%[14]s
-)
-SELECT count(*),
-	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS NOT DISTINCT FROM new_tenant),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NOT NULL),
-	%[15]s,
-	%[16]s,
-	%[17]s,
-	%[18]s,
-	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS DISTINCT FROM new_tenant),
-	coalesce((SELECT json_agg(json_build_array(z.shown, z.reason, z.votes) ORDER BY z.sort) FROM (
-		SELECT shown, reason, votes, sort FROM tenantkit_rows WHERE new_tenant IS NULL AND old_tenant IS NULL
-		ORDER BY sort LIMIT %[19]s) z), '[]')::text
-FROM tenantkit_rows`,
-		st.tc, st.src, st.tenant, reason, st.votes, shown, sort,
-		p.obj.Ident(), chain, strings.Join(st.joinOn(), " AND "),
-		changedTable, st.tbl, st.rangeCond(&a, b), st.where(),
-		count(reasonNoReferrers), count(reasonUntenantedReferrers), count(reasonReferrersDisagree), count(reasonReferrersTie),
-		limit)
-	return sql, a
+// brelReport gives the report statement (see report) a BREL rule's source
+// table, its reasons, and the votes of rows whose referrers disagree or tie.
+func (st *statements) brelReport(a *sqlq.Args, b bounds) sqlq.Names {
+	reason := fmt.Sprintf("CASE WHEN %s.%s IS NOT NULL THEN NULL WHEN %s.%s IS NULL THEN %s ELSE %s.%s END",
+		st.src, st.tenant, st.src, st.keys[0], sqlq.Lit(reasonNoReferrers), st.src, st.reason)
+	return sqlq.Names{
+		"chain": st.brelChain(a, b, true), "on": strings.Join(st.joinOn(), " AND "), "reason": reason,
+		"reason_counts": reasonCounts(reasonNoReferrers, reasonUntenantedReferrers, reasonReferrersDisagree, reasonReferrersTie),
+		"votes":         ", " + st.src + "." + st.votes + " AS votes", "sampled": ", votes", "sampled_z": ", z.votes"}
 }
 
 // reportDest is where the report statement's columns go.

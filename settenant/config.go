@@ -4,7 +4,7 @@ import (
 	"errors"
 	"io/fs"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
 )
 
@@ -92,7 +92,7 @@ func ParseFile(path string) (*Config, error) {
 	root, err := xmlnode.ParseFile(path)
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return nil, exit.Usage(err) // a missing or unreadable file is bad input
+		return nil, fault.Usage(err) // a missing or unreadable file is bad input
 	}
 	if err != nil {
 		return nil, err

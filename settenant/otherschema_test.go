@@ -111,3 +111,33 @@ func TestOtherSchema(t *testing.T) {
 		t.Errorf("the refused run changed rows: %s (before: %s)", got, before)
 	}
 }
+
+// TestWhereTextIsNotATemplate: a Where condition holding what statement
+// templates and format strings give a meaning ({where}, $1, %s, %[1]s)
+// reaches the server as written, on the plain path, with the report and
+// in batches: it selects the one row whose label is that text.
+func TestWhereTextIsNotATemplate(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, otherSchemaSQL)
+	const label = `{where}{range}{chain} $1 %s %[1]s %% O''Brien \`
+	db.Exec(t, `UPDATE "Staff Member" SET label = $1 WHERE label = 'bob'`, strings.ReplaceAll(label, "''", "'"))
+	file := writeConfig(t, `<SetTenant>
+  <Object name="Staff Member">
+    <TenantRule type="Name">Other</TenantRule>
+    <Where>label = '`+label+`' -- {where} $2 %d
+    </Where>
+  </Object>
+</SetTenant>`)
+	const other = "aaaaaaaa-0000-0000-0000-000000000002"
+	want := "ann=NULL cy=NULL dee=NULL skip=NULL " + strings.ReplaceAll(label, "''", "'") + "=" + other
+	for _, args := range [][]string{nil, {"-r"}, {"--batch-size", "2"}} {
+		db.Exec(t, `UPDATE "Staff Member" SET owner_id = NULL`)
+		res := testkit.Run(t, db, append([]string{"settenant", "--tenant-column", "owner_id", "-f", file}, args...)...)
+		if res.Code != 0 {
+			t.Fatalf("%q: exit %d\n%s%s", args, res.Code, res.Stdout, res.Stderr)
+		}
+		if got := tenants(t, db, `SELECT label, owner_id FROM "Staff Member" ORDER BY label COLLATE "C"`); got != want {
+			t.Errorf("%q: staff %s\nwant         %s", args, got, want)
+		}
+	}
+}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -37,7 +37,7 @@ type plan struct {
 // rule's line in the file.
 func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Config, opts Options) ([]*plan, error) {
 	if s.Tenants == nil {
-		return nil, exit.Usagef("the database has no tenant table (name it with <Tenants table=…> in the schema overlay)")
+		return nil, fault.Usagef("the database has no tenant table (name it with <Tenants table=…> in the schema overlay)")
 	}
 	// The report's reference-rule check lets eligible SRELs point at the
 	// service provider's rows.
@@ -45,7 +45,7 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 	if opts.Report {
 		var err error
 		if sp, err = tenant.ServiceProvider(ctx, q, s.Tenants); err != nil && !errors.Is(err, tenant.ErrNotFound) {
-			return nil, exit.Failure(err)
+			return nil, fault.Failure(err)
 		}
 	}
 	plans := make([]*plan, 0, len(cfg.Rules))
@@ -77,13 +77,11 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 				return nil, r.whereErrorf("<Where>: %v", err)
 			}
 		}
-		p.rowKey = rowKey(p.obj)
+		p.rowKey = p.obj.RowKey()
 		if opts.BatchSize > 0 && p.rowKey == nil {
-			return nil, r.Errorf("--batch-size: table %q has no primary key or unique key of NOT NULL columns to batch by", p.obj.Table)
+			return nil, r.Errorf("Options.BatchSize: table %q has no primary key or unique key of NOT NULL columns to batch by", p.obj.Table)
 		}
-		if ks := p.obj.KeyCandidates(); len(ks) > 0 {
-			p.shownKey = ks[0]
-		}
+		p.shownKey = p.obj.MatchKey()
 		p.stmt = buildStatements(p, s, sp)
 		plans = append(plans, p)
 	}
@@ -115,7 +113,7 @@ func (p *plan) followPath(start *schema.Object, text string) ([]*schema.Srel, er
 			}
 			return nil, r.ruleErrorf("SREL path %q: object %q has no attribute %q", text, cur.Name, attr)
 		}
-		if !uniqueIn(sr.Target, sr.TargetColumns) {
+		if !sr.Target.IsUnique(sr.TargetColumns) {
 			return nil, r.ruleErrorf("SREL path %q: %q points at %s(%s), which is not a primary key or unique constraint, so a row may reference several", text, attr, sr.Target.Name, strings.Join(sr.TargetColumns, ", "))
 		}
 		path = append(path, sr)
@@ -142,61 +140,14 @@ func findSrel(o *schema.Object, attr string) *schema.Srel {
 }
 
 func (p *plan) resolveTenant(ctx context.Context, q tenant.Querier, tt *schema.TenantTable) error {
-	t, err := tenant.Lookup(ctx, q, tt, p.rule.Source)
-	if errors.Is(err, tenant.ErrNotFound) {
-		return p.rule.ruleErrorf("unknown tenant %q", p.rule.Source)
+	t, err := tenant.LookupActive(ctx, q, tt, p.rule.Source)
+	if errors.Is(err, tenant.ErrNotFound) || errors.Is(err, tenant.ErrInactive) {
+		return p.rule.ruleErrorf("%v", err)
 	}
 	if err != nil {
-		return exit.Failure(err)
-	}
-	if !t.Active {
-		return p.rule.ruleErrorf("tenant %q is inactive", t.Name)
+		return fault.Failure(err)
 	}
 	p.tenant = t
-	return nil
-}
-
-// uniqueIn reports whether cols are, in any order, the primary key or a
-// unique constraint of o.
-func uniqueIn(o *schema.Object, cols []string) bool {
-	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
-		if sameSet(k, cols) {
-			return true
-		}
-	}
-	return false
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) || len(a) == 0 {
-		return false
-	}
-	in := map[string]bool{}
-	for _, x := range a {
-		in[x] = true
-	}
-	for _, x := range b {
-		if !in[x] {
-			return false
-		}
-	}
-	return true
-}
-
-// rowKey picks the columns that identify a row: the primary key, else the
-// first unique constraint whose columns are all NOT NULL.
-func rowKey(o *schema.Object) []*schema.Column {
-	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
-		cols := make([]*schema.Column, 0, len(k))
-		for _, name := range k {
-			if c := o.Column(name); c != nil && c.NotNull {
-				cols = append(cols, c)
-			}
-		}
-		if len(k) > 0 && len(cols) == len(k) {
-			return cols
-		}
-	}
 	return nil
 }
 

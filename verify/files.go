@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/load"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -85,7 +85,7 @@ type FileOptions struct {
 	Progress io.Writer
 }
 
-// Files checks data files exactly as userload -c would load them: it runs
+// Files checks data files exactly as load.Options.Check would load them: it runs
 // load's reading, staging, every check and the changes (which later checks
 // need: references to rows of the same run, constraints, triggers) in a
 // transaction that is rolled back, and turns each reject into a finding.
@@ -102,7 +102,7 @@ func Files(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, paths []st
 		Files: paths, File: opts.Read, Tenant: opts.Tenant, Progress: opts.Progress,
 		Check: true, SkipBadSections: true, OnReject: fc.reject,
 	})
-	if err != nil && exit.Code(err) != exit.Violation {
+	if err != nil && !errors.Is(err, fault.ErrRejected) {
 		return nil, err
 	}
 	if sum == nil {
@@ -111,10 +111,10 @@ func Files(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, paths []st
 	for _, b := range sum.BadSections {
 		fc.badSection(b)
 	}
-	fc.rep.Notes = append(fc.rep.Notes, fmt.Sprintf("%d records checked as userload -c would load them; nothing was changed", sum.Records))
+	fc.rep.Notes = append(fc.rep.Notes, fmt.Sprintf("%d records checked as load.Options.Check would load them; nothing was changed", sum.Records))
 	fc.rep.sortFindings(FileChecks)
 	if len(sum.BadSections) > 0 {
-		return fc.rep, exit.Usage(fmt.Errorf("%s (and %d more problems, see the report)", sum.BadSections[0].Message, len(sum.BadSections)-1))
+		return fc.rep, fault.Usage(fmt.Errorf("%s (and %d more problems, see the report)", sum.BadSections[0].Message, len(sum.BadSections)-1))
 	}
 	return fc.rep, nil
 }

@@ -94,7 +94,7 @@ TABLE call_req
 			tenantLines = append(tenantLines, l)
 		}
 	}
-	if want := []string{"missing-tenant cr.tenant: 1: " + bad + ":10:5: tenant: the table is tenant-required and the record has no tenant (give a tenant value or -t TENANT)"}; !reflect.DeepEqual(tenantLines, want) {
+	if want := []string{"missing-tenant cr.tenant: 1: " + bad + ":10:5: tenant: the table is tenant-required and the record has no tenant (give a tenant value or Options.Tenant)"}; !reflect.DeepEqual(tenantLines, want) {
 		t.Errorf("without -t: %q", tenantLines)
 	}
 	// Sections userload cannot load are listed, all of them, and the file is

@@ -28,6 +28,9 @@ func TestSettenantBREL(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", res.Code, res.Stdout, res.Stderr)
 	}
+	// The BREL members (type, agree, the BREL reasons, the votes) are in
+	// docs/tenantkit.schema.json.
+	validateOutput(t, outputSchema(t), "settenant", res.Stdout, res.Code)
 	var out struct {
 		Updated int64 `json:"updated"`
 		Rules   []struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -9,7 +8,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/extract"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -26,6 +25,7 @@ func outputFlags() []cli.Flag {
 func extractCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "extract",
+		UsageText: "tenantkit extract [-o FILE] [--format FORMAT] [--where CONDITION] [--columns COLUMNS] [--sorted] [--control FILE] [options] TABLE… | ALL\ntenantkit extract [-o FILE] [--format FORMAT] [--name NAME] [options] --sql QUERY",
 		Usage:     "write tables, or the result of a query, to a data file that userload loads back",
 		ArgsUsage: "TABLE… | ALL",
 		Description: `Writes the rows of the named tables (object or table names, or shell patterns;
@@ -76,8 +76,9 @@ Examples:
 
 func tenantExtractCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "tenant-extract",
-		Usage: "write everything one tenant owns to a data file",
+		Name:      "tenant-extract",
+		UsageText: "tenantkit tenant-extract [--subtenants] [--with-public] [--strip-tenant] [--objects OBJECTS] [-o FILE] [--format FORMAT] [--control FILE] [options] --tenant TENANT",
+		Usage:     "write everything one tenant owns to a data file",
 		Description: `Writes every row the tenant owns across all tenanted objects (or --objects),
 parents before children (rows in key order with --sorted). --subtenants adds
 the rows of the tenant's descendants; --with-public adds the public rows (NULL
@@ -110,10 +111,10 @@ Examples:
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			c := e.c
 			if c.String("tenant") == "" {
-				return exit.Usagef("tenant-extract needs --tenant NAME (or key)")
+				return fault.Usagef("tenant-extract needs --tenant NAME (or key)")
 			}
 			if c.Args().Present() {
-				return exit.Usagef("tenant-extract takes no arguments (got %q); name objects with --objects", c.Args().First())
+				return fault.Usagef("tenant-extract takes no arguments (got %q); name objects with --objects", c.Args().First())
 			}
 			sum, err := extract.ExtractTenant(c.Context, pool, s, extract.TenantOptions{
 				Tenant:      c.String("tenant"),
@@ -151,9 +152,7 @@ func (e *env) printExtractSummary(sum *extract.Summary) error {
 		w = e.Stderr
 	}
 	if e.JSON() {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		return e.writeJSON(w, sum, nil)
 	}
 	if e.Quiet() {
 		return nil

@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/prepare"
 )
@@ -28,16 +28,17 @@ func prepareCommand() *cli.Command {
 			ServiceProvider: e.String("service-provider"),
 		}
 		if e.c.NArg() > 0 {
-			return o, exit.Usagef("prepare: unexpected argument %q", e.c.Args().First())
+			return o, fault.Usagef("prepare: unexpected argument %q", e.c.Args().First())
 		}
 		if o.Overlay == "" {
-			return o, exit.Usagef("prepare needs the overlay (--schema FILE or TENANTKIT_SCHEMA): it names the tenant table and each object's tenancy")
+			return o, fault.Usagef("prepare needs the overlay (--schema FILE or TENANTKIT_SCHEMA): it names the tenant table and each object's tenancy")
 		}
 		return o, nil
 	}
 	return &cli.Command{
-		Name:  "prepare",
-		Usage: "make a pre-tenant database tenant-ready from the overlay: tenant table, tenant columns, foreign keys, indexes, NOT NULL, key defaults",
+		Name:      "prepare",
+		UsageText: "tenantkit prepare plan|apply [options]",
+		Usage:     "make a pre-tenant database tenant-ready from the overlay: tenant table, tenant columns, foreign keys, indexes, NOT NULL, key defaults",
 		Description: `From the overlay (--schema): creates the tenant table when missing (key with
 an identity, unique name, parent, subtenants-allowed, active, service-provider
 and depth columns, under the overlay's names or the conventional ones) and,
@@ -60,10 +61,16 @@ nothing when the database is ready; apply runs the plan, in one transaction
 but for --online's and --finish's steps. A rerun plans only what is left, so
 it continues a killed run (an invalid index a killed concurrent build left is
 dropped and built again). prepare never drops or rewrites anything it did not
-create.`,
+create.
+
+Examples:
+   tenantkit prepare plan --schema overlay.xml
+   tenantkit prepare apply --schema overlay.xml --service-provider "Service Provider" --key-defaults
+   tenantkit prepare apply --schema overlay.xml --finish`,
 		Subcommands: []*cli.Command{
 			{
 				Name:      "plan",
+				UsageText: "tenantkit prepare plan [--online] [--finish] [--key-defaults] [--service-provider NAME] [options] --schema FILE",
 				Usage:     "print the statements that make the database tenant-ready (nothing when it is)",
 				ArgsUsage: " ",
 				Description: `Examples:
@@ -78,7 +85,7 @@ create.`,
 					}
 					tx, err := pool.BeginTx(e.c.Context, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer tx.Rollback(e.c.Context)
 					p, err := prepare.Build(e.c.Context, tx, o)
@@ -86,13 +93,14 @@ create.`,
 						return err
 					}
 					if e.JSON() {
-						return e.PrintJSON(p)
+						return e.PrintJSON(prepare.Plan{Steps: nonNil(p.Steps)}, nil)
 					}
 					return p.Write(e.Stdout)
 				}),
 			},
 			{
 				Name:      "apply",
+				UsageText: "tenantkit prepare apply [--online] [--finish] [--key-defaults] [--service-provider NAME] [--wait] [options] --schema FILE",
 				Usage:     "run the plan",
 				ArgsUsage: " ",
 				Description: `Examples:
@@ -124,7 +132,7 @@ create.`,
 					}
 					switch {
 					case e.JSON():
-						return e.PrintJSON(p)
+						return e.PrintJSON(prepare.Plan{Steps: nonNil(p.Steps)}, nil)
 					case !e.Quiet():
 						fmt.Fprintf(e.Stdout, "prepare: %d statements applied\n", len(p.Steps))
 					}

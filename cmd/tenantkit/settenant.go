@@ -7,15 +7,16 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/htmlreport"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/settenant"
 )
 
 func settenantCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "settenant",
-		Usage: "set the tenant of rows by rules: from the row an SREL references, the rows that reference it, or a named tenant",
+		Name:      "settenant",
+		UsageText: "tenantkit settenant [-r | -c] [--sample N] [--batch-size N] [--commit-each-rule] [options] -f FILE",
+		Usage:     "set the tenant of rows by rules: from the row an SREL references, the rows that reference it, or a named tenant",
 		Description: `Reads a settenant file (XSD: schema/settenant.xsd) and runs its rules in file
 order, each as one set-based UPDATE, all in one transaction. A rule names an
 object and takes the tenant either from the row an SREL attribute references
@@ -82,7 +83,7 @@ Examples:
 		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.String("file") == "" {
-				return exit.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
+				return fault.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
 			}
 			// A malformed file is reported before connecting.
 			cfg, err := settenant.ParseFile(c.String("file"))
@@ -119,10 +120,10 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 	var outErr error
 	switch {
 	case e.JSON():
-		outErr = e.PrintJSON(res)
+		outErr = e.PrintJSON(res, err)
 	case err == nil && e.Quiet():
 	default:
-		outErr = res.WriteText(e.Stdout)
+		outErr = res.WriteText(wordFlags(e.Stdout))
 	}
 	if html != nil {
 		note := "rows per tenant as the run left them"
