@@ -19,6 +19,8 @@ type plan struct {
 	obj   *schema.Object
 	// path is the SREL chain of an SREL rule, first hop first.
 	path []*schema.Srel
+	// brel is the back reference of a BREL rule; nil for other rules.
+	brel *backRef
 	// tenant is the tenant a Name rule sets.
 	tenant *tenant.Tenant
 	// rowKey identifies rows for batching: the primary key, else a unique
@@ -61,9 +63,14 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 			err = p.resolvePath()
 		case Name:
 			err = p.resolveTenant(ctx, q, s.Tenants)
+		case BREL:
+			err = p.resolveBrel(s)
 		}
 		if err != nil {
 			return nil, err
+		}
+		if r.Agree != "" && r.Type != BREL {
+			return nil, r.agreeErrorf("agree=%q is for BREL rules, not type=%q", r.Agree, r.Type)
 		}
 		if r.Where != "" {
 			if err := sqlcond.Check(r.Where); err != nil {
@@ -83,30 +90,39 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 
 // resolvePath follows the dotted SREL path of the rule.
 func (p *plan) resolvePath() error {
+	path, err := p.followPath(p.obj, p.rule.Source)
+	p.path = path
+	return err
+}
+
+// followPath follows a dotted SREL path from object start; it must end at
+// a tenanted object. Errors are at the rule's <TenantRule> and quote text.
+func (p *plan) followPath(start *schema.Object, text string) ([]*schema.Srel, error) {
 	r := p.rule
-	cur := p.obj
-	for _, seg := range strings.Split(r.Source, ".") {
+	cur := start
+	var path []*schema.Srel
+	for _, seg := range strings.Split(text, ".") {
 		attr := strings.TrimSpace(seg)
 		if attr == "" {
-			return r.ruleErrorf("SREL path %q has an empty attribute name", r.Source)
+			return nil, r.ruleErrorf("SREL path %q has an empty attribute name", text)
 		}
 		sr := findSrel(cur, attr)
 		if sr == nil {
 			if cur.Column(attr) != nil {
-				return r.ruleErrorf("SREL path %q: attribute %q of object %q is not an SREL (no foreign key, and no <Srel> in the schema overlay)", r.Source, attr, cur.Name)
+				return nil, r.ruleErrorf("SREL path %q: attribute %q of object %q is not an SREL (no foreign key, and no <Srel> in the schema overlay)", text, attr, cur.Name)
 			}
-			return r.ruleErrorf("SREL path %q: object %q has no attribute %q", r.Source, cur.Name, attr)
+			return nil, r.ruleErrorf("SREL path %q: object %q has no attribute %q", text, cur.Name, attr)
 		}
 		if !sr.Target.IsUnique(sr.TargetColumns) {
-			return r.ruleErrorf("SREL path %q: %q points at %s(%s), which is not a primary key or unique constraint, so a row may reference several", r.Source, attr, sr.Target.Name, strings.Join(sr.TargetColumns, ", "))
+			return nil, r.ruleErrorf("SREL path %q: %q points at %s(%s), which is not a primary key or unique constraint, so a row may reference several", text, attr, sr.Target.Name, strings.Join(sr.TargetColumns, ", "))
 		}
-		p.path = append(p.path, sr)
+		path = append(path, sr)
 		cur = sr.Target
 	}
 	if !cur.Tenanted() {
-		return r.ruleErrorf("SREL path %q ends at object %q (table %q), which has no tenant column", r.Source, cur.Name, cur.Table)
+		return nil, r.ruleErrorf("SREL path %q ends at object %q (table %q), which has no tenant column", text, cur.Name, cur.Table)
 	}
-	return nil
+	return path, nil
 }
 
 // findSrel finds an SREL by attribute name, else a one-column SREL by its

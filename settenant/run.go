@@ -10,7 +10,6 @@ package settenant
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -199,6 +198,7 @@ func (r *runner) analyzeFor(ctx context.Context, p *plan) error {
 	for _, s := range p.path {
 		tables = append(tables, s.Target.Ident())
 	}
+	tables = append(tables, p.brelTables()...)
 	for _, t := range tables {
 		if r.analyzed[t] {
 			continue
@@ -354,8 +354,7 @@ func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleRepor
 		var c Counts
 		var sample string
 		var pending int64
-		err = r.tx.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...).Scan(&c.Matched, &c.Unchanged, &c.Kept,
-			&c.Untenanted.NullReference, &c.Untenanted.DanglingReference, &c.Untenanted.UntenantedReference, &pending, &sample)
+		err = r.tx.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...).Scan(p.stmt.reportDest(&c, &pending, &sample)...)
 		if err != nil {
 			return fail(err)
 		}
@@ -367,8 +366,8 @@ func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleRepor
 			continue
 		}
 		c.ChangedDuringRun = pending
-		var rows [][2]string
-		if err := json.Unmarshal([]byte(sample), &rows); err != nil {
+		rows, err := parseSample(sample)
+		if err != nil {
 			return fail(fmt.Errorf("reading the sample: %w", err))
 		}
 		rep.add(&c, rows, r.opts.Sample)

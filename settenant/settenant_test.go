@@ -82,7 +82,13 @@ func settenant(t *testing.T, db *testkit.DB, file string, opts Options) string {
 // as settenant --json prints it.
 func report(t *testing.T, db *testkit.DB, file string, opts Options) *Result {
 	t.Helper()
-	b, err := json.Marshal(run(t, db, file, opts))
+	return jsonRoundTrip(t, run(t, db, file, opts))
+}
+
+// jsonRoundTrip returns res as --json prints it and a reader decodes it.
+func jsonRoundTrip(t *testing.T, res *Result) *Result {
+	t.Helper()
+	b, err := json.Marshal(res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +261,7 @@ func TestReportReasons(t *testing.T) {
 		Untenanted: Reasons{NullReference: 1, UntenantedReference: 1, DanglingReference: 1},
 		SampleKey:  []string{"userid"},
 		Sample: []Untenanted{
-			{"jdupont", reasonDanglingReference}, {"mbolton", reasonNullReference}, {"plumbergh", reasonUntenantedReference},
+			{Key: "jdupont", Reason: reasonDanglingReference}, {Key: "mbolton", Reason: reasonNullReference}, {Key: "plumbergh", Reason: reasonUntenantedReference},
 		},
 		// Tickets (tenant-required) without a tenant are not public: they
 		// are verify's missing-tenant rows, not reference-rule ones

@@ -37,6 +37,7 @@ type statements struct {
 	keys   []string
 	tenant string // the source table's tenant column
 	reason string // the source table's reason column (report chain only)
+	votes  string // the source table's votes column (BREL report chain only)
 	schema *schema.Schema
 	// noWhere leaves the rule's condition out (to tell its errors apart).
 	noWhere bool
@@ -65,6 +66,9 @@ func buildStatements(p *plan, s *schema.Schema, sp *tenant.Tenant) statements {
 			st.keys = append(st.keys, sqlq.Ident(free(fmt.Sprintf("tenantkit_key%d", i+1))))
 		}
 	}
+	if p.brel != nil {
+		st.brelNames(free)
+	}
 	st.tenant = sqlq.Ident(free("tenantkit_tenant"))
 	st.reason = sqlq.Ident(free("tenantkit_reason"))
 	return st
@@ -76,14 +80,19 @@ type bounds struct{ lo, hi []string }
 
 // chain is the derived source table: for an SREL rule, the first hop's
 // target keys with the tenant found at the end of the path; for a Name rule,
-// the one tenant. With report, every first-hop row appears, with the reason
-// why the path yields no tenant.
-func (st *statements) chain(a *sqlq.Args, report bool) string {
+// the one tenant; for a BREL rule, the tenant the referrers of a key agree
+// on, read from the referrers of batch b only when it can (see brelChain).
+// With report, every first-hop row appears, with the reason why the path
+// yields no tenant.
+func (st *statements) chain(a *sqlq.Args, b bounds, report bool) string {
 	p := st.p
 	if p.tenant != nil {
 		tt := st.schema.Tenants
 		return fmt.Sprintf("SELECT t.%s AS %s FROM %s t WHERE t.%s::text = %s",
 			sqlq.Ident(tt.Key), st.tenant, tt.Ident(), sqlq.Ident(tt.Key), a.Add(p.tenant.ID))
+	}
+	if p.brel != nil {
+		return st.brelChain(a, b, report)
 	}
 	hop := func(i int) string { return sqlq.Ident(fmt.Sprintf("h%d", i+1)) }
 	var sel []string
@@ -122,6 +131,9 @@ func (st *statements) chain(a *sqlq.Args, report bool) string {
 // joinOn matches target rows with the source table: the first hop's
 // columns against its target columns.
 func (st *statements) joinOn() []string {
+	if st.p.brel != nil {
+		return st.brelJoinOn()
+	}
 	var on []string
 	if len(st.p.path) > 0 {
 		for j, c := range st.p.path[0].Columns {
@@ -146,6 +158,11 @@ func (st *statements) rangeCond(a *sqlq.Args, b bounds) string {
 	for i, c := range st.p.rowKey {
 		cols[i] = st.tbl + "." + sqlq.Ident(c.Name)
 	}
+	return st.keyRange(a, cols, b)
+}
+
+// keyRange restricts cols, compared as the row key, to a batch's key range.
+func (st *statements) keyRange(a *sqlq.Args, cols []string, b bounds) string {
 	bound := func(vals []string) string {
 		ph := make([]string, len(vals))
 		for i, v := range vals {
@@ -178,7 +195,7 @@ func (st *statements) where() string {
 // changed; batches and the report lock their rows first (see lock).
 func (st *statements) update(b bounds) (string, sqlq.Args) {
 	var a sqlq.Args
-	chain := st.chain(&a, false)
+	chain := st.chain(&a, b, false)
 	conds := append(st.joinOn(), fmt.Sprintf("%s IS DISTINCT FROM %s.%s", st.tc, st.src, st.tenant))
 	sql := fmt.Sprintf("UPDATE %s SET %s = %s.%s%s\nFROM (%s) AS %s\nWHERE %s%s%s",
 		st.p.obj.Ident(), sqlq.Ident(st.p.obj.TenantColumn), st.src, st.tenant, st.stamp(),
@@ -211,7 +228,7 @@ CREATE TEMP TABLE tenantkit_settenant_locked AS
 // key order.
 func (st *statements) lock(b bounds) (string, sqlq.Args) {
 	var a sqlq.Args
-	chain := st.chain(&a, false)
+	chain := st.chain(&a, b, false)
 	conds := append(st.joinOn(), fmt.Sprintf("%s IS DISTINCT FROM %s.%s", st.tc, st.src, st.tenant))
 	order := st.tbl + ".ctid"
 	if len(st.p.rowKey) > 0 {
@@ -257,26 +274,71 @@ SELECT count(*), count(*) FILTER (WHERE had_tenant) FROM tenantkit_updated`
 // updated (rows in the changed table are left out): unchanged, kept, left
 // without a tenant and why, or — when an application changed it since the
 // rule's rows were locked — one the rule would now update. It returns the
-// counts and a sample of the rows left without a tenant.
+// counts and a sample of the rows left without a tenant; a BREL rule has
+// reasons of its own and samples the votes too (see brelReport).
 func (st *statements) report(b bounds, sample int) (string, sqlq.Args) {
 	var a sqlq.Args
 	p := st.p
-	chain := st.chain(&a, true)
-	on := st.joinOn()
-	reason := "NULL::text"
-	if len(p.path) > 0 {
-		var isNull []string
-		for _, c := range p.path[0].Columns {
-			isNull = append(isNull, fmt.Sprintf("%s.%s IS NULL", st.tbl, sqlq.Ident(c)))
-		}
-		reason = fmt.Sprintf("CASE WHEN %s.%s IS NOT NULL THEN NULL WHEN %s THEN %s WHEN %s.%s IS NULL THEN %s ELSE %s.%s END",
-			st.src, st.tenant, strings.Join(isNull, " OR "), sqlq.Lit(reasonNullReference),
-			st.src, st.keys[0], sqlq.Lit(reasonDanglingReference), st.src, st.reason)
+	var n sqlq.Names
+	if p.brel != nil {
+		n = st.brelReport(&a, b)
 	} else {
-		on = []string{"true"}
+		chain := st.chain(&a, b, true)
+		on := st.joinOn()
+		reason := "NULL::text"
+		if len(p.path) > 0 {
+			var isNull []string
+			for _, c := range p.path[0].Columns {
+				isNull = append(isNull, fmt.Sprintf("%s.%s IS NULL", st.tbl, sqlq.Ident(c)))
+			}
+			reason = fmt.Sprintf("CASE WHEN %s.%s IS NOT NULL THEN NULL WHEN %s THEN %s WHEN %s.%s IS NULL THEN %s ELSE %s.%s END",
+				st.src, st.tenant, strings.Join(isNull, " OR "), sqlq.Lit(reasonNullReference),
+				st.src, st.keys[0], sqlq.Lit(reasonDanglingReference), st.src, st.reason)
+		} else {
+			on = []string{"true"}
+		}
+		n = sqlq.Names{"chain": chain, "on": strings.Join(on, " AND "), "reason": reason,
+			"reason_counts": reasonCounts(reasonNullReference, reasonDanglingReference, reasonUntenantedReference),
+			"votes":         "", "sampled": "", "sampled_z": ""}
 	}
-	shown, sort := st.tbl+".ctid::text", st.tbl+".ctid"
-	if k := p.shownKey; len(k) == 1 {
+	n["shown"], n["sort"] = st.shownSort()
+	n["tbl"], n["tc"], n["src"], n["tenant"], n["table"] = st.tbl, st.tc, st.src, st.tenant, p.obj.Ident()
+	n["range"], n["where"] = st.rangeCond(&a, b), st.where()
+	n["limit"] = a.Add(sample)
+	return sqlq.Expand(reportSQL, n), a
+}
+
+// reasonCounts counts the rows left without a tenant for each reason, in
+// order: the report statement's columns between kept and pending.
+func reasonCounts(reasons ...string) string {
+	var out string
+	for _, r := range reasons {
+		out += "\n\tcount(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = " + sqlq.Lit(r) + "),"
+	}
+	return out
+}
+
+// reportSQL is the report statement; {votes} adds a BREL rule's votes to
+// the classified rows, {sampled} and {sampled_z} to the sample.
+const reportSQL = `WITH tenantkit_rows AS MATERIALIZED (
+	SELECT {tc} AS old_tenant, {src}.{tenant} AS new_tenant, {reason} AS reason{votes}, {shown} AS shown, {sort} AS sort
+	FROM {table} LEFT JOIN ({chain}) AS {src} ON {on}
+	WHERE NOT EXISTS (SELECT FROM ` + changedTable + ` c WHERE c.tbl = {tbl}.tableoid AND c.row_id = {tbl}.ctid){range}{where}
+)
+SELECT count(*),
+	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS NOT DISTINCT FROM new_tenant),
+	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NOT NULL),{reason_counts}
+	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS DISTINCT FROM new_tenant),
+	coalesce((SELECT json_agg(json_build_array(z.shown, z.reason{sampled_z}) ORDER BY z.sort) FROM (
+		SELECT shown, reason{sampled}, sort FROM tenantkit_rows WHERE new_tenant IS NULL AND old_tenant IS NULL
+		ORDER BY sort LIMIT {limit}) z), '[]')::text
+FROM tenantkit_rows`
+
+// shownSort is what the report prints for a row and sorts the sample by:
+// the shown key, else the ctid.
+func (st *statements) shownSort() (shown, sort string) {
+	shown, sort = st.tbl+".ctid::text", st.tbl+".ctid"
+	if k := st.p.shownKey; len(k) == 1 {
 		shown, sort = st.tbl+"."+sqlq.Ident(k[0])+"::text", st.tbl+"."+sqlq.Ident(k[0])
 	} else if len(k) > 1 {
 		cols := make([]string, len(k))
@@ -286,33 +348,8 @@ func (st *statements) report(b bounds, sample int) (string, sqlq.Args) {
 		sort = "ROW(" + strings.Join(cols, ", ") + ")"
 		shown = sort + "::text"
 	}
-	limit := a.Add(sample)
-	sql := sqlq.Expand(reportSQL, sqlq.Names{
-		"tbl": st.tbl, "tc": st.tc, "src": st.src, "tenant": st.tenant,
-		"reason": reason, "shown": shown, "sort": sort,
-		"table": p.obj.Ident(), "chain": chain, "on": strings.Join(on, " AND "),
-		"range": st.rangeCond(&a, b), "where": st.where(),
-		"null_reference": sqlq.Lit(reasonNullReference), "dangling_reference": sqlq.Lit(reasonDanglingReference),
-		"untenanted_reference": sqlq.Lit(reasonUntenantedReference), "limit": limit})
-	return sql, a
+	return shown, sort
 }
-
-const reportSQL = `WITH tenantkit_rows AS MATERIALIZED (
-	SELECT {tc} AS old_tenant, {src}.{tenant} AS new_tenant, {reason} AS reason, {shown} AS shown, {sort} AS sort
-	FROM {table} LEFT JOIN ({chain}) AS {src} ON {on}
-	WHERE NOT EXISTS (SELECT FROM ` + changedTable + ` c WHERE c.tbl = {tbl}.tableoid AND c.row_id = {tbl}.ctid){range}{where}
-)
-SELECT count(*),
-	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS NOT DISTINCT FROM new_tenant),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NOT NULL),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = {null_reference}),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = {dangling_reference}),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = {untenanted_reference}),
-	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS DISTINCT FROM new_tenant),
-	coalesce((SELECT json_agg(json_build_array(z.shown, z.reason) ORDER BY z.sort) FROM (
-		SELECT shown, reason, sort FROM tenantkit_rows WHERE new_tenant IS NULL AND old_tenant IS NULL
-		ORDER BY sort LIMIT {limit}) z), '[]')::text
-FROM tenantkit_rows`
 
 // stamp is ", change column = now" when the object has a change column
 // (see schema.Object.ChangeStamp).
