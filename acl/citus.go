@@ -5,7 +5,7 @@ import (
 	"sort"
 
 	"github.com/tenantkit/tenantkit/distribute"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -23,5 +23,5 @@ func refuseDistributed(ctx context.Context, q Querier, s *schema.Schema) error {
 		tables = append(tables, t)
 	}
 	sort.Strings(tables)
-	return exit.Usagef("acl: row scoping is not supported on Citus distributed tables (%s, …): the policies read tenantkit's rights tables, which the workers lack; use aliases views for per-tenant access", tables[0])
+	return fault.Usagef("acl: row scoping is not supported on Citus distributed tables (%s, …): the policies read tenantkit's rights tables, which the workers lack; use aliases views for per-tenant access", tables[0])
 }

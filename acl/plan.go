@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/samber/lo"
 
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
-	"github.com/tenantkit/tenantkit/internal/xmlnode"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -298,10 +298,10 @@ func MakePlan(ctx context.Context, q Querier, f *File, s *schema.Schema, opts Pl
 		}
 		ri := info[r]
 		if owner, ok := groupOwner(ri.comment); ri.exists && ok && owner.oid != db.oid {
-			return nil, &xmlnode.Error{File: f.Path, Line: g.Line, Msg: fmt.Sprintf("access group %q maps to role %q, which tenantkit manages for database %s (oid %d)", g.Name, r, owner.name, owner.oid)}
+			return nil, fault.At(f.Path, g.Line, 0, "access group %q maps to role %q, which tenantkit manages for database %s (oid %d)", g.Name, r, owner.name, owner.oid)
 		}
 		if ri.exists && !ri.ownGroup(db) {
-			return nil, &xmlnode.Error{File: f.Path, Line: g.Line, Msg: fmt.Sprintf("access group %q maps to role %q, which exists and is not managed by tenantkit for this database", g.Name, r)}
+			return nil, fault.At(f.Path, g.Line, 0, "access group %q maps to role %q, which exists and is not managed by tenantkit for this database", g.Name, r)
 		}
 		if !ri.exists {
 			emit("CREATE ROLE %s NOLOGIN;", sqlq.Ident(r))
@@ -463,7 +463,7 @@ func checkNames(f *File, targets []target, resolved map[string]tenant.Resolved, 
 		known[t.obj] = true
 	}
 	posErr := func(line int, format string, args ...any) error {
-		return &xmlnode.Error{File: f.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
+		return fault.At(f.Path, line, 0, format, args...)
 	}
 	for _, e := range f.Entries {
 		if e.Object.Kind != KindTenant && !known[e.Object] {
@@ -580,6 +580,5 @@ func checkPins(ctx context.Context, q Querier, f *File, s *schema.Schema, pins m
 	if repin {
 		return parts, nil
 	}
-	return nil, &xmlnode.Error{File: f.Path, Line: pinLines[pe.Conflicts[0].Name],
-		Msg: strings.Join(parts, "; ") + ": restore the names, or rerun with --repin to accept the new ones"}
+	return nil, fault.At(f.Path, pinLines[pe.Conflicts[0].Name], 0, "%s", strings.Join(parts, "; ")+": restore the names, or rerun with Options.Repin to accept the new ones")
 }

@@ -4,7 +4,10 @@
 // sequences, functions), with propagation from containers to their children,
 // No Access beating every grant, and the union of a person's own and its
 // groups' entries. Decisions are computed in Go (Policy) and materialized as
-// PostgreSQL privileges granted to each person (Plan).
+// PostgreSQL privileges granted to each person (Plan). Rights on tenants
+// (tenant:NAME, tenant groups and lists) scope rows: when the database has
+// a tenant table, every tenanted table gets row security policies that let
+// each person reach only the rows of the tenants its rights cover.
 package acl
 
 import (

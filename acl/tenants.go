@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tenantkit/tenantkit/internal/xmlnode"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/tenant"
 )
 
@@ -60,7 +60,7 @@ func resolveTenants(ctx context.Context, q Querier, f *File, rs *rowScope, pins 
 		return out, nil
 	}
 	posErr := func(line int, format string, args ...any) error {
-		return &xmlnode.Error{File: f.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
+		return fault.At(f.Path, line, 0, format, args...)
 	}
 	if rs == nil {
 		return nil, posErr(uses[0].line, "tenant %q: the database has no tenant table", uses[0].ref)
@@ -122,7 +122,7 @@ func canonicalTenants(f *File, res map[string]tenant.Resolved) (*File, error) {
 		o := canon(e.Object)
 		key := o.String() + "\x00" + e.Principal
 		if first, dup := seen[key]; dup {
-			return nil, &xmlnode.Error{File: f.Path, Line: e.Line, Msg: fmt.Sprintf("a second entry for %q on %s (%s at line %d names the same tenant)", e.Principal, o, first.Object, first.Line)}
+			return nil, fault.At(f.Path, e.Line, 0, "a second entry for %q on %s (%s at line %d names the same tenant)", e.Principal, o, first.Object, first.Line)
 		}
 		seen[key] = *e
 		e.Object = o

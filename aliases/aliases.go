@@ -1,7 +1,11 @@
 // Package aliases publishes per-tenant read-only views, driven by an alias
 // file: for each account of the file, a login role and a schema of the same
-// name holding one security-barrier view per published table, filtered to the
-// account's tenants, readable by that login only.
+// name holding one security-barrier view per published table or view (every
+// tenanted table unless Options.Objects says otherwise), filtered to the
+// account's tenants and the public rows, readable by that login only. Every
+// alias login is a member of AliasLoginRole, which acl's row policies
+// restrict; with Options.LockDown a run also revokes from PUBLIC what alias
+// logins must not have through it (TEMPORARY, CONNECT on other databases).
 //
 // Everything tenantkit creates is marked with a comment starting "managed by
 // tenantkit aliases", so that later runs recognise it: views no longer wanted
@@ -21,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
@@ -167,18 +171,18 @@ func plural(n int, one, many string) string {
 // Run brings the database in line with the alias file, in one transaction.
 // The caller serialises writing runs (the command holds tenantkit's run
 // lock).
-// Errors in the file or the options are exit-2 errors (*Error for those with
-// a position in the file); database failures are exit-3 errors, after which
+// Errors in the file or the options are exit-2 errors (*fault.PosError for
+// those with a position in the file); database failures are exit-3 errors, after which
 // nothing has changed.
 func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Result, error) {
 	conn, release, err := runlock.Session(ctx, pool) // the session holding the run lock
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: connecting: %w", err))
+		return nil, fault.Failure(fmt.Errorf("aliases: connecting: %w", err))
 	}
 	defer release()
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: starting the transaction: %w", err))
+		return nil, fault.Failure(fmt.Errorf("aliases: starting the transaction: %w", err))
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	p, err := newPlanner(ctx, tx, f, opts)
@@ -203,11 +207,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 	for _, s := range res.Steps {
 		logf(opts.Log, "%s\n", s)
 		if err := apply(ctx, tx, s); err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: %s %s: %w%s (rolled back, nothing changed)", s.Verb, s.object(), err, detail(err)))
+			return nil, fault.Failure(fmt.Errorf("aliases: %s %s: %w%s (rolled back, nothing changed)", s.Verb, s.object(), err, detail(err)))
 		}
 	}
 	if err := tenant.SavePins(ctx, tx, p.pins, "aliases"); err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: %w (rolled back, nothing changed)", err))
+		return nil, fault.Failure(fmt.Errorf("aliases: %w (rolled back, nothing changed)", err))
 	}
 	readers, err := p.directReaders(ctx)
 	if err != nil {
@@ -215,7 +219,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, f *File, opts Options) (*Resul
 	}
 	res.Warnings = append(res.Warnings, readers...)
 	if err := tx.Commit(ctx); err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: committing: %w", err))
+		return nil, fault.Failure(fmt.Errorf("aliases: committing: %w", err))
 	}
 	return res, nil
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
@@ -99,7 +99,7 @@ func (p *planner) readState(ctx context.Context) (*state, error) {
 		logins = append(logins, a.login)
 	}
 	fail := func(what string, err error) error {
-		return exit.Failure(fmt.Errorf("aliases: reading %s: %w", what, err))
+		return fault.Failure(fmt.Errorf("aliases: reading %s: %w", what, err))
 	}
 	rows, err := p.tx.Query(ctx, "SELECT datname FROM pg_database")
 	if err != nil {
@@ -255,7 +255,7 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	if r == nil {
 		verifier, err := scramVerifier(acc.Password.Text)
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
+			return nil, fault.Failure(fmt.Errorf("aliases: %w", err))
 		}
 		s := Step{Verb: "create", Kind: "role", Name: acc.login, Detail: "search_path " + acc.login, sql: []string{
 			fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD %s", role, sqlq.Lit(verifier)),
@@ -272,7 +272,7 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	}
 	mark, managed := parseRoleComment(r.comment)
 	if !managed || r.superuser {
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %s: a role of this name already exists and was not created by tenantkit aliases (roles are shared by every database of the server); choose another login", acc.Login.Quote()))
+		return nil, fault.Usage(p.f.errorf(acc.Login.Pos, "login %s: a role of this name already exists and was not created by tenantkit aliases (roles are shared by every database of the server); choose another login", acc.Login.Quote()))
 	}
 	var steps []Step
 	alter := func(verb, detail string, sql ...string) {
@@ -293,13 +293,13 @@ func (p *planner) roleSteps(acc *account, st *state) ([]Step, error) {
 	case !p.authidReadable:
 		verifier, err := scramVerifier(acc.Password.Text)
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
+			return nil, fault.Failure(fmt.Errorf("aliases: %w", err))
 		}
 		alter("set", "password; pg_authid is not readable, so the stored one cannot be compared", fmt.Sprintf("ALTER ROLE %s PASSWORD %s", role, sqlq.Lit(verifier)))
 	case !scramMatches(r.verifier, acc.Password.Text):
 		verifier, err := scramVerifier(acc.Password.Text)
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
+			return nil, fault.Failure(fmt.Errorf("aliases: %w", err))
 		}
 		alter("set", "password", fmt.Sprintf("ALTER ROLE %s PASSWORD %s", role, sqlq.Lit(verifier)))
 	}
@@ -342,9 +342,9 @@ func (p *planner) schemaSteps(acc *account, st *state) ([]Step, error) {
 			grant,
 		}}}, nil
 	case !strings.HasPrefix(s.comment, managedMark):
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: schema %[1]s already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.Login.Quote()))
+		return nil, fault.Usage(p.f.errorf(acc.Login.Pos, "login %s: schema %s already exists and was not created by tenantkit aliases; drop or rename it, or choose another login", acc.Login.Quote(), acc.Login.Quote()))
 	case s.owner != p.me:
-		return nil, exit.Usage(p.f.errorf(acc.Login.Pos, "login %[1]s: tenant schema %[1]s is owned by %[2]q, not by %[3]q that tenantkit connects as", acc.Login.Quote(), s.owner, p.me))
+		return nil, fault.Usage(p.f.errorf(acc.Login.Pos, "login %s: tenant schema %s is owned by %q, not by %q that tenantkit connects as", acc.Login.Quote(), acc.Login.Quote(), s.owner, p.me))
 	case slices.Equal(s.grants, []string{want}):
 		return nil, nil
 	case len(s.grants) == 0:
@@ -388,7 +388,7 @@ func (p *planner) viewSteps(acc *account, st *state) ([]Step, int, error) {
 		case v == nil:
 			step.Verb, step.sql = "create", []string{create, comment}
 		case !managedView(v):
-			return nil, 0, exit.Usage(p.f.errorf(acc.Login.Pos, "tenant schema %s already holds %s %q that tenantkit did not create; drop or rename it, or use --prefix", acc.Login.Quote(), relkindName(v.kind), name))
+			return nil, 0, fault.Usage(p.f.errorf(acc.Login.Pos, "tenant schema %s already holds %s %q that tenantkit did not create; drop or rename it, or use Options.Prefix", acc.Login.Quote(), relkindName(v.kind), name))
 		case commentFingerprint(v.comment) == fp && v.ownedBy && v.barrier:
 			if slices.Equal(v.grants, []string{acc.login + ":SELECT"}) {
 				unchanged++
@@ -495,11 +495,11 @@ func (p *planner) directReaders(ctx context.Context) ([]string, error) {
 	for _, acc := range p.accounts {
 		rows, err := p.tx.Query(ctx, directReadersSQL, p.s.DBSchema, tables, acc.login)
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: checking the privileges of %q: %w", acc.login, err))
+			return nil, fault.Failure(fmt.Errorf("aliases: checking the privileges of %q: %w", acc.login, err))
 		}
 		readable, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: checking the privileges of %q: %w", acc.login, err))
+			return nil, fault.Failure(fmt.Errorf("aliases: checking the privileges of %q: %w", acc.login, err))
 		}
 		for _, t := range readable {
 			warnings = append(warnings, fmt.Sprintf("login %s can read %s.%s directly (a grant to PUBLIC or to a role it belongs to): the tenant filter of its view does not protect that table", acc.login, p.s.DBSchema, t))

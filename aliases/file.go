@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // maxIdentifierBytes is PostgreSQL's NAMEDATALEN-1: longer names are
@@ -71,19 +73,9 @@ type Account struct {
 	TimeZone Value
 }
 
-// Error is a mistake in the alias file, at a position.
-type Error struct {
-	File string
-	Pos  Pos
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Pos.Line, e.Pos.Col, e.Msg)
-}
-
-func (f *File) errorf(p Pos, format string, args ...any) *Error {
-	return &Error{File: f.Path, Pos: p, Msg: fmt.Sprintf(format, args...)}
+// errorf reports a mistake in the alias file at p.
+func (f *File) errorf(p Pos, format string, args ...any) *fault.PosError {
+	return fault.At(f.Path, p.Line, p.Col, format, args...)
 }
 
 // ParseFile reads and parses an alias file.

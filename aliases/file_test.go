@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 func TestParseGood(t *testing.T) {
@@ -122,9 +124,9 @@ func TestParseErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("a.txt", []byte(tt.src))
-			var fe *Error
+			var fe *fault.PosError
 			if !errors.As(err, &fe) {
-				t.Fatalf("error = %v, want an *Error", err)
+				t.Fatalf("error = %v, want a *fault.PosError", err)
 			}
 			if !strings.HasPrefix(err.Error(), tt.want) {
 				t.Errorf("error =\n%s\nwant prefix\n%s", err, tt.want)
@@ -171,18 +173,18 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// checkParse: an error is an *Error positioned inside data; an accepted
+// checkParse: an error is a *fault.PosError positioned inside data; an accepted
 // file's accounts are complete.
 func checkParse(t *testing.T, data []byte) {
 	t.Helper()
 	file, err := Parse("f", data)
 	if err != nil {
-		var fe *Error
+		var fe *fault.PosError
 		if !errors.As(err, &fe) {
-			t.Fatalf("error %v is not an *Error", err)
+			t.Fatalf("error %v is not a *fault.PosError", err)
 		}
-		if fe.Pos.Line < 1 || fe.Pos.Col < 1 || fe.Pos.Line > strings.Count(string(data), "\n")+1 {
-			t.Fatalf("error position %v outside the input: %v", fe.Pos, err)
+		if fe.Line < 1 || fe.Column < 1 || fe.Line > strings.Count(string(data), "\n")+1 {
+			t.Fatalf("error position %d:%d outside the input: %v", fe.Line, fe.Column, err)
 		}
 		return
 	}
@@ -226,9 +228,9 @@ func TestParseErrorsHidePassword(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("a.txt", []byte(tt.src))
-			var fe *Error
+			var fe *fault.PosError
 			if !errors.As(err, &fe) {
-				t.Fatalf("error = %v, want an *Error", err)
+				t.Fatalf("error = %v, want a *fault.PosError", err)
 			}
 			if !strings.HasPrefix(err.Error(), tt.want) {
 				t.Errorf("error =\n%s\nwant prefix\n%s", err, tt.want)

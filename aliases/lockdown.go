@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
@@ -71,7 +71,7 @@ SELECT EXISTS (SELECT FROM pg_database d, aclexplode(coalesce(d.datacl, acldefau
 // --lock-down it returns the warning saying what stays open.
 func (p *planner) lockDownSteps(ctx context.Context) ([]Step, string, error) {
 	fail := func(err error) error {
-		return exit.Failure(fmt.Errorf("aliases: reading database privileges: %w", err))
+		return fault.Failure(fmt.Errorf("aliases: reading database privileges: %w", err))
 	}
 	if !p.opts.LockDown {
 		var temp bool
@@ -108,9 +108,9 @@ func (p *planner) lockDownSteps(ctx context.Context) ([]Step, string, error) {
 		d := dbs[n]
 		switch {
 		case d == nil:
-			return nil, "", exit.Usagef("aliases: --lock-down-db: no database %q on this server", n)
+			return nil, "", fault.NotFoundf("aliases: Options.LockDownDBs: no database %q on this server", n)
 		case !super && d.owner != p.me:
-			return nil, "", exit.Usagef("aliases: --lock-down: database %q is owned by %q; role %q, neither its owner nor a superuser, cannot revoke PUBLIC's privileges on it", n, d.owner, p.me)
+			return nil, "", fault.Usagef("aliases: Options.LockDown: database %q is owned by %q; role %q, neither its owner nor a superuser, cannot revoke PUBLIC's privileges on it", n, d.owner, p.me)
 		}
 	}
 	// The alias logins: of this file, and every role aliases manages with
@@ -168,11 +168,11 @@ func (p *planner) lockDownPriv(ctx context.Context, d *lockDB, priv string, alia
 	if slices.Contains(d.public, priv) {
 		rows, err := p.tx.Query(ctx, grantBackSQL, d.name, priv, managedMark)
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: reading the roles connecting to %q: %w", d.name, err))
+			return nil, fault.Failure(fmt.Errorf("aliases: reading the roles connecting to %q: %w", d.name, err))
 		}
 		back, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: reading the roles connecting to %q: %w", d.name, err))
+			return nil, fault.Failure(fmt.Errorf("aliases: reading the roles connecting to %q: %w", d.name, err))
 		}
 		steps = append(steps, Step{Verb: "revoke", Kind: "database", Name: d.name, Detail: priv + " from PUBLIC",
 			sql: []string{fmt.Sprintf("REVOKE %s ON DATABASE %s FROM PUBLIC", priv, db)}})
@@ -234,7 +234,7 @@ func openWarning(db string, temp bool, others []string) string {
 	if len(can) == 0 {
 		return ""
 	}
-	return "alias logins can " + strings.Join(can, " and ") + ", through PUBLIC's privileges: rerun with --lock-down (and --lock-down-db NAME for each other database) to revoke them"
+	return "alias logins can " + strings.Join(can, " and ") + ", through PUBLIC's privileges: rerun with Options.LockDown (and Options.LockDownDBs naming each other database) to revoke them"
 }
 
 // roleList names roles for a plan line: the first five, then a count.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -83,7 +83,7 @@ const sessionSQL = `SELECT current_user, current_database(), has_table_privilege
 func newPlanner(ctx context.Context, tx pgx.Tx, f *File, opts Options) (*planner, error) {
 	p := &planner{tx: tx, f: f, opts: opts}
 	if err := tx.QueryRow(ctx, sessionSQL).Scan(&p.me, &p.db, &p.authidReadable); err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: reading the session: %w", err))
+		return nil, fault.Failure(fmt.Errorf("aliases: reading the session: %w", err))
 	}
 	if err := p.loadSchema(ctx); err != nil {
 		return nil, err
@@ -109,12 +109,12 @@ func (p *planner) checkPins(ctx context.Context) ([]Step, error) {
 	var pe *tenant.PinError
 	if !errors.As(err, &pe) {
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
+			return nil, fault.Failure(fmt.Errorf("aliases: %w", err))
 		}
 		return nil, nil
 	}
 	if err := pe.NameKeys(ctx, p.tx, p.s.Tenants); err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
+		return nil, fault.Failure(fmt.Errorf("aliases: %w", err))
 	}
 	if !p.opts.Repin {
 		first := p.refs[pe.Conflicts[0].Name]
@@ -125,7 +125,7 @@ func (p *planner) checkPins(ctx context.Context) ([]Step, error) {
 				parts[i] = "tenant " + secretValue + strings.TrimPrefix(parts[i], fmt.Sprintf("tenant %q", c.Name))
 			}
 		}
-		return nil, exit.Usage(p.f.errorf(first.Pos, "%s: restore the names, or rerun with --repin to accept the new ones", strings.Join(parts, "; ")))
+		return nil, fault.Usage(p.f.errorf(first.Pos, "%s: restore the names, or rerun with Options.Repin to accept the new ones", strings.Join(parts, "; ")))
 	}
 	var steps []Step
 	for _, c := range pe.Conflicts {
@@ -148,14 +148,14 @@ func (p *planner) checkReadable(ctx context.Context) error {
 	}
 	rows, err := p.tx.Query(ctx, unreadableSQL, p.s.DBSchema, tables)
 	if err != nil {
-		return exit.Failure(fmt.Errorf("aliases: checking privileges: %w", err))
+		return fault.Failure(fmt.Errorf("aliases: checking privileges: %w", err))
 	}
 	unreadable, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return exit.Failure(fmt.Errorf("aliases: checking privileges: %w", err))
+		return fault.Failure(fmt.Errorf("aliases: checking privileges: %w", err))
 	}
 	if len(unreadable) > 0 {
-		return exit.Usagef("aliases: role %q, which will own the views, cannot read %s in schema %q; grant it SELECT first", p.me, strings.Join(unreadable, ", "), p.s.DBSchema)
+		return fault.Usagef("aliases: role %q, which will own the views, cannot read %s in schema %q; grant it SELECT first", p.me, strings.Join(unreadable, ", "), p.s.DBSchema)
 	}
 	return nil
 }
@@ -166,15 +166,15 @@ func (p *planner) loadSchema(ctx context.Context) error {
 	so := p.opts.Schema
 	if p.f.SourceSchema != "" {
 		if so.DBSchema != "" && so.DBSchema != p.f.SourceSchema {
-			return exit.Usage(p.f.errorf(p.f.SourceSchemaPos, "the file names schema %q but --db-schema says %q", p.f.SourceSchema, so.DBSchema))
+			return fault.Usage(p.f.errorf(p.f.SourceSchemaPos, "the file names schema %q but Options.Schema.DBSchema says %q", p.f.SourceSchema, so.DBSchema))
 		}
 		so.DBSchema = p.f.SourceSchema
 		var exists bool
 		if err := p.tx.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", so.DBSchema).Scan(&exists); err != nil {
-			return exit.Failure(fmt.Errorf("aliases: reading schemas: %w", err))
+			return fault.Failure(fmt.Errorf("aliases: reading schemas: %w", err))
 		}
 		if !exists {
-			return exit.Usage(p.f.errorf(p.f.SourceSchemaPos, "schema %q does not exist in database %q", so.DBSchema, p.db))
+			return fault.NotFound(p.f.errorf(p.f.SourceSchemaPos, "schema %q does not exist in database %q", so.DBSchema, p.db))
 		}
 	}
 	s, err := schema.Load(ctx, p.tx, so)
@@ -193,7 +193,7 @@ func (p *planner) selectSources(ctx context.Context) error {
 			p.sources = append(p.sources, tableSource(o, p.s.Tenants))
 		}
 		if len(p.sources) == 0 {
-			return exit.Usagef("aliases: schema %q has no tenanted tables to publish (name tables or views with --objects)", p.s.DBSchema)
+			return fault.Usagef("aliases: schema %q has no tenanted tables to publish (name tables or views with Options.Objects)", p.s.DBSchema)
 		}
 		sort.Slice(p.sources, func(i, j int) bool { return p.sources[i].table < p.sources[j].table })
 		return p.checkViewNames()
@@ -211,7 +211,7 @@ func (p *planner) selectSources(ctx context.Context) error {
 	}
 	for _, pat := range p.opts.Objects {
 		if _, err := path.Match(pat, ""); err != nil {
-			return exit.Usagef("aliases: --objects: bad pattern %q: %v", pat, err)
+			return fault.Usagef("aliases: Options.Objects: bad pattern %q: %v", pat, err)
 		}
 		wild := strings.ContainsAny(pat, "*?[")
 		matched := false
@@ -230,18 +230,18 @@ func (p *planner) selectSources(ctx context.Context) error {
 			matched = true
 			if v.filter == "" {
 				if !wild {
-					return exit.Usagef("aliases: --objects: view %q has no tenant column %q, so tenantkit cannot tell whose rows it shows", v.table, p.tenantColumn())
+					return fault.Usagef("aliases: Options.Objects: view %q has no tenant column %q, so tenantkit cannot tell whose rows it shows", v.table, p.tenantColumn())
 				}
 				continue // a pattern does not publish a view it cannot filter
 			}
 			add(v)
 		}
 		if !matched && !wild {
-			return exit.Usagef("aliases: --objects: no object, table or view %q in schema %q", pat, p.s.DBSchema)
+			return fault.Usagef("aliases: Options.Objects: no object, table or view %q in schema %q", pat, p.s.DBSchema)
 		}
 	}
 	if len(p.sources) == 0 {
-		return exit.Usagef("aliases: --objects %s matches nothing to publish in schema %q", strings.Join(p.opts.Objects, ","), p.s.DBSchema)
+		return fault.Usagef("aliases: Options.Objects %s matches nothing to publish in schema %q", strings.Join(p.opts.Objects, ","), p.s.DBSchema)
 	}
 	sort.Slice(p.sources, func(i, j int) bool { return p.sources[i].table < p.sources[j].table })
 	return p.checkViewNames()
@@ -250,7 +250,7 @@ func (p *planner) selectSources(ctx context.Context) error {
 func (p *planner) checkViewNames() error {
 	for _, src := range p.sources {
 		if name := p.opts.Prefix + src.table; len(name) > maxIdentifierBytes {
-			return exit.Usagef("aliases: view name %q is longer than PostgreSQL's %d bytes; use a shorter --prefix", name, maxIdentifierBytes)
+			return fault.Usagef("aliases: view name %q is longer than PostgreSQL's %d bytes; use a shorter Options.Prefix", name, maxIdentifierBytes)
 		}
 	}
 	return nil
@@ -308,7 +308,7 @@ ORDER BY c.relname`
 func (p *planner) sourceViews(ctx context.Context) ([]*source, error) {
 	rows, err := p.tx.Query(ctx, sourceViewsSQL, p.s.DBSchema)
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: reading the views of schema %q: %w", p.s.DBSchema, err))
+		return nil, fault.Failure(fmt.Errorf("aliases: reading the views of schema %q: %w", p.s.DBSchema, err))
 	}
 	tc := p.tenantColumn()
 	views, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*source, error) {
@@ -323,7 +323,7 @@ func (p *planner) sourceViews(ctx context.Context) ([]*source, error) {
 		return src, nil
 	})
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: reading the views of schema %q: %w", p.s.DBSchema, err))
+		return nil, fault.Failure(fmt.Errorf("aliases: reading the views of schema %q: %w", p.s.DBSchema, err))
 	}
 	return views, nil
 }
@@ -336,9 +336,9 @@ func (p *planner) resolveAccounts(ctx context.Context) error {
 		acc := &account{Account: a, login: a.Login.Text}
 		switch acc.login {
 		case p.s.DBSchema:
-			return exit.Usage(p.f.errorf(a.Login.Pos, "login %s is the name of the source schema", a.Login.Quote()))
+			return fault.Usage(p.f.errorf(a.Login.Pos, "login %s is the name of the source schema", a.Login.Quote()))
 		case p.me:
-			return exit.Usage(p.f.errorf(a.Login.Pos, "login %s is the role tenantkit connects as", a.Login.Quote()))
+			return fault.Usage(p.f.errorf(a.Login.Pos, "login %s is the role tenantkit connects as", a.Login.Quote()))
 		}
 		if !a.AllTenants {
 			keys, err := p.tenantKeys(ctx, a)
@@ -356,7 +356,7 @@ func (p *planner) resolveAccounts(ctx context.Context) error {
 			}
 			tz, ok := zones[strings.ToLower(a.TimeZone.Text)]
 			if !ok {
-				return exit.Usage(p.f.errorf(a.TimeZone.Pos, "unknown time zone %s (not in pg_timezone_names)", a.TimeZone.Quote()))
+				return fault.Usage(p.f.errorf(a.TimeZone.Pos, "unknown time zone %s (not in pg_timezone_names)", a.TimeZone.Quote()))
 			}
 			acc.timeZone = tz
 		}
@@ -372,7 +372,7 @@ const descendantsSQL = `SELECT DISTINCT tenant::text FROM anc WHERE ancestor::te
 // with the descendants when subtenants are included.
 func (p *planner) tenantKeys(ctx context.Context, a *Account) ([]string, error) {
 	if p.s.Tenants == nil {
-		return nil, exit.Usage(p.f.errorf(a.Tenants[0].Pos, "schema %q has no tenant table; only (tenants: all) can be published", p.s.DBSchema))
+		return nil, fault.Usage(p.f.errorf(a.Tenants[0].Pos, "schema %q has no tenant table; only (tenants: all) can be published", p.s.DBSchema))
 	}
 	texts := make([]string, len(a.Tenants))
 	for i, ref := range a.Tenants {
@@ -384,11 +384,11 @@ func (p *planner) tenantKeys(ctx context.Context, a *Account) ([]string, error) 
 	case errors.As(err, &re):
 		ref := a.Tenants[re.Index]
 		if !ref.Secret && strings.Contains(ref.Text, ":") {
-			return nil, exit.Usage(p.f.errorf(ref.Pos, "unknown tenant list %s: %v", ref.Quote(), re.Err))
+			return nil, fault.NotFound(p.f.errorf(ref.Pos, "unknown tenant list %s: %v", ref.Quote(), re.Err))
 		}
-		return nil, exit.Usage(p.f.errorf(ref.Pos, "unknown tenant %s: no tenant or tenant group has this name or key", ref.Quote()))
+		return nil, fault.NotFound(p.f.errorf(ref.Pos, "unknown tenant %s: no tenant or tenant group has this name or key", ref.Quote()))
 	case err != nil:
-		return nil, exit.Failure(fmt.Errorf("aliases: %w", err))
+		return nil, fault.Failure(fmt.Errorf("aliases: %w", err))
 	}
 	seen := map[string]bool{}
 	var keys []string
@@ -415,11 +415,11 @@ func (p *planner) tenantKeys(ctx context.Context, a *Account) ([]string, error) 
 	if p.opts.IncludeSubtenants {
 		rows, err := p.tx.Query(ctx, "WITH RECURSIVE "+tenant.AncestorsCTE(p.s.Tenants, "anc")+" "+descendantsSQL, keys)
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: reading subtenants: %w", err))
+			return nil, fault.Failure(fmt.Errorf("aliases: reading subtenants: %w", err))
 		}
 		all, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("aliases: reading subtenants: %w", err))
+			return nil, fault.Failure(fmt.Errorf("aliases: reading subtenants: %w", err))
 		}
 		keys = all
 	}
@@ -452,11 +452,11 @@ func digits(s string) bool {
 func (p *planner) timeZones(ctx context.Context) (map[string]string, error) {
 	rows, err := p.tx.Query(ctx, "SELECT name FROM pg_timezone_names")
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: reading time zones: %w", err))
+		return nil, fault.Failure(fmt.Errorf("aliases: reading time zones: %w", err))
 	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("aliases: reading time zones: %w", err))
+		return nil, fault.Failure(fmt.Errorf("aliases: reading time zones: %w", err))
 	}
 	zones := make(map[string]string, len(names))
 	for _, n := range names {

@@ -36,6 +36,8 @@ type harness struct {
 	server   *pgx.ConnConfig
 	psql     string            // "" when missing
 	pgloader string            // "" when missing
+	// serverLog is the server's log file when --server-log can read it.
+	serverLog string
 	missing  map[string]string // tenantkit command → why it cannot run
 	built    map[string]bool   // template databases made by this run
 	files    map[string]string // input files written: path → "" or why writing failed
@@ -94,6 +96,9 @@ func newHarness(ctx context.Context, cfg config, log io.Writer) (*harness, error
 		return nil, err
 	}
 	h.detect(ctx)
+	if cfg.ServerLog {
+		h.serverLog = h.findServerLog(ctx)
+	}
 	return h, nil
 }
 
@@ -130,6 +135,27 @@ func (h *harness) detect(ctx context.Context) {
 	if p, err := exec.LookPath("pgloader"); err == nil {
 		h.pgloader = p
 	}
+}
+
+// findServerLog is --server-log-file, else the file the server's logging
+// collector writes now, else "" (the statement durations then come from
+// tenantkit's own trace only).
+func (h *harness) findServerLog(ctx context.Context) string {
+	if h.cfg.ServerLogFile != "" {
+		return h.cfg.ServerLogFile
+	}
+	var file, dir *string
+	if err := h.admin.QueryRow(ctx, "SELECT pg_current_logfile(), current_setting('data_directory')").Scan(&file, &dir); err != nil || file == nil {
+		return ""
+	}
+	p := *file
+	if !filepath.IsAbs(p) && dir != nil {
+		p = filepath.Join(*dir, p)
+	}
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 func (h *harness) close() {
@@ -329,6 +355,11 @@ type outcome struct {
 	RSSKB   int64
 	Code    int
 	Stderr  string
+	// Errors are the ERROR lines of pgloader's output (it may exit 0
+	// after errors), for the reason of a wrong result.
+	Errors string
+	// Statements are the statement durations of the run (--server-log).
+	Statements []StatementTime
 }
 
 // timed runs a program and measures its wall time and peak RSS (getrusage

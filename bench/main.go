@@ -2,15 +2,18 @@
 // use — psql \copy, hand-written SQL and pgloader — on generated data of a
 // chosen scale, in one run, and writes the results as Markdown and JSON.
 //
-// Each comparison runs its contenders side by side, alternating A B A B over
-// several rounds, each run on a fresh database copied from a template, and
-// reports medians, the ratio tenantkit / reference and the peak RSS of every
-// run (from getrusage of the child process). tenantkit commands that do not
-// exist yet are skipped with a line that says so.
+// Each comparison runs its contenders side by side at every scale asked for,
+// alternating A B A B over several rounds, each run on a fresh database
+// copied from a template, and reports medians, the ratio tenantkit /
+// reference, the growth of each contender from the smallest to the largest
+// scale and the peak RSS of every run (from getrusage of the child process).
+// tenantkit commands that do not exist yet are skipped with a line that says
+// so.
 //
 // Usage (from the repository root; scripts/bench also installs pgloader):
 //
-//	go run ./bench [--scale 1M] [--rounds 3] [--only load,extract] [--rss-scale 10M]
+//	go run ./bench [--scales 1M,10M] [--rounds 3] [--big-rounds 1] [--only load,extract] [--server-log]
+//	go run ./bench --scale 1M [--rss-scale 10M]
 package main
 
 import (
@@ -37,9 +40,12 @@ func main() {
 type config struct {
 	DB            string
 	Bin           string
-	Scale         int64
-	RSSScale      int64
-	Rounds        int
+	Scales        []int64 // ascending
+	RSSScale      int64   // 0: none
+	Rounds        int     // at the smallest scale
+	BigRounds     int     // at every larger scale
+	ServerLog     bool
+	ServerLogFile string
 	Only          []string
 	RSSOnly       []string
 	Out           string
@@ -87,12 +93,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config
-	var scale, rssScale, only, rssOnly string
+	var scale, scales, rssScale, only, rssOnly string
 	fs.StringVar(&cfg.DB, "db", "", "admin connection URL of the server to benchmark on (default: TENANTKIT_BENCH_DATABASE_URL, else DATABASE_URL, else scripts/pg-ensure)")
 	fs.StringVar(&cfg.Bin, "bin", "", "tenantkit binary (default: build ./cmd/tenantkit)")
-	fs.StringVar(&scale, "scale", "1M", "rows in the largest table: 100k, 1M, 10M or a number")
-	fs.StringVar(&rssScale, "rss-scale", "", "second scale at which every tenantkit run is repeated once to show that peak RSS is flat (default: 10 × --scale; 0 = skip)")
-	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of each comparison (A B A B …)")
+	fs.StringVar(&scales, "scales", "", "comma-separated scales at which every comparison runs, each a row count of the largest table: 100k, 1M, 10M or a number (default: 1M,10M)")
+	fs.StringVar(&scale, "scale", "", "run every comparison at this one scale only (instead of --scales); --rss-scale then repeats the tenantkit runs at a second one")
+	fs.StringVar(&rssScale, "rss-scale", "", "further scale at which every tenantkit run is repeated once, without its references, to show that peak RSS is flat (default with --scale: 10 × --scale; with --scales: none; 0 = skip)")
+	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of each comparison (A B A B …) at the smallest scale")
+	fs.IntVar(&cfg.BigRounds, "big-rounds", 1, "rounds of each comparison at every larger scale")
+	fs.BoolVar(&cfg.ServerLog, "server-log", false, "keep every run's statement durations in trace/ of --out and sum them up in RESULTS.md: tenantkit's own (TENANTKIT_TRACE) and, for every contender, the server's (log_min_duration_statement = 0 on the run's database, read from --server-log-file)")
+	fs.StringVar(&cfg.ServerLogFile, "server-log-file", "", "the server's log file, readable here, with the database name in log_line_prefix (%d, e.g. /var/log/postgresql/postgresql-15-main.log; default: pg_current_logfile() when the logging collector runs)")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", "))
 	fs.StringVar(&rssOnly, "rss-only", "", "comma-separated scenarios repeated at --rss-scale (default: every scenario run)")
 	fs.StringVar(&cfg.Out, "out", "", "directory for RESULTS.md and results.json (default: bench/ of the repository)")
@@ -103,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench [flags]   (or scripts/bench [flags])\n\n"+
 			"Benchmarks tenantkit against psql \\copy, hand-written SQL and pgloader on generated data.\n\n"+
-			"Examples:\n  go run ./bench --scale 100k --rounds 1\n  go run ./bench --scale 1M --only load,upsert\n  scripts/bench --scale 1M --rss-scale 10M\n\n")
+			"Examples:\n  go run ./bench --scales 100k,1M --rounds 1\n  go run ./bench --scale 1M --only load,upsert --rss-scale 0\n  scripts/bench --scales 1M,10M --rounds 3 --big-rounds 1 --server-log\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -113,17 +123,43 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
-	if cfg.Scale, err = parseScale(scale); err != nil || cfg.Scale < 10 {
-		return cfg, fmt.Errorf("--scale %q: want a row count of at least 10, like 100k, 1M or 10M", scale)
+	switch {
+	case scale != "" && scales != "":
+		return cfg, fmt.Errorf("--scale and --scales exclude each other")
+	case scale != "":
+		n, err := parseScale(scale)
+		if err != nil || n < 10 {
+			return cfg, fmt.Errorf("--scale %q: want a row count of at least 10, like 100k, 1M or 10M", scale)
+		}
+		cfg.Scales, cfg.RSSScale = []int64{n}, 10*n
+	default:
+		if scales == "" {
+			scales = "1M,10M"
+		}
+		for _, f := range strings.Split(scales, ",") {
+			n, err := parseScale(f)
+			if err != nil || n < 10 {
+				return cfg, fmt.Errorf("--scales %q: want row counts of at least 10, like 1M,10M", scales)
+			}
+			if !slices.Contains(cfg.Scales, n) {
+				cfg.Scales = append(cfg.Scales, n)
+			}
+		}
+		slices.Sort(cfg.Scales)
 	}
-	cfg.RSSScale = 10 * cfg.Scale
 	if rssScale != "" {
 		if cfg.RSSScale, err = parseScale(rssScale); err != nil || (cfg.RSSScale != 0 && cfg.RSSScale < 10) {
 			return cfg, fmt.Errorf("--rss-scale %q: want 0 or a row count of at least 10", rssScale)
 		}
 	}
+	if slices.Contains(cfg.Scales, cfg.RSSScale) {
+		cfg.RSSScale = 0 // measured there anyway
+	}
 	if cfg.Rounds < 1 {
 		return cfg, fmt.Errorf("--rounds %d: want at least 1", cfg.Rounds)
+	}
+	if cfg.BigRounds < 1 {
+		return cfg, fmt.Errorf("--big-rounds %d: want at least 1", cfg.BigRounds)
 	}
 	if cfg.Only, err = scenarioList("--only", only); err != nil {
 		return cfg, err

@@ -8,9 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // skipError says why a contender cannot run; it is reported, not a failure.
@@ -18,8 +22,9 @@ type skipError struct{ reason string }
 
 func (e *skipError) Error() string { return e.reason }
 
-// benchmark runs every selected scenario at the main scale, then every
-// tenantkit contender once at the RSS scale.
+// benchmark runs every selected scenario at each scale, smallest first
+// (dropping a scale's templates and files before the next), then every
+// tenantkit contender once at the RSS scale when one is set.
 func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error) {
 	h, err := newHarness(ctx, cfg, log)
 	if err != nil {
@@ -28,7 +33,7 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error)
 	defer h.close()
 	res := &Results{
 		Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Machine: h.machine(ctx),
-		Command: cfg.Command, Scale: cfg.Scale, Rounds: cfg.Rounds, Seed: cfg.Seed,
+		Command: cfg.Command, Scales: cfg.Scales, Rounds: cfg.Rounds, BigRounds: cfg.BigRounds, Seed: cfg.Seed,
 	}
 	for _, c := range tenantkitCommands {
 		if r, ok := h.missing[c]; ok {
@@ -38,23 +43,38 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error)
 	if h.pgloader == "" {
 		res.Notes = append(res.Notes, "pgloader is not installed (scripts/bench installs it as root): its column says so")
 	}
+	if cfg.ServerLog && h.serverLog == "" {
+		res.Notes = append(res.Notes, "--server-log: no readable server log (give --server-log-file), so the statement durations are tenantkit's own (TENANTKIT_TRACE, userload only) and the references have none")
+	}
+	if cfg.ServerLog {
+		// The traces of an earlier run would mix with this run's.
+		if err := os.RemoveAll(filepath.Join(cfg.Out, "trace")); err != nil {
+			return nil, err
+		}
+	}
 	var selected []scenario
 	for _, sc := range scenarios() {
 		if len(cfg.Only) == 0 || slices.Contains(cfg.Only, sc.Name) {
 			selected = append(selected, sc)
 		}
 	}
-	for _, sc := range selected {
-		res.Scenarios = append(res.Scenarios, h.runScenario(ctx, sc, cfg.Scale, cfg.Rounds, false))
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	for i, scale := range cfg.Scales {
+		rounds := cfg.Rounds
+		if i > 0 {
+			rounds = cfg.BigRounds
 		}
+		for _, sc := range selected {
+			res.Scenarios = append(res.Scenarios, h.runScenario(ctx, sc, scale, rounds, false))
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
+		// Profiles need the scale's templates, which go next.
+		res.Goals = evaluateGoals(res)
+		res.Profiles = append(res.Profiles, h.profileUnmet(ctx, res, selected, scale)...)
+		h.dropScale(ctx, scale)
 	}
-	res.Goals = evaluateGoals(res)
-	res.Profiles = h.profileUnmet(ctx, res, selected)
-	h.dropScale(ctx, cfg.Scale)
-	if cfg.RSSScale > 0 && cfg.RSSScale != cfg.Scale {
-		res.Memory = &Memory{Scales: []int64{min(cfg.Scale, cfg.RSSScale), max(cfg.Scale, cfg.RSSScale)}}
+	if cfg.RSSScale > 0 {
 		ran := false
 		for _, sr := range res.Scenarios {
 			for _, v := range sr.Variants {
@@ -62,34 +82,35 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*Results, error)
 			}
 		}
 		if !ran {
-			res.Memory.Note = "not measured: no tenantkit command ran at the first scale"
+			res.Notes = append(res.Notes, fmt.Sprintf("peak RSS at %s rows not measured: no tenantkit command ran at the other scales", formatScale(cfg.RSSScale)))
 		} else {
+			res.RSSScale = cfg.RSSScale
 			for _, sc := range selected {
 				if len(cfg.RSSOnly) > 0 && !slices.Contains(cfg.RSSOnly, sc.Name) {
 					continue
 				}
-				big := h.runScenario(ctx, sc, cfg.RSSScale, 1, true)
+				res.Scenarios = append(res.Scenarios, h.runScenario(ctx, sc, cfg.RSSScale, 1, true))
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
-				res.Memory.add(res.scenario(sc.Name), &big)
 			}
 			h.dropScale(ctx, cfg.RSSScale)
 		}
 	}
+	res.Goals = evaluateGoals(res)
 	return res, nil
 }
 
-// profileUnmet runs every tenantkit contender that misses a goal once more
-// with a CPU profile (TENANTKIT_CPUPROFILE) and keeps pprof's top entries,
-// which name the bottleneck. A profile that holds little CPU time says the
-// time went to the server.
-func (h *harness) profileUnmet(ctx context.Context, res *Results, selected []scenario) []Profile {
+// profileUnmet runs every tenantkit contender that misses a goal at a scale
+// once more with a CPU profile (TENANTKIT_CPUPROFILE) and keeps pprof's top
+// entries, which name the bottleneck. A profile that holds little CPU time
+// says the time went to the server.
+func (h *harness) profileUnmet(ctx context.Context, res *Results, selected []scenario, scale int64) []Profile {
 	var out []Profile
 	done := map[string]bool{}
 	for _, g := range res.Goals {
 		key := g.Scenario + "/" + g.Contender
-		if g.Met == nil || *g.Met || done[key] {
+		if g.Scale != scale || g.Met == nil || *g.Met || done[key] || strings.HasPrefix(g.Goal, "peak RSS") {
 			continue
 		}
 		done[key] = true
@@ -102,8 +123,8 @@ func (h *harness) profileUnmet(ctx context.Context, res *Results, selected []sce
 		if j < 0 {
 			continue
 		}
-		p := Profile{Scenario: sc.Name, Contender: g.Contender}
-		if err := h.profile(ctx, sc, sc.Variants[j], res.Scale, &p); err != nil {
+		p := Profile{Scenario: sc.Name, Contender: g.Contender, Scale: scale}
+		if err := h.profile(ctx, sc, sc.Variants[j], scale, &p); err != nil {
 			p.Error = err.Error()
 		}
 		out = append(out, p)
@@ -130,7 +151,7 @@ func (h *harness) profile(ctx context.Context, sc scenario, v variant, scale int
 	f.Close()
 	prof := f.Name()
 	defer os.Remove(prof)
-	o, _, err := h.runOnce(ctx, sc, v, scale, tpl, shared, "TENANTKIT_CPUPROFILE="+prof)
+	o, _, err := h.runOnce(ctx, sc, v, scale, tpl, shared, "", "TENANTKIT_CPUPROFILE="+prof)
 	if err != nil {
 		return err
 	}
@@ -177,7 +198,7 @@ func (h *harness) program(tool string) string {
 // each on a fresh copy of the template (or on one shared copy for read-only
 // work).
 func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rounds int, tenantkitOnly bool) ScenarioResult {
-	res := ScenarioResult{Name: sc.Name, Title: sc.Title, Scale: scale, Rows: sc.Rows(scale)}
+	res := ScenarioResult{Name: sc.Name, Title: sc.Title, Scale: scale, Rows: sc.Rows(scale), Rounds: rounds, TenantkitOnly: tenantkitOnly}
 	var live []int     // indexes into res.Variants of the contenders that run
 	var defs []variant // the definitions, aligned with res.Variants
 	for _, v := range sc.Variants {
@@ -232,7 +253,11 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 			if vr.Status != statusOK || ctx.Err() != nil {
 				continue
 			}
-			o, got, err := h.runOnce(ctx, sc, defs[i], scale, tpl, shared)
+			trace := ""
+			if h.cfg.ServerLog {
+				trace = h.traceFile(sc.Name, vr.Name, scale, round)
+			}
+			o, got, err := h.runOnce(ctx, sc, defs[i], scale, tpl, shared, trace)
 			if err != nil {
 				fail(vr, err)
 				continue
@@ -241,12 +266,15 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 				if want == "" {
 					want = got
 				} else if got != want {
-					fail(vr, fmt.Errorf("wrong result: %s, expected %s", got, want))
+					fail(vr, wrongResult(got, want, o.Errors))
 					continue
 				}
 			}
 			vr.Seconds = append(vr.Seconds, o.Seconds)
 			vr.PeakRSSKB = append(vr.PeakRSSKB, o.RSSKB)
+			if trace != "" {
+				addStatements(vr, round, o.Statements)
+			}
 			fmt.Fprintf(h.log, "bench: %s %s round %d/%d: %s %.2f s, peak RSS %s\n",
 				sc.Name, formatScale(scale), round, rounds, vr.Name, o.Seconds, formatKB(o.RSSKB))
 		}
@@ -256,8 +284,12 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 }
 
 // runOnce prepares a database, runs one contender, checks its exit code and
-// result, and cleans up. It returns the result's fingerprint.
-func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int64, tpl, shared string, env ...string) (outcome, string, error) {
+// result, and cleans up. It returns the result's fingerprint. trace, when
+// set (--server-log), is the file that receives a tenantkit contender's
+// output with TENANTKIT_TRACE=1; the run's lines of the server log go next
+// to it (.server.log) when the server log is readable. The outcome's
+// Statements are the durations of both.
+func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int64, tpl, shared, trace string, env ...string) (outcome, string, error) {
 	db := shared
 	if db == "" {
 		var err error
@@ -265,8 +297,18 @@ func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int
 			return outcome{}, "", err
 		}
 		defer h.dropDB(context.Background(), db)
-	} else if err := h.exec(ctx, "CHECKPOINT"); err != nil {
-		return outcome{}, "", err
+	}
+	if h.cfg.ServerLog {
+		// Whoever reads the server log finds every statement of the run
+		// under the run's database name.
+		if err := h.exec(ctx, "ALTER DATABASE "+sqlq.Ident(db)+" SET log_min_duration_statement = 0"); err != nil {
+			return outcome{}, "", err
+		}
+	}
+	if shared != "" || h.cfg.ServerLog {
+		if err := h.exec(ctx, "CHECKPOINT"); err != nil {
+			return outcome{}, "", err
+		}
 	}
 	dir, err := os.MkdirTemp(h.work, "run-")
 	if err != nil {
@@ -279,12 +321,45 @@ func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int
 		return outcome{}, "", err
 	}
 	logFile := ""
-	if v.Tool == "pgloader" {
+	if trace != "" {
+		if err := os.MkdirAll(filepath.Dir(trace), 0o755); err != nil {
+			return outcome{}, "", err
+		}
+	}
+	switch {
+	case v.Tool == "pgloader":
 		logFile = filepath.Join(dir, "pgloader.out")
+	case trace != "" && v.Tool == "tenantkit":
+		logFile = trace
+		env = append(env, "TENANTKIT_TRACE=1")
+	}
+	logFrom := int64(-1)
+	if trace != "" && h.serverLog != "" {
+		if fi, err := os.Stat(h.serverLog); err == nil {
+			logFrom = fi.Size()
+		}
 	}
 	o, err := h.timed(ctx, logFile, env, h.program(v.Tool), args...)
 	if err != nil {
 		return o, "", err
+	}
+	if logFile == trace && trace != "" {
+		o.Statements = parseTrace(readFile(trace))
+	}
+	if logFrom >= 0 {
+		// Before the harness's own queries, which the database logs too.
+		time.Sleep(100 * time.Millisecond)
+		lines, err := serverLogLines(h.serverLog, logFrom, db)
+		if err != nil {
+			return o, "", err
+		}
+		if err := os.WriteFile(strings.TrimSuffix(trace, ".log")+".server.log", []byte(lines), 0o644); err != nil {
+			return o, "", err
+		}
+		o.Statements = append(o.Statements, parseServerLog(lines)...)
+	}
+	if logFile != "" {
+		o.Errors = errorLines(readFile(logFile), 3)
 	}
 	okCodes := v.ExitOK
 	if okCodes == nil {
@@ -412,4 +487,167 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " / ")
+}
+
+// wrongResult says that a run's fingerprint differs from the expected one,
+// with what the program said went wrong. pgloader's "drop indexes" cannot
+// drop an index that a foreign key of another table depends on; that is
+// named as such.
+func wrongResult(got, want, errs string) error {
+	if strings.Contains(errs, "cannot drop") {
+		return fmt.Errorf("pgloader's drop indexes cannot drop an index another table's foreign key depends on, so it loaded nothing (%s)", errs)
+	}
+	if errs != "" {
+		return fmt.Errorf("wrong result: %s, expected %s; it said: %s", got, want, errs)
+	}
+	return fmt.Errorf("wrong result: %s, expected %s", got, want)
+}
+
+// errorLines are the first n lines of a program's output that report an
+// error, joined.
+func errorLines(out string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 2 && f[1] == "ERROR" {
+			// pgloader: "2026-12-04T01:28:22.535999Z ERROR Database error …"
+			lines = append(lines, strings.Join(f[2:], " "))
+		}
+		if len(lines) == n {
+			break
+		}
+	}
+	return strings.Join(lines, " / ")
+}
+
+// traceFile is where --server-log keeps a tenantkit run's trace:
+// trace/SCALE/SCENARIO/CONTENDER.roundN.log under --out.
+func (h *harness) traceFile(scenario, contender string, scale int64, round int) string {
+	return filepath.Join(h.cfg.Out, "trace", formatScale(scale), scenario, fmt.Sprintf("%s.round%d.log", slug(contender), round))
+}
+
+// slug makes a contender's name a file name: lower-case letters and digits
+// joined by dashes.
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	return b.String()
+}
+
+// traceLine is one line of TENANTKIT_TRACE output:
+// "userload:    1.234s INSERT INTO …".
+var traceLine = regexp.MustCompile(`^[a-z][a-z-]*: +([0-9]+(?:\.[0-9]+)?)s (.+)$`)
+
+// digits are written N in a traced statement, so that a statement run per
+// batch or with a generated name counts as one.
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// parseTrace sums the durations of each statement of a trace, in the order
+// the statements first appear.
+func parseTrace(out string) []StatementTime {
+	var stmts []StatementTime
+	at := map[string]int{}
+	for _, line := range strings.Split(out, "\n") {
+		m := traceLine.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		secs, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			continue
+		}
+		sql := digits.ReplaceAllString(strings.Join(strings.Fields(m[2]), " "), "N")
+		i, ok := at[sql]
+		if !ok {
+			i = len(stmts)
+			at[sql] = i
+			stmts = append(stmts, StatementTime{SQL: sql, Seconds: []float64{0}})
+		}
+		stmts[i].Seconds[0] += secs
+	}
+	return stmts
+}
+
+// addStatements records one round's statement durations (from parseTrace)
+// in a contender's result; a statement absent from a round counts 0 there.
+func addStatements(vr *VariantResult, round int, stmts []StatementTime) {
+	for _, st := range stmts {
+		i := slices.IndexFunc(vr.Statements, func(s StatementTime) bool { return s.SQL == st.SQL })
+		if i < 0 {
+			i = len(vr.Statements)
+			vr.Statements = append(vr.Statements, StatementTime{SQL: st.SQL})
+		}
+		vr.Statements[i].Seconds = append(vr.Statements[i].Seconds, make([]float64, max(0, round-len(vr.Statements[i].Seconds)))...)
+		vr.Statements[i].Seconds[round-1] += st.Seconds[0]
+	}
+	for i := range vr.Statements {
+		vr.Statements[i].Seconds = append(vr.Statements[i].Seconds, make([]float64, max(0, round-len(vr.Statements[i].Seconds)))...)
+	}
+}
+
+// serverLogLines are the lines of the server log from offset on that a
+// database's sessions wrote ("…@DB " in log_line_prefix, as Debian's
+// default '%m [%p] %q%u@%d ' has it), with their continuation lines.
+func serverLogLines(path string, offset int64, db string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return "", err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return "", fmt.Errorf("reading the server log %s: %w", path, err)
+	}
+	var b strings.Builder
+	keep := false
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if strings.HasPrefix(line, "\t") {
+			if keep {
+				b.WriteString(line)
+			}
+			continue
+		}
+		keep = strings.Contains(line, "@"+db+" ")
+		if keep {
+			b.WriteString(line)
+		}
+	}
+	return b.String(), nil
+}
+
+// serverDuration is a statement's duration in the server log
+// (log_min_duration_statement).
+var serverDuration = regexp.MustCompile(`LOG:  duration: ([0-9]+(?:\.[0-9]+)?) ms  (?:statement|parse|bind|execute)[^:]*: (.*)$`)
+
+// parseServerLog sums the durations the server logged for each statement,
+// in the order the statements first appear; each is marked [server].
+func parseServerLog(lines string) []StatementTime {
+	var b strings.Builder
+	for _, line := range strings.Split(lines, "\n") {
+		if strings.HasPrefix(line, "\t") {
+			b.WriteString(" " + strings.TrimSpace(line))
+			continue
+		}
+		if m := serverDuration.FindStringSubmatch(line); m != nil {
+			ms, err := strconv.ParseFloat(m[1], 64)
+			if err == nil {
+				fmt.Fprintf(&b, "\nserver: %.6fs [server] %s", ms/1000, m[2])
+			}
+		}
+	}
+	return parseTrace(b.String())
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
@@ -40,7 +40,7 @@ type boundMapping struct {
 func bind(cfg *Config, s *schema.Schema) ([]*boundObject, error) {
 	tt := s.Tenants
 	if tt == nil {
-		return nil, exit.Usagef("the database has no tenant table: create one, or name it in the overlay's <Tenants table=…>")
+		return nil, fault.Usagef("the database has no tenant table: create one, or name it in the overlay's <Tenants table=…>")
 	}
 	var out []*boundObject
 	seen := map[*schema.Object]*ObjectRule{}
@@ -157,46 +157,17 @@ func parentSrel(o *schema.Object, tt *schema.TenantTable, p *ParentRule) (*schem
 	if sr.Target != o {
 		return nil, p.Node.AttrErrorf(a, "<Parent>: SREL %q of object %q points at object %q; the parent SREL must point at %q itself", sr.Attr, o.Name, sr.TargetName, o.Name)
 	}
-	if !identifiesRow(o, sr.TargetColumns) {
+	if !o.IsUnique(sr.TargetColumns) {
 		return nil, p.Node.AttrErrorf(a, "<Parent>: SREL %q points at columns (%s) of %q, which are not its primary key or a unique constraint", sr.Attr, strings.Join(sr.TargetColumns, ", "), o.Table)
 	}
 	return sr, nil
-}
-
-// identifiesRow reports whether cols are the primary key or a unique
-// constraint of o (in any order).
-func identifiesRow(o *schema.Object, cols []string) bool {
-	same := func(key []string) bool {
-		if len(key) != len(cols) || len(key) == 0 {
-			return false
-		}
-		in := map[string]bool{}
-		for _, k := range key {
-			in[k] = true
-		}
-		for _, c := range cols {
-			if !in[c] {
-				return false
-			}
-		}
-		return true
-	}
-	if same(o.PrimaryKey) {
-		return true
-	}
-	for _, u := range o.Uniques {
-		if same(u) {
-			return true
-		}
-	}
-	return false
 }
 
 // The server checks what only it can: that the Where condition is a valid
 // boolean condition on the object's table, and that every mapped attribute
 // can be assigned to its tenant column. EXPLAIN plans without running.
 const (
-	explainWhereSQL   = "EXPLAIN SELECT FROM %s WHERE (\n%s\n)"
+	explainWhereSQL   = "EXPLAIN SELECT FROM %s WHERE %s"
 	explainMappingSQL = "EXPLAIN INSERT INTO %s (%s) SELECT %s.%s FROM %s"
 )
 
@@ -204,7 +175,7 @@ const (
 // the offending element. Each check runs in a savepoint of tx.
 func checkWithServer(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, objs []*boundObject) error {
 	explain := func(sql string) error {
-		return pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		return sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
 			_, err := sp.Exec(ctx, sql)
 			return err
 		})
@@ -219,7 +190,7 @@ func checkWithServer(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, obj
 			}
 		}
 		if b.rule.Where != "" {
-			if err := explain(fmt.Sprintf(explainWhereSQL, oi, b.rule.Where)); err != nil {
+			if err := explain(fmt.Sprintf(explainWhereSQL, oi, sqlcond.Wrap(b.rule.Where))); err != nil {
 				return configError(b.rule.WhereNode, "<Where>", err)
 			}
 		}
@@ -233,7 +204,7 @@ func configError(n *xmlnode.Node, what string, err error) error {
 	if pgErr := sqlcond.Refusal(err); pgErr != nil {
 		return n.Errorf("%s: %s", what, pgErr.Message)
 	}
-	return exit.Failure(fmt.Errorf("checking %s at %s:%d: %w", what, n.File, n.Line, err))
+	return fault.Failure(fmt.Errorf("checking %s at %s:%d: %w", what, n.File, n.Line, err))
 }
 
 // ident quotes one identifier.

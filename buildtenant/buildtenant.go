@@ -2,7 +2,8 @@
 // (usually organizations): one tenant per row that has none yet, with
 // attributes copied as a configuration file (schema/buildtenant.xsd) maps
 // them, optionally placed in a hierarchy that follows the object's own parent
-// reference, and the row's tenant set to the new tenant.
+// reference, and the row's tenant set to the new tenant (with Options.Adopt,
+// a row whose name a tenant already has is linked to that tenant instead).
 //
 // A run is one transaction of a handful of set-based statements whatever the
 // number of rows: the selected rows are copied into a temporary work table,
@@ -17,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -24,7 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/acl"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
@@ -43,8 +45,9 @@ type Options struct {
 	// Adopt links a row whose tenant name already exists to that tenant
 	// instead of reporting a collision.
 	Adopt bool
-	// Quiet shows no progress.
-	Quiet bool
+	// Progress receives a progress report per pre-tenant object (a bar if
+	// it is a terminal); nil reports nothing.
+	Progress io.Writer
 	// AccessGroups gives every created tenant the default access groups
 	// (TENANT\Administrators, TENANT\Users) at the next acl apply.
 	AccessGroups bool
@@ -123,13 +126,13 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 	tt := s.Tenants
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer tx.Rollback(ctx)
 	// Others may read while the run works, but not add tenants or change the
 	// pre-tenant rows: the collision checks and the row addresses stay true.
 	if _, err := tx.Exec(ctx, "LOCK TABLE "+tt.Ident()+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
-		return nil, exit.Failure(fmt.Errorf("locking the tenant table: %w", err))
+		return nil, fault.Failure(fmt.Errorf("locking the tenant table: %w", err))
 	}
 	if err := tuneSession(ctx, tx); err != nil {
 		return nil, err
@@ -139,10 +142,10 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 	}
 	sp, err := tenant.ServiceProvider(ctx, tx, tt)
 	if errors.Is(err, tenant.ErrNotFound) {
-		return nil, exit.Usagef("tenant table %q has no service provider tenant: create it before building tenants", tt.Table)
+		return nil, fault.Usagef("tenant table %q has no service provider tenant: create it before building tenants", tt.Table)
 	}
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	r := &runner{tx: tx, tt: tt, sp: sp, opts: opts, res: &Result{Check: opts.Check}}
 	for _, b := range objs {
@@ -151,13 +154,13 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 		}
 	}
 	if n := len(r.res.Problems); n > 0 {
-		return r.res, exit.Violations(fmt.Errorf("%s found; nothing was created", plural(n, "problem")))
+		return r.res, fault.Violations(fmt.Errorf("%s found; nothing was created", plural(n, "problem")))
 	}
 	if opts.Check {
 		return r.res, nil // the deferred rollback undoes everything
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, exit.Failure(fmt.Errorf("committing: %w", err))
+		return nil, fault.Failure(fmt.Errorf("committing: %w", err))
 	}
 	return r.res, nil
 }
@@ -173,15 +176,15 @@ func Run(ctx context.Context, db Beginner, s *schema.Schema, cfg *Config, opts O
 // a savepoint).
 func tuneSession(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SET LOCAL standard_conforming_strings = on; SET LOCAL jit = off"); err != nil {
-		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
+		return fault.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
-	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+	err := sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
 		_, err := sp.Exec(ctx, "SET LOCAL temp_buffers = '256MB'")
 		return err
 	})
 	var pgErr *pgconn.PgError
 	if err != nil && !errors.As(err, &pgErr) {
-		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
+		return fault.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
 	return nil // refused (temporary tables already used): the default stays
 }
@@ -200,6 +203,9 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	w := newWorkTable(r.tt, b)
 	or := &ObjectResult{Object: b.obj.Name, Table: b.obj.Table}
 	r.res.Objects = append(r.res.Objects, or)
+	prog := progress.New(r.opts.Progress, "buildtenant "+b.obj.Name, progress.Options{Total: -1, Unit: "rows"})
+	defer prog.Finish()
+	prog.Phase("selecting the rows")
 	if _, err := r.tx.Exec(ctx, "LOCK TABLE "+b.obj.Ident()+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 		return r.fail(b, "locking the table", err)
 	}
@@ -216,6 +222,8 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	if or.Rows == 0 {
 		return nil
 	}
+	prog.SetTotal(or.Rows)
+	prog.Phase("checking the new tenants")
 	for _, sql := range w.indexSQL() {
 		if _, err := r.tx.Exec(ctx, sql); err != nil {
 			return r.fail(b, "indexing the work table", err)
@@ -224,21 +232,22 @@ func (r *runner) object(ctx context.Context, b *boundObject) error {
 	if err := r.checkNames(ctx, b, w); err != nil {
 		return err
 	}
+	prog.Phase("placing the new tenants in the hierarchy")
 	if err := r.placeInHierarchy(ctx, b, w); err != nil {
 		return err
 	}
+	prog.Phase("checking the hierarchy")
 	if err := r.checkHierarchy(ctx, b, w); err != nil {
 		return err
 	}
 	if len(r.res.Problems) > 0 {
 		return nil // report everything, create nothing
 	}
-	prog := progress.New("buildtenant "+b.obj.Name, progress.Options{Quiet: r.opts.Quiet, Total: or.Rows, Unit: "rows"})
-	defer prog.Finish()
 	if err := r.insert(ctx, b, w, or, prog); err != nil {
 		return err
 	}
 	if r.opts.Check {
+		prog.Phase("listing the new tenants")
 		return r.plan(ctx, b, w)
 	}
 	return nil
@@ -257,7 +266,7 @@ func refusedByTenantTable(b *boundObject, err error) error {
 	if pgErr.Detail != "" {
 		msg += ": " + pgErr.Detail
 	}
-	return exit.Violations(fmt.Errorf("%s: the tenant table refused a new tenant: %s; nothing was created", b.obj.Name, msg))
+	return fault.Violations(fmt.Errorf("%s: the tenant table refused a new tenant: %s; nothing was created", b.obj.Name, msg))
 }
 
 // fail wraps a database error of one object's run.
@@ -267,7 +276,7 @@ func refusedByTenantTable(b *boundObject, err error) error {
 // fault, reported at the <Where> (exit 2).
 func (r *runner) fillWorkTable(ctx context.Context, b *boundObject, w *workTable) (pgconn.CommandTag, error) {
 	var tag pgconn.CommandTag
-	err := pgx.BeginFunc(ctx, r.tx, func(sp pgx.Tx) (err error) {
+	err := sqlq.Savepoint(ctx, r.tx, func(sp pgx.Tx) (err error) {
 		tag, err = sp.Exec(ctx, w.fillSQL())
 		return err
 	})
@@ -283,7 +292,7 @@ func (r *runner) fillWorkTable(ctx context.Context, b *boundObject, w *workTable
 }
 
 func (r *runner) fail(b *boundObject, doing string, err error) error {
-	return exit.Failure(fmt.Errorf("object %q: %s: %w", b.obj.Name, doing, err))
+	return fault.Failure(fmt.Errorf("object %q: %s: %w", b.obj.Name, doing, err))
 }
 
 // checkNames finds rows without a name, names that exist already (adopted
@@ -304,7 +313,7 @@ func (r *runner) checkNames(ctx context.Context, b *boundObject, w *workTable) e
 			return r.fail(b, "adopting existing tenants", err)
 		}
 	} else if err := r.collect(ctx, b, w, NameExists, w.existingNamesSQL(), func(name string, n int64) string {
-		return fmt.Sprintf("tenant %q already exists (--on-conflict adopt links the rows to it)", name)
+		return fmt.Sprintf("tenant %q already exists (Options.Adopt links the rows to it)", name)
 	}); err != nil {
 		return err
 	}
@@ -422,6 +431,7 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 		return r.fail(b, "reading the levels", err)
 	}
 	for level := 0; level <= maxLevel && pending > 0; level++ {
+		prog.Phasef("creating the tenants of level %d/%d", level+1, maxLevel+1)
 		want := int64(0)
 		tag, err := r.tx.Exec(ctx, w.insertSQL(), level)
 		if err != nil {
@@ -440,6 +450,7 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 		prog.Add(want)
 	}
 	prog.Add(or.Adopted)
+	prog.Phase("setting the rows' tenant")
 	tag, err := r.tx.Exec(ctx, w.linkSQL())
 	if err != nil {
 		return r.fail(b, "setting the rows' tenant", err)
@@ -450,6 +461,7 @@ func (r *runner) insert(ctx context.Context, b *boundObject, w *workTable, or *O
 	r.res.Created += or.Created
 	r.res.Adopted += or.Adopted
 	if r.opts.AccessGroups && or.Created > 0 {
+		prog.Phase("recording the default access groups")
 		if err := r.accessGroups(ctx, w); err != nil {
 			return r.fail(b, "recording the default access groups", err)
 		}

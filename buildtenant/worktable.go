@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -149,7 +150,7 @@ func (w *workTable) fillSQL() string {
 	cols = append(cols, numbered("", "v", len(w.b.maps)))
 	where := sourceCol(q, w.b.obj.TenantColumn) + " IS NULL"
 	if w.b.rule.Where != "" {
-		where += " AND (\n" + w.b.rule.Where + "\n)"
+		where += " AND " + sqlcond.Wrap(w.b.rule.Where)
 	}
 	scols := strings.Join(cols, ", ")
 	return fmt.Sprintf("WITH sel AS (SELECT %s FROM %s WHERE %s)\nINSERT INTO %s (%s, parent_seq, adopted) SELECT %s, %s, false FROM sel s%s",
@@ -243,24 +244,29 @@ func (w *workTable) ancestorSQL() string {
 	k := numbered("", "k", n)
 	oRefs := list(refs, func(_ int, c string) string { return "o." + sqlq.Ident(c) })
 	oTargets := list(targets, func(_ int, c string) string { return "o." + sqlq.Ident(c) })
-	return fmt.Sprintf(`WITH RECURSIVE walk(seq, hops, %[1]s) AS (
-	SELECT c.seq, 1, %[2]s FROM %[3]s c
-	WHERE c.parent_seq IS NULL AND (%[2]s) IS NOT NULL AND (%[2]s) IS DISTINCT FROM (%[4]s)
-	UNION ALL
-	SELECT w.seq, w.hops + 1, %[5]s FROM walk w JOIN %[6]s o ON (%[7]s) = (%[8]s)
-	WHERE o.%[9]s IS NULL AND (%[5]s) IS NOT NULL
-	  AND NOT EXISTS (SELECT FROM %[3]s p WHERE (%[10]s) = (%[7]s))
-) CYCLE %[1]s SET on_cycle USING path,
-anchor AS (
-	SELECT DISTINCT ON (w.seq) w.seq, p.seq AS pseq, o.%[9]s AS ptenant
-	FROM walk w JOIN %[6]s o ON (%[7]s) = (%[8]s)
-	LEFT JOIN %[3]s p ON (%[10]s) = (%[7]s)
-	WHERE o.%[9]s IS NOT NULL OR p.seq IS NOT NULL
-	ORDER BY w.seq, w.hops)
-UPDATE %[3]s c SET parent_seq = a.pseq, parent_tenant = a.ptenant FROM anchor a WHERE a.seq = c.seq`,
-		k, numbered("c.", "p", n), workTableName, numbered("c.", "f", n),
-		oRefs, o, oTargets, numbered("w.", "k", n), w.tenantC(), numbered("p.", "f", n))
+	return sqlq.Expand(ancestorTemplate, sqlq.Names{
+		"k": k, "c_refs": numbered("c.", "p", n), "c_targets": numbered("c.", "f", n),
+		"o_refs": oRefs, "source": o, "o_targets": oTargets, "w_k": numbered("w.", "k", n), "tenant": w.tenantC(), "p_targets": numbered("p.", "f", n)})
 }
+
+// ancestorTemplate walks from each row with an unselected parent: walk's
+// columns k hold the reference being followed (c_refs, then o_refs: the
+// parent's own reference), and o_targets are the key a reference matches.
+const ancestorTemplate = `WITH RECURSIVE walk(seq, hops, {k}) AS (
+	SELECT c.seq, 1, {c_refs} FROM ` + workTableName + ` c
+	WHERE c.parent_seq IS NULL AND ({c_refs}) IS NOT NULL AND ({c_refs}) IS DISTINCT FROM ({c_targets})
+	UNION ALL
+	SELECT w.seq, w.hops + 1, {o_refs} FROM walk w JOIN {source} o ON ({o_targets}) = ({w_k})
+	WHERE o.{tenant} IS NULL AND ({o_refs}) IS NOT NULL
+	  AND NOT EXISTS (SELECT FROM ` + workTableName + ` p WHERE ({p_targets}) = ({o_targets}))
+) CYCLE {k} SET on_cycle USING path,
+anchor AS (
+	SELECT DISTINCT ON (w.seq) w.seq, p.seq AS pseq, o.{tenant} AS ptenant
+	FROM walk w JOIN {source} o ON ({o_targets}) = ({w_k})
+	LEFT JOIN ` + workTableName + ` p ON ({p_targets}) = ({o_targets})
+	WHERE o.{tenant} IS NOT NULL OR p.seq IS NOT NULL
+	ORDER BY w.seq, w.hops)
+UPDATE ` + workTableName + ` c SET parent_seq = a.pseq, parent_tenant = a.ptenant FROM anchor a WHERE a.seq = c.seq`
 
 // serviceProviderSQL puts the remaining roots under the service provider ($1).
 func (w *workTable) serviceProviderSQL() string {
@@ -275,20 +281,21 @@ WHERE c.parent_seq IS NULL AND c.parent_tenant IS NULL`, workTableName, w.key(),
 // a depth column that may be stale). Rows on a cycle of parent rows are
 // never reached and keep a NULL level.
 func (w *workTable) levelSQL() string {
-	return fmt.Sprintf(`WITH RECURSIVE %s,
+	return "WITH RECURSIVE " + tenant.AncestorsCTE(w.tt, "anc") + levelTail
+}
+
+const levelTail = `,
 known(tenant, depth) AS (SELECT tenant, count(*)::int - 1 FROM anc GROUP BY tenant),
 lv(seq, lvl, depth) AS (
 	SELECT c.seq, 0, CASE WHEN c.adopted THEN coalesce(ka.depth, 0) ELSE coalesce(kp.depth + 1, 0) END
-	FROM %[2]s c LEFT JOIN known kp ON kp.tenant = c.parent_tenant LEFT JOIN known ka ON ka.tenant = c.tenant
+	FROM ` + workTableName + ` c LEFT JOIN known kp ON kp.tenant = c.parent_tenant LEFT JOIN known ka ON ka.tenant = c.tenant
 	WHERE c.parent_seq IS NULL
 	UNION ALL
 	SELECT c.seq, lv.lvl + 1, CASE WHEN c.adopted THEN coalesce(ka.depth, 0) ELSE lv.depth + 1 END
-	FROM lv JOIN %[2]s c ON c.parent_seq = lv.seq LEFT JOIN known ka ON ka.tenant = c.tenant),
-kids(seq) AS (SELECT DISTINCT parent_seq FROM %[2]s WHERE parent_seq IS NOT NULL AND NOT adopted)
-UPDATE %[2]s c SET lvl = lv.lvl, depth = lv.depth, has_children = kids.seq IS NOT NULL
-FROM lv LEFT JOIN kids ON kids.seq = lv.seq WHERE lv.seq = c.seq`,
-		tenant.AncestorsCTE(w.tt, "anc"), workTableName)
-}
+	FROM lv JOIN ` + workTableName + ` c ON c.parent_seq = lv.seq LEFT JOIN known ka ON ka.tenant = c.tenant),
+kids(seq) AS (SELECT DISTINCT parent_seq FROM ` + workTableName + ` WHERE parent_seq IS NOT NULL AND NOT adopted)
+UPDATE ` + workTableName + ` c SET lvl = lv.lvl, depth = lv.depth, has_children = kids.seq IS NOT NULL
+FROM lv LEFT JOIN kids ON kids.seq = lv.seq WHERE lv.seq = c.seq`
 
 func (w *workTable) cycleSQL() string {
 	return w.group("NULL::text") + "WHERE c.lvl IS NULL HAVING count(*) > 0 LIMIT $2::int"
@@ -347,15 +354,17 @@ func (w *workTable) insertSQL() string {
 		cols += ", " + sqlq.Ident(s)
 		vals += fmt.Sprintf(", CASE WHEN c.has_children THEN true ELSE %s END", def)
 	}
-	return fmt.Sprintf(`WITH ins AS (
-	INSERT INTO %[1]s (%[2]s)
-	SELECT %[3]s FROM %[4]s c LEFT JOIN %[4]s p ON p.seq = c.parent_seq
+	return sqlq.Expand(insertTemplate, sqlq.Names{
+		"tenants": w.tt.Ident(), "cols": cols, "vals": vals, "key": w.key(), "name": w.name(), "c_name": w.nameCol("c.")})
+}
+
+const insertTemplate = `WITH ins AS (
+	INSERT INTO {tenants} ({cols})
+	SELECT {vals} FROM ` + workTableName + ` c LEFT JOIN ` + workTableName + ` p ON p.seq = c.parent_seq
 	WHERE c.lvl = $1 AND NOT c.adopted
 	ORDER BY c.seq
-	RETURNING %[5]s, %[6]s)
-UPDATE %[4]s c SET tenant = ins.%[5]s FROM ins WHERE %[7]s = ins.%[6]s AND c.lvl = $1 AND NOT c.adopted`,
-		w.tt.Ident(), cols, vals, workTableName, w.key(), w.name(), w.nameCol("c."))
-}
+	RETURNING {key}, {name})
+UPDATE ` + workTableName + ` c SET tenant = ins.{key} FROM ins WHERE {c_name} = ins.{name} AND c.lvl = $1 AND NOT c.adopted`
 
 // linkSQL sets every selected row's tenant, in one statement.
 func (w *workTable) linkSQL() string {
@@ -372,9 +381,12 @@ func (w *workTable) linkSQL() string {
 func (w *workTable) planSQL() string {
 	parent := "NULL::text"
 	if w.tt.Parent != "" {
-		parent = fmt.Sprintf("(SELECT pt.%[1]s::text FROM %[2]s pt WHERE pt.%[3]s = CASE WHEN c.adopted THEN (SELECT a.%[4]s FROM %[2]s a WHERE a.%[3]s = c.tenant) ELSE coalesce(c.parent_tenant, p.tenant) END)",
-			w.name(), w.tt.Ident(), w.key(), sqlq.Ident(w.tt.Parent))
+		parent = sqlq.Expand(planParentTemplate, sqlq.Names{"name": w.name(), "tenants": w.tt.Ident(), "key": w.key(), "parent": sqlq.Ident(w.tt.Parent)})
 	}
 	return fmt.Sprintf("SELECT %s, %s::text, %s, c.depth, c.adopted FROM %s c LEFT JOIN %s p ON p.seq = c.parent_seq ORDER BY c.lvl, c.seq",
 		w.labelExpr("c."), w.nameCol("c."), parent, workTableName, workTableName)
 }
+
+// planParentTemplate is the name of the tenant a planned row goes under:
+// an adopted row's tenant's parent, a new tenant's parent.
+const planParentTemplate = "(SELECT pt.{name}::text FROM {tenants} pt WHERE pt.{key} = CASE WHEN c.adopted THEN (SELECT a.{parent} FROM {tenants} a WHERE a.{key} = c.tenant) ELSE coalesce(c.parent_tenant, p.tenant) END)"

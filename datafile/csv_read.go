@@ -220,7 +220,7 @@ func (c *csvReader) readUnquoted() (string, error) {
 			return c.text(sb), nil
 		case '"':
 			if !c.lenient {
-				return "", s.errorf(s.pos(), c.head(sb), `bare " in an unquoted field (quote the field and double the ", or read with --lenient-quotes)`)
+				return "", s.errorf(s.pos(), c.head(sb), `bare " in an unquoted field (quote the field and double the ", or read with Options.LenientQuotes)`)
 			}
 			s.skip()
 			sb, c.bare = append(sb, '"'), true

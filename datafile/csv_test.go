@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 func readCSV(t *testing.T, in string, opts Options) (string, error) {
@@ -107,7 +109,7 @@ func TestCSVErrors(t *testing.T) {
 		{"empty column name", "a,,c\n", `f.csv:1:1: empty column name in header field 2`},
 		{"duplicate column", "a,b,a\n", `f.csv:1:1: duplicate column a in the header`},
 		{"NUL bytes", strings.Repeat("\x00", 1000), `f.csv:1:1: header field 1 holds a NUL byte: not a column name (is this a text file?)`},
-		{"bare quote", "a,b\n1,x\"y\n", `f.csv:2:4: bare " in an unquoted field (quote the field and double the ", or read with --lenient-quotes) (near "x")`},
+		{"bare quote", "a,b\n1,x\"y\n", `f.csv:2:4: bare " in an unquoted field (quote the field and double the ", or read with Options.LenientQuotes) (near "x")`},
 		{"junk after quote", "a,b\n\"x\"y,2\n", `f.csv:2:4: unexpected "y" after a quoted field`},
 		{"CR-only line ends count lines", "a,b\r1,2\r3\r", `f.csv:3:1: record has 1 field, the header has 2`},
 		{"unterminated quote", "a,b\n1,\"abc\n", `f.csv:2:3: unterminated quoted field (near "abc\n")`},
@@ -122,8 +124,8 @@ func TestCSVErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error; read\n%s", got)
 			}
-			if _, ok := err.(*SyntaxError); !ok {
-				t.Errorf("error is %T, want *SyntaxError", err)
+			if _, ok := err.(*fault.PosError); !ok {
+				t.Errorf("error is %T, want *fault.PosError", err)
 			}
 			if err.Error() != tt.want {
 				t.Errorf("error\n%s\nwant\n%s", err, tt.want)

@@ -47,6 +47,9 @@ func (c *csvWriter) BeginTable(t *Table) error {
 	if err := checkTable(t); err != nil {
 		return fmt.Errorf("csv: %w", err)
 	}
+	if err := checkUnmarked(t, CSV); err != nil {
+		return fmt.Errorf("csv: %w", err)
+	}
 	if c.table != nil {
 		return fmt.Errorf("csv: %s holds only one table, cannot add table %s after %s; write several tables into a directory (a path ending in /)",
 			c.name, t.Name, c.table.Name)

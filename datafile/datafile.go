@@ -12,6 +12,12 @@
 //	...
 //	n, err := datafile.Copy(w, r)
 //
+// The path "-" stands for a command's standard input or output, which the
+// caller passes in Options.Stdin and Options.Stdout; NewReader and NewWriter
+// work on any stream. The package also holds what other packages need of
+// files: CreateAtomic (a file that appears complete or not at all) and the
+// text form of COPY (AppendCopyText, CopyDecoder).
+//
 // The grammar of each format is described on its reader type in the
 // source. What does not survive a round trip:
 //
@@ -24,7 +30,11 @@
 //     digits, dates as yyyy-mm-dd); everything else is a text cell.
 package datafile
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
+)
 
 // Format names a data file format.
 type Format string
@@ -55,6 +65,24 @@ type Table struct {
 	// Pos is where a reader found the table's header (the TABLE line, a
 	// CSV file's header line, a sheet's first row); zero when unknown.
 	Pos Pos
+	// Shared marks a section of shared rows (TABLE name SHARED, userload
+	// format only): rows of other owners — public rows, a supertenant's,
+	// the service provider's — that a tenant's rows reference, which
+	// userload inserts only where the database lacks them (see
+	// tenant-extract --with-references). CSV and XLSX cannot mark it: their
+	// writers refuse such a table.
+	Shared bool
+}
+
+// sharedKeyword follows the table name of a Shared section.
+const sharedKeyword = "SHARED"
+
+// checkUnmarked refuses a Shared table in a format that cannot mark it.
+func checkUnmarked(t *Table, format Format) error {
+	if t != nil && t.Shared {
+		return fmt.Errorf("table %s is a section of shared rows (SHARED), which the %s format cannot mark: write the userload format (.dat)", t.Name, format)
+	}
+	return nil
 }
 
 // Pos is a position in an input file. Line and Col count from 1.
@@ -72,21 +100,10 @@ func (p Pos) String() string {
 	return fmt.Sprintf("%s:%d", p.File, p.Line)
 }
 
-// SyntaxError reports malformed input at a position: the file cannot be read
-// further. Its text is "FILE:LINE:COL: message".
-type SyntaxError struct {
-	Pos     Pos
-	Msg     string
-	Excerpt string // a short piece of the offending input, may be empty
-}
-
-// Error formats the error as "FILE:LINE:COL: message", followed by the
-// excerpt if there is one.
-func (e *SyntaxError) Error() string {
-	if e.Excerpt != "" {
-		return fmt.Sprintf("%s: %s (near %q)", e.Pos, e.Msg, e.Excerpt)
-	}
-	return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
+// errorAt builds the *fault.PosError that reports malformed input at p:
+// the file cannot be read further. Its text is "FILE:LINE:COL: message".
+func errorAt(p Pos, format string, args ...any) *fault.PosError {
+	return fault.At(p.File, p.Line, p.Col, format, args...)
 }
 
 // Reader streams the rows of one or more tables.
@@ -120,7 +137,7 @@ type Reader interface {
 	// a field's line can be past the record's.
 	FieldPos(i int) Pos
 	// Err is the error that stopped Next, nil at a clean end of input.
-	// Malformed input yields a *SyntaxError.
+	// Malformed input yields a *fault.PosError.
 	Err() error
 	// Close releases the underlying file.
 	Close() error

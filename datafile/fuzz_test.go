@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"testing/iotest"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // fuzzRead reads data with opts at once and one byte at a time; both must
@@ -21,8 +23,8 @@ func fuzzRead(t *testing.T, data []byte, name string, opts Options) ([]section, 
 		t.Fatalf("one byte at a time differs:\n%v %v\n%v %v", sectionsText(secs1), err1, sectionsText(secs), err)
 	}
 	if err != nil {
-		if _, ok := err.(*SyntaxError); !ok {
-			t.Fatalf("error %T is not a *SyntaxError: %v", err, err)
+		if _, ok := err.(*fault.PosError); !ok {
+			t.Fatalf("error %T is not a *fault.PosError: %v", err, err)
 		}
 	}
 	return secs, err

@@ -44,7 +44,20 @@ type Options struct {
 	// OnLenientQuote, when set, is called with the position of every field
 	// that LenientQuotes accepted.
 	OnLenientQuote func(Pos)
+	// Stdin is what Open reads for the path "-" (a command passes its
+	// standard input); nil makes "-" an ErrNoStdin error.
+	Stdin io.Reader
+	// Stdout is what Create writes for the path "-"; nil makes "-" an
+	// ErrNoStdout error.
+	Stdout io.Writer
 }
+
+// ErrNoStdin and ErrNoStdout are the errors for the path "-" when Options
+// give no Stdin or Stdout.
+var (
+	ErrNoStdin  = errors.New(`"-" means standard input, and none was given (Options.Stdin is nil)`)
+	ErrNoStdout = errors.New(`"-" means standard output, and none was given (Options.Stdout is nil)`)
+)
 
 // DetectFormat returns the format of the file at path. A non-empty explicit
 // format (a --format flag) wins and must name a known format. Otherwise the
@@ -79,7 +92,7 @@ func DetectFormat(path string, explicit Format) (Format, error) {
 	return Userload, nil
 }
 
-// Open opens the data file at path for reading; "-" is the standard input.
+// Open opens the data file at path for reading; "-" is opts.Stdin.
 // A directory is read as one table per .csv file, in name order.
 func Open(path string, opts Options) (Reader, error) {
 	format, err := DetectFormat(path, opts.Format)
@@ -95,22 +108,25 @@ func Open(path string, opts Options) (Reader, error) {
 			return openCSVDir(path, opts)
 		}
 	}
+	if path == "-" {
+		if opts.Stdin == nil {
+			return nil, ErrNoStdin
+		}
+		if format == XLSX {
+			return newXLSXReader(opts.Stdin, path, opts)
+		}
+		return newReader(opts.Stdin, path, opts, nil)
+	}
 	if format == XLSX {
 		return openXLSX(path, opts)
 	}
-	var f *os.File
-	if path == "-" {
-		f = os.Stdin
-	} else if f, err = os.Open(path); err != nil {
+	f, err := os.Open(path)
+	if err != nil {
 		return nil, err
 	}
-	var closer io.Closer = f
-	if path == "-" {
-		closer = nil
-	}
-	r, err := newReader(f, path, opts, closer)
-	if err != nil && closer != nil {
-		closer.Close()
+	r, err := newReader(f, path, opts, f)
+	if err != nil {
+		f.Close()
 	}
 	return r, err
 }
@@ -162,7 +178,7 @@ func newReader(r io.Reader, name string, opts Options, closer io.Closer) (Reader
 }
 
 // Create creates (or truncates) the data file at path for writing; "-" is
-// the standard output. For CSV, a path that is a directory or ends in a
+// opts.Stdout. For CSV, a path that is a directory or ends in a
 // separator receives one TABLE.csv file per table (the directory is created
 // if need be); a plain CSV file holds one table.
 func Create(path string, opts Options) (Writer, error) {
@@ -191,7 +207,10 @@ func Create(path string, opts Options) (Writer, error) {
 		return nil, err
 	}
 	if path == "-" {
-		return newWriter(os.Stdout, "standard output", opts, nil)
+		if opts.Stdout == nil {
+			return nil, ErrNoStdout
+		}
+		return newWriter(opts.Stdout, "standard output", opts, nil)
 	}
 	f, err := os.Create(path)
 	if err != nil {

@@ -215,3 +215,54 @@ func TestTableHeaderPosition(t *testing.T) {
 		})
 	}
 }
+
+// TestStandardStreams: the path "-" reads Options.Stdin (a workbook too)
+// and writes Options.Stdout; without them "-" is an error, and the process's
+// own streams are never touched.
+func TestStandardStreams(t *testing.T) {
+	var out bytes.Buffer
+	w, err := Create("-", Options{Format: CSV, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open("-", Options{Stdin: strings.NewReader("TABLE t\n a b\n{ \"1\", NULL }\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Copy(w, r); n != 1 || err != nil {
+		t.Fatalf("Copy = %d, %v", n, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if got := out.String(); got != "a,b\n1,\n" {
+		t.Errorf("standard output got %q", got)
+	}
+
+	var book bytes.Buffer
+	bw, _ := NewWriter(&book, Options{Format: XLSX})
+	bw.BeginTable(&Table{Name: "s", Columns: []string{"a"}})
+	bw.WriteRow([]Value{{Str: "x"}})
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err = Open("-", Options{Format: XLSX, Stdin: &book})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.Next() || r.Table().Name != "s" || r.Values()[0].Str != "x" {
+		t.Errorf("workbook from Stdin: table %v, err %v", r.Table(), r.Err())
+	}
+
+	if _, err := Open("-", Options{}); err != ErrNoStdin {
+		t.Errorf("Open(-) without Stdin: %v, want ErrNoStdin", err)
+	}
+	if _, err := Open("-", Options{Format: XLSX}); err != ErrNoStdin {
+		t.Errorf("Open(-) of a workbook without Stdin: %v, want ErrNoStdin", err)
+	}
+	if _, err := Create("-", Options{}); err != ErrNoStdout {
+		t.Errorf("Create(-) without Stdout: %v, want ErrNoStdout", err)
+	}
+}

@@ -86,13 +86,17 @@ func (s *scanner) skip() {
 // pos is the position of the next unread byte.
 func (s *scanner) pos() Pos { return Pos{File: s.file, Line: s.line, Col: s.col} }
 
-// errorf builds a SyntaxError at p.
+// errorf builds a *fault.PosError at p, followed by the excerpt (a short
+// piece of the offending input) if there is one.
 func (s *scanner) errorf(p Pos, excerpt string, format string, args ...any) error {
-	return &SyntaxError{Pos: p, Msg: fmt.Sprintf(format, args...), Excerpt: excerpt}
+	if excerpt != "" {
+		return errorAt(p, "%s (near %q)", fmt.Sprintf(format, args...), excerpt)
+	}
+	return errorAt(p, format, args...)
 }
 
 // readRune consumes one character, which may be multi-byte, and appends its
-// bytes to dst. Invalid UTF-8 is a SyntaxError at the offending byte.
+// bytes to dst. Invalid UTF-8 is a *fault.PosError at the offending byte.
 func (s *scanner) readRune(dst []byte) ([]byte, rune, error) {
 	if !s.ensure(1) {
 		return dst, 0, s.endErr()

@@ -290,13 +290,31 @@ func (u *userloadReader) readHeader(p Pos) error {
 	if err := u.skipBlank(false); err != nil {
 		return err
 	}
+	shared := false
 	if b, ok := s.peek(); ok && b != '\n' {
-		return s.errorf(s.pos(), "", "unexpected %q after the table name %s", peekRune(u.s), name)
+		wp := s.pos()
+		if !isWordByte(b) {
+			return s.errorf(wp, "", "unexpected %q after the table name %s", peekRune(u.s), name)
+		}
+		w, err := u.readWord()
+		if err != nil {
+			return err
+		}
+		if !strings.EqualFold(w, sharedKeyword) {
+			return s.errorf(wp, "", "unexpected %q after the table name %s", excerpt([]byte(w)), name)
+		}
+		if err := u.skipBlank(false); err != nil {
+			return err
+		}
+		if b, ok := s.peek(); ok && b != '\n' {
+			return s.errorf(s.pos(), "", "unexpected %q after TABLE %s SHARED", peekRune(u.s), name)
+		}
+		shared = true
 	}
 	if err := u.skipBlank(true); err != nil {
 		return err
 	}
-	t := &Table{Name: name, Pos: p}
+	t := &Table{Name: name, Pos: p, Shared: shared}
 	if b, ok := s.peek(); !ok || b == '{' {
 		return s.errorf(s.pos(), "", "table %s has no line of column names", name)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 func readUserload(t *testing.T, in string, opts Options) (string, error) {
@@ -118,8 +120,8 @@ func TestUserloadErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error; read\n%s", got)
 			}
-			if _, ok := err.(*SyntaxError); !ok {
-				t.Errorf("error is %T, want *SyntaxError", err)
+			if _, ok := err.(*fault.PosError); !ok {
+				t.Errorf("error is %T, want *fault.PosError", err)
 			}
 			if err.Error() != tt.want {
 				t.Errorf("error\n%s\nwant\n%s", err, tt.want)

@@ -45,6 +45,9 @@ func (u *userloadWriter) BeginTable(t *Table) error {
 	}
 	b = append(b, "TABLE "...)
 	b = u.appendName(b, t.Name)
+	if t.Shared {
+		b = append(b, " "+sharedKeyword...)
+	}
 	b = append(b, "\n   "...)
 	for _, c := range t.Columns {
 		b = append(b, ' ')

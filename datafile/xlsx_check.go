@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/transform"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // excelize's row iterator ends a sheet quietly at the first XML error
@@ -193,17 +195,15 @@ func qname(n xml.Name) string {
 	return n.Local
 }
 
-// syntaxError positions the damage in the sheet as a SyntaxError.
-func (d *sheetDamage) syntaxError(file string) *SyntaxError {
+// syntaxError positions the damage in the sheet.
+func (d *sheetDamage) syntaxError(file string) *fault.PosError {
 	var se *xml.SyntaxError
 	detail := d.err.Error()
 	if errors.As(d.err, &se) {
 		detail = fmt.Sprintf("%s (line %d of the part)", se.Msg, se.Line)
 	}
 	if d.inRow > 0 {
-		return &SyntaxError{Pos: Pos{File: file, Line: d.inRow, Col: 1},
-			Msg: fmt.Sprintf("damaged sheet: %s: %s in row %d; the sheet cannot be read past row %d", d.part, detail, d.inRow, d.lastRow)}
+		return errorAt(Pos{File: file, Line: d.inRow, Col: 1}, "damaged sheet: %s: %s in row %d; the sheet cannot be read past row %d", d.part, detail, d.inRow, d.lastRow)
 	}
-	return &SyntaxError{Pos: Pos{File: file, Line: d.lastRow + 1, Col: 1},
-		Msg: fmt.Sprintf("damaged sheet: %s: %s after row %d; the sheet cannot be read past it", d.part, detail, d.lastRow)}
+	return errorAt(Pos{File: file, Line: d.lastRow + 1, Col: 1}, "damaged sheet: %s: %s after row %d; the sheet cannot be read past it", d.part, detail, d.lastRow)
 }

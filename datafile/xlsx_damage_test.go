@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // writeBook writes a workbook with this package: one sheet t (id, name)
@@ -117,7 +119,7 @@ func TestXLSXDamagedSheet(t *testing.T) {
 			}
 			defer r.Close()
 			secs, err := readSections(r)
-			var se *SyntaxError
+			var se *fault.PosError
 			if !errors.As(err, &se) || !strings.HasPrefix(err.Error(), tt.want) {
 				n := 0
 				if len(secs) > 0 {
@@ -175,7 +177,7 @@ func FuzzXLSXReader(f *testing.F) {
 		defer r.Close()
 		_, err = readSections(r)
 		if xerr := sheetDataError(mutated); xerr != nil {
-			var se *SyntaxError
+			var se *fault.PosError
 			if !errors.As(err, &se) {
 				t.Fatalf("damaged sheet (%v) read with error %v", xerr, err)
 			}

@@ -49,11 +49,8 @@ type xlsxReader struct {
 	err     error
 }
 
-// openXLSX opens the workbook at path; "-" is the standard input.
+// openXLSX opens the workbook in the file at path.
 func openXLSX(path string, opts Options) (Reader, error) {
-	if path == "-" {
-		return newXLSXReader(os.Stdin, path, opts)
-	}
 	if err := checkXLSXOptions(opts); err != nil {
 		return nil, err
 	}
@@ -219,10 +216,10 @@ func (x *xlsxReader) beginSheet(sheet string) error {
 	seen := make(map[string]bool, len(cells))
 	for i, c := range cells {
 		if c == "" {
-			return &SyntaxError{Pos: x.posAt(1, i+1), Msg: fmt.Sprintf("empty column name in column %s", colName(i+1))}
+			return errorAt(x.posAt(1, i+1), "empty column name in column %s", colName(i+1))
 		}
 		if seen[c] {
-			return &SyntaxError{Pos: x.posAt(1, i+1), Msg: fmt.Sprintf("duplicate column %s", c)}
+			return errorAt(x.posAt(1, i+1), "duplicate column %s", c)
 		}
 		seen[c] = true
 	}
@@ -255,7 +252,7 @@ func (x *xlsxReader) readRow() error {
 		return nil
 	}
 	if len(x.table.Columns) == 0 {
-		return &SyntaxError{Pos: x.posAt(x.row, 1), Msg: "row 1 must hold the column names"}
+		return errorAt(x.posAt(x.row, 1), "row 1 must hold the column names")
 	}
 	x.cells, x.held = cells, true
 	return nil
@@ -287,8 +284,7 @@ func (x *xlsxReader) setValues(cells []string) error {
 	n := len(x.table.Columns)
 	for i := n; i < len(cells); i++ {
 		if cells[i] != "" {
-			return &SyntaxError{Pos: x.posAt(x.row, i+1),
-				Msg: fmt.Sprintf("value in column %s, beyond the %d columns named in row 1", colName(i+1), n)}
+			return errorAt(x.posAt(x.row, i+1), "value in column %s, beyond the %d columns named in row 1", colName(i+1), n)
 		}
 	}
 	x.vals = x.rowBuf[:0]

@@ -98,6 +98,9 @@ func (x *xlsxWriter) BeginTable(t *Table) error {
 	if err := checkTable(t); err != nil {
 		return fmt.Errorf("xlsx: %w", err)
 	}
+	if err := checkUnmarked(t, XLSX); err != nil {
+		return fmt.Errorf("xlsx: %w", err)
+	}
 	if err := checkSheetName(t.Name); err != nil {
 		return fmt.Errorf("xlsx: %w", err)
 	}

@@ -6,9 +6,11 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantkit/tenantkit/internal/fault"
+	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -40,13 +42,13 @@ func (p *Plan) Write(w io.Writer) error {
 		b.WriteString("-- note: " + n + "\n")
 	}
 	if frag := Fragment(p.Kept); frag != "" {
-		b.WriteString("--\n-- SRELs of dropped foreign keys, for the schema overlay (apply --overlay-out FILE writes it):\n")
+		b.WriteString("--\n-- SRELs of dropped foreign keys, for the schema overlay (distribute apply writes it to its overlay output file):\n")
 		for _, l := range strings.Split(strings.TrimRight(frag, "\n"), "\n") {
 			b.WriteString("-- " + l + "\n")
 		}
 	}
 	if !p.Citus && !p.KeysOnly {
-		b.WriteString("--\n-- this server has no citus extension: apply refuses the Citus calls (--keys-only applies the rest)\n")
+		b.WriteString("--\n-- this server has no citus extension: apply refuses the Citus calls (Options.KeysOnly applies the rest)\n")
 	}
 	phase := ""
 	for _, s := range p.Steps {
@@ -77,16 +79,12 @@ type DB interface {
 // Apply runs the plan: the schema changes in one transaction, then each
 // Citus call and each foreign key added after them on its own (Citus moves
 // the data of one table per call; a failed run is resumed by running again).
-// progress gets one line per Citus call; nil prints nothing.
-func (p *Plan) Apply(ctx context.Context, db DB, progress io.Writer) error {
+// Progress gets a phase per Citus call (see internal/progress); nil
+// reports nothing.
+func (p *Plan) Apply(ctx context.Context, db DB, progressTo io.Writer) error {
 	if !p.KeysOnly && !p.Citus {
-		return exit.Usage(fmt.Errorf("distribute apply: %w", ErrNoCitus))
+		return fault.Usage(fmt.Errorf("distribute apply: %w", ErrNoCitus))
 	}
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("distribute: beginning the schema changes: %w", err)
-	}
-	defer tx.Rollback(ctx)
 	var schemaSteps, later []Step
 	for _, s := range p.Steps {
 		if s.Citus || s.After {
@@ -95,27 +93,31 @@ func (p *Plan) Apply(ctx context.Context, db DB, progress io.Writer) error {
 			schemaSteps = append(schemaSteps, s)
 		}
 	}
-	for _, s := range schemaSteps {
-		if _, err := tx.Exec(ctx, s.SQL); err != nil {
-			return fmt.Errorf("distribute: %s: %s: %w", s.Object, s.What, err)
+	prog := progress.New(progressTo, "distribute", progress.Options{Total: int64(len(later)), Unit: "steps"})
+	defer prog.Finish()
+	prog.Phase("schema changes")
+	err := sqlq.Savepoint(ctx, db, func(tx pgx.Tx) error {
+		for _, s := range schemaSteps {
+			if _, err := tx.Exec(ctx, s.SQL); err != nil {
+				return fmt.Errorf("distribute: %s: %s: %w", s.Object, s.What, err)
+			}
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("distribute: committing the schema changes: %w", err)
+		return nil
+	})
+	if err != nil {
+		return fault.Failure(err)
 	}
 	for i, s := range later {
-		start := time.Now()
+		prog.Phase(s.Object + ": " + s.What)
 		if _, err := db.Exec(ctx, s.SQL); err != nil {
 			what := "the schema changes"
 			if i > 0 {
 				what += fmt.Sprintf(" and %d of %d Citus steps", i, len(later))
 			}
-			return exit.Committed(fmt.Errorf("distribute: %s: %s: %w", s.Object, s.What, err),
+			return fault.Committed(fault.Failure(fmt.Errorf("distribute: %s: %s: %w", s.Object, s.What, err)),
 				what+" are committed; run distribute apply again to resume")
 		}
-		if progress != nil {
-			fmt.Fprintf(progress, "tenantkit: distribute: %s: %s (%.1f s)\n", s.Object, s.What, time.Since(start).Seconds())
-		}
+		prog.Add(1)
 	}
 	return nil
 }
@@ -129,7 +131,7 @@ func Isolate(ctx context.Context, q sqlq.Querier, s *schema.Schema, tenantKey st
 		return 0, "", err
 	}
 	if !cit.installed {
-		return 0, "", exit.Usage(fmt.Errorf("distribute isolate: %w", ErrNoCitus))
+		return 0, "", fault.Usage(fmt.Errorf("distribute isolate: %w", ErrNoCitus))
 	}
 	var anchor *schema.Object
 	for _, o := range s.Objects {
@@ -139,7 +141,7 @@ func Isolate(ctx context.Context, q sqlq.Querier, s *schema.Schema, tenantKey st
 		}
 	}
 	if anchor == nil {
-		return 0, "", exit.Usagef("distribute isolate: schema %q has no distributed table yet (run distribute apply first)", s.DBSchema)
+		return 0, "", fault.Usagef("distribute isolate: schema %q has no distributed table yet (run distribute apply first)", s.DBSchema)
 	}
 	var shard int64
 	if err := q.QueryRow(ctx, fmt.Sprintf("SELECT pg_catalog.isolate_tenant_to_new_shard(%s, $1::%s, 'CASCADE')",

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -162,8 +162,8 @@ notification_rule_category_fkey nr.category→pcat kept 0`)
 		t.Fatalf("full plan on plain PostgreSQL: citus %v, done %v", full.Citus, full.Done())
 	}
 	err := full.Apply(ctx, db.Pool, nil)
-	if exit.Code(err) != exit.BadInput || !errors.Is(err, ErrNoCitus) || strings.Contains(err.Error(), "\n") {
-		t.Errorf("apply without Citus: exit %d, %v", exit.Code(err), err)
+	if fault.KindOf(err) != fault.ErrUsage || !errors.Is(err, ErrNoCitus) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("apply without Citus: %v, %v", fault.KindOf(err), err)
 	}
 }
 
@@ -173,10 +173,10 @@ func TestRefusesUntenantedRows(t *testing.T) {
 	t.Parallel()
 	db := testkit.NewFixtureDB(t)
 	_, err := Build(context.Background(), db.Pool, load(t, db, fixtureOverlay), Options{KeysOnly: true})
-	if exit.Code(err) != exit.Violation || err == nil ||
+	if fault.KindOf(err) != fault.ErrViolation || err == nil ||
 		!strings.Contains(err.Error(), `object "org" (table ca_organization): 6 of 6 rows have no tenant`) ||
 		!strings.Contains(err.Error(), "finish buildtenant/settenant first") {
-		t.Errorf("exit %d: %v", exit.Code(err), err)
+		t.Errorf("%v: %v", fault.KindOf(err), err)
 	}
 }
 
@@ -227,10 +227,10 @@ t_parent_fkey t.parent→t kept 0`)
 	wantText(t, "classification with --reference-for-shared --objects", classes(shared), `
 doc distributed 3/0: tenant-required
 kind reference 1/0: no tenancy; referenced by doc.kind
-lonely reference 0/0: no tenancy; named by --objects
+lonely reference 0/0: no tenancy; named by Options.Objects
 pubnote reference 2/1: tenant-optional with 1 public rows: Citus allows no NULL distribution value
 t reference 3/0: the tenant table
-tmpl reference 2/0: referenced across tenants by doc.tmpl (1 rows reference other tenants' rows); --reference-for-shared`)
+tmpl reference 2/0: referenced across tenants by doc.tmpl (1 rows reference other tenants' rows); Options.ReferenceForShared`)
 	wantText(t, "foreign keys with --reference-for-shared", fkActions(shared), `
 doc_kind_fkey doc.kind→kind kept 0
 doc_tmpl_fkey doc.tmpl→tmpl kept 0
@@ -302,8 +302,8 @@ func TestRefusesUniqueIndexWithoutTenant(t *testing.T) {
 	db.Exec(t, sharedSQL+`CREATE UNIQUE INDEX doc_kind_once ON public.doc (kind, tmpl)`)
 	ov := testkit.WriteFile(t, "ov.xml", `<Schema tenantColumn="owner"><Tenants table="t"/></Schema>`)
 	_, err := Build(context.Background(), db.Pool, load(t, db, ov), Options{KeysOnly: true, Overlay: ov})
-	if exit.Code(err) != exit.BadInput || err == nil || !strings.Contains(err.Error(), `unique index doc_kind_once on table doc does not include the tenant column "owner"`) {
-		t.Errorf("exit %d: %v", exit.Code(err), err)
+	if fault.KindOf(err) != fault.ErrUsage || err == nil || !strings.Contains(err.Error(), `unique index doc_kind_once on table doc does not include the tenant column "owner"`) {
+		t.Errorf("%v: %v", fault.KindOf(err), err)
 	}
 }
 

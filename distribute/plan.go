@@ -16,7 +16,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -140,7 +140,7 @@ func (p *Plan) Done() bool { return len(p.Steps) == 0 }
 // (exit 1): Citus cannot change a distribution column later.
 func Build(ctx context.Context, q sqlq.Querier, s *schema.Schema, opts Options) (*Plan, error) {
 	if s.Tenants == nil {
-		return nil, exit.Usagef("distribute: schema %q has no tenant table: there is nothing to distribute by", s.DBSchema)
+		return nil, fault.Usagef("distribute: schema %q has no tenant table: there is nothing to distribute by", s.DBSchema)
 	}
 	cit, err := readCitus(ctx, q, s.DBSchema)
 	if err != nil {
@@ -153,7 +153,7 @@ func Build(ctx context.Context, q sqlq.Querier, s *schema.Schema, opts Options) 
 	p := &Plan{Citus: cit.installed, KeysOnly: opts.KeysOnly, schema: s, byObj: map[*schema.Object]*Table{}}
 	extra, err := s.Select(opts.Objects)
 	if err != nil {
-		return nil, exit.Usage(fmt.Errorf("--objects: %w", err))
+		return nil, fault.Usage(fmt.Errorf("distribute: Options.Objects: %w", err))
 	}
 	var unfinished []string
 	for _, o := range s.Objects {
@@ -174,12 +174,12 @@ func Build(ctx context.Context, q sqlq.Querier, s *schema.Schema, opts Options) 
 		case o.Tenancy == schema.Optional:
 			t.Type, t.Reason = Distributed, "tenant-optional, every row has a tenant (the tenant column becomes NOT NULL)"
 		case slices.Contains(extra, o):
-			t.Type, t.Reason = Reference, "no tenancy; named by --objects"
+			t.Type, t.Reason = Reference, "no tenancy; named by Options.Objects"
 		default:
 			t.Type, t.Reason = Local, "no tenancy; no distributed or reference table is linked to it"
 		}
 		if t.Current == Distributed && cit.distCol[o.Table] != o.TenantColumn {
-			return nil, exit.Usagef("distribute: table %s is already distributed by column %q, not by the tenant column %q; Citus cannot change a distribution column (undistribute_table first)",
+			return nil, fault.Usagef("distribute: table %s is already distributed by column %q, not by the tenant column %q; Citus cannot change a distribution column (undistribute_table first)",
 				o.Table, cit.distCol[o.Table], o.TenantColumn)
 		}
 		if (t.Current == Distributed || t.Current == Reference) && t.Current != t.Type {
@@ -189,7 +189,7 @@ func Build(ctx context.Context, q sqlq.Querier, s *schema.Schema, opts Options) 
 		p.byObj[o] = t
 	}
 	if len(unfinished) > 0 {
-		return nil, exit.Violations(fmt.Errorf("distribute: tables that would be distributed hold rows without a tenant; finish buildtenant/settenant first (Citus cannot change a distribution column later): %s",
+		return nil, fault.Violations(fmt.Errorf("distribute: tables that would be distributed hold rows without a tenant; finish buildtenant/settenant first (Citus cannot change a distribution column later): %s",
 			strings.Join(unfinished, "; ")))
 	}
 	p.linkUntenanted()
@@ -282,11 +282,11 @@ func (p *Plan) planForeignKeys(ctx context.Context, q sqlq.Querier, cons map[str
 						why = fmt.Sprintf("service-provider eligible (%d rows reference other tenants' rows)", n)
 					}
 					if opts.ReferenceForShared {
-						to.Type, to.Reason = Reference, fmt.Sprintf("referenced across tenants by %s.%s (%s); --reference-for-shared", o.Name, sr.Attr, why)
+						to.Type, to.Reason = Reference, fmt.Sprintf("referenced across tenants by %s.%s (%s); Options.ReferenceForShared", o.Name, sr.Attr, why)
 						promoted = true
 						continue
 					}
-					fk.Action, fk.Reason = FKDropped, "crosses tenants, so it cannot be co-located: "+why+"; the SREL stays in the overlay (or give --reference-for-shared)"
+					fk.Action, fk.Reason = FKDropped, "crosses tenants, so it cannot be co-located: "+why+"; the SREL stays in the overlay (or give Options.ReferenceForShared)"
 				case from.Type == Reference && to.Type == Distributed:
 					fk.Action, fk.Reason = FKDropped, "a reference table cannot reference a distributed table; the SREL stays in the overlay"
 				default:
@@ -347,7 +347,7 @@ func (p *Plan) planKeys(ctx context.Context, q sqlq.Querier, cons map[string][]*
 		}
 		for _, u := range idx {
 			if u.table == o.Table && !slices.Contains(u.columns, o.TenantColumn) {
-				return exit.Usagef("distribute: unique index %s on table %s does not include the tenant column %q, as Citus requires; recreate it with that column first",
+				return fault.Usagef("distribute: unique index %s on table %s does not include the tenant column %q, as Citus requires; recreate it with that column first",
 					u.name, o.Table, o.TenantColumn)
 			}
 		}
@@ -414,11 +414,11 @@ WHERE c.oid = pg_catalog.pg_get_serial_sequence($1, $2)::regclass`, o.Ident(), c
 			col := sqlq.Ident(c.Name)
 			p.Steps = append(p.Steps, Step{Object: o.Name,
 				What: fmt.Sprintf("%s identity column %s → sequence default %s (Citus accepts only bigint identity columns)", c.Type, c.Name, seq),
-				SQL: fmt.Sprintf("CREATE SEQUENCE %[1]s AS %[2]s;\n"+
-					"SELECT pg_catalog.setval(%[3]s, greatest((SELECT max(%[4]s) FROM %[5]s), (SELECT last_value FROM %[6]s), 1));\n"+
-					"ALTER TABLE %[5]s ALTER COLUMN %[4]s DROP IDENTITY, ALTER COLUMN %[4]s SET DEFAULT pg_catalog.nextval(%[3]s::regclass);\n"+
-					"ALTER SEQUENCE %[1]s OWNED BY %[5]s.%[4]s",
-					newSeq, c.Type, sqlq.Lit(newSeq), col, o.Ident(), sqlq.Ident(oldSchema, oldName))})
+				SQL: sqlq.Expand("CREATE SEQUENCE {seq} AS {type};\n"+
+					"SELECT pg_catalog.setval({seq_lit}, greatest((SELECT max({col}) FROM {table}), (SELECT last_value FROM {old_seq}), 1));\n"+
+					"ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY, ALTER COLUMN {col} SET DEFAULT pg_catalog.nextval({seq_lit}::regclass);\n"+
+					"ALTER SEQUENCE {seq} OWNED BY {table}.{col}",
+					sqlq.Names{"seq": newSeq, "type": c.Type, "seq_lit": sqlq.Lit(newSeq), "col": col, "table": o.Ident(), "old_seq": sqlq.Ident(oldSchema, oldName)})})
 		}
 	}
 	return nil
@@ -614,4 +614,4 @@ func (p *Plan) Undeclared() []KeptSrel {
 
 // ErrNoCitus is the one-line refusal of the Citus calls on a server
 // without the citus extension.
-var ErrNoCitus = errors.New("the database has no citus extension: run distribute on a Citus coordinator (CREATE EXTENSION citus), or give --keys-only to apply only the key rewrite, valid on plain PostgreSQL")
+var ErrNoCitus = errors.New("the database has no citus extension: run distribute on a Citus coordinator (CREATE EXTENSION citus), or give Options.KeysOnly to apply only the key rewrite, valid on plain PostgreSQL")

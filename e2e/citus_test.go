@@ -61,7 +61,7 @@ func TestCitusDistribute(t *testing.T) {
 	}
 	res = run(t, db, 0, "distribute", "apply")
 	wantLine(t, "distribute apply", res.Stdout, "applied 57 steps: 4 distributed, 5 reference, 0 local tables")
-	if !strings.Contains(res.Stderr, "tenantkit: distribute: cr: distributed table call_req by tenant (5 rows) (") {
+	if !strings.Contains(res.Stderr, " distribute: cr: distributed table call_req by tenant (5 rows)\n") {
 		t.Errorf("no progress line for call_req:\n%s", res.Stderr)
 	}
 	var got []string

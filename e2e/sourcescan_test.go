@@ -2,7 +2,10 @@ package e2e_test
 
 // Scans of the non-test Go sources for SQL built against the project's
 // security rules (issue 19): literals only through internal/sqlq, functions
-// that pin their search_path, tenantkit's own objects named with their schema.
+// that pin their search_path, tenantkit's own objects named with their schema;
+// statements assembled through internal/sqlq (issue 20): sqlq.Expand's
+// {name}s instead of %[n] verbs, sqlq.Args instead of "$%d"; and library
+// code that reaches the process's standard streams (issue 20).
 
 import (
 	"fmt"
@@ -270,3 +273,150 @@ func goSources(t *testing.T, fset *token.FileSet, tests bool, skip func(rel stri
 
 // notSQLQ skips internal/sqlq, the one place that may quote.
 func notSQLQ(rel string) bool { return rel == filepath.Join("internal", "sqlq") }
+
+// TestNoProcessIO fails on any library source (not a command, a test, the
+// benchmark or testkit) that reaches the process's own standard streams:
+// progress, logs and standard input are passed in (an io.Writer, nil
+// meaning quiet; an io.Reader), so a package can be called from anywhere.
+func TestNoProcessIO(t *testing.T) {
+	fset := token.NewFileSet()
+	set := func(names ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m
+	}
+	banned := map[string]map[string]bool{
+		"os":  set("Stdin", "Stdout", "Stderr"),
+		"fmt": set("Print", "Printf", "Println", "Scan", "Scanf", "Scanln"),
+		// The standard logger writes to standard error.
+		"log": set("Print", "Printf", "Println", "Fatal", "Fatalf", "Fatalln", "Panic", "Panicf", "Panicln", "Default", "Writer"),
+	}
+	notLibrary := func(rel string) bool {
+		switch filepath.ToSlash(rel) {
+		case "cmd", "e2e", "bench", "internal/testkit":
+			return true
+		}
+		return false
+	}
+	var found []string
+	files := 0
+	for _, fl := range goSources(t, fset, false, notLibrary) {
+		if fl.f.Name.Name == "main" {
+			continue // a program (fixtures/gen) owns its streams
+		}
+		files++
+		local := map[string]string{} // the file's name for each banned package
+		for _, imp := range fl.f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if _, ok := banned[p]; !ok {
+				continue
+			}
+			name := p
+			if imp.Name != nil {
+				name = imp.Name.Name
+			}
+			local[name] = p
+		}
+		ast.Inspect(fl.f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			x, ok := sel.X.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			p, ok := local[x.Name]
+			if !ok {
+				return true
+			}
+			if banned[p][sel.Sel.Name] {
+				found = append(found, fmt.Sprintf("%s:%d: %s.%s", fl.rel, fset.Position(sel.Pos()).Line, p, sel.Sel.Name))
+			}
+			return true
+		})
+	}
+	if files < 50 {
+		t.Errorf("scanned only %d library files: the scan is broken", files)
+	}
+	if len(found) > 0 {
+		t.Errorf("library code using the process's standard streams (take an io.Writer or io.Reader instead):\n%s", strings.Join(found, "\n"))
+	}
+}
+
+var (
+	// positionalVerb is a Sprintf verb with an explicit argument index,
+	// %[2]s: statements are filled in with sqlq.Expand's {name}s instead.
+	positionalVerb = regexp.MustCompile(`%[-+# 0-9.*]*\[[0-9]+\]`)
+	// numberedVerb formats a placeholder's number, "$%d" (SCRAM-SHA-256$%d,
+	// which follows a word, is a password verifier's text, not SQL).
+	numberedVerb = regexp.MustCompile(`(^|[^\w$])\$%[-+# 0-9]*[dv]`)
+)
+
+// TestOneStatementBuilder fails on any non-test Go source that assembles a
+// statement with positional %[n] verbs, or numbers its parameters by hand
+// ("$%d", "$" + a number) instead of collecting them in sqlq.Args.
+func TestOneStatementBuilder(t *testing.T) {
+	fset := token.NewFileSet()
+	files := goSources(t, fset, false, nil)
+	if len(files) < 50 {
+		t.Fatalf("found only %d Go files: the scan is broken", len(files))
+	}
+	var found []string
+	for _, fl := range files {
+		flag := func(n ast.Node, why string) {
+			found = append(found, fmt.Sprintf("%s:%d: %s: %s", fl.rel, fset.Position(n.Pos()).Line, why, exprText(fset, fl.path, n)))
+		}
+		ast.Inspect(fl.f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.BasicLit:
+				s, ok := stringLit(n)
+				if !ok {
+					break
+				}
+				if positionalVerb.MatchString(s) {
+					flag(n, "a positional %[n] verb (use sqlq.Expand)")
+				}
+				if numberedVerb.MatchString(s) {
+					flag(n, "a placeholder numbered by hand (use sqlq.Args)")
+				}
+			case *ast.BinaryExpr:
+				if s, ok := stringLit(n.X); ok && n.Op == token.ADD && strings.HasSuffix(s, "$") && !strings.HasSuffix(s, "$$") && !notSQLQ(filepath.Dir(fl.rel)) {
+					flag(n, "a placeholder numbered by hand (use sqlq.Args)")
+				}
+			}
+			return true
+		})
+	}
+	if len(found) > 0 {
+		t.Errorf("statements assembled by hand:\n%s", strings.Join(found, "\n"))
+	}
+}
+
+// TestOneStatementBuilderCatches: the patterns of TestOneStatementBuilder
+// match what they are meant to, and leave alone what they are not.
+func TestOneStatementBuilderCatches(t *testing.T) {
+	for _, tc := range []struct {
+		s          string
+		positional bool
+		numbered   bool
+	}{
+		{"SELECT %[1]s FROM %[2]s", true, false},
+		{"login %-[1]s", true, false},
+		{"SELECT %s FROM %s WHERE k = $1", false, false},
+		{"VALUES ($%d)", false, true},
+		{"$%d", false, true},
+		{", $%v", false, true},
+		{"SCRAM-SHA-256$%d:%s$%s:%s", false, false},
+		{"'{}'::jsonb, {x}", false, false},
+	} {
+		if got := positionalVerb.MatchString(tc.s); got != tc.positional {
+			t.Errorf("positional %q: %v, want %v", tc.s, got, tc.positional)
+		}
+		if got := numberedVerb.MatchString(tc.s); got != tc.numbered {
+			t.Errorf("numbered %q: %v, want %v", tc.s, got, tc.numbered)
+		}
+	}
+}

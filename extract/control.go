@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -59,17 +59,17 @@ func loadControl(path, command, scope string) (*control, error) {
 		return c, nil
 	}
 	if err != nil {
-		return nil, exit.Usage(fmt.Errorf("control file: %w", err))
+		return nil, fault.Usage(fmt.Errorf("control file: %w", err))
 	}
 	var f controlFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, exit.Usagef("control file %s: not a tenantkit control file: %v", path, err)
+		return nil, fault.Usagef("control file %s: not a tenantkit control file: %v", path, err)
 	}
 	switch {
 	case f.Version != controlVersion:
-		return nil, exit.Usagef("control file %s: version %d, this tenantkit reads version %d", path, f.Version, controlVersion)
+		return nil, fault.Usagef("control file %s: version %d, this tenantkit reads version %d", path, f.Version, controlVersion)
 	case f.Command != command || f.Scope != scope:
-		return nil, exit.Usagef("control file %s tracks %s (%s), not %s (%s); use another control file",
+		return nil, fault.Usagef("control file %s tracks %s (%s), not %s (%s); use another control file",
 			path, f.Command, f.Scope, command, scope)
 	}
 	if f.Tables == nil {
@@ -83,18 +83,18 @@ func loadControl(path, command, scope string) (*control, error) {
 func (c *control) save() error {
 	data, err := json.MarshalIndent(c.file, "", "  ")
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	a, err := datafile.CreateAtomic(c.path)
 	if err != nil {
-		return exit.Failure(fmt.Errorf("writing the control file: %w", err))
+		return fault.Failure(fmt.Errorf("writing the control file: %w", err))
 	}
 	if err := os.WriteFile(a.Temp, append(data, '\n'), 0o666); err != nil {
 		a.Abort()
-		return exit.Failure(fmt.Errorf("writing the control file: %w", err))
+		return fault.Failure(fmt.Errorf("writing the control file: %w", err))
 	}
 	if err := a.Commit(); err != nil {
-		return exit.Failure(fmt.Errorf("writing the control file: %w", err))
+		return fault.Failure(fmt.Errorf("writing the control file: %w", err))
 	}
 	return nil
 }
@@ -184,7 +184,7 @@ func (i *increment) advance(ctx context.Context, tx pgx.Tx, sec *section, rows i
 		err = tx.QueryRow(ctx, fmt.Sprintf(plainMarkSQL, col, sec.from), i.prev).Scan(&mark)
 	}
 	if err != nil {
-		return exit.Failure(fmt.Errorf("%s: reading the high-water mark of %s: %w", sec.what, i.col.Name, err))
+		return fault.Failure(fmt.Errorf("%s: reading the high-water mark of %s: %w", sec.what, i.col.Name, err))
 	}
 	i.entry.Mark = mark
 	return nil
@@ -204,7 +204,7 @@ WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type 
 func inFlightSince(ctx context.Context, conn *pgx.Conn) (*time.Time, error) {
 	var t time.Time
 	if err := conn.QueryRow(ctx, inFlightSQL).Scan(&t); err != nil {
-		return nil, exit.Failure(fmt.Errorf("reading transactions in flight: %w", err))
+		return nil, fault.Failure(fmt.Errorf("reading transactions in flight: %w", err))
 	}
 	return &t, nil
 }

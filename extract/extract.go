@@ -1,13 +1,21 @@
 // Package extract writes rows of a database to data files (userload, CSV or
 // XLSX) that load back unchanged with userload: whole tables, the result of
 // a query, or everything one tenant owns, optionally only what changed since
-// the last run.
+// the last run, or with every row it references, to move it to another
+// database (TenantOptions.WithReferences).
 //
-// Rows stream from COPY (SELECT … ORDER BY key) TO STDOUT in text format
-// straight into a datafile.Writer; no table is held in memory. Every run
-// reads one REPEATABLE READ snapshot, so the tables of one file are
-// consistent with each other, and writes to a temporary file that is renamed
-// over the target only when the whole extract succeeded.
+// Rows stream from COPY (SELECT …) TO STDOUT in text format straight into a
+// datafile.Writer; no table is held in memory. They come in the order the
+// server reads them, as with COPY TO and pg_dump; with Output.Sorted each
+// table's rows come in key order (the primary key, else the overlay key,
+// else the first unique constraint, else every column), so that reruns
+// write the same file, at the price of a sort or an index walk on the
+// server. Every
+// run reads one REPEATABLE READ snapshot, so the tables of one file are
+// consistent with each other. A file (or a directory of CSV files) is
+// written under a temporary name and moved into place only when the whole
+// extract succeeded; standard output (Output.Stdout) is written as the rows
+// come.
 //
 // Values keep PostgreSQL's text form, which every type's input function
 // reads back exactly. The session is set to TimeZone UTC, DateStyle ISO,
@@ -30,8 +38,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/progress"
+	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -64,13 +73,16 @@ type Options struct {
 type Output struct {
 	// Path is the file (or, for several tables as CSV, the directory) to
 	// write; "" or "-" is Stdout.
-	Path   string
+	Path string
+	// Stdout receives the data when Path is "" or "-"; nil makes that an
+	// error.
 	Stdout io.Writer
 	// Format is the file format; "" means: from Path's extension, else
 	// userload.
 	Format datafile.Format
-	// Quiet turns progress reporting off.
-	Quiet bool
+	// Progress receives the progress report (a bar if it is a terminal);
+	// nil reports nothing.
+	Progress io.Writer
 	// Sorted writes each table's rows in key order (see orderBy), at the
 	// price of a sort or an index walk on the server; otherwise rows come
 	// in the order the server reads them, like COPY TO and pg_dump.
@@ -130,7 +142,7 @@ func Extract(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Opt
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer conn.Release()
 	var clamp *time.Time
@@ -141,7 +153,7 @@ func Extract(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Opt
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer tx.Rollback(context.Background())
 	if err := setSession(ctx, tx); err != nil {
@@ -173,15 +185,15 @@ func Extract(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Opt
 func checkOptions(opts Options) error {
 	switch {
 	case opts.SQL != "" && len(opts.Tables) > 0:
-		return exit.Usagef("give either tables or --sql, not both")
+		return fault.Usagef("give either tables or Options.SQL, not both")
 	case opts.SQL == "" && len(opts.Tables) == 0:
-		return exit.Usagef("name the tables to extract (or ALL), or give --sql")
+		return fault.Usagef("name the tables to extract (or ALL), or give Options.SQL")
 	case opts.SQL != "" && (opts.Where != "" || len(opts.Columns) > 0):
-		return exit.Usagef("--where and --columns apply to tables; put them into the --sql query")
+		return fault.Usagef("Options.Where and Options.Columns apply to tables; put them into the Options.SQL query")
 	case opts.SQL != "" && opts.Control != "":
-		return exit.Usagef("--control applies to tables, not to --sql")
+		return fault.Usagef("Options.Control applies to tables, not to Options.SQL")
 	case opts.SQL == "" && opts.Name != "":
-		return exit.Usagef("--name applies to --sql only")
+		return fault.Usagef("Options.Name applies to Options.SQL only")
 	}
 	return nil
 }
@@ -191,17 +203,17 @@ func selectTables(s *schema.Schema, names []string) ([]*schema.Object, error) {
 	for _, n := range names {
 		if n == All {
 			if len(names) > 1 {
-				return nil, exit.Usagef("ALL stands for every table; name no other table with it")
+				return nil, fault.Usagef("ALL stands for every table; name no other table with it")
 			}
 			return schema.Ordered(s.Objects), nil
 		}
 	}
 	objs, err := s.Select(names)
 	if err != nil {
-		return nil, exit.Usage(err)
+		return nil, fault.Usage(err)
 	}
 	if len(objs) == 0 {
-		return nil, exit.Usagef("no table matches %s", strings.Join(names, " "))
+		return nil, fault.NotFoundf("no table matches %s", strings.Join(names, " "))
 	}
 	return schema.Ordered(objs), nil
 }
@@ -217,7 +229,7 @@ SET LOCAL standard_conforming_strings = on`
 
 func setSession(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, sessionSettings); err != nil {
-		return exit.Failure(fmt.Errorf("setting up the session: %w", err))
+		return fault.Failure(fmt.Errorf("setting up the session: %w", err))
 	}
 	return nil
 }
@@ -230,7 +242,7 @@ func tableSection(o *schema.Object, columns []string, where string, ctl *control
 	}
 	var conds []string
 	if where != "" {
-		conds = append(conds, "("+where+"\n)")
+		conds = append(conds, sqlcond.Wrap(where))
 	}
 	sec := &section{obj: o, what: "table " + o.Table}
 	if ctl != nil {
@@ -265,10 +277,10 @@ func outputColumns(o *schema.Object, names []string) ([]schema.Column, error) {
 	for _, n := range names {
 		c := o.Column(n)
 		if c == nil {
-			return nil, exit.Usagef("table %s has no column %q", o.Table, n)
+			return nil, fault.NotFoundf("table %s has no column %q", o.Table, n)
 		}
 		if seen[n] {
-			return nil, exit.Usagef("column %q is named twice in --columns", n)
+			return nil, fault.Usagef("column %q is named twice in Options.Columns", n)
 		}
 		seen[n] = true
 		cols = append(cols, *c)
@@ -298,26 +310,20 @@ func fromClause(o *schema.Object, conds []string) string {
 	return from
 }
 
-// orderBy orders rows by the primary key, else the overlay key, else the
-// first unique constraint, else every column by its text form, so that
-// reruns write the rows in the same order.
+// orderBy orders rows by the object's sort key (schema.Object.SortKey),
+// else every column by its text form, so that reruns write the rows in the
+// same order. A sort key that does not tell every row apart (an overlay
+// key that is not unique, a unique constraint over a nullable column) is
+// followed by every column's text, which orders the rows it ties.
 func orderBy(o *schema.Object) string {
-	key := o.PrimaryKey
-	if len(key) == 0 {
-		key = o.Key
-	}
-	if len(key) == 0 && len(o.Uniques) > 0 {
-		key = o.Uniques[0]
-	}
 	var parts []string
-	if len(key) == 0 {
+	for _, k := range o.SortKey() {
+		parts = append(parts, "t."+sqlq.Ident(k))
+	}
+	if len(parts) == 0 || !o.SortKeyIsTotal() {
 		for _, c := range o.Columns {
 			parts = append(parts, "t."+sqlq.Ident(c.Name)+"::text")
 		}
-		return strings.Join(parts, ", ")
-	}
-	for _, k := range key {
-		parts = append(parts, "t."+sqlq.Ident(k))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -339,7 +345,7 @@ func run(ctx context.Context, tx pgx.Tx, sections []*section, out Output, ctl *c
 	}
 	defer f.abort()
 	sum := &Summary{Output: f.name(), Format: f.format}
-	rep := progress.New("extract", progress.Options{Quiet: out.Quiet, Total: -1, Unit: "rows"})
+	rep := progress.New(out.Progress, "extract", progress.Options{Total: -1, Unit: "rows"})
 	for _, sec := range sections {
 		n, err := copySection(ctx, tx, f.w, f.name(), sec, rep)
 		if err != nil {
@@ -392,12 +398,12 @@ func queryError(sec *section, err error) error {
 	if errors.As(err, &pgErr) {
 		switch {
 		case pgErr.Code == "25006":
-			return exit.Usagef("%s: the query writes, and extract runs it in a read-only transaction: %s", sec.what, pgErr.Message)
+			return fault.Usagef("%s: the query writes, and extract runs it in a read-only transaction: %s", sec.what, pgErr.Message)
 		case strings.HasPrefix(pgErr.Code, "42"), strings.HasPrefix(pgErr.Code, "22"), strings.HasPrefix(pgErr.Code, "0A"):
-			return exit.Usagef("%s: %s (SQLSTATE %s)", sec.what, pgErr.Message, pgErr.Code)
+			return fault.Usagef("%s: %s (SQLSTATE %s)", sec.what, pgErr.Message, pgErr.Code)
 		}
 	}
-	return exit.Failure(fmt.Errorf("%s: %w", sec.what, err))
+	return fault.Failure(fmt.Errorf("%s: %w", sec.what, err))
 }
 
 // outputError is the exit 3 error for a failed write of the output, nil
@@ -407,7 +413,7 @@ func outputError(target string, sec *section, err error) error {
 	if !errors.As(err, &pathErr) {
 		return nil
 	}
-	return exit.Failure(fmt.Errorf("writing %s: %s: %w", target, sec.what, pathErr.Err))
+	return fault.Failure(fmt.Errorf("writing %s: %s: %w", target, sec.what, pathErr.Err))
 }
 
 // copySection streams one section from COPY TO into the writer.
@@ -430,7 +436,7 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 		if ioErr := outputError(target, sec, headerErr); ioErr != nil {
 			return 0, ioErr
 		}
-		return 0, exit.Usage(fmt.Errorf("%s: %w", sec.what, headerErr))
+		return 0, fault.Usage(fmt.Errorf("%s: %w", sec.what, headerErr))
 	}
 	var pending int64
 	var writeErr error
@@ -462,7 +468,7 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 	if writeErr != nil {
 		// The writer refused a value (e.g. beyond Excel's limits): bad
 		// input for that format, not a database failure.
-		return dec.Rows(), exit.Usage(fmt.Errorf("%s: %w", sec.what, writeErr))
+		return dec.Rows(), fault.Usage(fmt.Errorf("%s: %w", sec.what, writeErr))
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -471,7 +477,7 @@ func copySection(ctx context.Context, tx pgx.Tx, w datafile.Writer, target strin
 		return dec.Rows(), queryError(sec, err)
 	}
 	if err := dec.Close(); err != nil {
-		return dec.Rows(), exit.Failure(fmt.Errorf("%s: %w", sec.what, err))
+		return dec.Rows(), fault.Failure(fmt.Errorf("%s: %w", sec.what, err))
 	}
 	if begin() != nil {
 		return headerFailed()

@@ -3,6 +3,7 @@ package extract_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -154,13 +155,14 @@ func TestExtractBadInput(t *testing.T) {
 		{"unknown format", []string{"extract", "-o", out, "--format", "parquet", "priority"}, `unknown format "parquet"`},
 		{"csv to stdout", []string{"extract", "--format", "csv", "priority", "category"}, "need a directory"},
 		{"csv file for two tables", []string{"extract", "-o", join(dir, "two.csv"), "priority", "category"}, "names a file: give -o DIRECTORY"},
-		{"unknown tenant", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out, "--tenant", "Nobody"}, `unknown tenant "Nobody"`},
+		{"unknown tenant", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out, "--tenant", "Nobody"}, `unknown tenant "Nobody": no tenant or tenant group has this name or key`},
 		{"no tenant", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out}, "needs --tenant"},
 		{"untenanted object", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out, "--tenant", "SP", "--objects", "pri"}, "object pri (table priority) has no tenant column"},
-		{"public and strip", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out, "--tenant", "SP", "--with-public", "--strip-tenant"}, "cannot be combined"},
+		{"public and references", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", out, "--tenant", "SP", "--with-public", "--with-references"}, "--with-references already includes the public rows"},
+		{"references as csv", []string{"tenant-extract", "--schema", "fixtures/schema.xml", "-o", join(dir, "x.csv"), "--tenant", "SP", "--with-references"}, "only the userload format can mark"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "unknown tenant" || tc.name == "untenanted object" || tc.name == "public and strip" {
+			if tc.name == "unknown tenant" || tc.name == "untenanted object" || tc.name == "public and references" || tc.name == "references as csv" {
 				db.Exec(t, `INSERT INTO ca_tenant (id, name, service_provider) VALUES (1, 'SP', true) ON CONFLICT DO NOTHING`)
 			}
 			res := run(t, db, 2, tc.args...)
@@ -217,5 +219,25 @@ func TestRoundTripUserload(t *testing.T) {
 	run(t, dst, 0, "userload", "-q", "-f", out)
 	if got, want := checksums(t, dst, false), checksums(t, src, false); !reflect.DeepEqual(got, want) {
 		t.Errorf("checksums after extract | userload differ\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestSortedOrdersTiesOfTheKey: a sort key that does not tell every row
+// apart (here a unique constraint over a nullable column, which settenant
+// rightly does not take for a row key) is followed by every column, so
+// that the rows it ties still come out in one order, run after run.
+func TestSortedOrdersTiesOfTheKey(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, `CREATE TABLE tk_tie (email text UNIQUE, name text)`)
+	db.Exec(t, `INSERT INTO tk_tie SELECT NULL, 'n' || lpad(i::text, 2, '0') FROM generate_series(30, 1, -1) i`)
+	db.Exec(t, `INSERT INTO tk_tie VALUES ('x@example.com', 'z')`)
+	res := run(t, db, 0, "extract", "--sorted", "--format", "csv", "tk_tie")
+	var want strings.Builder
+	want.WriteString("email,name\nx@example.com,z\n")
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&want, ",n%02d\n", i)
+	}
+	if res.Stdout != want.String() {
+		t.Errorf("sorted output:\n%s\nwant:\n%s", res.Stdout, want.String())
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // outputFile is where a run writes. Files are written under a temporary
@@ -31,15 +31,18 @@ func openOutput(out Output, n int) (*outputFile, error) {
 	}
 	format, err := datafile.DetectFormat(path, out.Format)
 	if err != nil {
-		return nil, exit.Usage(err)
+		return nil, fault.Usage(err)
 	}
 	f := &outputFile{format: format, target: path}
 	if path == "" {
 		if format == datafile.CSV && n > 1 {
-			return nil, exit.Usagef("%d tables as CSV need a directory: give -o DIRECTORY", n)
+			return nil, fault.Usagef("%d tables as CSV need a directory: give a directory as Output.Path", n)
+		}
+		if out.Stdout == nil {
+			return nil, fault.Usagef(`the output "-" is standard output, and none was given (Output.Stdout is nil)`)
 		}
 		if f.w, err = datafile.NewWriter(out.Stdout, datafile.Options{Format: format}); err != nil {
-			return nil, exit.Usage(err)
+			return nil, fault.Usage(err)
 		}
 		return f, nil
 	}
@@ -47,22 +50,22 @@ func openOutput(out Output, n int) (*outputFile, error) {
 	isDir := statErr == nil && fi.IsDir()
 	toDir := isDir || strings.HasSuffix(path, string(filepath.Separator)) || strings.HasSuffix(path, "/")
 	if format == datafile.CSV && n > 1 && !toDir && strings.EqualFold(filepath.Ext(path), ".csv") {
-		return nil, exit.Usagef("%d tables as CSV need a directory, and %s names a file: give -o DIRECTORY", n, path)
+		return nil, fault.Usagef("%d tables as CSV need a directory, and %s names a file: give a directory as Output.Path", n, path)
 	}
 	if format == datafile.CSV && (n > 1 || toDir) {
 		return f.openDir(path, statErr == nil && !isDir)
 	}
 	if isDir {
-		return nil, exit.Usagef("output %s is a directory; only CSV is written to a directory", path)
+		return nil, fault.Usagef("output %s is a directory; only CSV is written to a directory", path)
 	}
 	a, err := datafile.CreateAtomic(path)
 	if err != nil {
-		return nil, exit.Usage(fmt.Errorf("output %s: %w", path, err))
+		return nil, fault.Usage(fmt.Errorf("output %s: %w", path, err))
 	}
 	f.tmp = a.Temp
 	if f.w, err = datafile.Create(f.tmp, datafile.Options{Format: format}); err != nil {
 		a.Abort()
-		return nil, exit.Usage(fmt.Errorf("output %s: %w", path, err))
+		return nil, fault.Usage(fmt.Errorf("output %s: %w", path, err))
 	}
 	return f, nil
 }
@@ -71,23 +74,23 @@ func openOutput(out Output, n int) (*outputFile, error) {
 // directory inside the target and moved up when the run succeeds.
 func (f *outputFile) openDir(path string, isFile bool) (*outputFile, error) {
 	if isFile {
-		return nil, exit.Usagef("output %s is a file; several tables as CSV need a directory", path)
+		return nil, fault.Usagef("output %s is a file; several tables as CSV need a directory", path)
 	}
 	f.dir, f.target = true, strings.TrimRight(path, "/"+string(filepath.Separator))
 	if f.target == "" {
 		f.target = string(filepath.Separator)
 	}
 	if err := os.MkdirAll(f.target, 0o777); err != nil {
-		return nil, exit.Usage(fmt.Errorf("output directory: %w", err))
+		return nil, fault.Usage(fmt.Errorf("output directory: %w", err))
 	}
 	tmp, err := os.MkdirTemp(f.target, ".extract-tmp-")
 	if err != nil {
-		return nil, exit.Usage(fmt.Errorf("output directory: %w", err))
+		return nil, fault.Usage(fmt.Errorf("output directory: %w", err))
 	}
 	f.tmp = tmp
 	if f.w, err = datafile.Create(tmp+string(filepath.Separator), datafile.Options{Format: datafile.CSV}); err != nil {
 		os.RemoveAll(tmp)
-		return nil, exit.Usage(fmt.Errorf("output %s: %w", path, err))
+		return nil, fault.Usage(fmt.Errorf("output %s: %w", path, err))
 	}
 	return f, nil
 }
@@ -105,7 +108,7 @@ func (f *outputFile) commit() error {
 	f.done = true
 	if err := f.w.Close(); err != nil {
 		f.cleanup()
-		return exit.Failure(fmt.Errorf("writing %s: %w", f.name(), err))
+		return fault.Failure(fmt.Errorf("writing %s: %w", f.name(), err))
 	}
 	if f.tmp == "" {
 		return nil
@@ -113,22 +116,22 @@ func (f *outputFile) commit() error {
 	if !f.dir {
 		if err := os.Rename(f.tmp, f.target); err != nil {
 			f.cleanup()
-			return exit.Failure(err)
+			return fault.Failure(err)
 		}
 		return nil
 	}
 	entries, err := os.ReadDir(f.tmp)
 	if err != nil {
 		f.cleanup()
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	for _, e := range entries {
 		if err := os.Rename(filepath.Join(f.tmp, e.Name()), filepath.Join(f.target, e.Name())); err != nil {
 			f.cleanup()
-			return exit.Failure(err)
+			return fault.Failure(err)
 		}
 	}
-	return exit.Failure(os.Remove(f.tmp))
+	return fault.Failure(os.Remove(f.tmp))
 }
 
 // abort drops the output of a failed run; it does nothing after commit.

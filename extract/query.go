@@ -10,7 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 )
 
 // readStatements are the keywords a read-only query may start with.
@@ -41,13 +42,13 @@ func inQueryPath(ctx context.Context, tx pgx.Tx, sec *section, fn func() error) 
 		return fn()
 	}
 	if _, err := tx.Exec(ctx, querySQLPath, sec.pathSchema); err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	if err := fn(); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, pinnedPath); err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	return nil
 }
@@ -60,14 +61,14 @@ func querySection(ctx context.Context, tx pgx.Tx, sql, name, dbSchema string) (*
 		ok = ok || first == k
 	}
 	if !ok {
-		return nil, exit.Usagef("--sql: only a single read-only SELECT can be extracted, not %q", firstWord(sql))
+		return nil, fault.Usagef("Options.SQL: only a single read-only SELECT can be extracted, not %q", firstWord(sql))
 	}
-	sec := &section{query: sql, what: "--sql", pathSchema: dbSchema}
+	sec := &section{query: sql, what: "Options.SQL", pathSchema: dbSchema}
 	var desc *pgconn.StatementDescription
 	err := inQueryPath(ctx, tx, sec, func() (err error) {
 		// The plan names a write before anything would run it.
 		if w := planWrites(ctx, tx, sql); w != "" {
-			return exit.Usagef("--sql: the query writes (%s); extract runs it in a read-only transaction, which refuses that", w)
+			return fault.Usagef("Options.SQL: the query writes (%s); extract runs it in a read-only transaction, which refuses that", w)
 		}
 		if desc, err = tx.Conn().PgConn().Prepare(ctx, "", sql, nil); err != nil {
 			return queryError(sec, err)
@@ -78,7 +79,7 @@ func querySection(ctx context.Context, tx pgx.Tx, sql, name, dbSchema string) (*
 		return nil, err
 	}
 	if len(desc.Fields) == 0 {
-		return nil, exit.Usagef("--sql: the statement returns no columns")
+		return nil, fault.Usagef("Options.SQL: the statement returns no columns")
 	}
 	oids := make([]uint32, len(desc.Fields))
 	mods := make([]int32, len(desc.Fields))
@@ -87,7 +88,7 @@ func querySection(ctx context.Context, tx pgx.Tx, sql, name, dbSchema string) (*
 		oids[i], mods[i] = f.DataTypeOID, f.TypeModifier
 	}
 	if err := tx.QueryRow(ctx, typeNamesSQL, oids, mods).Scan(&sec.table.Types); err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	if name == "" {
 		if name, err = sourceTable(ctx, tx, desc.Fields); err != nil {
@@ -114,7 +115,7 @@ func sourceTable(ctx context.Context, tx pgx.Tx, fields []pgconn.FieldDescriptio
 	}
 	var name string
 	if err := tx.QueryRow(ctx, tableNameSQL, oid).Scan(&name); err != nil {
-		return "", exit.Failure(err)
+		return "", fault.Failure(err)
 	}
 	return name, nil
 }
@@ -160,7 +161,7 @@ func firstWord(sql string) string {
 func planWrites(ctx context.Context, tx pgx.Tx, sql string) string {
 	var out []byte
 	// In a savepoint: a plan the server refuses must not abort the run.
-	if err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+	if err := sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
 		return sp.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql).Scan(&out)
 	}); err != nil {
 		return ""

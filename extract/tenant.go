@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -34,7 +34,15 @@ type TenantOptions struct {
 	// StripTenant leaves the tenant column out, so that the file can seed
 	// another tenant with userload -t.
 	StripTenant bool
-	Output      Output
+	// WithReferences adds every row of another owner that the extracted
+	// rows reference where the reference rule allows it (public rows, the
+	// tenant's supertenants', the service provider's through eligible
+	// SRELs), directly or through rows so found, in SHARED sections after
+	// a SHARED section of the tenant table naming their owners: the file
+	// moves the tenant into another database with userload -t (see
+	// referenceSections). It takes one tenant and the userload format.
+	WithReferences bool
+	Output         Output
 	// Control is the path of the incremental control file; "" means a
 	// full extract.
 	Control string
@@ -42,16 +50,19 @@ type TenantOptions struct {
 
 // ExtractTenant writes every row a tenant owns, parents before children.
 //
-// Without WithPublic the run is one READ ONLY transaction. WithPublic finds
+// Without WithPublic or WithReferences the run is one READ ONLY
+// transaction. WithPublic (and WithReferences, for the shared rows) finds
 // the referenced public rows set-based, collecting their row identities in
 // temporary tables round by round until no new row is referenced; that
 // needs a read-write transaction, which is always rolled back.
 func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts TenantOptions) (*Summary, error) {
 	if s.Tenants == nil {
-		return nil, exit.Usagef("the database has no tenant table (name it with <Tenants> in the --schema overlay)")
+		return nil, fault.Usagef("the database has no tenant table (name it with <Tenants> in the schema.Options.Overlay file)")
 	}
-	if opts.WithPublic && opts.StripTenant {
-		return nil, exit.Usagef("--with-public and --strip-tenant cannot be combined: userload -t would give the public rows to the new tenant")
+	if opts.WithReferences {
+		if err := checkReferencesOptions(opts); err != nil {
+			return nil, err
+		}
 	}
 	objs, err := tenantObjects(s, opts.Objects)
 	if err != nil {
@@ -59,25 +70,28 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer conn.Release()
 	res, err := tenant.ResolveRefs(ctx, conn, s.Tenants, []string{opts.Tenant})
 	if errors.Is(err, tenant.ErrNotFound) {
 		if strings.Contains(opts.Tenant, ":") {
-			return nil, exit.Usagef("unknown tenant list %q: %v", opts.Tenant, err)
+			return nil, fault.NotFoundf("unknown tenant list %q: %v", opts.Tenant, err)
 		}
-		return nil, exit.Usagef("unknown tenant %q (no tenant or tenant group has that name or key)", opts.Tenant)
+		return nil, fault.NotFoundf("unknown tenant %q: no tenant or tenant group has this name or key", opts.Tenant)
 	}
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	var owners []string
 	for _, t := range res[0].Tenants {
 		owners = append(owners, t.ID)
 	}
 	if len(owners) == 0 {
-		return nil, exit.Usagef("tenant list %q holds no tenant", opts.Tenant)
+		return nil, fault.Usagef("tenant list %q holds no tenant", opts.Tenant)
+	}
+	if opts.WithReferences && !res[0].Single() {
+		return nil, fault.Usagef("TenantOptions.WithReferences moves one tenant: %q is a tenant list (%d tenants)", opts.Tenant, len(owners))
 	}
 	var ctl *control
 	var clamp *time.Time
@@ -97,12 +111,12 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 		}
 	}
 	access := pgx.ReadOnly
-	if opts.WithPublic {
+	if opts.WithPublic || opts.WithReferences {
 		access = pgx.ReadWrite
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: access})
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer tx.Rollback(context.Background())
 	if err := setSession(ctx, tx); err != nil {
@@ -121,9 +135,20 @@ func ExtractTenant(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, op
 		}
 		sel.add(o, inc)
 	}
+	if opts.WithReferences {
+		if err := sel.addReferences(ctx, tx, s.Tenants); err != nil {
+			return nil, err
+		}
+		return run(ctx, tx, sel.referenceSections(s.Tenants, opts.StripTenant), opts.Output, ctl)
+	}
 	if opts.WithPublic {
 		if err := sel.addPublic(ctx, tx); err != nil {
 			return nil, err
+		}
+		if opts.StripTenant {
+			if err := sel.checkStrippedPublic(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return run(ctx, tx, sel.sections(opts.StripTenant), opts.Output, ctl)
@@ -140,20 +165,20 @@ func tenantObjects(s *schema.Schema, patterns []string) ([]*schema.Object, error
 			}
 		}
 		if len(out) == 0 {
-			return nil, exit.Usagef("no object has a tenant column")
+			return nil, fault.Usagef("no object has a tenant column")
 		}
 		return out, nil
 	}
 	objs, err := s.Select(patterns)
 	if err != nil {
-		return nil, exit.Usage(err)
+		return nil, fault.Usage(err)
 	}
 	if len(objs) == 0 {
-		return nil, exit.Usagef("no object matches %s", strings.Join(patterns, " "))
+		return nil, fault.Usagef("no object matches %s", strings.Join(patterns, " "))
 	}
 	for _, o := range objs {
 		if !o.Tenanted() || o.IsTenantTable {
-			return nil, exit.Usagef("object %s (table %s) has no tenant column: its rows belong to no tenant (--with-public adds the public rows referenced)", o.Name, o.Table)
+			return nil, fault.Usagef("object %s (table %s) has no tenant column: its rows belong to no tenant (TenantOptions.WithPublic adds the public rows referenced)", o.Name, o.Table)
 		}
 	}
 	return objs, nil
@@ -166,11 +191,11 @@ const descendantsSQL = `WITH RECURSIVE %s SELECT DISTINCT descendant::text FROM 
 func descendants(ctx context.Context, tx pgx.Tx, tt *schema.TenantTable, ids []string) ([]string, error) {
 	rows, err := tx.Query(ctx, fmt.Sprintf(descendantsSQL, tenant.DescendantsCTE(tt, "des")), ids)
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
+		return nil, fault.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
 	}
 	ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
+		return nil, fault.Failure(fmt.Errorf("reading the subtenants of tenants %s: %w", strings.Join(ids, ", "), err))
 	}
 	return ids, nil
 }
@@ -283,6 +308,14 @@ func publicCond(o *schema.Object, a string) string {
 // rows, and by public rows so found, until no new row turns up. Each round
 // runs one INSERT … SELECT per object.
 func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
+	return r.closure(ctx, tx, isPublicCapable, "tk_public_", "public", r.collectSQL)
+}
+
+// closure collects, in one temporary table per object that capable
+// accepts and that an SREL of a selected object reaches (named prefix and
+// a number), the rows collect's INSERT … SELECT adds, round by round until
+// no round adds a row. what names the rows in errors.
+func (r *rowSelection) closure(ctx context.Context, tx pgx.Tx, capable func(*schema.Object) bool, prefix, what string, collect func(*schema.Object) string) error {
 	r.public = map[*schema.Object]*publicSet{}
 	queue := append([]*schema.Object(nil), r.order...)
 	seen := map[*schema.Object]bool{}
@@ -294,8 +327,8 @@ func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
 		}
 		seen[o] = true
 		for _, s := range o.Srels {
-			if t := s.Target; isPublicCapable(t) && r.public[t] == nil {
-				r.public[t] = &publicSet{obj: t, table: sqlq.Ident("tk_public_" + strconv.Itoa(len(r.public)+1))}
+			if t := s.Target; capable(t) && r.public[t] == nil {
+				r.public[t] = &publicSet{obj: t, table: sqlq.Ident(prefix + strconv.Itoa(len(r.public)+1))}
 				queue = append(queue, t)
 			}
 		}
@@ -304,20 +337,20 @@ func (r *rowSelection) addPublic(ctx context.Context, tx pgx.Tx) error {
 	for _, o := range schema.Ordered(mapKeys(r.public)) {
 		p := r.public[o]
 		if _, err := tx.Exec(ctx, fmt.Sprintf(createPublicSQL, p.table)); err != nil {
-			return exit.Failure(fmt.Errorf("creating a temporary table: %w", err))
+			return fault.Failure(fmt.Errorf("creating a temporary table: %w", err))
 		}
 		targets = append(targets, o)
 	}
 	for {
 		added := int64(0)
 		for _, o := range targets {
-			sql := r.collectSQL(o)
+			sql := collect(o)
 			if sql == "" {
 				continue
 			}
 			tag, err := tx.Exec(ctx, sql)
 			if err != nil {
-				return exit.Failure(fmt.Errorf("collecting the public rows of %s: %w", o.Table, err))
+				return fault.Failure(fmt.Errorf("collecting the %s rows of %s: %w", what, o.Table, err))
 			}
 			r.public[o].rows += tag.RowsAffected()
 			added += tag.RowsAffected()
@@ -334,6 +367,19 @@ const createPublicSQL = `CREATE TEMP TABLE %s (rel oid, tid tid, PRIMARY KEY (re
 // selected row of any object, or "" when nothing can reference o.
 func (r *rowSelection) collectSQL(o *schema.Object) string {
 	p := r.public[o]
+	refs := r.referencesTo(o, nil)
+	if len(refs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(`INSERT INTO %s (rel, tid) SELECT t.tableoid, t.ctid FROM %s t
+WHERE %s AND NOT %s AND (%s)`, p.table, o.Ident(), publicCond(o, "t"), p.cond("t"), strings.Join(refs, "\n OR "))
+}
+
+// referencesTo lists, for each SREL of a selected object that points at o,
+// the condition on row t of o that a selected row s references t through
+// it, and, when allowed is given, that allowed's condition for the SREL
+// holds of s and t.
+func (r *rowSelection) referencesTo(o *schema.Object, allowed func(src *schema.Object, s *schema.Srel) string) []string {
 	var refs []string
 	for _, src := range r.sources() {
 		var sel []string
@@ -347,18 +393,17 @@ func (r *rowSelection) collectSQL(o *schema.Object) string {
 			if s.Target != o || len(s.TargetColumns) != len(s.Columns) {
 				continue
 			}
-			var join []string
+			join := []string{"(" + strings.Join(sel, " OR ") + ")"}
 			for i, c := range s.Columns {
 				join = append(join, fmt.Sprintf("s.%s = t.%s", sqlq.Ident(c), sqlq.Ident(s.TargetColumns[i])))
 			}
-			refs = append(refs, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE (%s) AND %s)", src.Ident(), strings.Join(sel, " OR "), strings.Join(join, " AND ")))
+			if allowed != nil {
+				join = append(join, allowed(src, s))
+			}
+			refs = append(refs, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE %s)", src.Ident(), strings.Join(join, " AND ")))
 		}
 	}
-	if len(refs) == 0 {
-		return ""
-	}
-	return fmt.Sprintf(`INSERT INTO %s (rel, tid) SELECT t.tableoid, t.ctid FROM %s t
-WHERE %s AND NOT %s AND (%s)`, p.table, o.Ident(), publicCond(o, "t"), p.cond("t"), strings.Join(refs, "\n OR "))
+	return refs
 }
 
 // sources lists every object whose selected rows may reference public

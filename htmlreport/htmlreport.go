@@ -41,8 +41,7 @@ import (
 var files embed.FS
 
 var page = template.Must(template.New("page.tmpl").Funcs(template.FuncMap{
-	"num":    formatCount,
-	"reason": reasonText,
+	"num": formatCount,
 }).ParseFS(files, "*.tmpl"))
 
 // Page is what one report shows. Command and one of the command sections

@@ -169,9 +169,21 @@ func newSettenantView(res *settenant.Result) *settenantView {
 				{Label: "unchanged (had this tenant)", Class: "unchanged", N: r.Unchanged, Indent: 1},
 				{Label: "kept their tenant", Class: "kept", N: r.Kept, Indent: 1},
 				{Label: "left without a tenant", Class: "untenanted", N: u.Total(), Indent: 1},
-				{Label: "null reference", Class: "untenanted", N: u.NullReference, Indent: 2},
-				{Label: "referenced row has no tenant", Class: "untenanted", N: u.UntenantedReference, Indent: 2},
-				{Label: "dangling reference", Class: "untenanted", N: u.DanglingReference, Indent: 2},
+			}
+			if r.Type == settenant.BREL {
+				bars = append(bars,
+					funnelBar{Label: "no referrers", Class: "untenanted", N: u.NoReferrers, Indent: 2},
+					funnelBar{Label: "referrers have no tenant", Class: "untenanted", N: u.UntenantedReferrers, Indent: 2})
+				if r.Agree == settenant.AgreeMajority {
+					bars = append(bars, funnelBar{Label: "referrers tie", Class: "untenanted", N: u.ReferrersTie, Indent: 2})
+				} else {
+					bars = append(bars, funnelBar{Label: "referrers disagree", Class: "untenanted", N: u.ReferrersDisagree, Indent: 2})
+				}
+			} else {
+				bars = append(bars,
+					funnelBar{Label: "null reference", Class: "untenanted", N: u.NullReference, Indent: 2},
+					funnelBar{Label: "referenced row has no tenant", Class: "untenanted", N: u.UntenantedReference, Indent: 2},
+					funnelBar{Label: "dangling reference", Class: "untenanted", N: u.DanglingReference, Indent: 2})
 			}
 			if r.ChangedDuringRun > 0 {
 				bars = append(bars, funnelBar{Label: "changed by others during the run", Class: "kept", N: r.ChangedDuringRun, Indent: 1})
@@ -323,18 +335,4 @@ func plural(n int64, word string) string {
 		return word
 	}
 	return word + "s"
-}
-
-// reasonText says in words why settenant left a row without a tenant (the
-// reasons of its JSON report).
-func reasonText(reason string) string {
-	switch reason {
-	case "null_reference":
-		return "null reference"
-	case "untenanted_reference":
-		return "referenced row has no tenant"
-	case "dangling_reference":
-		return "dangling reference"
-	}
-	return reason
 }

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
@@ -26,7 +27,7 @@ SET LOCAL temp_buffers = '64MB';
 SET LOCAL work_mem = '128MB';
 SET LOCAL jit = off;
 CREATE TEMP TABLE tk_rej (_n bigint, grp int, _f int, _l int, _c int, col text, val text, reason text, kind text) ON COMMIT DROP;
-CREATE FUNCTION pg_temp.tk_cast_error(v text, t text) RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+CREATE OR REPLACE FUNCTION pg_temp.tk_cast_error(v text, t text) RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	EXECUTE format('SELECT CAST(%L AS %s)', v, t);
 	RETURN NULL;
@@ -39,7 +40,7 @@ const notRejected = "NOT EXISTS (SELECT FROM tk_rej r WHERE r._n = s._n)"
 
 func (l *loader) setup(ctx context.Context) error {
 	if _, err := l.tx.Exec(ctx, setupSQL); err != nil {
-		return exit.Failure(fmt.Errorf("userload: preparing the session: %w", err))
+		return fault.Failure(fmt.Errorf("userload: preparing the session: %w", err))
 	}
 	return nil
 }
@@ -49,7 +50,7 @@ func (l *loader) exec(ctx context.Context, what, sql string, args ...any) (int64
 	defer l.trace(time.Now(), sql)
 	tag, err := l.tx.Exec(ctx, sql, args...)
 	if err != nil {
-		return 0, exit.Failure(fmt.Errorf("userload: %s: %w", what, err))
+		return 0, fault.Failure(fmt.Errorf("userload: %s: %w", what, err))
 	}
 	return tag.RowsAffected(), nil
 }
@@ -118,19 +119,62 @@ func (l *loader) applyAll(ctx context.Context) error {
 	return nil
 }
 
-// apply runs one group's checks and changes, each a set-based statement.
+// apply runs one group's checks and changes, each a set-based statement,
+// naming the phases that have work to the progress report.
 func (l *loader) apply(ctx context.Context, g *group) error {
-	steps := []func(context.Context, *group) error{
-		l.castValues, l.assignNewKeys, l.rewireReferences, l.checkLengths, l.checkDuplicateKeys, l.findMatches,
-		l.checkMatches, l.checkNotNull, l.checkTenantRequired, l.checkForeignKeys, l.checkReferences, l.change,
+	if g.shared {
+		return l.applyShared(ctx, g)
 	}
-	l.applying = "applying the records of " + g.obj.Table
+	t := g.obj.Table
+	convert := "converting the values of " + t
+	if g.textStaged == 0 {
+		convert = "analyzing the staged records of " + t
+	}
+	hasFK := l.opts.Mode != Delete && slices.ContainsFunc(g.obj.Srels, func(sr *schema.Srel) bool { return sr.ForeignKey != "" && sr.Target != nil })
+	steps := []struct {
+		phase string // "": none of its own (part of the one before, or nothing to do)
+		run   func(context.Context, *group) error
+	}{
+		{convert, l.castValues},
+		{when(l.opts.NewKeys, "assigning new keys of "+t), l.assignNewKeys}, {"", l.rewireReferences},
+		{"checking the records of " + t, l.checkLengths}, {"", l.checkDuplicateKeys}, {"", l.findMatches},
+		{"", l.checkMatches}, {"", l.checkNotNull}, {"", l.checkTenantRequired},
+		{when(hasFK, "checking the foreign keys of "+t), l.checkForeignKeys},
+		{when(len(l.refRules(g)) > 0, "checking the reference rules of "+t), l.checkReferences},
+		{l.changing(g), l.change},
+	}
+	l.applying = "applying the records of " + t
 	for _, step := range steps {
-		if err := step(ctx, g); err != nil {
+		if step.phase != "" {
+			l.prog.Phase(step.phase)
+		}
+		if err := step.run(ctx, g); err != nil {
 			return err
 		}
 	}
+	l.prog.EndPhase()
 	return nil
+}
+
+// when is phase if cond holds, else "".
+func when(cond bool, phase string) string {
+	if cond {
+		return phase
+	}
+	return ""
+}
+
+// changing names the phase that changes the group's table.
+func (l *loader) changing(g *group) string {
+	switch l.opts.Mode {
+	case Delete:
+		return "deleting from " + g.obj.Table
+	case InsertOnly:
+		return "inserting into " + g.obj.Table
+	case UpdateOnly:
+		return "updating " + g.obj.Table
+	}
+	return "merging " + g.obj.Table
 }
 
 // castValues moves the records of the text staging table into the typed
@@ -160,10 +204,10 @@ func (l *loader) castValues(ctx context.Context, g *group) error {
 		} else if bad == nil {
 			continue
 		}
-		_, err := l.exec(ctx, "finding values that do not convert", fmt.Sprintf(`
-			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, %[1]s, e, 'bad value' FROM (
-				SELECT *, pg_temp.tk_cast_error(%[1]s, $3) AS e FROM %[2]s WHERE %[1]s IS NOT NULL) s
-			WHERE e IS NOT NULL`, col(i), g.stage()), g.id, c.Name, castType(c))
+		_, err := l.exec(ctx, "finding values that do not convert", sqlq.Expand(`
+			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, {col}, e, 'bad value' FROM (
+				SELECT *, pg_temp.tk_cast_error({col}, $3) AS e FROM {stage} WHERE {col} IS NOT NULL) s
+			WHERE e IS NOT NULL`, sqlq.Names{"col": col(i), "stage": g.stage()}), g.id, c.Name, castType(c))
 		if err != nil {
 			return err
 		}
@@ -190,9 +234,9 @@ func (l *loader) checkLengths(ctx context.Context, g *group) error {
 		if n == 0 {
 			continue
 		}
-		_, err := l.exec(ctx, "checking value lengths", fmt.Sprintf(`
-			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, %[1]s, $3, 'bad value' FROM %[2]s s
-			WHERE char_length(%[1]s) > %[3]d`, col(i), g.typed(), n),
+		_, err := l.exec(ctx, "checking value lengths", sqlq.Expand(`
+			INSERT INTO tk_rej SELECT _n, $1, _f, _l, _c, $2, {col}, $3, 'bad value' FROM {typed} s
+			WHERE char_length({col}) > {limit}`, sqlq.Names{"col": col(i), "typed": g.typed(), "limit": strconv.Itoa(n)}),
 			g.id, c.Name, fmt.Sprintf("value too long for type %s", c.Type))
 		if err != nil {
 			return err
@@ -251,14 +295,14 @@ func (l *loader) findDuplicates(ctx context.Context, g *group, idx []int, reason
 	if err != nil || !dup {
 		return err
 	}
-	_, err = l.exec(ctx, "checking duplicate keys", fmt.Sprintf(`
+	_, err = l.exec(ctx, "checking duplicate keys", sqlq.Expand(`
 		INSERT INTO tk_rej
 		SELECT _n, $1, _f, _l, _c, NULL, NULL, format($3, kt, ($2::text[])[ff + 1], fl), 'duplicate key in the files'
-		FROM (SELECT s._n, s._f, s._l, s._c, %[1]s AS kt,
+		FROM (SELECT s._n, s._f, s._l, s._c, {key_text} AS kt,
 				row_number() OVER w AS rn, first_value(s._f) OVER w AS ff, first_value(s._l) OVER w AS fl
-			FROM %[2]s s WHERE %[3]s AND %[4]s
-			WINDOW w AS (PARTITION BY %[5]s ORDER BY s._n)) d
-		WHERE rn > 1`, g.valuesText("s", idx), g.typed(), strings.Join(notNull, " AND "), notRejected, strings.Join(keys, ", ")),
+			FROM {typed} s WHERE {not_null} AND `+notRejected+`
+			WINDOW w AS (PARTITION BY {keys} ORDER BY s._n)) d
+		WHERE rn > 1`, sqlq.Names{"key_text": g.valuesText("s", idx), "typed": g.typed(), "not_null": strings.Join(notNull, " AND "), "keys": strings.Join(keys, ", ")}),
 		g.id, l.opts.Files, reason)
 	return err
 }
@@ -333,11 +377,12 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 	}
 	type rule struct{ cond, reason, kind string }
 	var rules []rule
+	key := g.keyText("s")
 	switch l.opts.Mode {
 	case InsertOnly:
-		rules = append(rules, rule{g.matched(), "'key ' || %s || ' already exists (-i inserts only)'", "key exists"})
+		rules = append(rules, rule{g.matched(), "'key ' || " + key + " || ' already exists (mode InsertOnly inserts only)'", "key exists"})
 	case UpdateOnly, Delete:
-		rules = append(rules, rule{"NOT " + g.matched(), "'no row matches key ' || %s", "no match"})
+		rules = append(rules, rule{"NOT " + g.matched(), "'no row matches key ' || " + key, "no match"})
 	}
 	if g.stamps() && g.key != nil {
 		// With -t a record may only change rows of that tenant: matching a
@@ -345,20 +390,20 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 		tc := sqlq.Ident(g.obj.TenantColumn)
 		other := fmt.Sprintf("EXISTS (SELECT FROM %s t WHERE %s AND t.%s::text IS DISTINCT FROM %s)",
 			l.correlated(g.obj), g.keyJoin("t", "s"), tc, sqlq.Lit(g.stamp.Str))
-		owner := fmt.Sprintf("(SELECT CASE WHEN t.%[1]s IS NULL THEN 'that is public' ELSE 'owned by ' || %[2]s END FROM %[3]s t WHERE %[4]s AND t.%[1]s::text IS DISTINCT FROM %[5]s LIMIT 1)",
-			tc, l.tenantLabel("t."+tc+"::text"), l.correlated(g.obj), g.keyJoin("t", "s"), sqlq.Lit(g.stamp.Str))
+		owner := sqlq.Expand("(SELECT CASE WHEN t.{tc} IS NULL THEN 'that is public' ELSE 'owned by ' || {label} END FROM {table} t WHERE {match} AND t.{tc}::text IS DISTINCT FROM {tenant} LIMIT 1)",
+			sqlq.Names{"tc": tc, "label": l.tenantLabel("t." + tc + "::text"), "table": l.correlated(g.obj), "match": g.keyJoin("t", "s"), "tenant": sqlq.Lit(g.stamp.Str)})
 		loadedFor := sqlq.Lit(fmt.Sprintf("; loading for tenant %q (%s), a record may change only that tenant's rows", l.tenant.Name, l.tenant.ID))
-		reason := "'key ' || %s || ' matches a row ' || " + strings.ReplaceAll(owner+" || "+loadedFor, "%", "%%")
+		reason := "'key ' || " + key + " || ' matches a row ' || " + owner + " || " + loadedFor
 		rules = append(rules, rule{other, reason, "another tenant's row"})
 	}
 	if !l.opts.All && g.hasMatches && !g.keyUnique {
 		several := fmt.Sprintf("EXISTS (SELECT FROM %s m WHERE m._n = s._n AND m.cnt > 1)", g.match())
-		rules = append(rules, rule{several, "'key ' || %s || ' matches several rows (-a applies the record to all of them)'", "several matches"})
+		rules = append(rules, rule{several, "'key ' || " + key + " || ' matches several rows (Options.All applies the record to all of them)'", "several matches"})
 	}
 	for _, r := range rules {
 		_, err := l.exec(ctx, "checking matches", fmt.Sprintf(`
 			INSERT INTO tk_rej SELECT s._n, $1, s._f, s._l, s._c, NULL, NULL, %s, $2
-			FROM %s s WHERE %s AND %s`, fmt.Sprintf(r.reason, g.keyText("s")), g.typed(), r.cond, notRejected), g.id, r.kind)
+			FROM %s s WHERE %s AND %s`, r.reason, g.typed(), r.cond, notRejected), g.id, r.kind)
 		if err != nil {
 			return err
 		}
@@ -395,7 +440,7 @@ func (l *loader) checkNotNull(ctx context.Context, g *group) error {
 		return nil
 	}
 	for _, c := range g.obj.Columns {
-		if !c.NotNull || c.HasDefault() || c.Generated || slices.ContainsFunc(g.cols, func(fc *schema.Column) bool { return fc.Name == c.Name }) {
+		if !g.insertNeeds(&c) {
 			continue
 		}
 		_, err := l.exec(ctx, "checking NOT NULL columns", fmt.Sprintf(`
@@ -521,15 +566,13 @@ func (g *group) indexes(names []string) []int {
 	return idx
 }
 
-// condMark is where a change statement takes an extra condition on its
-// records s (the record ranges of the failure path).
-const condMark = "/*cond*/"
-
 // statement is a set-based change. Counted statements return one row
 // (inserted, updated); the others count their affected rows as inserted.
+// An extra condition on its records s (a record range of the failure
+// path) goes between sql and tail.
 type statement struct {
-	sql     string
-	counted bool
+	sql, tail string
+	counted   bool
 }
 
 // change applies the group: UPDATE the matched rows that differ, INSERT
@@ -537,8 +580,8 @@ type statement struct {
 func (l *loader) change(ctx context.Context, g *group) error {
 	if l.opts.Mode == Delete {
 		from, where := l.staged(g)
-		n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`DELETE FROM %s t USING %s WHERE %s AND %s %s`,
-			g.obj.Ident(), from, g.keyJoin("t", "s"), where, condMark)})
+		n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`DELETE FROM %s t USING %s WHERE %s AND %s `,
+			g.obj.Ident(), from, g.keyJoin("t", "s"), where)})
 		g.counts.Deleted += n
 		return err
 	}
@@ -554,7 +597,7 @@ func (l *loader) change(ctx context.Context, g *group) error {
 	}
 	if l.opts.Mode != UpdateOnly {
 		var err error
-		inserted, _, err = l.changeSafely(ctx, g, l.insertStatement(g, "WHERE NOT "+g.matched()+" AND "+notRejected+" "+condMark))
+		inserted, _, err = l.changeSafely(ctx, g, l.insertStatement(g, "WHERE NOT "+g.matched()+" AND "+notRejected+" ", ""))
 		if err != nil {
 			return err
 		}
@@ -564,8 +607,9 @@ func (l *loader) change(ctx context.Context, g *group) error {
 	return l.countUnchanged(ctx, g, inserted, updated)
 }
 
-// insertStatement inserts the records of the typed table chosen by where.
-func (l *loader) insertStatement(g *group, where string) statement {
+// insertStatement inserts the records of the typed table chosen by where;
+// tail follows the extra condition.
+func (l *loader) insertStatement(g *group, where, tail string) statement {
 	vals := make([]string, len(g.cols))
 	overriding := ""
 	for i, c := range g.cols {
@@ -575,14 +619,24 @@ func (l *loader) insertStatement(g *group, where string) statement {
 		}
 	}
 	return statement{sql: fmt.Sprintf(`INSERT INTO %s AS t (%s)%s SELECT %s FROM %s s %s`,
-		g.obj.Ident(), g.quotedColumns(), overriding, strings.Join(vals, ", "), g.typed(), where)}
+		g.obj.Ident(), g.quotedColumns(), overriding, strings.Join(vals, ", "), g.typed(), where), tail: tail}
 }
 
 // canUpsert says whether the group is applied with one INSERT … ON
 // CONFLICT: a default-mode load on a key the database enforces, without
-// record detail.
+// record detail, whose records could all be inserted. A file that leaves
+// out a NOT NULL column without a default can only update: PostgreSQL
+// checks NOT NULL on the row an INSERT … ON CONFLICT proposes before it
+// looks for the conflict, so it would refuse the records that match.
 func (l *loader) canUpsert(g *group) bool {
-	return l.opts.Mode == Upsert && g.key != nil && g.keyUnique && !g.hasMatches
+	return l.opts.Mode == Upsert && g.key != nil && g.keyUnique && !g.hasMatches &&
+		!slices.ContainsFunc(g.obj.Columns, func(c schema.Column) bool { return g.insertNeeds(&c) })
+}
+
+// insertNeeds says whether inserting a record needs column c, which the
+// group's file leaves out: NOT NULL, no default, not generated.
+func (g *group) insertNeeds(c *schema.Column) bool {
+	return c.NotNull && !c.HasDefault() && !c.Generated && !slices.ContainsFunc(g.cols, func(fc *schema.Column) bool { return fc.Name == c.Name })
 }
 
 // upsert inserts and updates in one statement. Records repeating a key make
@@ -603,8 +657,8 @@ func (l *loader) upsert(ctx context.Context, g *group) error {
 		onConflict = fmt.Sprintf("ON CONFLICT (%s) DO UPDATE SET %s WHERE %s", strings.Join(keys, ", "),
 			strings.Join(g.stamped(set, "t"), ", "), l.differsFrom(g, func(i int) string { return "EXCLUDED." + sqlq.Ident(g.cols[i].Name) }))
 	}
-	ins := l.insertStatement(g, "WHERE "+notRejected+" "+condMark+" "+onConflict+" RETURNING xmax = 0 AS ins")
-	st := statement{sql: "WITH u AS (" + ins.sql + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM u", counted: true}
+	ins := l.insertStatement(g, "WHERE "+notRejected+" ", " "+onConflict+" RETURNING xmax = 0 AS ins")
+	st := statement{sql: "WITH u AS (" + ins.sql, tail: ins.tail + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM u", counted: true}
 	inserted, updated, pgErr, err := l.runChange(ctx, st, "")
 	if err != nil {
 		return err
@@ -633,8 +687,8 @@ func (l *loader) update(ctx context.Context, g *group) (int64, error) {
 		return 0, nil
 	}
 	from, where := l.staged(g)
-	n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`UPDATE %s t SET %s FROM %s WHERE %s AND %s AND %s %s`,
-		g.obj.Ident(), strings.Join(g.stamped(set, "t"), ", "), from, g.keyJoin("t", "s"), l.differs(g), where, condMark)})
+	n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`UPDATE %s t SET %s FROM %s WHERE %s AND %s AND %s `,
+		g.obj.Ident(), strings.Join(g.stamped(set, "t"), ", "), from, g.keyJoin("t", "s"), l.differs(g), where)})
 	return n, err
 }
 
@@ -667,7 +721,7 @@ func (l *loader) countUnchanged(ctx context.Context, g *group, inserted, updated
 		n = valid - inserted - updated
 	}
 	if err != nil {
-		return exit.Failure(fmt.Errorf("userload: counting unchanged rows of %s: %w", g.obj.Table, err))
+		return fault.Failure(fmt.Errorf("userload: counting unchanged rows of %s: %w", g.obj.Table, err))
 	}
 	g.counts.Unchanged += n
 	return nil
@@ -681,7 +735,7 @@ func (l *loader) countUnchanged(ctx context.Context, g *group, inserted, updated
 // statement timeout, a lost connection, a shutdown) is a failure of the
 // run: no record is blamed for it.
 func (l *loader) runChange(ctx context.Context, st statement, cond string, args ...any) (int64, int64, *pgconn.PgError, error) {
-	sql := strings.Replace(st.sql, condMark, cond, 1)
+	sql := st.sql + cond + st.tail
 	for attempt := 0; ; attempt++ {
 		a, b, err := l.runOnce(ctx, st, sql, args...)
 		if err == nil {
@@ -699,7 +753,7 @@ func (l *loader) runChange(ctx context.Context, st statement, cond string, args 
 			}
 			err = fmt.Errorf("%w (after %d attempts)", err, attempt+1)
 		}
-		return 0, 0, nil, exit.Failure(fmt.Errorf("userload: %s: %w", l.applying, err))
+		return 0, 0, nil, fault.Failure(fmt.Errorf("userload: %s: %w", l.applying, err))
 	}
 }
 
@@ -707,32 +761,21 @@ func (l *loader) runChange(ctx context.Context, st statement, cond string, args 
 // a serialization failure.
 const transientRetries = 3
 
-// runOnce runs sql in a savepoint; on an error the savepoint is rolled back
-// when the connection still allows it.
+// runOnce runs sql in a savepoint, rolled back on an error (see
+// sqlq.Savepoint: a failed rollback is a failure of the database).
 func (l *loader) runOnce(ctx context.Context, st statement, sql string, args ...any) (int64, int64, error) {
 	defer l.trace(time.Now(), sql)
-	sp, err := l.tx.Begin(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
 	var a, b int64
-	if st.counted {
-		err = sp.QueryRow(ctx, sql, args...).Scan(&a, &b)
-	} else {
-		var tag pgconn.CommandTag
-		tag, err = sp.Exec(ctx, sql, args...)
-		a = tag.RowsAffected()
-	}
-	if err != nil {
-		if pgfault.Classify(err) != pgfault.Failure {
-			if rbErr := sp.Rollback(ctx); rbErr != nil {
-				return 0, 0, exit.Failure(rbErr)
-			}
+	err := sqlq.Savepoint(ctx, l.tx, func(sp pgx.Tx) error {
+		if st.counted {
+			return sp.QueryRow(ctx, sql, args...).Scan(&a, &b)
 		}
+		tag, err := sp.Exec(ctx, sql, args...)
+		a = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
 		return 0, 0, err
-	}
-	if err := sp.Commit(ctx); err != nil {
-		return 0, 0, exit.Failure(err)
 	}
 	return a, b, nil
 }
@@ -769,7 +812,7 @@ func (l *loader) changeSafely(ctx context.Context, g *group, st statement) (int6
 	}
 	var lo, hi int64
 	if err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(min(_n), 0), coalesce(max(_n), -1) FROM %s", g.typed())).Scan(&lo, &hi); err != nil {
-		return 0, 0, exit.Failure(err)
+		return 0, 0, fault.Failure(err)
 	}
 	var totalA, totalB int64
 	for start := lo; start <= hi; start += chunkSize {
@@ -792,7 +835,7 @@ func (l *loader) changeOneByOne(ctx context.Context, g *group, st statement, lo,
 	rows, err := l.tx.Query(ctx, fmt.Sprintf("SELECT s._n, s._f, s._l, s._c FROM %s s WHERE s._n BETWEEN $1 AND $2 AND %s ORDER BY s._n",
 		g.typed(), notRejected), lo, hi)
 	if err != nil {
-		return 0, 0, exit.Failure(err)
+		return 0, 0, fault.Failure(err)
 	}
 	type pos struct {
 		n       int64
@@ -804,7 +847,7 @@ func (l *loader) changeOneByOne(ctx context.Context, g *group, st statement, lo,
 		return p, err
 	})
 	if err != nil {
-		return 0, 0, exit.Failure(err)
+		return 0, 0, fault.Failure(err)
 	}
 	var totalA, totalB int64
 	for _, p := range recs {

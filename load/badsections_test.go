@@ -2,13 +2,14 @@ package load
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -47,9 +48,9 @@ TABLE bin
 		t.Fatal(err)
 	}
 	var rejects []string
-	sum, err := Run(ctx, pool, s, Options{Files: []string{f}, Check: true, SkipBadSections: true, Quiet: true,
+	sum, err := Run(ctx, pool, s, Options{Files: []string{f}, Check: true, SkipBadSections: true,
 		OnReject: func(r Reject) { rejects = append(rejects, r.Pos.String()+" "+r.Kind) }})
-	if exit.Code(err) != exit.Violation {
+	if !errors.Is(err, fault.ErrRejected) {
 		t.Fatalf("err %v", err)
 	}
 	var got []string
@@ -64,11 +65,11 @@ TABLE bin
 	if want := []string{f + ":9:5 dangling foreign key", f + ":10:7 bad value"}; !reflect.DeepEqual(rejects, want) {
 		t.Errorf("rejects %q, want %q", rejects, want)
 	}
-	_, err = Run(ctx, pool, s, Options{Files: []string{f}, Check: true, Quiet: true})
-	if want := f + `:1:1: unknown table "crate" (not in schema "public")`; exit.Code(err) != exit.BadInput || err.Error() != want {
+	_, err = Run(ctx, pool, s, Options{Files: []string{f}, Check: true})
+	if want := f + `:1:1: unknown table "crate" (not in schema "public")`; !errors.Is(err, fault.ErrUsage) || err.Error() != want {
 		t.Errorf("without SkipBadSections: %v, want %q", err, want)
 	}
-	if _, err = Run(ctx, pool, s, Options{Files: []string{f}, SkipBadSections: true, Quiet: true}); exit.Code(err) != exit.BadInput {
+	if _, err = Run(ctx, pool, s, Options{Files: []string{f}, SkipBadSections: true}); !errors.Is(err, fault.ErrUsage) {
 		t.Errorf("SkipBadSections without Check: %v", err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tenantkit/tenantkit/distribute"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -16,7 +16,7 @@ import (
 func (l *loader) readCitus(ctx context.Context) error {
 	var err error
 	if l.citus, err = distribute.DistributedTables(ctx, l.tx, l.schema.DBSchema); err != nil {
-		return exit.Failure(fmt.Errorf("userload: %w", err))
+		return fault.Failure(fmt.Errorf("userload: %w", err))
 	}
 	return nil
 }

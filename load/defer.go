@@ -167,7 +167,7 @@ func (l *loader) deferConstraints(ctx context.Context, tx pgx.Tx, obj *schema.Ob
 		after = append(after, list[i].AfterSQL...)
 	}
 	d.restore = append(d.restore, after...)
-	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+	err = sqlq.Savepoint(ctx, tx, func(sp pgx.Tx) error {
 		for _, sql := range d.drop {
 			start := time.Now()
 			if _, err := sp.Exec(ctx, sql); err != nil {

@@ -79,7 +79,6 @@ func deferRun(t *testing.T, db *testkit.DB, opts load.Options) (*load.Summary, s
 	}
 	var trace bytes.Buffer
 	opts.Trace = &trace
-	opts.Quiet = true
 	sum, err := load.Run(ctx, pool, s, opts)
 	return sum, trace.String(), err
 }
@@ -192,7 +191,7 @@ func TestDeferSkipsTablesTheRoleDoesNotOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	var trace bytes.Buffer
-	if _, err := load.Run(ctx, pool, s, load.Options{Files: []string{f}, Quiet: true, Trace: &trace}); err != nil {
+	if _, err := load.Run(ctx, pool, s, load.Options{Files: []string{f}, Trace: &trace}); err != nil {
 		t.Fatalf("load: %v\n%s", err, trace.String())
 	}
 	if strings.Contains(trace.String(), "DROP") {

@@ -43,7 +43,7 @@ func wantFailure(t *testing.T, res testkit.Result, want, rejects string) {
 	if res.Code != 3 {
 		t.Fatalf("exit %d, want 3\nstdout:\n%s\nstderr:\n%s", res.Code, res.Stdout, res.Stderr)
 	}
-	lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
+	lines := strings.Split(strings.TrimSpace(testkit.WithoutProgress(res.Stderr)), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], want) {
 		t.Errorf("stderr should be one line naming %q:\n%s", want, res.Stderr)
 	}

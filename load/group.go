@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -47,6 +47,9 @@ type group struct {
 	// stamp (the tenant of -t); -1 when the group is not stamped.
 	stampIdx int
 	stamp    datafile.Value
+	// shared marks a group of SHARED sections: inserted only where the
+	// database lacks the row (see shared.go).
+	shared bool
 }
 
 // staged reports records waiting in staging tables.
@@ -74,7 +77,11 @@ func (g *group) signature() string {
 	for i, c := range g.cols {
 		names[i] = c.Name
 	}
-	return g.obj.Ident() + "\x00" + strings.Join(names, "\x00")
+	sig := g.obj.Ident() + "\x00" + strings.Join(names, "\x00")
+	if g.shared {
+		sig += "\x00SHARED"
+	}
+	return sig
 }
 
 func (g *group) columnNames() []string {
@@ -137,9 +144,9 @@ func (g *group) valuesText(s string, idx []int) string {
 	return fmt.Sprintf("%s || concat_ws(', ', %s) || ')'", sqlq.Lit("("+g.columnList(idx)+")=("), strings.Join(vals, ", "))
 }
 
-// chooseKey picks the match key of a section (SPEC §4): --key, the overlay
-// key, the primary key, then the first unique constraint whose columns are
-// all in the file. A --key or overlay key with columns missing is bad input.
+// chooseKey picks the match key of a section (SPEC §4): --key, else the
+// object's match key among the file's columns (schema.Object.MatchKeyAmong).
+// A --key or overlay key with columns missing is bad input.
 func chooseKey(obj *schema.Object, cols []*schema.Column, flagKey []string, where string) ([]int, bool, error) {
 	index := func(names []string) []int {
 		var idx []int
@@ -152,51 +159,33 @@ func chooseKey(obj *schema.Object, cols []*schema.Column, flagKey []string, wher
 		}
 		return idx
 	}
-	unique := func(names []string) bool {
-		for _, u := range append([][]string{obj.PrimaryKey}, obj.Uniques...) {
-			if len(u) == len(names) && sameSet(u, names) {
-				return true
-			}
-		}
-		return false
-	}
 	for _, named := range []struct {
 		names []string
 		what  string
-	}{{flagKey, "--key"}, {obj.Key, "the schema overlay's key"}} {
+	}{{flagKey, "Options.Key"}, {obj.Key, "the schema overlay's key"}} {
 		if len(named.names) == 0 {
 			continue
 		}
 		for _, n := range named.names {
 			if obj.Column(n) == nil {
-				return nil, false, exit.Usagef("%s: %s: table %q has no column %q", where, named.what, obj.Table, n)
+				return nil, false, fault.NotFoundf("%s: %s: table %q has no column %q", where, named.what, obj.Table, n)
 			}
 		}
 		idx := index(named.names)
 		if idx == nil {
-			return nil, false, exit.Usagef("%s: table %q: the match key (%s, from %s) is not among the file's columns",
+			return nil, false, fault.Usagef("%s: table %q: the match key (%s, from %s) is not among the file's columns",
 				where, obj.Table, strings.Join(named.names, ", "), named.what)
 		}
-		return idx, unique(named.names), nil
+		return idx, obj.IsUnique(named.names), nil
 	}
-	for _, k := range append([][]string{obj.PrimaryKey}, obj.Uniques...) {
-		if len(k) == 0 {
-			continue
-		}
-		if idx := index(k); idx != nil {
-			return idx, true, nil
-		}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	if k := obj.MatchKeyAmong(names); k != nil {
+		return index(k), true, nil
 	}
 	return nil, false, nil
-}
-
-func sameSet(a, b []string) bool {
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	return true
 }
 
 var typmodType = regexp.MustCompile(`^(character varying|character|bit varying|bit)\((\d+)\)(\[\])*$`)

@@ -3,18 +3,43 @@
 //
 // A run flows one way:
 //
-//	files → reader (datafile) → records → batches → COPY → staging tables
-//	      → set-based checks (types, keys, NOT NULL, foreign keys) → UPDATE / INSERT / DELETE
+//	files → reader (datafile) → records → batches → COPY (text format) → the target table (fast path)
+//	                                                                   → a typed staging table
+//	      → set-based checks (keys, lengths, NOT NULL, tenants, foreign keys, the reference rule)
+//	      → INSERT … ON CONFLICT, or UPDATE and INSERT, or DELETE
 //
-// Reading and copying run concurrently, joined by a bounded channel, so memory
-// does not grow with the files. Each section of a file is copied in binary
-// form into a temporary staging table with one text column per file column
-// and the record's position; staged sections are applied table by table,
-// parents before children, whatever their order in the files. When a table
-// is empty (or with insert-only loads on a key the database enforces) a
-// section is copied straight into the target table inside a savepoint; if the
-// database refuses any row there, the savepoint is rolled back and the
-// section goes through staging, which names every bad record.
+// Reading and copying run concurrently, joined by a bounded channel, so
+// memory does not grow with the files. Each section of a file is copied in
+// COPY's text format inside a savepoint, the server parsing every value.
+// Where it can, a section goes straight into its target table (the fast
+// path): an Upsert or InsertOnly run (not Check, Verbose or NewKeys) on a
+// key the database enforces, or on no key, into an empty table; InsertOnly
+// into any table when no tenant rule applies. The tenant rules (a
+// tenant-required row without a tenant, the reference rule) are checked
+// after the copy, over the whole table, which is why it must have been
+// empty. Any other section is copied into a typed staging table, and the
+// staged tables are applied table by table, parents before children
+// (children first when deleting), whatever their order in the files: each
+// check is one statement that records rejects, then one set-based change
+// applies the rest: an upsert on a key the database enforces is one INSERT
+// … ON CONFLICT, other runs UPDATE the matches and INSERT the others, or
+// DELETE.
+//
+// When the database refuses a section's data (a value that does not
+// convert, a constraint, a tenant rule broken on the fast path), its
+// savepoint is rolled back and the section is read again, in binary COPY
+// form, into a staging table of text columns, from which the values are
+// cast set-based so that every bad value is named. Standard input
+// (the file "-", read from Options.File.Stdin) is kept in a temporary file
+// so that it can be read again. A change the database refuses as a whole (a
+// check constraint, a trigger) is retried in chunks of records, then record
+// by record.
+//
+// Sections marked SHARED (datafile.Table.Shared, a moved tenant's
+// references to rows of other owners) are staged and only inserted where
+// the database lacks the row: their owners are mapped to the database's
+// tenants by name, and a record matching a row leaves it as it is and
+// points the run's references at it (see shared.go).
 //
 // Every record that cannot be applied becomes a Reject with its position.
 // By default any reject rolls the whole run back; with a rejects file the
@@ -59,10 +84,11 @@ func (m Mode) String() string {
 
 // Options configure a run. The zero value (with Files) upserts atomically.
 type Options struct {
-	// Files are the data files, read in order; "-" is standard input.
+	// Files are the data files, read in order; "-" is File.Stdin.
 	Files []string
 	// File are the reading options shared by every file (format, encoding,
-	// literal backslashes, CSV null marker and table name).
+	// literal backslashes, CSV null marker and table name, and Stdin, what
+	// the file "-" reads: nil makes "-" an error).
 	File datafile.Options
 	Mode Mode
 	// All lets a record update (or delete) every row it matches (-a);
@@ -78,6 +104,10 @@ type Options struct {
 	// RejectsFile opts into partial loads: rejects are written there in
 	// userload format and everything else is committed.
 	RejectsFile string
+	// Reword, if set, rewords the reasons written to RejectsFile: the
+	// command line words the settings they name (Options.All …) as its
+	// flags. Nil keeps them.
+	Reword func(reason string) string
 	// Tenant (a name or key) gives every row of a tenanted table that
 	// tenant (-t); it must exist and be active.
 	Tenant string
@@ -94,8 +124,9 @@ type Options struct {
 	// the rebuild of deferred indexes, for the run's transaction only (a
 	// PostgreSQL memory setting such as "1GB"); a higher setting is kept.
 	MaintenanceWorkMem string
-	// Quiet turns the progress report off.
-	Quiet bool
+	// Progress receives the progress report (a bar if it is a terminal);
+	// nil reports nothing.
+	Progress io.Writer
 	// Detail receives one line per record with Verbose; nil discards.
 	Detail io.Writer
 	// Trace, when set, receives each statement's duration (for tuning).
@@ -141,7 +172,7 @@ func (r Reject) String() string {
 		if r.Dependents > int64(len(r.First)) {
 			more = ", …"
 		}
-		return fmt.Sprintf("%d %s on rejected records and %s rejected with them (-v or --rejects names each): %s%s",
+		return fmt.Sprintf("%d %s on rejected records and %s rejected with them (Options.Verbose or Options.RejectsFile names each): %s%s",
 			r.Dependents, plural(r.Dependents, "record depends", "records depend"), plural(r.Dependents, "was", "were"), strings.Join(first, ", "), more)
 	}
 	s := fmt.Sprintf("%s: %s: ", r.Pos, r.Table)
@@ -274,9 +305,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	switch {
 	case s.LenientQuotes == 1:
-		fmt.Fprintf(w, "1 field with a bare \" accepted (--lenient-quotes)\n")
+		fmt.Fprintf(w, "1 field with a bare \" accepted (Options.LenientQuotes)\n")
 	case s.LenientQuotes > 1:
-		fmt.Fprintf(w, "%d fields with a bare \" accepted (--lenient-quotes)\n", s.LenientQuotes)
+		fmt.Fprintf(w, "%d fields with a bare \" accepted (Options.LenientQuotes)\n", s.LenientQuotes)
 	}
 	var err error
 	switch {

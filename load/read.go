@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -51,8 +51,8 @@ type sectionReader struct {
 	records int64
 	onByte  func(int64)
 	onRows  func(int64)
-	// stdinCopy receives what is read from standard input, so that its
-	// sections can be read again; nil when no file is "-".
+	// stdinCopy receives what is read from opts.Stdin, so that its sections
+	// can be read again; nil when no file is "-".
 	stdinCopy *os.File
 	// onBad, when set, receives the sections that cannot be loaded, which
 	// are then skipped (Options.SkipBadSections); nil stops at the first.
@@ -83,7 +83,7 @@ func (sr *sectionReader) run(ctx context.Context, out chan<- batch) error {
 func (sr *sectionReader) readFile(ctx context.Context, fileIdx int, path string, only int, emit func(batch) error) error {
 	r, err := sr.open(path, only < 0)
 	if err != nil {
-		return exit.Usage(fmt.Errorf("%s: %w", path, err))
+		return fault.Usage(fmt.Errorf("%s: %w", path, err))
 	}
 	defer r.Close()
 	var (
@@ -114,7 +114,7 @@ func (sr *sectionReader) readFile(ctx context.Context, fileIdx int, path string,
 				var bad []BadSection
 				if cur, bad = sr.resolve(fileIdx, ordinal, t, r.Pos()); len(bad) > 0 {
 					if sr.onBad == nil {
-						return exit.Usage(&badSectionError{bad[0]})
+						return fault.Usage(&badSectionError{bad[0]})
 					}
 					for _, b := range bad {
 						sr.onBad(b)
@@ -180,11 +180,14 @@ func (sr *sectionReader) open(path string, count bool) (datafile.Reader, error) 
 	return &closingReader{Reader: r, c: f}, nil
 }
 
-// openStdin reads standard input the first time, keeping a copy of it in
-// stdinCopy, and that copy when a section must be read again.
+// openStdin reads opts.Stdin the first time, keeping a copy of it in stdinCopy,
+// and that copy when a section must be read again.
 func (sr *sectionReader) openStdin(first bool, opts datafile.Options) (datafile.Reader, error) {
 	if first {
-		return datafile.NewReader(&countingReader{r: io.TeeReader(os.Stdin, sr.stdinCopy), sr: sr}, "-", opts)
+		if opts.Stdin == nil {
+			return nil, datafile.ErrNoStdin
+		}
+		return datafile.NewReader(&countingReader{r: io.TeeReader(opts.Stdin, sr.stdinCopy), sr: sr}, "-", opts)
 	}
 	f, err := os.Open(sr.stdinCopy.Name())
 	if err != nil {
@@ -334,7 +337,7 @@ func (sr *sectionReader) fieldPositions(ctx context.Context, want []fieldKey) (m
 func (sr *sectionReader) fieldPositionsIn(ctx context.Context, fileIdx int, path string, byRec map[recordKey][]string, left int, found map[fieldKey]datafile.Pos) error {
 	r, err := sr.open(path, false)
 	if err != nil {
-		return exit.Usage(fmt.Errorf("%s: %w", path, err))
+		return fault.Usage(fmt.Errorf("%s: %w", path, err))
 	}
 	defer r.Close()
 	var (

@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -61,7 +63,7 @@ func (l *loader) advanceSequence(ctx context.Context, o *schema.Object, c *schem
 	}
 	var seq *string
 	if err := l.tx.QueryRow(ctx, "SELECT pg_get_serial_sequence($1, $2)", o.Ident(), c.Name).Scan(&seq); err != nil {
-		return exit.Failure(fmt.Errorf("userload: finding the sequence of %s.%s: %w", o.Table, c.Name, err))
+		return fault.Failure(fmt.Errorf("userload: finding the sequence of %s.%s: %w", o.Table, c.Name, err))
 	}
 	if seq == nil {
 		m := nextvalDefault.FindStringSubmatch(c.Default)
@@ -85,21 +87,19 @@ func (l *loader) report(ctx context.Context) error {
 	}
 	rows, err := l.tx.Query(ctx, "SELECT grp, count(DISTINCT _n) FROM tk_rej GROUP BY grp")
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
-	for rows.Next() {
-		var id int
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			return exit.Failure(err)
-		}
+	var id int
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
 		byID[id].counts.Rejected += n
 		l.sum.Rejected += n
-	}
-	if err := rows.Err(); err != nil {
-		return exit.Failure(err)
+		return nil
+	}); err != nil {
+		return fault.Failure(err)
 	}
 	if l.sum.Rejected > 0 {
+		l.prog.Phasef("collecting %d rejected record(s)", l.sum.Rejected)
 		if err := l.countReasons(ctx); err != nil {
 			return err
 		}
@@ -107,6 +107,7 @@ func (l *loader) report(ctx context.Context) error {
 			return err
 		}
 	}
+	l.prog.EndPhase() // the rejects and the detail may go to the same terminal
 	if l.opts.OnReject != nil && l.sum.Rejected > 0 {
 		if err := l.eachReject(ctx, byID); err != nil {
 			return err
@@ -118,6 +119,7 @@ func (l *loader) report(ctx context.Context) error {
 		}
 	}
 	if l.opts.RejectsFile != "" && l.sum.Rejected > 0 && !l.opts.Check {
+		l.prog.Phase("writing the rejects file " + l.opts.RejectsFile)
 		if err := l.writeRejects(ctx); err != nil {
 			return err
 		}
@@ -129,19 +131,16 @@ func (l *loader) report(ctx context.Context) error {
 func (l *loader) countReasons(ctx context.Context) error {
 	rows, err := l.tx.Query(ctx, "SELECT kind, count(DISTINCT _n) FROM tk_rej GROUP BY kind")
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
-	defer rows.Close()
 	l.sum.RejectsByReason = map[string]int64{}
-	for rows.Next() {
-		var kind string
-		var n int64
-		if err := rows.Scan(&kind, &n); err != nil {
-			return exit.Failure(err)
-		}
+	var kind string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&kind, &n}, func() error {
 		l.sum.RejectsByReason[kind] = n
-	}
-	return rows.Err()
+		return nil
+	})
+	return fault.Failure(err)
 }
 
 func (l *loader) pos(f, line, c int32) datafile.Pos {
@@ -158,22 +157,17 @@ var valueKinds = []string{"bad value", "NOT NULL", "refused by the database"}
 func (l *loader) findValuePositions(ctx context.Context, byID map[int]*group) error {
 	rows, err := l.tx.Query(ctx, "SELECT DISTINCT _f, _l, _c, grp, col FROM tk_rej WHERE col IS NOT NULL AND kind = ANY($1)", valueKinds)
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	var want []fieldKey
-	for rows.Next() {
-		var f, line, c int32
-		var id int
-		var column string
-		if err := rows.Scan(&f, &line, &c, &id, &column); err != nil {
-			rows.Close()
-			return exit.Failure(err)
-		}
+	var f, line, c int32
+	var id int
+	var column string
+	if _, err := pgx.ForEachRow(rows, []any{&f, &line, &c, &id, &column}, func() error {
 		want = append(want, fieldKey{rec: recordKey{file: int(f), line: int(line), col: int(c), table: byID[id].obj.Table}, column: column})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return exit.Failure(err)
+		return nil
+	}); err != nil {
+		return fault.Failure(err)
 	}
 	if len(want) == 0 {
 		return nil
@@ -203,7 +197,7 @@ func (l *loader) rejectPos(f, line, c int32, table, kind string, column *string)
 func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
 	rows, err := l.tx.Query(ctx, "SELECT grp, _f, _l, _c, _n, col, val, reason, kind FROM tk_rej ORDER BY _f, _l, _c, _n, reason")
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	defer rows.Close()
 	sum := Reject{}
@@ -215,7 +209,7 @@ func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
 		var column *string
 		var r Reject
 		if err := rows.Scan(&id, &f, &line, &c, &n, &column, &r.Value, &r.Reason, &r.Kind); err != nil {
-			return exit.Failure(err)
+			return fault.Failure(err)
 		}
 		r.Table = byID[id].obj.Table
 		r.Pos = l.rejectPos(f, line, c, r.Table, r.Kind, column)
@@ -235,7 +229,7 @@ func (l *loader) eachReject(ctx context.Context, byID map[int]*group) error {
 		l.opts.OnReject(r)
 	}
 	if err := rows.Err(); err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	if sum.Dependents > 0 {
 		sum.Pos = sum.First[0].Pos
@@ -269,7 +263,7 @@ func (l *loader) writeDetail(ctx context.Context, byID map[int]*group) error {
 		FROM tk_rej GROUP BY _f, _l, _c, _n, grp`)
 	rows, err := l.tx.Query(ctx, "SELECT * FROM ("+strings.Join(parts, " UNION ALL ")+") x ORDER BY _f, _l, _c, _n")
 	if err != nil {
-		return exit.Failure(fmt.Errorf("userload: listing records: %w", err))
+		return fault.Failure(fmt.Errorf("userload: listing records: %w", err))
 	}
 	defer rows.Close()
 	// A rejected record's line is at the first of its values at fault,
@@ -289,7 +283,7 @@ func (l *loader) writeDetail(ctx context.Context, byID map[int]*group) error {
 		var cnt int64
 		var reason *string
 		if err := rows.Scan(&f, &line, &c, &n, &id, &act, &cnt, &reason); err != nil {
-			return exit.Failure(err)
+			return fault.Failure(err)
 		}
 		pos := l.pos(f, line, c)
 		if p, ok := first[recordKey{file: int(f), line: int(line), col: int(c), table: byID[id].obj.Table}]; ok && reason != nil {
@@ -305,7 +299,7 @@ func (l *loader) writeDetail(ctx context.Context, byID map[int]*group) error {
 		w.WriteByte('\n')
 	}
 	if err := rows.Err(); err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	return w.Flush()
 }
@@ -322,12 +316,12 @@ func (l *loader) writeRejects(ctx context.Context) error {
 	path := l.opts.RejectsFile
 	a, err := datafile.CreateAtomic(path)
 	if err != nil {
-		return exit.Usage(fmt.Errorf("userload: rejects file %s: %w", path, err))
+		return fault.Usage(fmt.Errorf("userload: rejects file %s: %w", path, err))
 	}
 	f, err := os.OpenFile(a.Temp, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		a.Abort()
-		return exit.Usage(fmt.Errorf("userload: rejects file %s: %w", path, err))
+		return fault.Usage(fmt.Errorf("userload: rejects file %s: %w", path, err))
 	}
 	l.rejectsTmp = a.Temp
 	fail := func(err error) error {
@@ -348,10 +342,10 @@ func (l *loader) writeRejects(ctx context.Context) error {
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return fail(exit.Failure(fmt.Errorf("userload: writing rejects file %s: %w", path, err)))
+		return fail(fault.Failure(fmt.Errorf("userload: writing rejects file %s: %w", path, err)))
 	}
 	if err := f.Close(); err != nil {
-		return fail(exit.Failure(fmt.Errorf("userload: writing rejects file %s: %w", path, err)))
+		return fail(fault.Failure(fmt.Errorf("userload: writing rejects file %s: %w", path, err)))
 	}
 	return nil
 }
@@ -376,12 +370,12 @@ func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *ro
 		FROM tk_rej r JOIN (%s) s ON s._n = r._n WHERE r.grp = $1 ORDER BY r._f, r._l, r._c, r._n, r.reason`,
 		strings.Join(vals, ", "), source), g.id)
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	defer rows.Close()
 	header, err := enc.header(t)
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	w.WriteString("\n")
 	w.Write(header)
@@ -393,7 +387,7 @@ func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *ro
 		}
 		b, err := enc.row(t, pending)
 		if err != nil {
-			return exit.Failure(err)
+			return fault.Failure(err)
 		}
 		w.Write(b)
 		pending = nil
@@ -410,7 +404,7 @@ func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *ro
 			dest = append(dest, &strs[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return exit.Failure(err)
+			return fault.Failure(err)
 		}
 		if n != last {
 			if err := flush(); err != nil {
@@ -430,10 +424,13 @@ func (l *loader) writeGroupRejects(ctx context.Context, w *bufio.Writer, enc *ro
 		if column != nil {
 			msg = fmt.Sprintf("column %q: %s", *column, reason)
 		}
+		if l.opts.Reword != nil {
+			msg = l.opts.Reword(msg)
+		}
 		fmt.Fprintf(w, "    # %s: %s\n", l.rejectPos(f, line, c, g.obj.Table, kind, column), asciiLine(msg))
 	}
 	if err := rows.Err(); err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	return flush()
 }

@@ -17,10 +17,11 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/runlock"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -48,7 +49,7 @@ type loader struct {
 	// columns); nil without Citus.
 	citus map[string]string
 	// keyMaps names, per object, the temporary table mapping the labels of
-	// --new-keys to the new keys.
+	// Options.NewKeys to the new keys.
 	keyMaps map[*schema.Object]string
 	// rejectsTmp is the rejects file written under a temporary name in its
 	// directory, renamed to RejectsFile once the load commits.
@@ -58,6 +59,8 @@ type loader struct {
 	applying string
 	// badMu guards sum.BadSections, which the reader and the copier add to.
 	badMu sync.Mutex
+	// ownerMap says the owner map of shared sections exists (see shared.go).
+	ownerMap bool
 }
 
 // addBad records a section skipped with Options.SkipBadSections.
@@ -83,46 +86,50 @@ func (l *loader) sortBad() {
 
 // Run loads the files of opts into the database described by s, in one
 // transaction. The summary is returned whenever the files were read, also
-// with an error: rejects without a rejects file are an exit.Violations
+// with an error: rejects without a rejects file are a fault.ErrRejected
 // error after the rollback.
 func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options) (*Summary, error) {
 	if len(opts.Files) == 0 {
-		return nil, exit.Usagef("userload: no data file (use -f FILE)")
+		return nil, fault.Usagef("userload: no data file (use Options.Files)")
 	}
 	if opts.SkipBadSections && !opts.Check {
-		return nil, exit.Usagef("userload: skipping bad sections is for check runs only")
+		return nil, fault.Usagef("userload: skipping bad sections is for check runs only")
 	}
 	for _, f := range opts.Files {
 		if f == "-" {
+			if opts.File.Stdin == nil {
+				return nil, fault.Usage(fmt.Errorf("userload: %w", datafile.ErrNoStdin))
+			}
 			continue
 		}
 		if _, err := os.Stat(f); err != nil {
-			return nil, exit.Usage(fmt.Errorf("userload: %w", err))
+			return nil, fault.Usage(fmt.Errorf("userload: %w", err))
 		}
 	}
 	conn, release, err := runlock.Session(ctx, pool) // the session holding the run lock
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("userload: connecting: %w", err))
+		return nil, fault.Failure(fmt.Errorf("userload: connecting: %w", err))
 	}
 	defer release()
 	if opts.Check {
 		why, err := dbconn.ReadOnly(ctx, conn)
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("userload: %w", err))
+			return nil, fault.Failure(fmt.Errorf("userload: %w", err))
 		}
 		if why != "" {
-			return nil, exit.Failure(fmt.Errorf("userload: -c needs a writable database (it stages the files in temporary tables and rolls back): %s", why))
+			return nil, fault.Failure(fmt.Errorf("userload: Options.Check needs a writable database (it stages the files in temporary tables and rolls back): %s", why))
 		}
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("userload: starting the transaction: %w", err))
+		return nil, fault.Failure(fmt.Errorf("userload: starting the transaction: %w", err))
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	l := &loader{
 		opts: opts, schema: s, tx: tx, bySig: map[string]*group{}, keyMaps: map[*schema.Object]string{},
 		sum: &Summary{Mode: opts.Mode.String(), Checked: opts.Check},
 	}
+	defer func() { l.prog.Finish() }() // the phases after reading, up to the commit
 	defer func() {
 		if l.rejectsTmp != "" { // not committed: no rejects file
 			os.Remove(l.rejectsTmp)
@@ -130,7 +137,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 	}()
 	if slices.Contains(opts.Files, "-") {
 		if l.stdinCopy, err = os.CreateTemp("", "tenantkit-userload-stdin-*"); err != nil {
-			return nil, exit.Failure(fmt.Errorf("userload: keeping a copy of standard input: %w", err))
+			return nil, fault.Failure(fmt.Errorf("userload: keeping a copy of standard input: %w", err))
 		}
 		defer os.Remove(l.stdinCopy.Name())
 		defer l.stdinCopy.Close()
@@ -145,15 +152,16 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, opts Options
 		return l.sum, l.rejectError()
 	}
 	if err := runlock.Verify(ctx, tx); err != nil {
-		return l.sum, exit.Failure(fmt.Errorf("userload: before committing: %w", err))
+		return l.sum, fault.Failure(fmt.Errorf("userload: before committing: %w", err))
 	}
+	l.prog.Phase("committing")
 	if err := tx.Commit(ctx); err != nil {
-		return l.sum, exit.Failure(fmt.Errorf("userload: commit: %w", err))
+		return l.sum, fault.Failure(fmt.Errorf("userload: commit: %w", err))
 	}
 	l.sum.Committed = true
 	if l.rejectsTmp != "" {
 		if err := os.Rename(l.rejectsTmp, opts.RejectsFile); err != nil {
-			return l.sum, exit.Failure(fmt.Errorf("userload: the load was committed but the rejects file could not be put in place: %w", err))
+			return l.sum, fault.Failure(fmt.Errorf("userload: the load was committed but the rejects file could not be put in place: %w", err))
 		}
 		l.rejectsTmp = ""
 	}
@@ -166,11 +174,11 @@ func (l *loader) rejectError() error {
 	}
 	switch {
 	case l.opts.Check:
-		return exit.Violations(fmt.Errorf("userload: %d record(s) would be rejected", l.sum.Rejected))
+		return fault.Rejects(fmt.Errorf("userload: %d record(s) would be rejected", l.sum.Rejected))
 	case l.sum.Committed:
-		return exit.Violations(fmt.Errorf("userload: %d record(s) rejected and written to %s; the rest was loaded", l.sum.Rejected, l.opts.RejectsFile))
+		return fault.Rejects(fmt.Errorf("userload: %d record(s) rejected and written to %s; the rest was loaded", l.sum.Rejected, l.opts.RejectsFile))
 	}
-	return exit.Violations(fmt.Errorf("userload: %d record(s) rejected; nothing was loaded (use --rejects FILE for a partial load)", l.sum.Rejected))
+	return fault.Rejects(fmt.Errorf("userload: %d record(s) rejected; nothing was loaded (use Options.RejectsFile for a partial load)", l.sum.Rejected))
 }
 
 func (l *loader) run(ctx context.Context) error {
@@ -212,8 +220,8 @@ func (l *loader) readAll(ctx context.Context) error {
 			total += fi.Size()
 		}
 	}
-	l.prog = progress.New("userload", progress.Options{Quiet: l.opts.Quiet, Total: total, Unit: "bytes", Bytes: true})
-	defer l.prog.Finish()
+	l.prog = progress.New(l.opts.Progress, "userload", progress.Options{Total: total, Unit: "bytes", Bytes: true})
+	defer l.prog.Finish() // the bar: the phases that follow show on their own
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, onByte: l.prog.Add, onRows: l.prog.AddRows, stdinCopy: l.stdinCopy}
 	if l.opts.SkipBadSections {
 		sr.onBad = l.addBad
@@ -291,7 +299,7 @@ func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *secti
 			ddl += ", " + col(i) + " text"
 		}
 		if _, err := l.tx.Exec(ctx, ddl+") ON COMMIT DROP"); err != nil {
-			return exit.Failure(fmt.Errorf("userload: creating the staging table for %s: %w", g.obj.Table, err))
+			return fault.Failure(fmt.Errorf("userload: creating the staging table for %s: %w", g.obj.Table, err))
 		}
 		g.hasStage = true
 	}
@@ -299,7 +307,7 @@ func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *secti
 	defer l.trace(time.Now(), "COPY (binary) "+g.stage())
 	n, err := l.tx.CopyFrom(ctx, pgx.Identifier{g.stage()}, g.auxAndValueColumns(), src)
 	if err != nil {
-		return exit.Failure(fmt.Errorf("userload: %s: copying into staging: %w", sec.first.File, err))
+		return fault.Failure(fmt.Errorf("userload: %s: copying into staging: %w", sec.first.File, err))
 	}
 	g.textStaged += n
 	g.counts.Records += n
@@ -318,7 +326,7 @@ func (l *loader) copyStaged(ctx context.Context, stream *batchStream, sec *secti
 // Check and detail runs always stage.
 func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 	o := l.opts
-	if o.Check || o.Verbose || o.NewKeys || (o.Mode != Upsert && o.Mode != InsertOnly) {
+	if g.shared || o.Check || o.Verbose || o.NewKeys || (o.Mode != Upsert && o.Mode != InsertOnly) {
 		return false, nil
 	}
 	if g.key != nil && !g.keyUnique {
@@ -336,7 +344,7 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 	// SELECT 1: Citus cannot push down a subquery with no column.
 	err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT NOT EXISTS (SELECT 1 FROM %s)", g.obj.Ident())).Scan(&empty)
 	if err != nil {
-		return false, exit.Failure(fmt.Errorf("userload: reading %s: %w", g.obj.Table, err))
+		return false, fault.Failure(fmt.Errorf("userload: reading %s: %w", g.obj.Table, err))
 	}
 	return empty, nil
 }
@@ -347,56 +355,57 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 // would. It reports false when the database refused the data; the
 // savepoint is then rolled back and nothing of the section remains.
 func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section, g *group, straight bool) (bool, error) {
-	sp, err := l.tx.Begin(ctx)
-	if err != nil {
-		return false, exit.Failure(err)
-	}
-	var d *deferred
-	if straight && !l.distributed(g) { // Citus: the shards keep their indexes
-		if d, err = l.deferConstraints(ctx, sp, g.obj); err != nil {
-			return false, exit.Failure(fmt.Errorf("userload: %s: %w", g.obj.Table, err))
-		}
-	}
 	src := &textCopySource{stream: stream, sec: sec, grp: g, aux: !straight}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", g.obj.Ident(), g.quotedColumns())
 	if !straight {
 		sql = fmt.Sprintf("COPY %s (%s) FROM STDIN", g.typed(), strings.Join(g.auxAndValueColumns(), ", "))
 	}
 	defer l.trace(time.Now(), sql)
-	tag, err := l.tx.Conn().PgConn().CopyFrom(ctx, src, sql)
-	var pgErr *pgconn.PgError
-	if err != nil {
-		// Only the data's fault sends the section to staging, where each
-		// refused record is named; a failure of the database fails the run.
-		if !src.nul && !errors.Is(err, errNulInValue) && (!errors.As(err, &pgErr) || pgfault.Classify(err) != pgfault.Data) {
-			return false, exit.Failure(fmt.Errorf("userload: copying into %s: %w", g.obj.Table, err))
+	var tag pgconn.CommandTag
+	err := sqlq.Savepoint(ctx, l.tx, func(sp pgx.Tx) error {
+		var d *deferred
+		if straight && !l.distributed(g) { // Citus: the shards keep their indexes
+			var err error
+			if d, err = l.deferConstraints(ctx, sp, g.obj); err != nil {
+				return fmt.Errorf("userload: %s: %w", g.obj.Table, err)
+			}
 		}
-		if rbErr := sp.Rollback(ctx); rbErr != nil {
-			return false, exit.Failure(rbErr)
+		var err error
+		tag, err = sp.Conn().PgConn().CopyFrom(ctx, src, sql)
+		var pgErr *pgconn.PgError
+		if err != nil {
+			// Only the data's fault sends the section to staging, where each
+			// refused record is named; a failure of the database fails the run.
+			if !src.nul && !errors.Is(err, errNulInValue) && (!errors.As(err, &pgErr) || pgfault.Classify(err) != pgfault.Data) {
+				return fmt.Errorf("userload: copying into %s: %w", g.obj.Table, err)
+			}
+			return errRefused
 		}
+		if straight {
+			bad, err := l.straightViolations(ctx, g)
+			if err != nil {
+				return err
+			}
+			if !bad && d != nil {
+				end := l.prog.Step("rebuilding the indexes and constraints of " + g.obj.Table)
+				ok, err := d.rebuild(ctx, l, sp)
+				end()
+				if err != nil {
+					return fmt.Errorf("userload: %s: %w", g.obj.Table, err)
+				}
+				bad = !ok
+			}
+			if bad {
+				return errRefused
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errRefused) {
 		return false, nil
 	}
-	if straight {
-		bad, err := l.straightViolations(ctx, g)
-		if err != nil {
-			return false, err
-		}
-		if !bad && d != nil {
-			ok, err := d.rebuild(ctx, l, sp)
-			if err != nil {
-				return false, exit.Failure(fmt.Errorf("userload: %s: %w", g.obj.Table, err))
-			}
-			bad = !ok
-		}
-		if bad {
-			if err := sp.Rollback(ctx); err != nil {
-				return false, exit.Failure(err)
-			}
-			return false, nil
-		}
-	}
-	if err := sp.Commit(ctx); err != nil {
-		return false, exit.Failure(err)
+	if err != nil {
+		return false, fault.Failure(err)
 	}
 	n := tag.RowsAffected()
 	g.counts.Records += n
@@ -414,12 +423,17 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 	return true, nil
 }
 
+// errRefused rolls back the savepoint of copyText: the database refused the
+// section's data, which staging reads again.
+var errRefused = errors.New("section refused")
+
 // rereadRefused reads again, into staging, the sections the database
 // refused on the fast path, so that every bad record is named.
 func (l *loader) rereadRefused(ctx context.Context) error {
 	sr := &sectionReader{files: l.opts.Files, opts: l.opts.File, schema: l.schema, stdinCopy: l.stdinCopy}
 	sr.records = l.next
 	for _, sec := range l.rereads {
+		l.prog.Phasef("reading %s:%d again into staging", sec.first.File, sec.first.Line)
 		ch := make(chan batch, queueDepth)
 		eg, ectx := errgroup.WithContext(ctx)
 		eg.Go(func() error {
@@ -462,9 +476,9 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 	}
 	where := fmt.Sprintf("%s:%d", sec.first.File, sec.first.Line)
 	bad := func(problem string, err error) error {
-		return exit.Usage(&badSectionError{BadSection{Pos: sec.first, Table: sec.table.Name, Problem: problem, Message: err.Error()}})
+		return fault.Usage(&badSectionError{BadSection{Pos: sec.first, Table: sec.table.Name, Problem: problem, Message: err.Error()}})
 	}
-	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, counts: l.sum.table(sec.obj.Table)}
+	g := &group{id: len(l.groups) + 1, obj: sec.obj, cols: sec.cols, counts: l.sum.table(sec.obj.Table), shared: sec.table.Shared}
 	g.setStamp(l.tenant)
 	if k := l.newKeyColumn(g); k >= 0 { // labels: every record is inserted with a fresh key
 		g.key, g.keyUnique = []int{k}, true
@@ -481,11 +495,16 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 		g.key, g.keyUnique = tenantScoped(g, key, unique)
 	}
 	if kept := l.keptKeys(g); kept != nil {
-		return nil, exit.Usagef("%s: table %q: --new-keys: its key (%s) has no default (identity, sequence, gen_random_uuid() …), so the file's keys would be kept; give the key a default, or load this table without --new-keys",
+		return nil, fault.Usagef("%s: table %q: Options.NewKeys: its key (%s) has no default (identity, sequence, gen_random_uuid() …), so the file's keys would be kept; give the key a default, or load this table without Options.NewKeys",
 			where, sec.obj.Table, strings.Join(kept, ", "))
 	}
+	if g.shared {
+		if err := l.checkSharedSection(g, where); err != nil {
+			return nil, err
+		}
+	}
 	if g.key == nil && (l.opts.Mode == UpdateOnly || l.opts.Mode == Delete) {
-		return nil, bad(KeyProblem, fmt.Errorf("%s: table %q: no match key among the file's columns (give --key, or include the primary key); %s needs one",
+		return nil, bad(KeyProblem, fmt.Errorf("%s: table %q: no match key among the file's columns (give Options.Key, or include the primary key); %s needs one",
 			where, sec.obj.Table, l.opts.Mode))
 	}
 	if n := len(g.cols); n+auxColumns > maxTableColumns {
@@ -500,11 +519,11 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 		ddl += fmt.Sprintf(", %s %s", col(i), castType(c))
 	}
 	if _, err := l.tx.Exec(ctx, ddl+") ON COMMIT DROP"); err != nil {
-		return nil, exit.Failure(fmt.Errorf("userload: creating the staging table for %s: %w", g.obj.Table, err))
+		return nil, fault.Failure(fmt.Errorf("userload: creating the staging table for %s: %w", g.obj.Table, err))
 	}
 	return g, nil
 }
 
 func sigOf(sec *section) string {
-	return (&group{obj: sec.obj, cols: sec.cols}).signature()
+	return (&group{obj: sec.obj, cols: sec.cols, shared: sec.table.Shared}).signature()
 }

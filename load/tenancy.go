@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -25,27 +25,27 @@ func (l *loader) resolveTenant(ctx context.Context) error {
 		case err == nil:
 			l.serviceProvider = sp
 		case !errors.Is(err, tenant.ErrNotFound):
-			return exit.Failure(fmt.Errorf("userload: %w", err))
+			return fault.Failure(fmt.Errorf("userload: %w", err))
 		}
 	}
 	if l.opts.Tenant == "" {
 		return nil
 	}
 	if tt == nil {
-		return exit.Usagef("userload: -t %s: the database has no tenant table", l.opts.Tenant)
+		return fault.Usagef("userload: Options.Tenant %s: the database has no tenant table", l.opts.Tenant)
 	}
-	t, err := tenant.Lookup(ctx, l.tx, tt, l.opts.Tenant)
+	t, err := tenant.LookupActive(ctx, l.tx, tt, l.opts.Tenant)
 	switch {
 	case errors.Is(err, tenant.ErrNotFound):
 		// A tenant list (a group, subtenants:T, …) is not one tenant.
 		if res, lerr := tenant.ResolveRefs(ctx, l.tx, tt, []string{l.opts.Tenant}); lerr == nil {
-			return exit.Usagef("userload: -t %q is a tenant list (%d tenants): -t takes one tenant, by name or key", l.opts.Tenant, len(res[0].Tenants))
+			return fault.Usagef("userload: Options.Tenant %q is a tenant list (%d tenants): Options.Tenant takes one tenant, by name or key", l.opts.Tenant, len(res[0].Tenants))
 		}
-		return exit.Usage(fmt.Errorf("userload: -t: %w", err))
+		return fault.NotFound(fmt.Errorf("userload: Options.Tenant: %w", err))
+	case errors.Is(err, tenant.ErrInactive):
+		return fault.Usage(fmt.Errorf("userload: Options.Tenant: %w", err))
 	case err != nil:
-		return exit.Failure(fmt.Errorf("userload: %w", err))
-	case !t.Active:
-		return exit.Usagef("userload: -t: tenant %q is not active", t.Name)
+		return fault.Failure(fmt.Errorf("userload: %w", err))
 	}
 	l.tenant = t
 	l.sum.Tenant = &TenantRef{ID: t.ID, Name: t.Name}
@@ -69,7 +69,7 @@ func (g *group) value(rec record, j int) datafile.Value {
 func (g *group) setStamp(t *tenant.Tenant) {
 	g.stampIdx = -1
 	o := g.obj
-	if t == nil || !o.Tenanted() || o.IsTenantTable {
+	if t == nil || !o.Tenanted() || o.IsTenantTable || g.shared { // shared rows keep their owners
 		return
 	}
 	g.stamp = datafile.Value{Str: t.ID}
@@ -106,7 +106,7 @@ func (l *loader) checkTenantRequired(ctx context.Context, g *group) error {
 	if l.opts.Mode == Delete || g.obj.Tenancy != schema.Required || g.stamps() {
 		return nil
 	}
-	reason := "the table is tenant-required and the record has no tenant (give a tenant value or -t TENANT)"
+	reason := "the table is tenant-required and the record has no tenant (give a tenant value or Options.Tenant)"
 	cond := "NOT " + g.matched() // inserts: the tenant column is not in the file
 	if i := g.tenantIdx(); i >= 0 {
 		cond = fmt.Sprintf("s.%s IS NULL", col(i))
@@ -252,6 +252,7 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 	if len(conds) == 0 {
 		return false, nil
 	}
+	defer l.prog.Step("checking the tenants of " + g.obj.Table)()
 	var bad bool
 	sql := "SELECT " + strings.Join(conds, " OR ")
 	if l.schema.Tenants != nil {
@@ -259,7 +260,7 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 	}
 	defer l.trace(time.Now(), sql)
 	if err := l.tx.QueryRow(ctx, sql).Scan(&bad); err != nil {
-		return false, exit.Failure(fmt.Errorf("userload: checking tenants of %s: %w", g.obj.Table, err))
+		return false, fault.Failure(fmt.Errorf("userload: checking tenants of %s: %w", g.obj.Table, err))
 	}
 	return bad, nil
 }
@@ -269,8 +270,10 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 // it has a default and is in the file; -1 otherwise.
 func (l *loader) newKeyColumn(g *group) int {
 	o := g.obj
-	pk := schema.LogicalKey(o, o.PrimaryKey) // (tenant, id) on a distributed database: id
-	if !l.opts.NewKeys || len(pk) != 1 {
+	// (tenant, id) on a distributed database: id; shared records are
+	// matched (matchShared).
+	pk := o.LogicalKey(o.PrimaryKey)
+	if !l.opts.NewKeys || len(pk) != 1 || g.shared {
 		return -1
 	}
 	if c := o.Column(pk[0]); c == nil || !c.HasDefault() {
@@ -288,8 +291,8 @@ func (l *loader) newKeyColumn(g *group) int {
 // doc_repository) — are kept and matched as usual. nil otherwise.
 func (l *loader) keptKeys(g *group) []string {
 	o := g.obj
-	pk := schema.LogicalKey(o, o.PrimaryKey)
-	if !l.opts.NewKeys || !o.Tenanted() || len(pk) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete {
+	pk := o.LogicalKey(o.PrimaryKey)
+	if !l.opts.NewKeys || !o.Tenanted() || len(pk) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete || g.shared {
 		return nil
 	}
 	k := pk[0]
@@ -357,9 +360,10 @@ func (l *loader) assignNewKeys(ctx context.Context, g *group) error {
 }
 
 // rewireReferences rewrites the group's SREL values that are labels of
-// records given new keys in this run (--new-keys) to those keys.
+// records given new keys in this run (--new-keys), or of shared records
+// matched to rows with other keys (matchShared), to those keys.
 func (l *loader) rewireReferences(ctx context.Context, g *group) error {
-	if !l.opts.NewKeys {
+	if len(l.keyMaps) == 0 { // none under --new-keys nor from shared records (matchShared)
 		return nil
 	}
 	for _, sr := range g.obj.Srels {
@@ -367,7 +371,7 @@ func (l *loader) rewireReferences(ctx context.Context, g *group) error {
 		if m == "" || len(sr.Columns) != 1 || sr.Target == nil {
 			continue
 		}
-		if pk := schema.LogicalKey(sr.Target, sr.Target.PrimaryKey); len(pk) != 1 || sr.TargetColumns[0] != pk[0] {
+		if pk := sr.Target.LogicalKey(sr.Target.PrimaryKey); len(pk) != 1 || sr.TargetColumns[0] != pk[0] {
 			continue
 		}
 		i := g.indexOf(sr.Columns[0])

@@ -23,6 +23,8 @@ func TestTenantFlagRefusesTenantLists(t *testing.T) {
 		"US regions":       `tenantkit: userload: -t "US regions" is a tenant list (2 tenants): -t takes one tenant, by name or key` + "\n",
 		"group:US regions": `tenantkit: userload: -t "group:US regions" is a tenant list (2 tenants): -t takes one tenant, by name or key` + "\n",
 		"subtenants:SP":    `tenantkit: userload: -t "subtenants:SP" is a tenant list (3 tenants): -t takes one tenant, by name or key` + "\n",
+		// Neither a tenant nor a list: tenant.LookupActive's message.
+		"Nobody": `tenantkit: userload: -t: unknown tenant "Nobody": no tenant has this name or key` + "\n",
 	} {
 		res := userload(t, db, 2, "--schema", overlay, "-t", ref, "-f", f)
 		if res.Stderr != want {

@@ -18,10 +18,8 @@ func tenantScoped(g *group, key []int, unique bool) ([]int, bool) {
 	for _, k := range key {
 		names = append(names, g.cols[k].Name)
 	}
-	for _, u := range append([][]string{g.obj.PrimaryKey}, g.obj.Uniques...) {
-		if len(u) == len(names) && sameSet(u, names) {
-			return append(slices.Clone(key), t), true
-		}
+	if g.obj.IsUnique(names) {
+		return append(slices.Clone(key), t), true
 	}
 	return key, unique
 }

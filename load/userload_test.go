@@ -169,6 +169,10 @@ func TestInsertOnly(t *testing.T) {
 		t.Errorf("counts %s", got)
 	}
 	wantRows(t, db, "SELECT code, label FROM priority WHERE code IN ('P1', 'P9') ORDER BY code", "P1|Critical\nP9|Nine")
+	// The rejects file words the reason as the command line does.
+	if data, err := os.ReadFile(rej); err != nil || !strings.Contains(string(data), "# "+f+":4:5: key (code)=(P1) already exists (-i inserts only)\n") {
+		t.Errorf("rejects file (%v):\n%s", err, data)
+	}
 }
 
 func TestUpdateOnly(t *testing.T) {
@@ -449,7 +453,7 @@ end|north|NULL|NULL
 
 func TestHelp(t *testing.T) {
 	res := testkit.Run(t, nil, "userload", "--help")
-	if res.Code != 0 || !strings.Contains(res.Stdout, "Examples:") || !strings.Contains(res.Stdout, "--rejects FILE") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "\nEXAMPLES:\n") || !strings.Contains(res.Stdout, "--rejects FILE") {
 		t.Errorf("exit %d\n%s", res.Code, res.Stdout)
 	}
 }

@@ -17,7 +17,7 @@ var valueText = regexp.MustCompile(`value "[^"]*": `)
 // rejectLines is stderr without tenantkit's own closing line.
 func rejectLines(stderr string) string {
 	var out []string
-	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(testkit.WithoutProgress(stderr)), "\n") {
 		if !strings.HasPrefix(l, "tenantkit: ") {
 			out = append(out, l)
 		}

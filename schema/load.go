@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // Options say where the object schema comes from.
@@ -47,7 +47,7 @@ func Load(ctx context.Context, q Querier, opts Options) (*Schema, error) {
 		return nil, fmt.Errorf("reading schemas: %w", err)
 	}
 	if !exists {
-		return nil, exit.Usagef("schema %q does not exist in the database", dbSchema)
+		return nil, fault.NotFoundf("schema %q does not exist in the database", dbSchema)
 	}
 	cat, err := readCatalog(ctx, q, dbSchema)
 	if err != nil {
@@ -98,7 +98,7 @@ func (m *merger) merge() (*Schema, error) {
 	m.byName = map[string]*Object{}
 	for _, o := range s.Objects {
 		if other := m.byName[o.Name]; other != nil {
-			return nil, exit.Usagef("object name %q names both table %q and table %q", o.Name, other.Table, o.Table)
+			return nil, fault.Usagef("object name %q names both table %q and table %q", o.Name, other.Table, o.Table)
 		}
 		m.byName[o.Name] = o
 	}
@@ -246,12 +246,12 @@ func (m *merger) tenantTable() (*TenantTable, error) {
 	}
 	if tt.Key == "" {
 		if len(o.PrimaryKey) != 1 {
-			return nil, exit.Usagef("tenant table %q: no single-column primary key; name the key column in the overlay's <Tenants key=…>", o.Table)
+			return nil, fault.Usagef("tenant table %q: no single-column primary key; name the key column in the overlay's <Tenants key=…>", o.Table)
 		}
 		tt.Key = o.PrimaryKey[0]
 	}
 	if tt.Name == "" {
-		return nil, exit.Usagef("tenant table %q: no name column; name it in the overlay's <Tenants name=…>", o.Table)
+		return nil, fault.Usagef("tenant table %q: no name column; name it in the overlay's <Tenants name=…>", o.Table)
 	}
 	return tt, nil
 }
@@ -319,7 +319,7 @@ func (m *merger) overlaySrels(o *Object, oo *overlayObject) error {
 			a, _ := n.Lookup("to")
 			return n.AttrErrorf(a, "object %q: SREL %q points at unknown object %q", o.Name, os.attr, os.to)
 		}
-		toCols := withoutTenantColumn(target, target.PrimaryKey)
+		toCols := target.LogicalKey(target.PrimaryKey)
 		if os.toColumn != "" {
 			if target.Column(os.toColumn) == nil {
 				a, _ := n.Lookup("toColumn")
@@ -363,17 +363,6 @@ func logicalReference(from, to *Object, cols, targetCols []string) (lcols, ltarg
 		return cols, targetCols, false
 	}
 	return slices.Delete(slices.Clone(cols), i, i+1), slices.Delete(slices.Clone(targetCols), i, i+1), true
-}
-
-// withoutTenantColumn is key without the object's tenant column, when the
-// key has other columns too: the logical key of a primary key (tenant, id)
-// on a database distributed by the tenant.
-func withoutTenantColumn(o *Object, key []string) []string {
-	i := slices.Index(key, o.TenantColumn)
-	if !o.Tenanted() || i < 0 || len(key) < 2 {
-		return key
-	}
-	return slices.Delete(slices.Clone(key), i, i+1)
 }
 
 func findSrelByColumn(o *Object, column string) *Srel {

@@ -35,8 +35,8 @@ func (s *Schema) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, " (column %s)", o.TenantColumn)
 		}
 		b.WriteString("\n")
-		if keys := o.KeyCandidates(); len(keys) > 0 {
-			fmt.Fprintf(&b, "  match key %s\n", strings.Join(keys[0], ", "))
+		if key := o.MatchKey(); key != nil {
+			fmt.Fprintf(&b, "  match key %s\n", strings.Join(key, ", "))
 		} else {
 			b.WriteString("  match key none (every record is an insert)\n")
 		}
@@ -80,10 +80,7 @@ type Summary struct {
 func (s *Schema) Summaries() []Summary {
 	out := make([]Summary, 0, len(s.Objects))
 	for _, o := range s.Objects {
-		var key []string
-		if keys := o.KeyCandidates(); len(keys) > 0 {
-			key = keys[0]
-		}
+		key := o.MatchKey()
 		srels := o.Srels
 		if srels == nil {
 			srels = []*Srel{}

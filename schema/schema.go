@@ -1,7 +1,10 @@
 // Package schema describes a database as tenantkit sees it: objects (tables),
 // their tenancy, match keys and single-valued references (SRELs), and the
 // tenant table. The description is read from the live catalog and merged with
-// an optional XML overlay (see overlay.xsd).
+// an optional XML overlay (see overlay.xsd). TenantUniqueDDL proposes the
+// per-tenant unique keys a multi-tenant database needs. The directory also
+// holds the XML schemas of tenantkit's other configuration files (acl.xsd,
+// buildtenant.xsd, settenant.xsd).
 package schema
 
 import (
@@ -132,19 +135,6 @@ func (o *Object) Srel(attr string) *Srel {
 		}
 	}
 	return nil
-}
-
-// KeyCandidates lists the match keys userload may use, best first: the
-// overlay key, the primary key, then the unique constraints in catalog order.
-func (o *Object) KeyCandidates() [][]string {
-	var keys [][]string
-	if len(o.Key) > 0 {
-		keys = append(keys, o.Key)
-	}
-	if len(o.PrimaryKey) > 0 {
-		keys = append(keys, o.PrimaryKey)
-	}
-	return append(keys, o.Uniques...)
 }
 
 // TenantTable names the tenant table and the columns tenantkit uses.

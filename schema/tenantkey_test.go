@@ -73,10 +73,10 @@ func TestLogicalReference(t *testing.T) {
 			t.Errorf("logicalReference(%v → %v) = %v → %v %v, want %s → %s %v", tc.cols, tc.targetCols, c, tcs, with, tc.want, tc.wantTarget, tc.with)
 		}
 	}
-	if got := withoutTenantColumn(a, []string{"tenant", "id"}); !reflect.DeepEqual(got, []string{"id"}) {
-		t.Errorf("withoutTenantColumn = %v", got)
+	if got := a.LogicalKey([]string{"tenant", "id"}); !reflect.DeepEqual(got, []string{"id"}) {
+		t.Errorf("LogicalKey = %v", got)
 	}
-	if got := withoutTenantColumn(a, []string{"tenant"}); !reflect.DeepEqual(got, []string{"tenant"}) {
-		t.Errorf("withoutTenantColumn(tenant) = %v", got)
+	if got := a.LogicalKey([]string{"tenant"}); !reflect.DeepEqual(got, []string{"tenant"}) {
+		t.Errorf("LogicalKey(tenant) = %v", got)
 	}
 }

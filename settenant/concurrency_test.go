@@ -69,7 +69,7 @@ func TestReportUpdatesRowsChangedConcurrently(t *testing.T) {
 	// -c under a concurrent writer previews every row the run would update.
 	done := make(chan struct{})
 	holdRow(t, db, userid, done)
-	res := report(t, db, file, "-c")
+	res := report(t, db, file, Options{Check: true})
 	<-done
 	if got := res.Rules[0].Updated; itoa(got) != want {
 		t.Errorf("-c would update %d, want %s", got, want)
@@ -77,7 +77,7 @@ func TestReportUpdatesRowsChangedConcurrently(t *testing.T) {
 
 	done = make(chan struct{})
 	holdRow(t, db, userid, done)
-	res = report(t, db, file, "-r")
+	res = report(t, db, file, Options{Report: true})
 	<-done
 	r := res.Rules[0]
 	if itoa(r.Updated) != want {
@@ -109,7 +109,7 @@ func TestBatchesAnalyzeEarlierRulesTables(t *testing.T) {
 </SetTenant>`)
 	const analyzed = `SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'ca_contact'`
 	before := db.Value(t, analyzed)
-	res := report(t, db, file, "--batch-size", "2", "--commit-each-rule")
+	res := report(t, db, file, Options{BatchSize: 2, CommitEachRule: true})
 	if res.Rules[0].Updated == 0 || res.Rules[1].Updated == 0 {
 		t.Fatalf("the rules updated %d and %d rows", res.Rules[0].Updated, res.Rules[1].Updated)
 	}
@@ -215,7 +215,7 @@ func TestDeadlockedBatchIsRetried(t *testing.T) {
 		CREATE TRIGGER flaky BEFORE UPDATE OF tenant ON ca_contact FOR EACH ROW EXECUTE FUNCTION public.flaky()`)
 	want := db.Value(t, toStamp)
 	file := writeConfig(t, cntRule)
-	res := report(t, db, file, "-r", "--batch-size", "2", "--commit-each-rule")
+	res := report(t, db, file, Options{Report: true, BatchSize: 2, CommitEachRule: true})
 	if itoa(res.Rules[0].Updated) != want || db.Value(t, toStamp) != "0" {
 		t.Errorf("updated %d, want %s; %s left", res.Rules[0].Updated, want, db.Value(t, toStamp))
 	}

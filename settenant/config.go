@@ -4,7 +4,7 @@ import (
 	"errors"
 	"io/fs"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/xmlnode"
 )
 
@@ -18,6 +18,25 @@ const (
 	SREL RuleType = "SREL"
 	// Name sets one named tenant.
 	Name RuleType = "Name"
+	// BREL takes the tenant from the rows of another object that reference
+	// the row through one of that object's SRELs (a back reference):
+	// "object.attr", optionally followed by "/" and an SREL path from the
+	// referencing object to where the tenant is read (see brel.go).
+	BREL RuleType = "BREL"
+)
+
+// Agreement says how a BREL rule picks a tenant when a row's referrers name
+// several (the agree attribute of <TenantRule type="BREL">).
+type Agreement string
+
+// The values of agree="…".
+const (
+	// AgreeAll, the default, gives a row a tenant only when every referrer
+	// that names one names the same.
+	AgreeAll Agreement = "all"
+	// AgreeMajority gives a row the tenant most of its referrers name; a tie
+	// leaves it without one.
+	AgreeMajority Agreement = "majority"
 )
 
 // Config is a parsed settenant file: its rules in file order.
@@ -31,12 +50,18 @@ type Rule struct {
 	// Object names the object (or table) whose rows get a tenant.
 	Object string
 	Type   RuleType
-	// Source is the TenantRule text: a dotted SREL path or a tenant name.
+	// Source is the TenantRule text: a dotted SREL path, a tenant name, or
+	// a BREL back reference "object.attr[/path]".
 	Source string
+	// Agree is the agree attribute of a BREL rule ("" when absent, which
+	// means AgreeAll); other rule types may not carry it (checked by Compile).
+	Agree Agreement
 	// Where is an SQL condition on the object's table; "" selects every row.
 	Where string
 
 	node, ruleNode, whereNode *xmlnode.Node
+	// agreeAttr is where the agree attribute stands, for errors.
+	agreeAttr xmlnode.Attr
 }
 
 // Errorf returns an error positioned at the rule's <Object> element.
@@ -52,6 +77,11 @@ func (r *Rule) whereErrorf(format string, args ...any) error {
 	return r.whereNode.Errorf(format, args...)
 }
 
+// agreeErrorf returns an error positioned at the rule's agree attribute.
+func (r *Rule) agreeErrorf(format string, args ...any) error {
+	return r.ruleNode.AttrErrorf(r.agreeAttr, format, args...)
+}
+
 // Line is the line of the rule's <Object> element.
 func (r *Rule) Line() int { return r.node.Line }
 
@@ -62,7 +92,7 @@ func ParseFile(path string) (*Config, error) {
 	root, err := xmlnode.ParseFile(path)
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return nil, exit.Usage(err) // a missing or unreadable file is bad input
+		return nil, fault.Usage(err) // a missing or unreadable file is bad input
 	}
 	if err != nil {
 		return nil, err
@@ -140,7 +170,7 @@ func parseRule(n *xmlnode.Node) (*Rule, error) {
 }
 
 func parseTenantRule(r *Rule, n *xmlnode.Node) error {
-	if err := n.CheckAttrs("type"); err != nil {
+	if err := n.CheckAttrs("type", "agree"); err != nil {
 		return err
 	}
 	if err := n.CheckChildren(); err != nil {
@@ -151,14 +181,25 @@ func parseTenantRule(r *Rule, n *xmlnode.Node) error {
 		return err
 	}
 	switch RuleType(typ) {
-	case SREL, Name:
+	case SREL, Name, BREL:
 	default:
 		a, _ := n.Lookup("type")
-		return n.AttrErrorf(a, "<TenantRule> type %q: want SREL or Name", typ)
+		return n.AttrErrorf(a, "<TenantRule> type %q: want SREL, BREL or Name", typ)
+	}
+	if a, ok := n.Lookup("agree"); ok {
+		switch Agreement(a.Value) {
+		case AgreeAll, AgreeMajority:
+		default:
+			return n.AttrErrorf(a, "<TenantRule> agree %q: want all or majority", a.Value)
+		}
+		r.Agree, r.agreeAttr = Agreement(a.Value), a
 	}
 	if n.Text == "" {
-		if RuleType(typ) == SREL {
+		switch RuleType(typ) {
+		case SREL:
 			return n.Errorf("<TenantRule type=\"SREL\"> is empty: name the attribute that references the tenant's source")
+		case BREL:
+			return n.Errorf("<TenantRule type=\"BREL\"> is empty: name the SREL of another object that references this one (object.attribute)")
 		}
 		return n.Errorf("<TenantRule type=\"Name\"> is empty: name the tenant")
 	}

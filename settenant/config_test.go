@@ -25,7 +25,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"bad-no-rule.xml", `bad-no-rule.xml:2:3: <Object name="cnt"> has no <TenantRule>`},
 		{"bad-two-rules.xml", "bad-two-rules.xml:4:5: more than one <TenantRule> in <Object> (first at line 3)"},
 		{"bad-two-wheres.xml", "bad-two-wheres.xml:5:5: more than one <Where> in <Object> (first at line 3)"},
-		{"bad-rule-type.xml", `bad-rule-type.xml:3:17: <TenantRule> type "srel": want SREL or Name`},
+		{"bad-rule-type.xml", `bad-rule-type.xml:3:17: <TenantRule> type "srel": want SREL, BREL or Name`},
 		{"bad-rule-no-type.xml", `bad-rule-no-type.xml:3:5: <TenantRule> needs attribute "type"`},
 		{"bad-rule-empty.xml", `bad-rule-empty.xml:3:5: <TenantRule type="Name"> is empty: name the tenant`},
 		{"bad-where-empty.xml", "bad-where-empty.xml:4:5: <Where> is empty; leave it out to select every row"},
@@ -33,6 +33,8 @@ func TestParseFileErrors(t *testing.T) {
 		{"bad-where-attribute.xml", `bad-where-attribute.xml:4:12: unknown attribute "lang" on <Where>`},
 		{"bad-object-text.xml", "bad-object-text.xml:2:3: <Object> takes no text"},
 		{"bad-mixed-text.xml", "bad-mixed-text.xml:2:3: <Object> takes no text"},
+		{"bad-agree.xml", `bad-agree.xml:3:29: <TenantRule> agree "most": want all or majority`},
+		{"bad-brel-empty.xml", `bad-brel-empty.xml:3:5: <TenantRule type="BREL"> is empty: name the SREL of another object that references this one (object.attribute)`},
 		{"bad-malformed.xml", "bad-malformed.xml:4: malformed XML: element <Object> closed by </SetTenant>"},
 	}
 	dir := filepath.Join("testdata", "configs")
@@ -74,6 +76,27 @@ func TestParseFileGood(t *testing.T) {
 	}
 }
 
+func TestParseFileBREL(t *testing.T) {
+	cfg, err := ParseFile(filepath.Join("testdata", "configs", "good-brel.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Rule{
+		{Object: "employees", Type: BREL, Source: "employee_territories.employee_id / territory_id.region_id", Agree: AgreeMajority, Where: "tenant IS NULL"},
+		{Object: "territories", Type: BREL, Source: "employee_territories.territory_id"},
+		{Object: "region", Type: BREL, Source: "territories.region_id", Agree: AgreeAll},
+	}
+	if len(cfg.Rules) != len(want) {
+		t.Fatalf("got %d rules, want %d", len(cfg.Rules), len(want))
+	}
+	for i, w := range want {
+		r := cfg.Rules[i]
+		if r.Object != w.Object || r.Type != w.Type || r.Source != w.Source || r.Agree != w.Agree || r.Where != w.Where {
+			t.Errorf("rule %d = %+v, want %+v", i+1, *r, w)
+		}
+	}
+}
+
 // TestSetTenantXSDAgrees proves that schema/settenant.xsd and the Go parser
 // accept and reject the same files.
 func TestSetTenantXSDAgrees(t *testing.T) {
@@ -103,7 +126,7 @@ func FuzzParseFile(f *testing.F) {
 			t.Fatal("no rules without an error")
 		}
 		for _, r := range cfg.Rules {
-			if strings.TrimSpace(r.Object) == "" || r.Source == "" || (r.Type != SREL && r.Type != Name) {
+			if strings.TrimSpace(r.Object) == "" || r.Source == "" || (r.Type != SREL && r.Type != Name && r.Type != BREL) {
 				t.Fatalf("accepted an incomplete rule: %+v", *r)
 			}
 		}

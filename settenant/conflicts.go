@@ -27,7 +27,7 @@ type Conflict struct {
 type conflictQuery struct {
 	conflict Conflict
 	sql      string
-	args     args
+	args     sqlq.Args
 }
 
 // conflictQueries checks, after a rule ran, every SREL from and to the
@@ -37,11 +37,11 @@ type conflictQuery struct {
 func conflictQueries(p *plan, s *schema.Schema, sp *tenant.Tenant) []conflictQuery {
 	var out []conflictQuery
 	changed := fmt.Sprintf("%s c JOIN %s o ON o.tableoid = c.tbl AND o.ctid = c.row_id", changedTable, p.obj.Ident())
-	build := func(sr *schema.Srel, from *schema.Object, owner, referenced, join string) (string, args) {
-		var a args
+	build := func(sr *schema.Srel, from *schema.Object, owner, referenced, join string) (string, sqlq.Args) {
+		var a sqlq.Args
 		rule := tenant.RefRule{Owner: owner, Referenced: referenced, Ancestors: "anc", OwnerRequired: from.Tenancy == schema.Required}
 		if sr.ServiceProviderEligible && sp != nil {
-			rule.ServiceProvider = a.add(sp.ID)
+			rule.ServiceProvider = a.Add(sp.ID)
 		}
 		return fmt.Sprintf("WITH RECURSIVE %s\nSELECT count(*) FROM %s\n\tJOIN %s\nWHERE %s",
 			tenant.AncestorsCTE(s.Tenants, "anc"), changed, join, rule.Violation()), a

@@ -32,7 +32,7 @@ func TestConfigErrors(t *testing.T) {
 		{"path through a plain column", "cr", "SREL", "customer.email", "", `:4:5: SREL path "customer.email": attribute "email" of object "cnt" is not an SREL`},
 		{"path to an untenanted object", "cr", "SREL", "priority", "", `:4:5: SREL path "priority" ends at object "pri" (table "priority"), which has no tenant column`},
 		{"empty path segment", "cr", "SREL", "customer..organization", "", `:4:5: SREL path "customer..organization" has an empty attribute name`},
-		{"unknown tenant", "org", "Name", "Nobody", "", `:4:5: unknown tenant "Nobody"`},
+		{"unknown tenant", "org", "Name", "Nobody", "", `:4:5: unknown tenant "Nobody": no tenant has this name or key`},
 		{"inactive tenant", "org", "Name", "Tenant A", "", `:4:5: tenant "Tenant A" is inactive`},
 		{"unknown column in Where", "org", "Name", "Acme", "<Where>nosuch = 1</Where>", `:5:5: <Where>: column "nosuch" does not exist`},
 		{"syntax error in Where", "org", "Name", "Acme", "<Where>tenant is nul</Where>", `:5:5: <Where>: syntax error at or near`},
@@ -63,7 +63,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	res := testkit.Run(t, nil, "settenant", "--help")
-	if res.Code != 0 || !strings.Contains(res.Stdout, "Examples:") || !strings.Contains(res.Stdout, "--batch-size") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "\nEXAMPLES:\n") || !strings.Contains(res.Stdout, "--batch-size") {
 		t.Errorf("settenant --help: exit %d\n%s", res.Code, res.Stdout)
 	}
 	for _, args := range [][]string{{"settenant"}, {"settenant", "-f", "x.xml", "--sample", "many"}} {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tenantkit/tenantkit/internal/testkit"
+	"github.com/tenantkit/tenantkit/schema"
 )
 
 // otherSchemaSQL is not the fixture: uuid tenant keys, a tenant column
@@ -63,9 +64,14 @@ func TestOtherSchema(t *testing.T) {
   </Object>
   <Object name="loose"><TenantRule type="SREL">staff</TenantRule></Object>
 </SetTenant>`)
-	res := testkit.Run(t, db, "settenant", "--tenant-column", "owner_id", "-f", file, "-r")
-	if res.Code != 0 {
-		t.Fatalf("exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	so := schema.Options{TenantColumn: "owner_id"}
+	res, err := runIn(t, db, so, file, Options{Report: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
 	}
 	const root, other = "aaaaaaaa-0000-0000-0000-000000000001", "aaaaaaaa-0000-0000-0000-000000000002"
 	if got, want := tenants(t, db, `SELECT code || '@' || site, owner_id FROM "Dept" ORDER BY site, code`),
@@ -89,13 +95,49 @@ func TestOtherSchema(t *testing.T) {
 			"    bbbbbbbb-0000-0000-0000-000000000003\tnull reference\n",
 		"  rows left without a tenant (ctid):\n    (0,2)\tnull reference\n    (0,3)\treferenced row has no tenant\n",
 	} {
-		if !strings.Contains(res.Stdout, line) {
-			t.Errorf("report lacks\n%s\nin\n%s", line, res.Stdout)
+		if !strings.Contains(text.String(), line) {
+			t.Errorf("report lacks\n%s\nin\n%s", line, text.String())
 		}
 	}
 	// A table without a key cannot be batched.
-	res = testkit.Run(t, db, "settenant", "--tenant-column", "owner_id", "-f", file, "--batch-size", "10")
-	if want := `settenant.xml:11:3: --batch-size: table "loose" has no primary key or unique key of NOT NULL columns to batch by`; res.Code != 2 || !strings.Contains(res.Stderr, want) {
-		t.Errorf("batching a table without a key: exit %d, %q", res.Code, res.Stderr)
+	before := tenants(t, db, `SELECT label, owner_id FROM "Staff Member" ORDER BY label`)
+	db.Exec(t, `UPDATE "Staff Member" SET owner_id = NULL`)
+	res, err = runIn(t, db, so, file, Options{BatchSize: 10})
+	if res != nil || err == nil || !strings.Contains(err.Error(), "settenant.xml:11:3: ") ||
+		!strings.Contains(err.Error(), `table "loose" has no primary key or unique key of NOT NULL columns to batch by`) {
+		t.Errorf("batching a table without a key: %v, %+v", err, res)
+	}
+	if got := tenants(t, db, `SELECT label, owner_id FROM "Staff Member" ORDER BY label`); got != "ann=NULL bob=NULL cy=NULL dee=NULL skip=NULL" {
+		t.Errorf("the refused run changed rows: %s (before: %s)", got, before)
+	}
+}
+
+// TestWhereTextIsNotATemplate: a Where condition holding what statement
+// templates and format strings give a meaning ({where}, $1, %s, %[1]s)
+// reaches the server as written, on the plain path, with the report and
+// in batches: it selects the one row whose label is that text.
+func TestWhereTextIsNotATemplate(t *testing.T) {
+	db := testkit.NewDB(t)
+	db.Exec(t, otherSchemaSQL)
+	const label = `{where}{range}{chain} $1 %s %[1]s %% O''Brien \`
+	db.Exec(t, `UPDATE "Staff Member" SET label = $1 WHERE label = 'bob'`, strings.ReplaceAll(label, "''", "'"))
+	file := writeConfig(t, `<SetTenant>
+  <Object name="Staff Member">
+    <TenantRule type="Name">Other</TenantRule>
+    <Where>label = '`+label+`' -- {where} $2 %d
+    </Where>
+  </Object>
+</SetTenant>`)
+	const other = "aaaaaaaa-0000-0000-0000-000000000002"
+	want := "ann=NULL cy=NULL dee=NULL skip=NULL " + strings.ReplaceAll(label, "''", "'") + "=" + other
+	for _, args := range [][]string{nil, {"-r"}, {"--batch-size", "2"}} {
+		db.Exec(t, `UPDATE "Staff Member" SET owner_id = NULL`)
+		res := testkit.Run(t, db, append([]string{"settenant", "--tenant-column", "owner_id", "-f", file}, args...)...)
+		if res.Code != 0 {
+			t.Fatalf("%q: exit %d\n%s%s", args, res.Code, res.Stdout, res.Stderr)
+		}
+		if got := tenants(t, db, `SELECT label, owner_id FROM "Staff Member" ORDER BY label COLLATE "C"`); got != want {
+			t.Errorf("%q: staff %s\nwant         %s", args, got, want)
+		}
 	}
 }

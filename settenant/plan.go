@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/tenantkit/tenantkit/distribute"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -20,6 +20,8 @@ type plan struct {
 	obj   *schema.Object
 	// path is the SREL chain of an SREL rule, first hop first.
 	path []*schema.Srel
+	// brel is the back reference of a BREL rule; nil for other rules.
+	brel *backRef
 	// tenant is the tenant a Name rule sets.
 	tenant *tenant.Tenant
 	// rowKey identifies rows for batching: the primary key, else a unique
@@ -36,7 +38,7 @@ type plan struct {
 // rule's line in the file.
 func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Config, opts Options) ([]*plan, error) {
 	if s.Tenants == nil {
-		return nil, exit.Usagef("the database has no tenant table (name it with <Tenants table=…> in the schema overlay)")
+		return nil, fault.Usagef("the database has no tenant table (name it with <Tenants table=…> in the schema overlay)")
 	}
 	// The report's reference-rule check lets eligible SRELs point at the
 	// service provider's rows.
@@ -44,12 +46,12 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 	if opts.Report {
 		var err error
 		if sp, err = tenant.ServiceProvider(ctx, q, s.Tenants); err != nil && !errors.Is(err, tenant.ErrNotFound) {
-			return nil, exit.Failure(err)
+			return nil, fault.Failure(err)
 		}
 	}
 	distributed, err := distribute.DistributedTables(ctx, q, s.DBSchema)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	plans := make([]*plan, 0, len(cfg.Rules))
 	for i, r := range cfg.Rules {
@@ -69,22 +71,25 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 			err = p.resolvePath()
 		case Name:
 			err = p.resolveTenant(ctx, q, s.Tenants)
+		case BREL:
+			err = p.resolveBrel(s)
 		}
 		if err != nil {
 			return nil, err
+		}
+		if r.Agree != "" && r.Type != BREL {
+			return nil, r.agreeErrorf("agree=%q is for BREL rules, not type=%q", r.Agree, r.Type)
 		}
 		if r.Where != "" {
 			if err := sqlcond.Check(r.Where); err != nil {
 				return nil, r.whereErrorf("<Where>: %v", err)
 			}
 		}
-		p.rowKey = rowKey(p.obj)
+		p.rowKey = p.obj.RowKey()
 		if opts.BatchSize > 0 && p.rowKey == nil {
-			return nil, r.Errorf("--batch-size: table %q has no primary key or unique key of NOT NULL columns to batch by", p.obj.Table)
+			return nil, r.Errorf("Options.BatchSize: table %q has no primary key or unique key of NOT NULL columns to batch by", p.obj.Table)
 		}
-		if ks := p.obj.KeyCandidates(); len(ks) > 0 {
-			p.shownKey = ks[0]
-		}
+		p.shownKey = p.obj.MatchKey()
 		p.stmt = buildStatements(p, s, sp)
 		plans = append(plans, p)
 	}
@@ -93,30 +98,39 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 
 // resolvePath follows the dotted SREL path of the rule.
 func (p *plan) resolvePath() error {
+	path, err := p.followPath(p.obj, p.rule.Source)
+	p.path = path
+	return err
+}
+
+// followPath follows a dotted SREL path from object start; it must end at
+// a tenanted object. Errors are at the rule's <TenantRule> and quote text.
+func (p *plan) followPath(start *schema.Object, text string) ([]*schema.Srel, error) {
 	r := p.rule
-	cur := p.obj
-	for _, seg := range strings.Split(r.Source, ".") {
+	cur := start
+	var path []*schema.Srel
+	for _, seg := range strings.Split(text, ".") {
 		attr := strings.TrimSpace(seg)
 		if attr == "" {
-			return r.ruleErrorf("SREL path %q has an empty attribute name", r.Source)
+			return nil, r.ruleErrorf("SREL path %q has an empty attribute name", text)
 		}
 		sr := findSrel(cur, attr)
 		if sr == nil {
 			if cur.Column(attr) != nil {
-				return r.ruleErrorf("SREL path %q: attribute %q of object %q is not an SREL (no foreign key, and no <Srel> in the schema overlay)", r.Source, attr, cur.Name)
+				return nil, r.ruleErrorf("SREL path %q: attribute %q of object %q is not an SREL (no foreign key, and no <Srel> in the schema overlay)", text, attr, cur.Name)
 			}
-			return r.ruleErrorf("SREL path %q: object %q has no attribute %q", r.Source, cur.Name, attr)
+			return nil, r.ruleErrorf("SREL path %q: object %q has no attribute %q", text, cur.Name, attr)
 		}
-		if !uniqueIn(sr.Target, sr.TargetColumns) {
-			return r.ruleErrorf("SREL path %q: %q points at %s(%s), which is not a primary key or unique constraint, so a row may reference several", r.Source, attr, sr.Target.Name, strings.Join(sr.TargetColumns, ", "))
+		if !sr.Target.IsLogicallyUnique(sr.TargetColumns) {
+			return nil, r.ruleErrorf("SREL path %q: %q points at %s(%s), which is not a primary key or unique constraint, so a row may reference several", text, attr, sr.Target.Name, strings.Join(sr.TargetColumns, ", "))
 		}
-		p.path = append(p.path, sr)
+		path = append(path, sr)
 		cur = sr.Target
 	}
 	if !cur.Tenanted() {
-		return r.ruleErrorf("SREL path %q ends at object %q (table %q), which has no tenant column", r.Source, cur.Name, cur.Table)
+		return nil, r.ruleErrorf("SREL path %q ends at object %q (table %q), which has no tenant column", text, cur.Name, cur.Table)
 	}
-	return nil
+	return path, nil
 }
 
 // findSrel finds an SREL by attribute name, else a one-column SREL by its
@@ -134,63 +148,14 @@ func findSrel(o *schema.Object, attr string) *schema.Srel {
 }
 
 func (p *plan) resolveTenant(ctx context.Context, q tenant.Querier, tt *schema.TenantTable) error {
-	t, err := tenant.Lookup(ctx, q, tt, p.rule.Source)
-	if errors.Is(err, tenant.ErrNotFound) {
-		return p.rule.ruleErrorf("unknown tenant %q", p.rule.Source)
+	t, err := tenant.LookupActive(ctx, q, tt, p.rule.Source)
+	if errors.Is(err, tenant.ErrNotFound) || errors.Is(err, tenant.ErrInactive) {
+		return p.rule.ruleErrorf("%v", err)
 	}
 	if err != nil {
-		return exit.Failure(err)
-	}
-	if !t.Active {
-		return p.rule.ruleErrorf("tenant %q is inactive", t.Name)
+		return fault.Failure(err)
 	}
 	p.tenant = t
-	return nil
-}
-
-// uniqueIn reports whether cols are, in any order, the primary key or a
-// unique constraint of o, or one of those without o's tenant column: the
-// logical key id of a key (tenant, id) on a database distributed by the
-// tenant (see package distribute), whose rows keep their ids.
-func uniqueIn(o *schema.Object, cols []string) bool {
-	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
-		if sameSet(k, cols) || sameSet(schema.LogicalKey(o, k), cols) {
-			return true
-		}
-	}
-	return false
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) || len(a) == 0 {
-		return false
-	}
-	in := map[string]bool{}
-	for _, x := range a {
-		in[x] = true
-	}
-	for _, x := range b {
-		if !in[x] {
-			return false
-		}
-	}
-	return true
-}
-
-// rowKey picks the columns that identify a row: the primary key, else the
-// first unique constraint whose columns are all NOT NULL.
-func rowKey(o *schema.Object) []*schema.Column {
-	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
-		cols := make([]*schema.Column, 0, len(k))
-		for _, name := range k {
-			if c := o.Column(name); c != nil && c.NotNull {
-				cols = append(cols, c)
-			}
-		}
-		if len(k) > 0 && len(cols) == len(k) {
-			return cols
-		}
-	}
 	return nil
 }
 

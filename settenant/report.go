@@ -49,8 +49,11 @@ type RuleReport struct {
 	Object string   `json:"object"`
 	Table  string   `json:"table"`
 	Type   RuleType `json:"type"`
-	Source string   `json:"source"` // the SREL path or the tenant name
-	Where  string   `json:"where,omitempty"`
+	Source string   `json:"source"` // the SREL path, the tenant name or the BREL back reference
+	// Agree is how a BREL rule picks among its referrers' tenants (all or
+	// majority); "" for other rules.
+	Agree Agreement `json:"agree,omitempty"`
+	Where string    `json:"where,omitempty"`
 	// Updated counts the rows whose tenant the rule changed.
 	Updated int64 `json:"updated"`
 	// Counts is nil unless the report was asked for.
@@ -90,20 +93,51 @@ type Reasons struct {
 	UntenantedReference int64 `json:"untenanted_reference"`
 	// DanglingReference: the SREL names a row that does not exist.
 	DanglingReference int64 `json:"dangling_reference"`
+	// The reasons of BREL rules (left out of the JSON when 0):
+	// NoReferrers: no row references the row.
+	NoReferrers int64 `json:"no_referrers,omitempty"`
+	// UntenantedReferrers: rows reference it, but none yields a tenant.
+	UntenantedReferrers int64 `json:"untenanted_referrers,omitempty"`
+	// ReferrersDisagree: agree="all" and the referrers name several tenants.
+	ReferrersDisagree int64 `json:"referrers_disagree,omitempty"`
+	// ReferrersTie: agree="majority" and several tenants share the most votes.
+	ReferrersTie int64 `json:"referrers_tie,omitempty"`
 }
 
 // Total is the number of rows left without a tenant.
-func (r Reasons) Total() int64 { return r.NullReference + r.UntenantedReference + r.DanglingReference }
+func (r Reasons) Total() int64 {
+	return r.NullReference + r.UntenantedReference + r.DanglingReference +
+		r.NoReferrers + r.UntenantedReferrers + r.ReferrersDisagree + r.ReferrersTie
+}
+
+// plus sums two counts of reasons.
+func (r Reasons) plus(o Reasons) Reasons {
+	return Reasons{
+		NullReference:       r.NullReference + o.NullReference,
+		UntenantedReference: r.UntenantedReference + o.UntenantedReference,
+		DanglingReference:   r.DanglingReference + o.DanglingReference,
+		NoReferrers:         r.NoReferrers + o.NoReferrers,
+		UntenantedReferrers: r.UntenantedReferrers + o.UntenantedReferrers,
+		ReferrersDisagree:   r.ReferrersDisagree + o.ReferrersDisagree,
+		ReferrersTie:        r.ReferrersTie + o.ReferrersTie,
+	}
+}
 
 // Untenanted is a row left without a tenant.
 type Untenanted struct {
 	Key    string `json:"key"`
 	Reason string `json:"reason"`
+	// Votes lists, for a BREL rule's referrers_disagree and referrers_tie,
+	// the tenants the referrers name, most votes first.
+	Votes []Vote `json:"votes,omitempty"`
 }
 
 func newRuleReport(p *plan, withCounts bool) *RuleReport {
 	rep := &RuleReport{Rule: p.index, Line: p.rule.Line(), Object: p.obj.Name, Table: p.obj.Table,
 		Type: p.rule.Type, Source: p.rule.Source, Where: p.rule.Where}
+	if p.brel != nil {
+		rep.Agree = p.brel.agree
+	}
 	if withCounts {
 		rep.Counts = &Counts{SampleKey: p.shownKey, Sample: []Untenanted{}, Conflicts: []Conflict{}}
 		if len(p.shownKey) == 0 {
@@ -114,18 +148,16 @@ func newRuleReport(p *plan, withCounts bool) *RuleReport {
 }
 
 // add sums a batch's counts into the report.
-func (rep *RuleReport) add(c *Counts, sample [][2]string, max int) {
+func (rep *RuleReport) add(c *Counts, sample []Untenanted, max int) {
 	rep.Matched += c.Matched
 	rep.Unchanged += c.Unchanged
 	rep.Reassigned += c.Reassigned
 	rep.Kept += c.Kept
-	rep.Untenanted.NullReference += c.Untenanted.NullReference
-	rep.Untenanted.DanglingReference += c.Untenanted.DanglingReference
-	rep.Untenanted.UntenantedReference += c.Untenanted.UntenantedReference
+	rep.Untenanted = rep.Untenanted.plus(c.Untenanted)
 	rep.ChangedDuringRun += c.ChangedDuringRun
 	for _, s := range sample {
 		if len(rep.Sample) < max {
-			rep.Sample = append(rep.Sample, Untenanted{Key: s[0], Reason: s[1]})
+			rep.Sample = append(rep.Sample, s)
 		}
 	}
 }
@@ -134,6 +166,23 @@ var reasonText = map[string]string{
 	reasonNullReference:       "null reference",
 	reasonDanglingReference:   "dangling reference",
 	reasonUntenantedReference: "referenced row has no tenant",
+	reasonNoReferrers:         "no referrers",
+	reasonUntenantedReferrers: "referrers have no tenant",
+	reasonReferrersDisagree:   "referrers disagree",
+	reasonReferrersTie:        "referrers tie",
+}
+
+// Why says in words why the row was left without a tenant, with the votes
+// of a BREL rule's referrers when they disagree or tie.
+func (u Untenanted) Why() string {
+	why, ok := reasonText[u.Reason]
+	if !ok {
+		why = u.Reason
+	}
+	if len(u.Votes) > 0 {
+		why += ": " + votesText(u.Votes)
+	}
+	return why
 }
 
 // WriteText prints the result for people: one line per rule, and with the
@@ -142,6 +191,9 @@ func (res *Result) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	for _, r := range res.Rules {
 		desc := fmt.Sprintf("rule %d (line %d): %s ← %s %s", r.Rule, r.Line, r.Object, r.Type, r.Source)
+		if r.Agree == AgreeMajority {
+			desc += " (majority)"
+		}
 		if r.Where != "" {
 			desc += " where " + strings.Join(strings.Fields(r.Where), " ")
 		}
@@ -157,8 +209,17 @@ func (res *Result) WriteText(w io.Writer) error {
 		ew.printf("  matched %d, %s %d (%d had another tenant), unchanged %d, kept their tenant %d\n",
 			r.Matched, verb, r.Updated, r.Reassigned, r.Unchanged, r.Kept)
 		u := r.Untenanted
-		ew.printf("  left without a tenant %d: null reference %d, referenced row has no tenant %d, dangling reference %d\n",
-			u.Total(), u.NullReference, u.UntenantedReference, u.DanglingReference)
+		switch {
+		case r.Type != BREL:
+			ew.printf("  left without a tenant %d: null reference %d, referenced row has no tenant %d, dangling reference %d\n",
+				u.Total(), u.NullReference, u.UntenantedReference, u.DanglingReference)
+		case r.Agree == AgreeMajority:
+			ew.printf("  left without a tenant %d: no referrers %d, referrers have no tenant %d, referrers tie %d\n",
+				u.Total(), u.NoReferrers, u.UntenantedReferrers, u.ReferrersTie)
+		default:
+			ew.printf("  left without a tenant %d: no referrers %d, referrers have no tenant %d, referrers disagree %d\n",
+				u.Total(), u.NoReferrers, u.UntenantedReferrers, u.ReferrersDisagree)
+		}
 		if len(r.Sample) > 0 {
 			more := ""
 			if int64(len(r.Sample)) < u.Total() {
@@ -166,7 +227,7 @@ func (res *Result) WriteText(w io.Writer) error {
 			}
 			ew.printf("  rows left without a tenant (%s%s):\n", strings.Join(r.SampleKey, ", "), more)
 			for _, s := range r.Sample {
-				ew.printf("    %s\t%s\n", s.Key, reasonText[s.Reason])
+				ew.printf("    %s\t%s\n", s.Key, s.Why())
 			}
 		}
 		if r.ChangedDuringRun > 0 {

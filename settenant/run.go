@@ -2,26 +2,29 @@
 // settenant file: each rule names an object and takes the tenant either from
 // the row an SREL path references or from a named tenant, for the rows an
 // optional SQL condition selects. Rules run in file order, each as one
-// set-based UPDATE, all in one transaction, and can report exactly what they
-// did and which rows they left without a tenant, and why.
+// set-based UPDATE (with Options.BatchSize, one per key range), all in one
+// transaction (with Options.CommitEachRule, one per rule or batch), and can
+// report exactly what they did, which rows they left without a tenant and
+// why, and which changed rows now break the reference rule.
 package settenant
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/pgfault"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
+	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -39,8 +42,10 @@ type Options struct {
 	// CommitEachRule commits after each rule (and, with BatchSize, after
 	// each batch) instead of once at the end.
 	CommitEachRule bool
-	// Quiet turns progress reporting off.
-	Quiet bool
+	// Progress receives a progress report for each rule: its phases, and
+	// the rows done when it runs in batches (BatchSize; a bar if it is a
+	// terminal); nil reports nothing.
+	Progress io.Writer
 }
 
 // Run checks the rules of cfg against the object schema, then runs them in
@@ -51,25 +56,25 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 		opts.Report = true
 	}
 	if opts.Sample < 0 || opts.BatchSize < 0 {
-		return nil, exit.Usagef("--sample and --batch-size must not be negative")
+		return nil, fault.Usagef("Options.Sample and Options.BatchSize must not be negative")
 	}
 	conn, release, err := runlock.Session(ctx, pool) // the session holding the run lock
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	defer release()
 	if opts.Check {
 		why, err := dbconn.ReadOnly(ctx, conn)
 		if err != nil {
-			return nil, exit.Failure(err)
+			return nil, fault.Failure(err)
 		}
 		if why != "" {
-			return nil, exit.Failure(fmt.Errorf("settenant: -c needs a writable database (it runs the rules and rolls back): %s", why))
+			return nil, fault.Failure(fmt.Errorf("settenant: Options.Check needs a writable database (it runs the rules and rolls back): %s", why))
 		}
 	}
 	// sqlcond.Check reads the Where conditions this way; make the server agree.
 	if _, err := conn.Exec(ctx, "SET standard_conforming_strings = on"); err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	plans, err := compile(ctx, conn, s, cfg, opts)
 	if err != nil {
@@ -82,7 +87,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	defer func() { _ = r.tx.Rollback(context.Background()) }()
 	if opts.Report {
 		if _, err := r.tx.Exec(ctx, createChangedSQL); err != nil {
-			return nil, exit.Failure(fmt.Errorf("creating the temporary table of changed rows: %w", err))
+			return nil, fault.Failure(fmt.Errorf("creating the temporary table of changed rows: %w", err))
 		}
 	}
 	for _, p := range plans {
@@ -92,10 +97,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 	}
 	res := &Result{Check: opts.Check}
 	for _, p := range plans {
-		if err := r.analyzeFor(ctx, p); err != nil {
-			return r.stopped(res, err)
-		}
-		rep, err := r.runRule(ctx, p)
+		rep, err := r.rule(ctx, p, len(plans))
 		if err != nil {
 			return r.stopped(res, err)
 		}
@@ -105,11 +107,14 @@ func Run(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, cfg *Config,
 		res.Rules = append(res.Rules, rep)
 		res.Updated += rep.Updated
 		if opts.CommitEachRule && !opts.Check {
-			if err := r.commit(ctx); err != nil {
+			if err := r.commitTx(ctx); err != nil {
 				return r.stopped(res, err)
 			}
 			r.rulesCommitted++
 			r.batchesCommitted = 0
+			if err := r.begin(ctx); err != nil {
+				return r.stopped(res, err)
+			}
 		}
 	}
 	if opts.Check {
@@ -134,7 +139,7 @@ func (r *runner) stopped(res *Result, err error) (*Result, error) {
 	res.Rules = res.Rules[:r.rulesCommitted]
 	res.Updated = r.rowsCommitted
 	res.Stopped = err.Error()
-	return res, exit.Committed(err, res.committedText())
+	return res, fault.Committed(err, res.committedText())
 }
 
 // runner holds the connection and the open transaction of a run.
@@ -155,27 +160,21 @@ type runner struct {
 func (r *runner) begin(ctx context.Context) error {
 	tx, err := r.conn.Begin(ctx)
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	r.tx = tx
 	return nil
 }
 
-// commit commits the work so far and opens the next transaction.
-func (r *runner) commit(ctx context.Context) error {
-	if err := r.commitTx(ctx); err != nil {
-		return err
-	}
-	return r.begin(ctx)
-}
-
 // commitTx commits the open transaction, in the session holding the run lock.
 func (r *runner) commitTx(ctx context.Context) error {
 	if err := runlock.Verify(ctx, r.tx); err != nil {
-		return exit.Failure(fmt.Errorf("settenant: before committing: %w", err))
+		return fault.Failure(fmt.Errorf("settenant: before committing: %w", err))
 	}
-	if err := r.tx.Commit(ctx); err != nil {
-		return exit.Failure(fmt.Errorf("committing: %w", err))
+	// An interrupt during the COMMIT must not leave it done on the server
+	// and unreported here: it completes, and the next statement stops.
+	if err := r.tx.Commit(context.WithoutCancel(ctx)); err != nil {
+		return fault.Failure(fmt.Errorf("committing: %w", err))
 	}
 	r.rowsCommitted += r.pending
 	r.pending = 0
@@ -199,12 +198,13 @@ func (r *runner) analyzeFor(ctx context.Context, p *plan) error {
 	for _, s := range p.path {
 		tables = append(tables, s.Target.Ident())
 	}
+	tables = append(tables, p.brelTables()...)
 	for _, t := range tables {
 		if r.analyzed[t] {
 			continue
 		}
 		if _, err := r.tx.Exec(ctx, "ANALYZE "+t); err != nil {
-			return exit.Failure(fmt.Errorf("settenant: analyzing %s: %w", t, err))
+			return fault.Failure(fmt.Errorf("settenant: analyzing %s: %w", t, err))
 		}
 		r.analyzed[t] = true
 	}
@@ -217,7 +217,7 @@ func (r *runner) analyzeFor(ctx context.Context, p *plan) error {
 func (r *runner) validate(ctx context.Context, p *plan) error {
 	prepare := func(st statements) error {
 		// A savepoint keeps a failed prepare from aborting the transaction.
-		return pgx.BeginFunc(ctx, r.tx, func(sp pgx.Tx) error {
+		return sqlq.Savepoint(ctx, r.tx, func(sp pgx.Tx) error {
 			if _, err := sp.Exec(ctx, st.createLocked()); err != nil {
 				return err
 			}
@@ -245,7 +245,7 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 	// configuration's fault.
 	pe := sqlcond.Refusal(err)
 	if pe == nil {
-		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+		return fault.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
 	// Blame the condition when the rule is fine without it.
 	if p.rule.Where != "" && prepare(p.stmt.withoutWhere()) == nil {
@@ -254,27 +254,41 @@ func (r *runner) validate(ctx context.Context, p *plan) error {
 	return p.rule.ruleErrorf("<TenantRule>: %s", pe.Message)
 }
 
+// rule analyzes the tables of the rule p (of n) and runs it, reporting its
+// progress.
+func (r *runner) rule(ctx context.Context, p *plan, n int) (*RuleReport, error) {
+	prog := progress.New(r.opts.Progress, fmt.Sprintf("settenant rule %d/%d (%s)", p.index, n, p.obj.Name), progress.Options{Total: -1})
+	defer prog.Finish()
+	if r.opts.BatchSize > 0 {
+		prog.Phase("analyzing")
+	}
+	if err := r.analyzeFor(ctx, p); err != nil {
+		return nil, err
+	}
+	return r.runRule(ctx, p, prog)
+}
+
 // runRule runs one rule, in key-range batches when asked to.
-func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
+func (r *runner) runRule(ctx context.Context, p *plan, prog *progress.Reporter) (*RuleReport, error) {
 	rep := newRuleReport(p, r.opts.Report)
 	if _, err := r.tx.Exec(ctx, p.stmt.createLocked()); err != nil {
-		return nil, exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+		return nil, fault.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
 	if r.opts.Report {
 		if _, err := r.tx.Exec(ctx, truncateChangedSQL); err != nil {
-			return nil, exit.Failure(err)
+			return nil, fault.Failure(err)
 		}
 	}
-	var bar *progress.Reporter
 	if r.opts.BatchSize > 0 {
-		bar = progress.New(fmt.Sprintf("settenant rule %d (%s)", p.index, p.obj.Name),
-			progress.Options{Quiet: r.opts.Quiet, Total: r.estimateRows(ctx, p)})
-		defer bar.Finish()
+		prog.SetTotal(r.estimateRows(ctx, p))
+	} else {
+		prog.Phase("updating")
 	}
 	var lo []string
-	for {
+	for batch := 1; ; batch++ {
 		b := bounds{lo: lo}
 		if r.opts.BatchSize > 0 {
+			prog.Phasef("batch %d", batch)
 			hi, err := r.nextBound(ctx, p, lo)
 			if err != nil {
 				return nil, err
@@ -287,20 +301,24 @@ func (r *runner) runRule(ctx context.Context, p *plan) (*RuleReport, error) {
 		if b.hi == nil {
 			break
 		}
-		bar.Add(int64(r.opts.BatchSize))
+		prog.Add(int64(r.opts.BatchSize))
 		lo = b.hi
 		if r.opts.CommitEachRule && !r.opts.Check {
-			if err := r.commit(ctx); err != nil {
+			if err := r.commitTx(ctx); err != nil {
 				return nil, err
 			}
 			r.batchesCommitted++
+			if err := r.begin(ctx); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if r.opts.Report {
+		prog.Phase("finding the conflicts")
 		sp := p.stmt.sp
 		c, err := conflicts(ctx, r.tx, p, r.schema, sp)
 		if err != nil {
-			return nil, exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+			return nil, fault.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 		}
 		rep.Conflicts = c
 	}
@@ -320,7 +338,7 @@ func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleRepor
 		if werr := r.blameWhere(ctx, p, err); werr != nil {
 			return werr
 		}
-		return exit.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
+		return fault.Failure(fmt.Errorf("settenant: %s: %w", p.describe(), err))
 	}
 	for round := 1; ; round++ {
 		updated, reassigned, err := r.lockAndUpdate(ctx, p, b)
@@ -336,8 +354,7 @@ func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleRepor
 		var c Counts
 		var sample string
 		var pending int64
-		err = r.tx.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...).Scan(&c.Matched, &c.Unchanged, &c.Kept,
-			&c.Untenanted.NullReference, &c.Untenanted.DanglingReference, &c.Untenanted.UntenantedReference, &pending, &sample)
+		err = r.tx.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...).Scan(p.stmt.reportDest(&c, &pending, &sample)...)
 		if err != nil {
 			return fail(err)
 		}
@@ -349,8 +366,8 @@ func (r *runner) runBatch(ctx context.Context, p *plan, b bounds, rep *RuleRepor
 			continue
 		}
 		c.ChangedDuringRun = pending
-		var rows [][2]string
-		if err := json.Unmarshal([]byte(sample), &rows); err != nil {
+		rows, err := parseSample(sample)
+		if err != nil {
 			return fail(fmt.Errorf("reading the sample: %w", err))
 		}
 		rep.add(&c, rows, r.opts.Sample)
@@ -383,39 +400,23 @@ func (r *runner) lockAndUpdate(ctx context.Context, p *plan, b bounds) (updated,
 }
 
 func (r *runner) lockAndUpdateOnce(ctx context.Context, p *plan, b bounds) (updated, reassigned int64, err error) {
-	sp, err := r.tx.Begin(ctx)
+	err = sqlq.Savepoint(ctx, r.tx, func(sp pgx.Tx) error {
+		if r.opts.BatchSize == 0 && !r.opts.Report {
+			sql, a := p.stmt.update(b)
+			tag, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...)
+			updated = tag.RowsAffected()
+			return err
+		}
+		if _, err := sp.Exec(ctx, "TRUNCATE "+lockedTable); err != nil {
+			return err
+		}
+		sql, a := p.stmt.lock(b)
+		if _, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...); err != nil {
+			return err
+		}
+		return sp.QueryRow(ctx, p.stmt.apply(r.opts.Report), pgx.QueryExecModeExec).Scan(&updated, &reassigned)
+	})
 	if err != nil {
-		return 0, 0, err
-	}
-	defer func() {
-		if err != nil && pgfault.Classify(err) == pgfault.Transient {
-			if rbErr := sp.Rollback(ctx); rbErr != nil {
-				err = rbErr
-			}
-		}
-	}()
-	if r.opts.BatchSize == 0 && !r.opts.Report {
-		sql, a := p.stmt.update(b)
-		tag, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...)
-		if err != nil {
-			return 0, 0, err
-		}
-		if err := sp.Commit(ctx); err != nil {
-			return 0, 0, err
-		}
-		return tag.RowsAffected(), 0, nil
-	}
-	if _, err := sp.Exec(ctx, "TRUNCATE "+lockedTable); err != nil {
-		return 0, 0, err
-	}
-	sql, a := p.stmt.lock(b)
-	if _, err := sp.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...); err != nil {
-		return 0, 0, err
-	}
-	if err := sp.QueryRow(ctx, p.stmt.apply(r.opts.Report), pgx.QueryExecModeExec).Scan(&updated, &reassigned); err != nil {
-		return 0, 0, err
-	}
-	if err := sp.Commit(ctx); err != nil {
 		return 0, 0, err
 	}
 	return updated, reassigned, nil
@@ -435,7 +436,7 @@ func (r *runner) nextBound(ctx context.Context, p *plan, lo []string) ([]string,
 		return nil, nil
 	}
 	if err != nil {
-		return nil, exit.Failure(fmt.Errorf("settenant: %s: finding the next batch: %w", p.describe(), err))
+		return nil, fault.Failure(fmt.Errorf("settenant: %s: finding the next batch: %w", p.describe(), err))
 	}
 	return vals, nil
 }
@@ -469,7 +470,7 @@ func (r *runner) blameWhere(ctx context.Context, p *plan, err error) error {
 	}
 	msg := fmt.Sprintf("<Where>: fails on rows of table %q: %s", p.obj.Table, pe.Message)
 	if r.opts.CommitEachRule && !r.opts.Check {
-		msg += " (--commit-each-rule: the work committed before stays committed)"
+		msg += " (Options.CommitEachRule: the work committed before stays committed)"
 	}
 	return p.rule.whereErrorf("%s", msg)
 }

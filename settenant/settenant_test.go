@@ -1,6 +1,7 @@
 package settenant
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/tenantkit/tenantkit/internal/testkit"
+	"github.com/tenantkit/tenantkit/schema"
+	"github.com/tenantkit/tenantkit/verify"
 )
 
 // tenantsSQL creates the tenants the end-to-end tests use: the service
@@ -35,23 +38,63 @@ func writeConfig(t *testing.T, body string) string {
 	return p
 }
 
-// settenant runs the binary with the fixture overlay and wants exit 0.
-func settenant(t *testing.T, db *testkit.DB, file string, args ...string) testkit.Result {
+// runIn calls Run in process on db as the settenant command does (Sample
+// defaults to the command's 10).
+func runIn(t *testing.T, db *testkit.DB, so schema.Options, file string, opts Options) (*Result, error) {
 	t.Helper()
-	res := testkit.Run(t, db, append([]string{"settenant", "--schema", "fixtures/schema.xml", "-f", file}, args...)...)
-	if res.Code != 0 {
-		t.Fatalf("settenant %v: exit %d\n%s%s", args, res.Code, res.Stdout, res.Stderr)
+	ctx := context.Background()
+	cfg, err := ParseFile(file)
+	if err != nil {
+		t.Fatalf("ParseFile: %v", err)
+	}
+	pool := db.Session(t)
+	s, err := schema.Load(ctx, pool, so)
+	if err != nil {
+		t.Fatalf("schema.Load: %v", err)
+	}
+	if opts.Sample == 0 {
+		opts.Sample = 10
+	}
+	return Run(ctx, pool, s, cfg, opts)
+}
+
+// run is runIn with the fixture overlay; an error fails the test.
+func run(t *testing.T, db *testkit.DB, file string, opts Options) *Result {
+	t.Helper()
+	res, err := runIn(t, db, schema.Options{Overlay: testkit.Path("fixtures/schema.xml")}, file, opts)
+	if err != nil {
+		t.Fatalf("Run %+v: %v", opts, err)
 	}
 	return res
 }
 
-// report runs settenant with --json and decodes the result.
-func report(t *testing.T, db *testkit.DB, file string, args ...string) *Result {
+// settenant runs the rules and returns the text the command prints.
+func settenant(t *testing.T, db *testkit.DB, file string, opts Options) string {
 	t.Helper()
-	res := settenant(t, db, file, append(args, "--json")...)
+	var b strings.Builder
+	if err := run(t, db, file, opts).WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// report runs the rules and returns the result after a JSON round trip,
+// as settenant --json prints it.
+func report(t *testing.T, db *testkit.DB, file string, opts Options) *Result {
+	t.Helper()
+	return jsonRoundTrip(t, run(t, db, file, opts))
+}
+
+// jsonRoundTrip returns res as --json prints it and a reader decodes it.
+func jsonRoundTrip(t *testing.T, res *Result) *Result {
+	t.Helper()
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out Result
-	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil {
-		t.Fatalf("decoding %q: %v", res.Stdout, err)
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
 	}
 	return &out
 }
@@ -80,12 +123,12 @@ func TestSeedExamples(t *testing.T) {
   <Object name="cnt"> <TenantRule type="SREL">organization</TenantRule> <Where>tenant is null</Where> </Object>
   <Object name="org"> <TenantRule type="Name">Tenant A</TenantRule> <Where>tenant is null</Where> </Object>
 </SetTenant>`)
-	res := settenant(t, db, file)
+	res := settenant(t, db, file, Options{})
 	want := "rule 1 (line 2): cnt ← SREL organization where tenant is null: updated 3 rows\n" +
 		"rule 2 (line 3): org ← Name Tenant A where tenant is null: updated 4 rows\n" +
 		"7 rows updated by 2 rules\n"
-	if res.Stdout != want {
-		t.Errorf("output\n%s\nwant\n%s", res.Stdout, want)
+	if res != want {
+		t.Errorf("output\n%s\nwant\n%s", res, want)
 	}
 	if got, want := tenants(t, db, contactTenants), "hscorpio=3 jdupont=NULL mbolton=NULL orphan=NULL plumbergh=NULL rrunner=2 wcoyote=2"; got != want {
 		t.Errorf("contacts: %s\nwant      %s", got, want)
@@ -95,11 +138,11 @@ func TestSeedExamples(t *testing.T) {
 	}
 	// The second run tenants the contacts of the organizations the first
 	// run's second rule tenanted; the third changes nothing.
-	if out := report(t, db, file); out.Updated != 3 {
+	if out := report(t, db, file, Options{}); out.Updated != 3 {
 		t.Errorf("second run updated %d rows, want 3", out.Updated)
 	}
 	before := tenants(t, db, contactTenants) + tenants(t, db, orgTenants)
-	out := report(t, db, file, "-r")
+	out := report(t, db, file, Options{Report: true})
 	if out.Updated != 0 || out.Rules[0].Updated != 0 || out.Rules[1].Updated != 0 || out.Rules[0].Unchanged != 0 || out.Rules[0].Matched != 1 {
 		t.Errorf("rerun: %+v %+v %+v", out, out.Rules[0].Counts, out.Rules[1].Counts)
 	}
@@ -114,13 +157,13 @@ func TestSRELPaths(t *testing.T) {
 	db.Exec(t, `UPDATE ca_organization SET tenant = CASE id WHEN 1 THEN 2 WHEN 2 THEN 3 WHEN 3 THEN 4 WHEN 4 THEN 3 END`)
 	settenant(t, db, writeConfig(t, `<SetTenant><Object name="cr">
   <TenantRule type="SREL">customer.organization</TenantRule>
-</Object></SetTenant>`))
+</Object></SetTenant>`), Options{})
 	if got, want := tenants(t, db, ticketTenants), "CR-1001=2 CR-1002=3 CR-1003=4 CR-1004=4 CR-1005=3"; got != want {
 		t.Errorf("tickets: %s\nwant     %s", got, want)
 	}
 	out := report(t, db, writeConfig(t, `<SetTenant><Object name="cr">
   <TenantRule type="SREL">customer.organization.parent_org</TenantRule>
-</Object></SetTenant>`), "-r")
+</Object></SetTenant>`), Options{Report: true})
 	r := out.Rules[0]
 	// Only CR-1005's customer's organization (4) has a parent (1, Acme);
 	// the others keep the tenant they have.
@@ -140,12 +183,12 @@ func TestRuleOrder(t *testing.T) {
 	cr := `<Object name="cr"><TenantRule type="SREL">customer</TenantRule></Object>`
 	reset := `UPDATE ca_contact SET tenant = NULL; UPDATE call_req SET tenant = NULL`
 
-	settenant(t, db, writeConfig(t, "<SetTenant>"+cnt+cr+"</SetTenant>"))
+	settenant(t, db, writeConfig(t, "<SetTenant>"+cnt+cr+"</SetTenant>"), Options{})
 	if got, want := tenants(t, db, ticketTenants), "CR-1001=2 CR-1002=3 CR-1003=NULL CR-1004=NULL CR-1005=2"; got != want {
 		t.Errorf("contacts first: tickets %s\nwant                    %s", got, want)
 	}
 	db.Exec(t, reset)
-	settenant(t, db, writeConfig(t, "<SetTenant>"+cr+cnt+"</SetTenant>"))
+	settenant(t, db, writeConfig(t, "<SetTenant>"+cr+cnt+"</SetTenant>"), Options{})
 	if got, want := tenants(t, db, ticketTenants), "CR-1001=NULL CR-1002=NULL CR-1003=NULL CR-1004=NULL CR-1005=NULL"; got != want {
 		t.Errorf("tickets first: tickets %s\nwant                   %s", got, want)
 	}
@@ -173,7 +216,7 @@ func TestWhere(t *testing.T) {
     <Where>tenant is null and inactive = 0 and name &lt;&gt; 'it''s; (not'</Where>
   </Object>
 </SetTenant>`)
-	settenant(t, db, file)
+	settenant(t, db, file, Options{})
 	if got, want := tenants(t, db, contactTenants), "hscorpio=4 jdupont=NULL mbolton=NULL orphan=NULL plumbergh=NULL rrunner=NULL wcoyote=2"; got != want {
 		t.Errorf("contacts: %s\nwant      %s", got, want)
 	}
@@ -208,17 +251,17 @@ func TestReportReasons(t *testing.T) {
 	file := writeConfig(t, reasonsConfig)
 	before := tenants(t, db, contactTenants)
 
-	check := report(t, db, file, "-c")
+	check := report(t, db, file, Options{Check: true})
 	if after := tenants(t, db, contactTenants); after != before {
 		t.Fatalf("-c changed rows:\n%s\n%s", before, after)
 	}
-	run := report(t, db, file, "-r")
+	run := report(t, db, file, Options{Report: true})
 	want := &Counts{
 		Matched: 7, Unchanged: 1, Reassigned: 1, Kept: 1,
 		Untenanted: Reasons{NullReference: 1, UntenantedReference: 1, DanglingReference: 1},
 		SampleKey:  []string{"userid"},
 		Sample: []Untenanted{
-			{"jdupont", reasonDanglingReference}, {"mbolton", reasonNullReference}, {"plumbergh", reasonUntenantedReference},
+			{Key: "jdupont", Reason: reasonDanglingReference}, {Key: "mbolton", Reason: reasonNullReference}, {Key: "plumbergh", Reason: reasonUntenantedReference},
 		},
 		// Tickets (tenant-required) without a tenant are not public: they
 		// are verify's missing-tenant rows, not reference-rule ones
@@ -235,19 +278,23 @@ func TestReportReasons(t *testing.T) {
 		t.Errorf("check/committed flags: -c %v/%v, -r %v/%v", check.Check, check.Committed, run.Check, run.Committed)
 	}
 	// The conflicts are what verify finds afterwards: none.
-	vres := testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "--json", "--objects", "cr")
-	var rep struct {
-		Findings []struct {
-			Check, Object, Srel, Target string
-			Count                       int64
-		}
+	ctx := context.Background()
+	pool := db.Session(t)
+	s, err := schema.Load(ctx, pool, schema.Options{Overlay: testkit.Path("fixtures/schema.xml")})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(vres.Stdout), &rep); err != nil {
-		t.Fatalf("verify --json: %v\n%s%s", err, vres.Stdout, vres.Stderr)
+	objs, err := s.Select([]string{"cr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Database(ctx, pool, s, verify.Options{Objects: objs})
+	if err != nil {
+		t.Fatalf("verify.Database: %v", err)
 	}
 	var found []string
 	for _, f := range rep.Findings {
-		if f.Check == "reference-rule" {
+		if f.Check == verify.CheckReferenceRule {
 			found = append(found, fmt.Sprintf("%s.%s → %s %d", f.Object, f.Srel, f.Target, f.Count))
 		}
 	}
@@ -260,7 +307,7 @@ func TestReportReasons(t *testing.T) {
 	}
 
 	// Rerun: nothing changes; the two updated rows are now unchanged.
-	res := settenant(t, db, file, "-r", "--sample", "2")
+	res := settenant(t, db, file, Options{Report: true, Sample: 2})
 	wantText := `rule 1 (line 2): cnt ← SREL location where userid <> 'skipme'
   matched 7, updated 0 (0 had another tenant), unchanged 3, kept their tenant 1
   left without a tenant 3: null reference 1, referenced row has no tenant 1, dangling reference 1
@@ -268,8 +315,8 @@ func TestReportReasons(t *testing.T) {
     jdupont	dangling reference
     mbolton	null reference
 `
-	if res.Stdout != wantText {
-		t.Errorf("rerun report\n%s\nwant\n%s", res.Stdout, wantText)
+	if res != wantText {
+		t.Errorf("rerun report\n%s\nwant\n%s", res, wantText)
 	}
 }
 
@@ -278,7 +325,7 @@ func TestReportReasons(t *testing.T) {
 func TestBatches(t *testing.T) {
 	db := fixtureDB(t)
 	db.Exec(t, reasonsSetup)
-	out := report(t, db, writeConfig(t, reasonsConfig), "-r", "--batch-size", "2", "--commit-each-rule", "--sample", "5")
+	out := report(t, db, writeConfig(t, reasonsConfig), Options{Report: true, BatchSize: 2, CommitEachRule: true, Sample: 5})
 	r := out.Rules[0]
 	wantReasons := Reasons{NullReference: 1, UntenantedReference: 1, DanglingReference: 1}
 	if r.Matched != 7 || r.Updated != 2 || r.Unchanged != 1 || r.Kept != 1 || r.Untenanted != wantReasons || len(r.Sample) != 3 {
@@ -290,7 +337,7 @@ func TestBatches(t *testing.T) {
 	}
 	// Without the report, batches count the updates too.
 	db.Exec(t, `UPDATE ca_contact SET tenant = NULL`)
-	out = report(t, db, writeConfig(t, reasonsConfig), "--batch-size", "3")
+	out = report(t, db, writeConfig(t, reasonsConfig), Options{BatchSize: 3})
 	if out.Updated != 3 || out.Rules[0].Counts != nil {
 		t.Errorf("batched run without report: %+v", out.Rules[0])
 	}
@@ -316,11 +363,11 @@ UPDATE call_req SET assignee = '00000000-0000-0000-0000-000000000003' WHERE ref_
        CR-1003 (Globex) may not (customer and assignee): incoming conflicts. -->
   <Object name="cnt"><TenantRule type="Name">Acme</TenantRule><Where>userid IN ('mbolton', 'plumbergh')</Where></Object>
 </SetTenant>`)
-	res := settenant(t, db, file, "-c")
-	if !strings.Contains(res.Stdout, "  reference rule broken through cr.customer → cnt: 1 row (rows of other tenants that reference updated rows)\n") {
-		t.Errorf("text report lacks the incoming conflict:\n%s", res.Stdout)
+	res := settenant(t, db, file, Options{Check: true})
+	if !strings.Contains(res, "  reference rule broken through cr.customer → cnt: 1 row (rows of other tenants that reference updated rows)\n") {
+		t.Errorf("text report lacks the incoming conflict:\n%s", res)
 	}
-	out := report(t, db, file, "-r")
+	out := report(t, db, file, Options{Report: true})
 	want := [][]Conflict{
 		{{Srel: "cr.assignee → cnt", Direction: "outgoing", Rows: 1}},
 		{},
@@ -340,7 +387,7 @@ func TestSampleConfig(t *testing.T) {
 	db.Exec(t, `UPDATE ca_organization SET tenant = CASE id WHEN 1 THEN 2 WHEN 2 THEN 3 WHEN 3 THEN 4 END`)
 	// The sample's Name rules use the names buildtenant gives the tenants.
 	db.Exec(t, `UPDATE ca_tenant SET name = CASE id WHEN 1 THEN 'Service Provider' WHEN 4 THEN 'Initech' WHEN 5 THEN 'Acme Europe' ELSE name END`)
-	out := report(t, db, "fixtures/settenant.xml", "-r")
+	out := report(t, db, testkit.Path("fixtures/settenant.xml"), Options{Report: true})
 	if len(out.Rules) != 10 || out.Updated != 1+6+5+1+1+4 {
 		t.Errorf("updated %d rows in %d rules, want 18 in 10", out.Updated, len(out.Rules))
 	}
@@ -362,16 +409,16 @@ func TestSampleConfig(t *testing.T) {
 // column moved to now, so that incremental extracts see them; rows it leaves
 // alone keep theirs — in the plain statement and with the report (-r).
 func TestChangeColumnStamped(t *testing.T) {
-	for _, args := range [][]string{nil, {"-r"}} {
+	for _, opts := range []Options{{}, {Report: true}} {
 		db := fixtureDB(t)
 		db.Exec(t, `UPDATE ca_organization SET tenant = CASE WHEN id IN (1, 2) THEN 2 END;
 			UPDATE call_req SET last_mod = '2020-01-01 00:00:00+00'`)
 		settenant(t, db, writeConfig(t, `<SetTenant><Object name="cr">
   <TenantRule type="SREL">organization</TenantRule>
-</Object></SetTenant>`), args...)
+</Object></SetTenant>`), opts)
 		got := tenants(t, db, `SELECT ref_num, coalesce(tenant::text, '-') || ':' || (last_mod > now() - interval '1 hour') FROM call_req ORDER BY ref_num`)
 		if want := "CR-1001=2:true CR-1002=2:true CR-1003=-:false CR-1004=-:false CR-1005=-:false"; got != want {
-			t.Errorf("settenant %v: tickets %s\nwant %s", args, got, want)
+			t.Errorf("settenant %+v: tickets %s\nwant %s", opts, got, want)
 		}
 	}
 }

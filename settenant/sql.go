@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -36,6 +37,7 @@ type statements struct {
 	keys   []string
 	tenant string // the source table's tenant column
 	reason string // the source table's reason column (report chain only)
+	votes  string // the source table's votes column (BREL report chain only)
 	schema *schema.Schema
 	// noWhere leaves the rule's condition out (to tell its errors apart).
 	noWhere bool
@@ -64,17 +66,12 @@ func buildStatements(p *plan, s *schema.Schema, sp *tenant.Tenant) statements {
 			st.keys = append(st.keys, sqlq.Ident(free(fmt.Sprintf("tenantkit_key%d", i+1))))
 		}
 	}
+	if p.brel != nil {
+		st.brelNames(free)
+	}
 	st.tenant = sqlq.Ident(free("tenantkit_tenant"))
 	st.reason = sqlq.Ident(free("tenantkit_reason"))
 	return st
-}
-
-// args collects statement parameters and hands out their placeholders.
-type args []any
-
-func (a *args) add(v any) string {
-	*a = append(*a, v)
-	return fmt.Sprintf("$%d", len(*a))
 }
 
 // bounds is a key range of a batch: rows with key > lo and key <= hi; nil
@@ -83,14 +80,19 @@ type bounds struct{ lo, hi []string }
 
 // chain is the derived source table: for an SREL rule, the first hop's
 // target keys with the tenant found at the end of the path; for a Name rule,
-// the one tenant. With report, every first-hop row appears, with the reason
-// why the path yields no tenant.
-func (st *statements) chain(a *args, report bool) string {
+// the one tenant; for a BREL rule, the tenant the referrers of a key agree
+// on, read from the referrers of batch b only when it can (see brelChain).
+// With report, every first-hop row appears, with the reason why the path
+// yields no tenant.
+func (st *statements) chain(a *sqlq.Args, b bounds, report bool) string {
 	p := st.p
 	if p.tenant != nil {
 		tt := st.schema.Tenants
 		return fmt.Sprintf("SELECT t.%s AS %s FROM %s t WHERE t.%s::text = %s",
-			sqlq.Ident(tt.Key), st.tenant, tt.Ident(), sqlq.Ident(tt.Key), a.add(p.tenant.ID))
+			sqlq.Ident(tt.Key), st.tenant, tt.Ident(), sqlq.Ident(tt.Key), a.Add(p.tenant.ID))
+	}
+	if p.brel != nil {
+		return st.brelChain(a, b, report)
 	}
 	hop := func(i int) string { return sqlq.Ident(fmt.Sprintf("h%d", i+1)) }
 	var sel []string
@@ -129,6 +131,9 @@ func (st *statements) chain(a *args, report bool) string {
 // joinOn matches target rows with the source table: the first hop's
 // columns against its target columns.
 func (st *statements) joinOn() []string {
+	if st.p.brel != nil {
+		return st.brelJoinOn()
+	}
 	var on []string
 	if len(st.p.path) > 0 {
 		for j, c := range st.p.path[0].Columns {
@@ -145,7 +150,7 @@ func (st statements) withoutWhere() statements {
 }
 
 // rangeCond restricts the target to a batch's key range.
-func (st *statements) rangeCond(a *args, b bounds) string {
+func (st *statements) rangeCond(a *sqlq.Args, b bounds) string {
 	if b.lo == nil && b.hi == nil {
 		return ""
 	}
@@ -153,10 +158,15 @@ func (st *statements) rangeCond(a *args, b bounds) string {
 	for i, c := range st.p.rowKey {
 		cols[i] = st.tbl + "." + sqlq.Ident(c.Name)
 	}
+	return st.keyRange(a, cols, b)
+}
+
+// keyRange restricts cols, compared as the row key, to a batch's key range.
+func (st *statements) keyRange(a *sqlq.Args, cols []string, b bounds) string {
 	bound := func(vals []string) string {
 		ph := make([]string, len(vals))
 		for i, v := range vals {
-			ph[i] = a.add(v) + "::text::" + st.p.rowKey[i].Type
+			ph[i] = a.Add(v) + "::text::" + st.p.rowKey[i].Type
 		}
 		return "ROW(" + strings.Join(ph, ", ") + ")"
 	}
@@ -176,16 +186,16 @@ func (st *statements) where() string {
 	if st.p.rule.Where == "" || st.noWhere {
 		return ""
 	}
-	return " AND (\n" + st.p.rule.Where + "\n)"
+	return " AND " + sqlcond.Wrap(st.p.rule.Where)
 }
 
 // update is the plain rule: one UPDATE … FROM, which waits for a row an
 // application holds and checks it again at its newest version. It serves
 // the unbatched run without a report, where nothing needs the rows it
 // changed; batches and the report lock their rows first (see lock).
-func (st *statements) update(b bounds) (string, args) {
-	var a args
-	chain := st.chain(&a, false)
+func (st *statements) update(b bounds) (string, sqlq.Args) {
+	var a sqlq.Args
+	chain := st.chain(&a, b, false)
 	conds := append(st.joinOn(), fmt.Sprintf("%s IS DISTINCT FROM %s.%s", st.tc, st.src, st.tenant))
 	sql := fmt.Sprintf("UPDATE %s SET %s = %s.%s%s\nFROM (%s) AS %s\nWHERE %s%s%s",
 		st.p.obj.Ident(), sqlq.Ident(st.p.obj.TenantColumn), st.src, st.tenant, st.stamp(),
@@ -201,11 +211,12 @@ const lockedTable = "pg_temp.tenantkit_settenant_locked"
 // createLocked (re)creates the locked table with the types of the rule's
 // target table.
 func (st *statements) createLocked() string {
-	return fmt.Sprintf(`DROP TABLE IF EXISTS %s;
-CREATE TEMP TABLE tenantkit_settenant_locked AS
-	SELECT %s.tableoid AS row_oid, %[2]s.ctid AS row_ctid, true AS had_tenant, %s AS new_tenant FROM %s WITH NO DATA`,
-		lockedTable, st.tbl, st.tc, st.p.obj.Ident())
+	return sqlq.Expand(createLockedSQL, sqlq.Names{"tbl": st.tbl, "tc": st.tc, "table": st.p.obj.Ident()})
 }
+
+const createLockedSQL = `DROP TABLE IF EXISTS ` + lockedTable + `;
+CREATE TEMP TABLE tenantkit_settenant_locked AS
+	SELECT {tbl}.tableoid AS row_oid, {tbl}.ctid AS row_ctid, true AS had_tenant, {tc} AS new_tenant FROM {table} WITH NO DATA`
 
 // lock finds the rows the plain UPDATE would change, with the same
 // conditions, and locks them in key order (FOR NO KEY UPDATE, the lock the
@@ -215,9 +226,9 @@ CREATE TEMP TABLE tenantkit_settenant_locked AS
 // until the transaction ends, so apply updates exactly these rows. Locking
 // in key order keeps runs from deadlocking with writers that also go in
 // key order.
-func (st *statements) lock(b bounds) (string, args) {
-	var a args
-	chain := st.chain(&a, false)
+func (st *statements) lock(b bounds) (string, sqlq.Args) {
+	var a sqlq.Args
+	chain := st.chain(&a, b, false)
 	conds := append(st.joinOn(), fmt.Sprintf("%s IS DISTINCT FROM %s.%s", st.tc, st.src, st.tenant))
 	order := st.tbl + ".ctid"
 	if len(st.p.rowKey) > 0 {
@@ -227,16 +238,18 @@ func (st *statements) lock(b bounds) (string, args) {
 		}
 		order = strings.Join(cols, ", ")
 	}
-	sql := fmt.Sprintf(`INSERT INTO %[1]s
-SELECT %[2]s.tableoid, %[2]s.ctid, %[3]s IS NOT NULL, %[4]s.%[5]s
-FROM %[6]s JOIN (%[7]s) AS %[4]s ON true
-WHERE %[8]s%[9]s%[10]s
-ORDER BY %[11]s
-FOR NO KEY UPDATE OF %[2]s`,
-		lockedTable, st.tbl, st.tc, st.src, st.tenant, st.p.obj.Ident(), chain,
-		strings.Join(conds, " AND "), st.rangeCond(&a, b), st.where(), order)
+	sql := sqlq.Expand(lockSQL, sqlq.Names{
+		"tbl": st.tbl, "tc": st.tc, "src": st.src, "tenant": st.tenant, "table": st.p.obj.Ident(), "chain": chain,
+		"conds": strings.Join(conds, " AND "), "range": st.rangeCond(&a, b), "where": st.where(), "order": order})
 	return sql, a
 }
+
+const lockSQL = `INSERT INTO ` + lockedTable + `
+SELECT {tbl}.tableoid, {tbl}.ctid, {tc} IS NOT NULL, {src}.{tenant}
+FROM {table} JOIN ({chain}) AS {src} ON true
+WHERE {conds}{range}{where}
+ORDER BY {order}
+FOR NO KEY UPDATE OF {tbl}`
 
 // apply updates the locked rows, records them in the changed table when
 // log is set, and returns the rows updated and how many of them had
@@ -246,39 +259,86 @@ func (st *statements) apply(log bool) string {
 	if log {
 		logged = fmt.Sprintf(", tenantkit_logged AS (\n\tINSERT INTO %s (tbl, row_id) SELECT row_oid, row_ctid FROM tenantkit_updated\n)", changedTable)
 	}
-	return fmt.Sprintf(`WITH tenantkit_updated AS (
-	UPDATE %s SET %s = l.new_tenant%s FROM %s l
-	WHERE %s.tableoid = l.row_oid AND %[5]s.ctid = l.row_ctid
-	RETURNING %[5]s.tableoid AS row_oid, %[5]s.ctid AS row_ctid, l.had_tenant
-)%s
-SELECT count(*), count(*) FILTER (WHERE had_tenant) FROM tenantkit_updated`,
-		st.p.obj.Ident(), sqlq.Ident(st.p.obj.TenantColumn), st.stamp(), lockedTable, st.tbl, logged)
+	return sqlq.Expand(applySQL, sqlq.Names{
+		"table": st.p.obj.Ident(), "column": sqlq.Ident(st.p.obj.TenantColumn), "stamp": st.stamp(), "tbl": st.tbl, "logged": logged})
 }
+
+const applySQL = `WITH tenantkit_updated AS (
+	UPDATE {table} SET {column} = l.new_tenant{stamp} FROM ` + lockedTable + ` l
+	WHERE {tbl}.tableoid = l.row_oid AND {tbl}.ctid = l.row_ctid
+	RETURNING {tbl}.tableoid AS row_oid, {tbl}.ctid AS row_ctid, l.had_tenant
+){logged}
+SELECT count(*), count(*) FILTER (WHERE had_tenant) FROM tenantkit_updated`
 
 // report classifies every row the Where selects that the rule has not
 // updated (rows in the changed table are left out): unchanged, kept, left
 // without a tenant and why, or — when an application changed it since the
 // rule's rows were locked — one the rule would now update. It returns the
-// counts and a sample of the rows left without a tenant.
-func (st *statements) report(b bounds, sample int) (string, args) {
-	var a args
+// counts and a sample of the rows left without a tenant; a BREL rule has
+// reasons of its own and samples the votes too (see brelReport).
+func (st *statements) report(b bounds, sample int) (string, sqlq.Args) {
+	var a sqlq.Args
 	p := st.p
-	chain := st.chain(&a, true)
-	on := st.joinOn()
-	reason := "NULL::text"
-	if len(p.path) > 0 {
-		var isNull []string
-		for _, c := range p.path[0].Columns {
-			isNull = append(isNull, fmt.Sprintf("%s.%s IS NULL", st.tbl, sqlq.Ident(c)))
-		}
-		reason = fmt.Sprintf("CASE WHEN %s.%s IS NOT NULL THEN NULL WHEN %s THEN %s WHEN %s.%s IS NULL THEN %s ELSE %s.%s END",
-			st.src, st.tenant, strings.Join(isNull, " OR "), sqlq.Lit(reasonNullReference),
-			st.src, st.keys[0], sqlq.Lit(reasonDanglingReference), st.src, st.reason)
+	var n sqlq.Names
+	if p.brel != nil {
+		n = st.brelReport(&a, b)
 	} else {
-		on = []string{"true"}
+		chain := st.chain(&a, b, true)
+		on := st.joinOn()
+		reason := "NULL::text"
+		if len(p.path) > 0 {
+			var isNull []string
+			for _, c := range p.path[0].Columns {
+				isNull = append(isNull, fmt.Sprintf("%s.%s IS NULL", st.tbl, sqlq.Ident(c)))
+			}
+			reason = fmt.Sprintf("CASE WHEN %s.%s IS NOT NULL THEN NULL WHEN %s THEN %s WHEN %s.%s IS NULL THEN %s ELSE %s.%s END",
+				st.src, st.tenant, strings.Join(isNull, " OR "), sqlq.Lit(reasonNullReference),
+				st.src, st.keys[0], sqlq.Lit(reasonDanglingReference), st.src, st.reason)
+		} else {
+			on = []string{"true"}
+		}
+		n = sqlq.Names{"chain": chain, "on": strings.Join(on, " AND "), "reason": reason,
+			"reason_counts": reasonCounts(reasonNullReference, reasonDanglingReference, reasonUntenantedReference),
+			"votes":         "", "sampled": "", "sampled_z": ""}
 	}
-	shown, sort := st.tbl+".ctid::text", st.tbl+".ctid"
-	if k := p.shownKey; len(k) == 1 {
+	n["shown"], n["sort"] = st.shownSort()
+	n["tbl"], n["tc"], n["src"], n["tenant"], n["table"] = st.tbl, st.tc, st.src, st.tenant, p.obj.Ident()
+	n["range"], n["where"] = st.rangeCond(&a, b), st.where()
+	n["limit"] = a.Add(sample)
+	return sqlq.Expand(reportSQL, n), a
+}
+
+// reasonCounts counts the rows left without a tenant for each reason, in
+// order: the report statement's columns between kept and pending.
+func reasonCounts(reasons ...string) string {
+	var out string
+	for _, r := range reasons {
+		out += "\n\tcount(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = " + sqlq.Lit(r) + "),"
+	}
+	return out
+}
+
+// reportSQL is the report statement; {votes} adds a BREL rule's votes to
+// the classified rows, {sampled} and {sampled_z} to the sample.
+const reportSQL = `WITH tenantkit_rows AS MATERIALIZED (
+	SELECT {tc} AS old_tenant, {src}.{tenant} AS new_tenant, {reason} AS reason{votes}, {shown} AS shown, {sort} AS sort
+	FROM {table} LEFT JOIN ({chain}) AS {src} ON {on}
+	WHERE NOT EXISTS (SELECT FROM ` + changedTable + ` c WHERE c.tbl = {tbl}.tableoid AND c.row_id = {tbl}.ctid){range}{where}
+)
+SELECT count(*),
+	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS NOT DISTINCT FROM new_tenant),
+	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NOT NULL),{reason_counts}
+	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS DISTINCT FROM new_tenant),
+	coalesce((SELECT json_agg(json_build_array(z.shown, z.reason{sampled_z}) ORDER BY z.sort) FROM (
+		SELECT shown, reason{sampled}, sort FROM tenantkit_rows WHERE new_tenant IS NULL AND old_tenant IS NULL
+		ORDER BY sort LIMIT {limit}) z), '[]')::text
+FROM tenantkit_rows`
+
+// shownSort is what the report prints for a row and sorts the sample by:
+// the shown key, else the ctid.
+func (st *statements) shownSort() (shown, sort string) {
+	shown, sort = st.tbl+".ctid::text", st.tbl+".ctid"
+	if k := st.p.shownKey; len(k) == 1 {
 		shown, sort = st.tbl+"."+sqlq.Ident(k[0])+"::text", st.tbl+"."+sqlq.Ident(k[0])
 	} else if len(k) > 1 {
 		cols := make([]string, len(k))
@@ -288,30 +348,7 @@ func (st *statements) report(b bounds, sample int) (string, args) {
 		sort = "ROW(" + strings.Join(cols, ", ") + ")"
 		shown = sort + "::text"
 	}
-	limit := a.add(sample)
-	sql := fmt.Sprintf(`WITH tenantkit_rows AS MATERIALIZED (
-	SELECT %[2]s AS old_tenant, %[3]s.%[4]s AS new_tenant, %[5]s AS reason, %[6]s AS shown, %[7]s AS sort
-	FROM %[8]s LEFT JOIN (%[9]s) AS %[3]s ON %[10]s
-	WHERE NOT EXISTS (SELECT FROM %[13]s c WHERE c.tbl = %[1]s.tableoid AND c.row_id = %[1]s.ctid)%[11]s%[12]s
-)
-SELECT count(*),
-	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS NOT DISTINCT FROM new_tenant),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NOT NULL),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[14]s),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[15]s),
-	count(*) FILTER (WHERE new_tenant IS NULL AND old_tenant IS NULL AND reason = %[16]s),
-	count(*) FILTER (WHERE new_tenant IS NOT NULL AND old_tenant IS DISTINCT FROM new_tenant),
-	coalesce((SELECT json_agg(json_build_array(z.shown, z.reason) ORDER BY z.sort) FROM (
-		SELECT shown, reason, sort FROM tenantkit_rows WHERE new_tenant IS NULL AND old_tenant IS NULL
-		ORDER BY sort LIMIT %[17]s) z), '[]')::text
-FROM tenantkit_rows`,
-		st.tbl, st.tc, st.src, st.tenant,
-		reason, shown, sort,
-		p.obj.Ident(), chain, strings.Join(on, " AND "),
-		st.rangeCond(&a, b), st.where(), changedTable,
-		sqlq.Lit(reasonNullReference), sqlq.Lit(reasonDanglingReference), sqlq.Lit(reasonUntenantedReference),
-		limit)
-	return sql, a
+	return shown, sort
 }
 
 // stamp is ", change column = now" when the object has a change column
@@ -324,8 +361,8 @@ func (st *statements) stamp() string {
 }
 
 // nextBoundSQL finds the last key of the batch that starts after lo.
-func (st *statements) nextBound(lo []string, size int) (string, args) {
-	var a args
+func (st *statements) nextBound(lo []string, size int) (string, sqlq.Args) {
+	var a sqlq.Args
 	cols := make([]string, len(st.p.rowKey))
 	texts := make([]string, len(st.p.rowKey))
 	for i, c := range st.p.rowKey {
@@ -337,6 +374,6 @@ func (st *statements) nextBound(lo []string, size int) (string, args) {
 		cond = " WHERE true" + cond
 	}
 	sql := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s OFFSET %s LIMIT 1",
-		strings.Join(texts, ", "), st.p.obj.Ident(), cond, strings.Join(cols, ", "), a.add(size-1))
+		strings.Join(texts, ", "), st.p.obj.Ident(), cond, strings.Join(cols, ", "), a.Add(size-1))
 	return sql, a
 }

@@ -25,7 +25,7 @@ type Census struct {
 }
 
 // censusSQL counts an object's rows per tenant key, NULL for public rows.
-const censusSQL = `SELECT r.%[2]s::text, count(*) FROM %[1]s r GROUP BY 1`
+const censusSQL = `SELECT r.{tenant}::text, count(*) FROM {table} r GROUP BY 1`
 
 // Count takes the census of objs (the tenanted ones; the tenant table's own
 // rows are not counted) with one grouped query per object, all in one
@@ -69,7 +69,7 @@ func Count(ctx context.Context, db TxStarter, tt *schema.TenantTable, objs []*sc
 
 // countObject fills column j of the census with o's rows.
 func (c *Census) countObject(ctx context.Context, q Querier, o *schema.Object, j int, index map[string]int) error {
-	rows, err := q.Query(ctx, fmt.Sprintf(censusSQL, o.Ident(), sqlq.Ident(o.TenantColumn)))
+	rows, err := q.Query(ctx, sqlq.Expand(censusSQL, sqlq.Names{"table": o.Ident(), "tenant": sqlq.Ident(o.TenantColumn)}))
 	if err != nil {
 		return fmt.Errorf("counting the rows of %s per tenant: %w", o.Name, err)
 	}

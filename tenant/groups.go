@@ -326,7 +326,7 @@ func CreateGroup(ctx context.Context, db TxStarter, tt *schema.TenantTable, name
 			return prev, GroupUnchanged, nil
 		}
 		if !replace {
-			return nil, "", fmt.Errorf("tenant group %q: %w (use --replace)", name, ErrGroupExists)
+			return nil, "", fmt.Errorf("tenant group %q: %w (use replace)", name, ErrGroupExists)
 		}
 		change = GroupReplaced
 	}

@@ -93,7 +93,7 @@ func (e *PinError) Error() string {
 	for i, c := range e.Conflicts {
 		parts[i] = c.String()
 	}
-	return strings.Join(parts, "; ") + ": restore the names, or rerun with --repin to accept the new ones"
+	return strings.Join(parts, "; ") + ": restore the names, or rerun with Options.Repin to accept the new ones"
 }
 
 // NameKeys fills in, from the tenant table, the current name of each

@@ -54,7 +54,7 @@ func TestPins(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `tenant "Acme" is key 4 now, but was key 2 when aliases pinned it on ` // then the date
-	if msg := pe.Error(); !strings.HasPrefix(msg, want) || !strings.HasSuffix(msg, ` (key 2 is now named "Globex"): restore the names, or rerun with --repin to accept the new ones`) {
+	if msg := pe.Error(); !strings.HasPrefix(msg, want) || !strings.HasSuffix(msg, ` (key 2 is now named "Globex"): restore the names, or rerun with Options.Repin to accept the new ones`) {
 		t.Errorf("message = %s", msg)
 	}
 	// From the resolved names alone, when the file names both.

@@ -1,6 +1,10 @@
 package tenant
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/tenantkit/tenantkit/internal/sqlq"
+)
 
 // RefRule is the reference rule for one reference, as SQL: a row owned by
 // tenant T may reference public rows, rows of T, rows of T's supertenants
@@ -42,9 +46,7 @@ func (r RefRule) Violation() string {
 	if r.KeyTyped {
 		cast, ref = "", "("+r.Referenced+")::text"
 	}
-	cond := fmt.Sprintf(`(%[2]s) IS NOT NULL AND ((%[1]s) IS NULL OR ((%[1]s) <> (%[2]s)
-		AND NOT EXISTS (SELECT FROM %[3]s ra WHERE ra.tenant%[4]s = (%[1]s) AND ra.ancestor%[4]s = (%[2]s))))`,
-		r.Owner, r.Referenced, r.Ancestors, cast)
+	cond := sqlq.Expand(violationSQL, sqlq.Names{"owner": r.Owner, "referenced": r.Referenced, "ancestors": r.Ancestors, "cast": cast})
 	if r.ServiceProvider != "" {
 		cond += fmt.Sprintf(" AND %s IS DISTINCT FROM (%s)", ref, r.ServiceProvider)
 	}
@@ -53,3 +55,6 @@ func (r RefRule) Violation() string {
 	}
 	return cond
 }
+
+const violationSQL = `({referenced}) IS NOT NULL AND (({owner}) IS NULL OR (({owner}) <> ({referenced})
+		AND NOT EXISTS (SELECT FROM {ancestors} ra WHERE ra.tenant{cast} = ({owner}) AND ra.ancestor{cast} = ({referenced}))))`

@@ -61,7 +61,7 @@ func CheckCreate(h *Hierarchy, lim Limits, n NewTenant) error {
 	case n.ServiceProvider && n.Parent != nil:
 		return refuse(RuleServiceProvider, "the service provider %q cannot have a parent", n.Name)
 	case !n.ServiceProvider && sp == nil:
-		return refuse(RuleServiceProvider, "the service provider must be created first (tenant create --service-provider NAME)")
+		return refuse(RuleServiceProvider, "the service provider must be created first (create it with CreateOptions.ServiceProvider)")
 	}
 	if lim.MaxTenants > 0 && len(h.Tenants()) >= lim.MaxTenants {
 		return refuse(RuleMaxTenants, "cannot create tenant %q: the cap of %d tenants is reached", n.Name, lim.MaxTenants)

@@ -2,8 +2,10 @@
 // tenant table described by the object schema: lookups, the hierarchy
 // snapshot with its system-maintained groups (supertenants, subtenants,
 // related), the hierarchy rules enforced by Create and SetParent,
-// user-defined tenant groups, tenant lists (ResolveList) and the recursive
-// CTEs other packages use in SQL (AncestorsCTE, DescendantsCTE).
+// user-defined tenant groups, tenant lists (ResolveList), the pins that tie
+// the tenant names acl and aliases resolved to their keys (SavePins,
+// CheckPins), and the SQL other packages build on: the reference rule
+// (RefRule) and the recursive CTEs (AncestorsCTE, DescendantsCTE).
 //
 // Tenant keys may be of any type (integer, uuid, text); this package
 // handles them in their text form, and SQL compares them as key::text.
@@ -97,6 +99,38 @@ func Lookup(ctx context.Context, q Querier, tt *schema.TenantTable, ref string) 
 	return t, nil
 }
 
+// ErrInactive is returned by LookupActive for a tenant that is not active.
+var ErrInactive = errors.New("inactive tenant")
+
+// LookupActive finds the one active tenant ref names, by name, else by key
+// (see Lookup): the tenant a command works for (userload -t, settenant's
+// Name rules). Every command says the same when it cannot: an unknown ref
+// is an error wrapping ErrNotFound (`unknown tenant "X": no tenant has this
+// name or key`), a tenant that is not active one wrapping ErrInactive
+// (`tenant "Acme" is inactive`); other errors are the database's.
+func LookupActive(ctx context.Context, q Querier, tt *schema.TenantTable, ref string) (*Tenant, error) {
+	t, err := Lookup(ctx, q, tt, ref)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, &lookupError{msg: fmt.Sprintf("unknown tenant %q: no tenant has this name or key", ref), err: ErrNotFound}
+	case err != nil:
+		return nil, err
+	case !t.Active:
+		return nil, &lookupError{msg: fmt.Sprintf("tenant %q is inactive", t.Name), err: ErrInactive}
+	}
+	return t, nil
+}
+
+// lookupError is a refused lookup: its own message, and the sentinel it
+// stands for.
+type lookupError struct {
+	msg string
+	err error
+}
+
+func (e *lookupError) Error() string { return e.msg }
+func (e *lookupError) Unwrap() error { return e.err }
+
 // List returns every tenant in name order.
 func List(ctx context.Context, q Querier, tt *schema.TenantTable) ([]*Tenant, error) {
 	sql := fmt.Sprintf("SELECT %s FROM %s t ORDER BY t.%s", selectList(tt), tt.Ident(), sqlq.Ident(tt.Name))
@@ -160,11 +194,12 @@ func closureCTE(tt *schema.TenantTable, name, col string, up bool) string {
 	if !up {
 		next, match = key, parent // down: from a tenant to its children
 	}
-	return fmt.Sprintf(`%[1]s(tenant, %[2]s, path) AS (
-	SELECT t.%[3]s, t.%[3]s, ARRAY[t.%[3]s::text] FROM %[4]s t
-	UNION ALL
-	SELECT c.tenant, t.%[5]s, c.path || t.%[5]s::text
-	FROM %[1]s c JOIN %[4]s t ON t.%[6]s = c.%[2]s
-	WHERE t.%[5]s IS NOT NULL AND NOT t.%[5]s::text = ANY (c.path))`,
-		n, col, key, tt.Ident(), next, match)
+	return sqlq.Expand(closureSQL, sqlq.Names{"name": n, "col": col, "key": key, "table": tt.Ident(), "next": next, "match": match})
 }
+
+const closureSQL = `{name}(tenant, {col}, path) AS (
+	SELECT t.{key}, t.{key}, ARRAY[t.{key}::text] FROM {table} t
+	UNION ALL
+	SELECT c.tenant, t.{next}, c.path || t.{next}::text
+	FROM {name} c JOIN {table} t ON t.{match} = c.{col}
+	WHERE t.{next} IS NOT NULL AND NOT t.{next}::text = ANY (c.path))`

@@ -61,3 +61,41 @@ func closure(t *testing.T, db *testkit.DB, cte, member string) string {
 	}
 	return strings.Join(lines, " ")
 }
+
+func TestLookupActive(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, `INSERT INTO ca_tenant (id, name, parent, subtenants_ok, service_provider, tenant_depth, active) VALUES
+		(1, 'SP', NULL, true, true, 0, true), (2, 'O''Brien & Søn', 1, false, false, 1, true),
+		(3, 'Gone "Ltd"', 1, false, false, 1, false), (4, '2', 1, false, false, 1, true)`)
+	ctx := context.Background()
+	s, err := schema.Load(ctx, db.Pool, schema.Options{Overlay: filepath.Join("..", "fixtures", "schema.xml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ref, wantID, wantErr string
+		is                   error
+	}{
+		{ref: "SP", wantID: "1"},
+		{ref: "O'Brien & Søn", wantID: "2"}, // quote and non-ASCII, as a bound value
+		{ref: "1", wantID: "1"},             // by key
+		{ref: "2", wantID: "4"},             // a name wins over a key that reads the same
+		{ref: "4", wantID: "4"},
+		{ref: "Nobody", wantErr: `unknown tenant "Nobody": no tenant has this name or key`, is: ErrNotFound},
+		{ref: "o'brien & søn", wantErr: `unknown tenant "o'brien & søn": no tenant has this name or key`, is: ErrNotFound},
+		{ref: "x' OR true --", wantErr: `unknown tenant "x' OR true --": no tenant has this name or key`, is: ErrNotFound},
+		{ref: `Gone "Ltd"`, wantErr: `tenant "Gone \"Ltd\"" is inactive`, is: ErrInactive},
+		{ref: "3", wantErr: `tenant "Gone \"Ltd\"" is inactive`, is: ErrInactive}, // by key, named by its name
+	} {
+		got, err := LookupActive(ctx, db.Pool, s.Tenants, tc.ref)
+		if tc.wantErr != "" {
+			if err == nil || err.Error() != tc.wantErr || !errors.Is(err, tc.is) {
+				t.Errorf("LookupActive(%q) = %+v, %v; want the error %q (%v)", tc.ref, got, err, tc.wantErr, tc.is)
+			}
+			continue
+		}
+		if err != nil || got.ID != tc.wantID || !got.Active {
+			t.Errorf("LookupActive(%q) = %+v, %v; want tenant %s", tc.ref, got, err, tc.wantID)
+		}
+	}
+}

@@ -56,7 +56,7 @@ func Create(ctx context.Context, db TxStarter, tt *schema.TenantTable, opts Crea
 		return nil, err
 	}
 	if key := tt.Object.Column(tt.Key); opts.ID == "" && !key.HasDefault() && !integerTypes[key.Type] {
-		return nil, fmt.Errorf("tenant table %s: key %s (%s) has no default: give the key (--id): %w", tt.Table, tt.Key, key.Type, ErrUnsupported)
+		return nil, fmt.Errorf("tenant table %s: key %s (%s) has no default: give the key (CreateOptions.ID): %w", tt.Table, tt.Key, key.Type, ErrUnsupported)
 	}
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -116,44 +116,42 @@ func checkColumns(tt *schema.TenantTable, opts CreateOptions) error {
 // insertSQL builds the INSERT … RETURNING key for a checked new tenant.
 func insertSQL(tt *schema.TenantTable, opts CreateOptions, n NewTenant, h *Hierarchy) (string, []any) {
 	var cols, vals []string
-	var args []any
-	add := func(col, val string, arg any) {
+	var a sqlq.Args
+	add := func(col, val string) {
 		cols = append(cols, sqlq.Ident(col))
-		args = append(args, arg)
-		vals = append(vals, fmt.Sprintf(val, len(args)))
+		vals = append(vals, val)
 	}
-	add(tt.Name, "$%d", opts.Name)
+	add(tt.Name, a.Add(opts.Name))
 	key := tt.Object.Column(tt.Key)
 	switch {
 	case opts.ID != "":
-		add(tt.Key, "CAST($%d::text AS "+key.Type+")", opts.ID)
+		add(tt.Key, "CAST("+a.Add(opts.ID)+"::text AS "+key.Type+")")
 	case !key.HasDefault():
 		// No default: the next integer under the table lock (an error for
 		// keys that are not numbers, which need --id).
-		cols = append(cols, sqlq.Ident(tt.Key))
-		vals = append(vals, fmt.Sprintf("(SELECT coalesce(max(%s), 0) + 1 FROM %s)", sqlq.Ident(tt.Key), tt.Ident()))
+		add(tt.Key, fmt.Sprintf("(SELECT coalesce(max(%s), 0) + 1 FROM %s)", sqlq.Ident(tt.Key), tt.Ident()))
 	}
 	if n.Parent != nil {
-		add(tt.Parent, "CAST($%d::text AS "+tt.Object.Column(tt.Parent).Type+")", n.Parent.ID)
+		add(tt.Parent, "CAST("+a.Add(n.Parent.ID)+"::text AS "+tt.Object.Column(tt.Parent).Type+")")
 	}
 	if tt.SubtenantsAllowed != "" {
-		add(tt.SubtenantsAllowed, "$%d", opts.SubtenantsAllowed)
+		add(tt.SubtenantsAllowed, a.Add(opts.SubtenantsAllowed))
 	}
 	if tt.ServiceProvider != "" {
-		add(tt.ServiceProvider, "$%d", n.ServiceProvider)
+		add(tt.ServiceProvider, a.Add(n.ServiceProvider))
 	}
 	if tt.Active != "" {
-		add(tt.Active, "$%d", !opts.Inactive)
+		add(tt.Active, a.Add(!opts.Inactive))
 	}
 	if tt.Depth != "" {
 		depth := 0
 		if n.Parent != nil {
 			depth = h.Level(n.Parent)
 		}
-		add(tt.Depth, "$%d", depth)
+		add(tt.Depth, a.Add(depth))
 	}
 	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING %s::text", tt.Ident(),
-		strings.Join(cols, ", "), strings.Join(vals, ", "), sqlq.Ident(tt.Key)), args
+		strings.Join(cols, ", "), strings.Join(vals, ", "), sqlq.Ident(tt.Key)), a
 }
 
 func lookupID(ctx context.Context, q Querier, tt *schema.TenantTable, id string) (*Tenant, error) {
@@ -227,12 +225,14 @@ func SetParent(ctx context.Context, db TxStarter, tt *schema.TenantTable, ref, p
 // keeps a path so that a broken table with a cycle cannot make it loop.
 func subtreeDepthSQL(tt *schema.TenantTable) string {
 	key, parent, depth := sqlq.Ident(tt.Key), sqlq.Ident(tt.Parent), sqlq.Ident(tt.Depth)
-	return fmt.Sprintf(`WITH RECURSIVE sub(id, depth, path) AS (
-	SELECT t.%[1]s, $2::int, ARRAY[t.%[1]s::text] FROM %[4]s t WHERE t.%[1]s::text = $1
-	UNION ALL
-	SELECT c.%[1]s, s.depth + 1, s.path || c.%[1]s::text
-	FROM sub s JOIN %[4]s c ON c.%[2]s = s.id
-	WHERE NOT c.%[1]s::text = ANY (s.path))
-UPDATE %[4]s t SET %[3]s = sub.depth FROM sub
-WHERE t.%[1]s = sub.id AND t.%[3]s IS DISTINCT FROM sub.depth`, key, parent, depth, tt.Ident())
+	return sqlq.Expand(subtreeDepthTemplate, sqlq.Names{"key": key, "parent": parent, "depth": depth, "table": tt.Ident()})
 }
+
+const subtreeDepthTemplate = `WITH RECURSIVE sub(id, depth, path) AS (
+	SELECT t.{key}, $2::int, ARRAY[t.{key}::text] FROM {table} t WHERE t.{key}::text = $1
+	UNION ALL
+	SELECT c.{key}, s.depth + 1, s.path || c.{key}::text
+	FROM sub s JOIN {table} c ON c.{parent} = s.id
+	WHERE NOT c.{key}::text = ANY (s.path))
+UPDATE {table} t SET {depth} = sub.depth FROM sub
+WHERE t.{key} = sub.id AND t.{depth} IS DISTINCT FROM sub.depth`

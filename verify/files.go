@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/load"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -73,13 +74,18 @@ type FileOptions struct {
 	// Tenant (a name or key) is the tenant the files would be loaded for
 	// (userload -t); "" means the files carry their own tenant values.
 	Tenant string
-	// Read says how to read the files.
-	Read   datafile.Options
+	// Read says how to read the files; Read.Stdin is what the file "-"
+	// reads.
+	Read datafile.Options
+	// Sample is how many offending records to report per finding; 0 means
+	// none.
 	Sample int
-	Quiet  bool
+	// Progress receives the progress report (a bar if it is a terminal);
+	// nil reports nothing.
+	Progress io.Writer
 }
 
-// Files checks data files exactly as userload -c would load them: it runs
+// Files checks data files exactly as load.Options.Check would load them: it runs
 // load's reading, staging, every check and the changes (which later checks
 // need: references to rows of the same run, constraints, triggers) in a
 // transaction that is rolled back, and turns each reject into a finding.
@@ -93,10 +99,10 @@ func Files(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, paths []st
 		fc.rep.Checks = append(fc.rep.Checks, CheckTotal{Check: c})
 	}
 	sum, err := load.Run(ctx, pool, s, load.Options{
-		Files: paths, File: opts.Read, Tenant: opts.Tenant, Quiet: opts.Quiet,
+		Files: paths, File: opts.Read, Tenant: opts.Tenant, Progress: opts.Progress,
 		Check: true, SkipBadSections: true, OnReject: fc.reject,
 	})
-	if err != nil && exit.Code(err) != exit.Violation {
+	if err != nil && !errors.Is(err, fault.ErrRejected) {
 		return nil, err
 	}
 	if sum == nil {
@@ -105,10 +111,10 @@ func Files(ctx context.Context, pool *pgxpool.Pool, s *schema.Schema, paths []st
 	for _, b := range sum.BadSections {
 		fc.badSection(b)
 	}
-	fc.rep.Notes = append(fc.rep.Notes, fmt.Sprintf("%d records checked as userload -c would load them; nothing was changed", sum.Records))
+	fc.rep.Notes = append(fc.rep.Notes, fmt.Sprintf("%d records checked as load.Options.Check would load them; nothing was changed", sum.Records))
 	fc.rep.sortFindings(FileChecks)
 	if len(sum.BadSections) > 0 {
-		return fc.rep, exit.Usage(fmt.Errorf("%s (and %d more problems, see the report)", sum.BadSections[0].Message, len(sum.BadSections)-1))
+		return fc.rep, fault.Usage(fmt.Errorf("%s (and %d more problems, see the report)", sum.BadSections[0].Message, len(sum.BadSections)-1))
 	}
 	return fc.rep, nil
 }

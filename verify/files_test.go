@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
 
@@ -37,9 +38,9 @@ func TestVerifyFilesClean(t *testing.T) {
 	db := testkit.NewFixtureDB(t)
 	db.Exec(t, cleanFixture)
 	f := writeTemp(t, "clean.dat", cleanFile)
-	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f, "-t", "Acme EU")
-	if res.Code != 0 || rep.Violations != 0 {
-		t.Fatalf("exit %d, %d violations: %q\n%s", res.Code, rep.Violations, rep.lines(), res.Stderr)
+	rep, err := verifyFiles(t, db, "fixtures/schema.xml", FileOptions{Tenant: "Acme EU"}, f)
+	if err != nil || rep.Violations != 0 {
+		t.Fatalf("%v, %d violations: %q", err, rep.Violations, rep.lines())
 	}
 	// Nothing was loaded.
 	if n := db.Value(t, "SELECT count(*) FROM call_req WHERE ref_num LIKE 'CR-9%'"); n != "0" {
@@ -62,9 +63,9 @@ TABLE call_req
     { "CR-9102", "x", "2026-01-01", "00000000-0000-0000-0000-000000000003", "1" }
 `)
 	csv := writeTemp(t, "ca_organization.csv", "id,name,description\n77,Acme,\n78,,\"multi\nline\"\n")
-	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", bad, "-f", csv, "-t", "Acme EU")
-	if res.Code != 1 {
-		t.Errorf("exit %d: %s", res.Code, res.Stderr)
+	rep, err := verifyFiles(t, db, "fixtures/schema.xml", FileOptions{Tenant: "Acme EU"}, bad, csv)
+	if err != nil || rep.Violations != 7 {
+		t.Errorf("%v, %d violations", err, rep.Violations)
 	}
 	want := []string{
 		`bad-value cnt.id: 1: ` + bad + `:5:7: id="not-a-uuid": invalid input syntax for type uuid: "not-a-uuid"`,
@@ -83,9 +84,9 @@ TABLE call_req
 		t.Errorf("findings\n got %q\nwant %q", got, want)
 	}
 	// Without -t, rows of tenant-required tables need their own tenant.
-	rep, res = runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", bad)
-	if res.Code != 1 {
-		t.Errorf("exit %d", res.Code)
+	rep, err = verifyFiles(t, db, "fixtures/schema.xml", FileOptions{}, bad)
+	if err != nil || rep.Violations == 0 {
+		t.Errorf("%v, %d violations", err, rep.Violations)
 	}
 	var tenantLines []string
 	for _, l := range rep.lines() {
@@ -93,7 +94,7 @@ TABLE call_req
 			tenantLines = append(tenantLines, l)
 		}
 	}
-	if want := []string{"missing-tenant cr.tenant: 1: " + bad + ":10:5: tenant: the table is tenant-required and the record has no tenant (give a tenant value or -t TENANT)"}; !reflect.DeepEqual(tenantLines, want) {
+	if want := []string{"missing-tenant cr.tenant: 1: " + bad + ":10:5: tenant: the table is tenant-required and the record has no tenant (give a tenant value or Options.Tenant)"}; !reflect.DeepEqual(tenantLines, want) {
 		t.Errorf("without -t: %q", tenantLines)
 	}
 	// Sections userload cannot load are listed, all of them, and the file is
@@ -108,17 +109,17 @@ TABLE priority
     code label sort_order
     { "P5", "Five", "five" }
 `)
-	rep, res = runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", structure, "-f", writeTemp(t, "ca_organization.csv", "name,extra\nAcme,1\n"),
-		"-f", writeTemp(t, "ca_organization.csv", "name,description\nAcme,x\n"))
-	if res.Code != 2 || !strings.HasPrefix(res.Stderr, "tenantkit: "+structure+":1:1: table \"ca_contact\" has no column \"bogus\" (and 3 more problems, see the report)") {
-		t.Errorf("exit %d: %s", res.Code, res.Stderr)
+	rep, err = verifyFiles(t, db, "fixtures/schema.xml", FileOptions{}, structure, writeTemp(t, "ca_organization.csv", "name,extra\nAcme,1\n"),
+		writeTemp(t, "ca_organization.csv", "name,description\nAcme,x\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), structure+":1:1: table \"ca_contact\" has no column \"bogus\" (and 3 more problems, see the report)") {
+		t.Errorf("error %v", err)
 	}
 	var checks []string
 	for _, l := range rep.lines() {
 		checks = append(checks, strings.SplitN(l, ":", 2)[0])
 	}
 	if want := []string{"bad-value pri.sort_order", "missing-key org", "unknown-column cnt.bogus", "unknown-column org.extra", "unknown-table nosuch"}; !reflect.DeepEqual(checks, want) {
-		t.Errorf("findings %q\n%s", rep.lines(), res.Stderr)
+		t.Errorf("findings %q", rep.lines())
 	}
 }
 
@@ -152,9 +153,9 @@ func TestVerifyFilesEmptySections(t *testing.T) {
 	db.Exec(t, cleanFixture)
 	f := writeTemp(t, "empty.dat", "TABLE nosuch\n    a\nTABLE priority\n    code colour\n")
 	csv := writeTemp(t, "category.csv", "sym,shade\n")
-	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f, "-f", csv)
-	if res.Code != 2 { // userload refuses such files
-		t.Errorf("exit %d: %s", res.Code, res.Stderr)
+	rep, err := verifyFiles(t, db, "fixtures/schema.xml", FileOptions{}, f, csv)
+	if err == nil { // userload refuses such files
+		t.Errorf("no error")
 	}
 	want := []string{
 		`unknown-column pcat.shade: 1: ` + csv + `:1:1: table "category" has no column "shade"`,
@@ -165,7 +166,7 @@ func TestVerifyFilesEmptySections(t *testing.T) {
 		t.Errorf("findings\n got %q\nwant %q", got, want)
 	}
 	nul := writeTemp(t, "priority.csv", strings.Repeat("\x00", 1000))
-	res = testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "-f", nul)
+	res := testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "-f", nul)
 	if res.Code != 2 || !strings.Contains(res.Stderr, nul+":1:1: header field 1 holds a NUL byte") {
 		t.Errorf("NUL file: exit %d, stderr %q", res.Code, res.Stderr)
 	}
@@ -178,9 +179,9 @@ func TestVerifyFilesNulValue(t *testing.T) {
 	db := testkit.NewFixtureDB(t)
 	db.Exec(t, cleanFixture)
 	f := writeTemp(t, "nul.dat", "TABLE priority\n    code label sort_order\n    { \"P5\", \"Five\", \"5\" }\n    { \"P6\", \"nul\\0000here\", \"6\" }\n")
-	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f)
-	if res.Code != 1 {
-		t.Errorf("exit %d: %s", res.Code, res.Stderr)
+	rep, err := verifyFiles(t, db, "fixtures/schema.xml", FileOptions{}, f)
+	if err != nil || rep.Violations != 1 {
+		t.Errorf("%v, %d violations", err, rep.Violations)
 	}
 	want := []string{`bad-value pri.label: 1: ` + f + `:4:13: label="nul\\0here": the value holds a NUL character, which PostgreSQL text cannot store`}
 	if got := rep.lines(); !reflect.DeepEqual(got, want) {
@@ -195,16 +196,16 @@ func TestVerifyFilesCSVOptions(t *testing.T) {
 	db := testkit.NewFixtureDB(t)
 	db.Exec(t, cleanFixture)
 	f := writeTemp(t, "priority.csv", "\"code\",\"label\",\"sort_order\"\n\"P7\",\"Seven\",\"\"\n")
-	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml", "-f", f)
-	if want := []string{`bad-value pri.sort_order: 1: ` + f + `:2:14: sort_order="": invalid input syntax for type integer: ""`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
-		t.Errorf("exit %d, findings %q", res.Code, rep.lines())
+	rep, err := verifyFiles(t, db, "fixtures/schema.xml", FileOptions{}, f)
+	if want := []string{`bad-value pri.sort_order: 1: ` + f + `:2:14: sort_order="": invalid input syntax for type integer: ""`}; err != nil || !reflect.DeepEqual(rep.lines(), want) {
+		t.Errorf("%v, findings %q", err, rep.lines())
 	}
-	rep, res = runVerify(t, db, "--schema", "fixtures/schema.xml", "--null-quoted", "-f", f)
-	if want := []string{`null-value pri.sort_order: 1: ` + f + `:2:14: sort_order: NULL in a NOT NULL column`}; res.Code != 1 || !reflect.DeepEqual(rep.lines(), want) {
-		t.Errorf("--null-quoted: exit %d, findings %q", res.Code, rep.lines())
+	rep, err = verifyFiles(t, db, "fixtures/schema.xml", FileOptions{Read: datafile.Options{NullQuoted: true}}, f)
+	if want := []string{`null-value pri.sort_order: 1: ` + f + `:2:14: sort_order: NULL in a NOT NULL column`}; err != nil || !reflect.DeepEqual(rep.lines(), want) {
+		t.Errorf("NullQuoted: %v, findings %q", err, rep.lines())
 	}
 	bare := writeTemp(t, "priority.csv", "code,label,sort_order\nP8,8\" label,8\n")
-	res = testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "-f", bare, "--lenient-quotes")
+	res := testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml", "-f", bare, "--lenient-quotes")
 	if res.Code != 0 || !strings.Contains(res.Stderr, "1 field with a bare \" accepted (--lenient-quotes)\n") {
 		t.Errorf("--lenient-quotes: exit %d, stderr %q", res.Code, res.Stderr)
 	}

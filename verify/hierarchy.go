@@ -15,10 +15,10 @@ import (
 // path, back one that came back to the starting tenant (so it lies on the
 // cycle). levels counts the tenants from the start up to the root.
 const hierarchyWalkSQL = `up(tenant, cur, levels, path, cyc, back) AS (
-	SELECT t.%[1]s, t.%[2]s, 1, ARRAY[t.%[1]s::text], false, false FROM %[3]s t
+	SELECT t.{key}, t.{parent}, 1, ARRAY[t.{key}::text], false, false FROM {table} t
 	UNION ALL
-	SELECT u.tenant, p.%[2]s, u.levels + 1, u.path || p.%[1]s::text, p.%[1]s::text = ANY (u.path), p.%[1]s::text = u.path[1]
-	FROM up u JOIN %[3]s p ON %[4]s
+	SELECT u.tenant, p.{parent}, u.levels + 1, u.path || p.{key}::text, p.{key}::text = ANY (u.path), p.{key}::text = u.path[1]
+	FROM up u JOIN {table} p ON {join}
 	WHERE NOT u.cyc),
 walk AS (
 	SELECT tenant, max(levels) FILTER (WHERE NOT cyc) AS levels, bool_or(cyc) AS cyc, bool_or(back) AS on_cycle
@@ -41,7 +41,7 @@ func (b *builder) hierarchyQuery() *query {
 		if parentType != tt.Object.Column(tt.Key).TypeOID {
 			join = "p." + key + "::text = u.cur::text"
 		}
-		with = "WITH RECURSIVE " + fmt.Sprintf(hierarchyWalkSQL, key, sqlq.Ident(tt.Parent), tt.Ident(), join)
+		with = "WITH RECURSIVE " + sqlq.Expand(hierarchyWalkSQL, sqlq.Names{"key": key, "parent": sqlq.Ident(tt.Parent), "table": tt.Ident(), "join": join})
 		walkJoin := fmt.Sprintf("FROM walk w JOIN %s t ON t.%s = w.tenant", tt.Ident(), key)
 		part(CheckCycle, "t."+name, "NULL", walkJoin+" WHERE w.on_cycle")
 		part(CheckDepth, "t."+name, fmt.Sprintf("'depth ' || (w.levels - 1) || ', maxDepth %d allows 0 to %d'", tt.MaxDepth, tt.MaxDepth-1), fmt.Sprintf("%s WHERE NOT w.cyc AND w.levels > %d", walkJoin, tt.MaxDepth))

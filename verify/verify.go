@@ -36,6 +36,7 @@
 //     unknown-parent, max-tenants, and stored-depth (the depth column agrees
 //     with the parent links).
 //
+// The checks run in one snapshot, on Options.Jobs connections at once.
 // Every row is counted once: a row flagged by missing-tenant, unknown-tenant
 // or inactive-tenant is not checked again by reference-rule, neither as the
 // referencing row nor as the referenced one.
@@ -45,6 +46,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,9 +55,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantkit/tenantkit/acl"
+	"github.com/tenantkit/tenantkit/distribute"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
-	"github.com/tenantkit/tenantkit/distribute"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -91,8 +93,9 @@ type Options struct {
 	Objects []*schema.Object
 	// Sample is how many offending keys to report per finding; 0 means none.
 	Sample int
-	// Quiet turns the progress report off.
-	Quiet bool
+	// Progress receives the progress report (a bar if it is a terminal);
+	// nil reports nothing.
+	Progress io.Writer
 	// Jobs is the number of connections running checks at once (0 or 1:
 	// one).
 	Jobs int
@@ -179,6 +182,15 @@ type query struct {
 	results   []*Finding
 }
 
+// label names the query's check in the progress report
+// ("reference-rule call_req.customer -> customer").
+func (q *query) label() string {
+	if q.hierarchy != nil {
+		return "hierarchy " + q.hierarchy.Object.Name
+	}
+	return q.finding.Check + " " + q.finding.Where()
+}
+
 // findings are the query's results.
 func (q *query) findings() []*Finding {
 	if q.hierarchy != nil {
@@ -249,13 +261,18 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 	if err != nil {
 		return nil, err
 	}
-	bar := progress.New("verify", progress.Options{Quiet: opts.Quiet, Total: int64(len(qs)), Unit: "checks"})
-	next := make(chan *query)
+	bar := progress.New(opts.Progress, "verify", progress.Options{Total: int64(len(qs)), Unit: "checks"})
+	defer bar.Finish()
+	next := make(chan int) // the index in qs
 	g, gctx := errgroup.WithContext(ctx)
 	for _, t := range txs {
 		g.Go(func() error {
-			for q := range next {
-				if err := runQuery(gctx, t, q, opts.Sample); err != nil {
+			for i := range next {
+				q := qs[i]
+				end := bar.Step(fmt.Sprintf("check %d/%d: %s", i+1, len(qs), q.label()))
+				err := runQuery(gctx, t, q, opts.Sample)
+				end()
+				if err != nil {
 					return err
 				}
 				bar.Add(1)
@@ -265,9 +282,9 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 	}
 	g.Go(func() error {
 		defer close(next)
-		for _, q := range qs {
+		for i := range qs {
 			select {
-			case next <- q:
+			case next <- i:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
@@ -277,7 +294,6 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	bar.Finish()
 	for _, q := range qs {
 		for _, f := range q.findings() {
 			rep.add(f)
@@ -370,21 +386,10 @@ func eq(aAlias string, aObj *schema.Object, aCol string, bAlias string, bObj *sc
 	return ident(aAlias, aCol) + "::text = " + ident(bAlias, bCol) + "::text"
 }
 
-// sampleKey is the key shown for an object's rows: the primary key, else the
-// first usable match key, else the row's physical location.
-func sampleKey(o *schema.Object) []string {
-	if keys := o.KeyCandidates(); len(keys) > 0 {
-		if len(o.PrimaryKey) > 0 {
-			return o.PrimaryKey
-		}
-		return keys[0]
-	}
-	return nil
-}
-
-// keyExprs are the native expressions of an object's sample key.
+// keyExprs are the native expressions of the key an object's rows are
+// shown by, its sort key, else the row's physical location.
 func keyExprs(o *schema.Object, alias string) []string {
-	key := sampleKey(o)
+	key := o.SortKey()
 	if key == nil {
 		return []string{alias + ".ctid"}
 	}
@@ -424,7 +429,7 @@ func sampledSQL(with string, keys, extras []string, body string) string {
 
 // formatKey renders key values as "col=value …".
 func formatKey(o *schema.Object, vals []*string) string {
-	key := sampleKey(o)
+	key := o.SortKey()
 	if key == nil {
 		return "ctid=" + deref(vals[0])
 	}
@@ -558,9 +563,9 @@ func (b *builder) rowScoping(o *schema.Object) *query {
 // rights on any new tenant ('**': through the database), or on a new
 // tenant under one of its known supertenants (subtenants: lists). Row
 // scoping gives them nothing until acl apply reruns.
-const newTenantsSQL = `WITH RECURSIVE %[1]s,
-fresh AS (SELECT t.%[3]s::text AS k, t.%[4]s::text AS n FROM %[2]s t
-	WHERE NOT EXISTS (SELECT FROM tenantkit.acl_tenant_scope s WHERE s.tenant = t.%[3]s::text)),
+const newTenantsSQL = `WITH RECURSIVE {ancestors},
+fresh AS (SELECT t.{key}::text AS k, t.{name}::text AS n FROM {table} t
+	WHERE NOT EXISTS (SELECT FROM tenantkit.acl_tenant_scope s WHERE s.tenant = t.{key}::text)),
 bad AS MATERIALIZED (
 	SELECT f.n, f.k, (SELECT pg_catalog.string_agg(DISTINCT p, ', ' ORDER BY p)
 		FROM tenantkit.acl_tenant_scope s, pg_catalog.unnest(s.reach) p
@@ -572,7 +577,7 @@ func (b *builder) newTenants() *query {
 	key, name := sqlq.Ident(b.tt.Key), sqlq.Ident(b.tt.Name)
 	return &query{
 		finding: &Finding{Check: CheckRowScoping, Object: b.tt.Object.Name},
-		sql:     fmt.Sprintf(newTenantsSQL, tenant.AncestorsCTE(b.tt, "anc"), b.tt.Ident(), key, name),
+		sql:     sqlq.Expand(newTenantsSQL, sqlq.Names{"ancestors": tenant.AncestorsCTE(b.tt, "anc"), "table": b.tt.Ident(), "key": key, "name": name}),
 		sample: func(cols []*string) string {
 			return fmt.Sprintf("tenant %s (key %s) is newer than the last acl apply: rights of %s would reach its rows (run acl apply)",
 				strconv.Quote(deref(cols[0])), deref(cols[1]), deref(cols[2]))
@@ -584,20 +589,20 @@ func (b *builder) newTenants() *query {
 // or has another name (a pin of a key to itself, made for a reference by
 // key, only needs the key to exist), or the name now names another key.
 const tenantPinSQL = `WITH bad AS MATERIALIZED (
-	SELECT p.name, p.key, n.%[2]s::text AS now_key, k.%[3]s::text AS key_name, k.%[2]s IS NULL AS gone
+	SELECT p.name, p.key, n.{key}::text AS now_key, k.{name}::text AS key_name, k.{key} IS NULL AS gone
 	FROM tenantkit.tenant_pin p
-	LEFT JOIN %[1]s k ON k.%[2]s::text = p.key
-	LEFT JOIN %[1]s n ON n.%[3]s::text = p.name
-	WHERE k.%[2]s IS NULL
-	   OR p.name <> p.key AND k.%[3]s::text IS DISTINCT FROM p.name
-	   OR n.%[2]s IS NOT NULL AND n.%[2]s::text <> p.key)
+	LEFT JOIN {table} k ON k.{key}::text = p.key
+	LEFT JOIN {table} n ON n.{name}::text = p.name
+	WHERE k.{key} IS NULL
+	   OR p.name <> p.key AND k.{name}::text IS DISTINCT FROM p.name
+	   OR n.{key} IS NOT NULL AND n.{key}::text <> p.key)
 SELECT (count(*) OVER ())::text, name, key, now_key, key_name, gone::text FROM bad ORDER BY name LIMIT greatest($1::int, 1)`
 
 func (b *builder) tenantPin() *query {
 	key, name := sqlq.Ident(b.tt.Key), sqlq.Ident(b.tt.Name)
 	return &query{
 		finding: &Finding{Check: CheckTenantPin, Object: b.tt.Object.Name},
-		sql:     fmt.Sprintf(tenantPinSQL, b.tt.Ident(), key, name),
+		sql:     sqlq.Expand(tenantPinSQL, sqlq.Names{"table": b.tt.Ident(), "key": key, "name": name}),
 		sample: func(cols []*string) string {
 			out := fmt.Sprintf("%s: pinned to key %s", strconv.Quote(deref(cols[0])), deref(cols[1]))
 			if cols[2] != nil {
@@ -613,22 +618,23 @@ func (b *builder) tenantPin() *query {
 	}
 }
 
-const missingTenantSQL = `FROM %[1]s r WHERE %[2]s IS NULL`
+const missingTenantSQL = `FROM {table} r WHERE {tenant} IS NULL`
 
 func (b *builder) missingTenant(o *schema.Object) *query {
 	return &query{
 		finding: &Finding{Check: CheckMissingTenant, Object: o.Name},
-		sql:     sampledSQL("", keyExprs(o, "r"), nil, fmt.Sprintf(missingTenantSQL, o.Ident(), ident("r", o.TenantColumn))),
+		sql:     sampledSQL("", keyExprs(o, "r"), nil, sqlq.Expand(missingTenantSQL, sqlq.Names{"table": o.Ident(), "tenant": ident("r", o.TenantColumn)})),
 		sample:  func(cols []*string) string { return formatKey(o, cols) },
 	}
 }
 
-const unknownTenantSQL = `FROM %[1]s r WHERE %[2]s IS NOT NULL AND NOT EXISTS (SELECT FROM %[3]s t WHERE %[4]s)`
+const unknownTenantSQL = `FROM {table} r WHERE {tenant} IS NOT NULL AND NOT EXISTS (SELECT FROM {tenants} t WHERE {match})`
 
 func (b *builder) unknownTenant(o *schema.Object) *query {
 	keys := keyExprs(o, "r")
 	n := len(keys)
-	body := fmt.Sprintf(unknownTenantSQL, o.Ident(), ident("r", o.TenantColumn), b.tt.Ident(), eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn))
+	body := sqlq.Expand(unknownTenantSQL, sqlq.Names{"table": o.Ident(), "tenant": ident("r", o.TenantColumn), "tenants": b.tt.Ident(),
+		"match": eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn)})
 	return &query{
 		finding: &Finding{Check: CheckUnknownTenant, Object: o.Name},
 		sql:     sampledSQL("", keys, []string{ident("r", o.TenantColumn) + "::text"}, body),
@@ -638,12 +644,13 @@ func (b *builder) unknownTenant(o *schema.Object) *query {
 	}
 }
 
-const inactiveTenantSQL = `FROM %[1]s r JOIN %[2]s t ON %[3]s WHERE NOT coalesce(t.%[4]s, true)`
+const inactiveTenantSQL = `FROM {table} r JOIN {tenants} t ON {match} WHERE NOT coalesce(t.{active}, true)`
 
 func (b *builder) inactiveTenant(o *schema.Object) *query {
 	keys := keyExprs(o, "r")
 	n := len(keys)
-	body := fmt.Sprintf(inactiveTenantSQL, o.Ident(), b.tt.Ident(), eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn), sqlq.Ident(b.tt.Active))
+	body := sqlq.Expand(inactiveTenantSQL, sqlq.Names{"table": o.Ident(), "tenants": b.tt.Ident(),
+		"match": eq("t", b.tt.Object, b.tt.Key, "r", o, o.TenantColumn), "active": sqlq.Ident(b.tt.Active)})
 	return &query{
 		finding: &Finding{Check: CheckInactiveTenant, Object: o.Name},
 		sql:     sampledSQL("", keys, []string{"t." + sqlq.Ident(b.tt.Name) + "::text"}, body),
@@ -667,12 +674,12 @@ func (b *builder) activeCond(alias string) string {
 // are public or owned by a missing or inactive tenant are left out (the
 // join on gt and the activity condition), and so are referencing rows whose
 // own tenant is missing or inactive (the source join and condition).
-const referenceRuleSQL = `FROM %[1]s r
-JOIN %[2]s g ON %[3]s
-JOIN %[4]s gt ON %[5]s
-%[6]s
-WHERE %[7]s AND %[8]s
-  AND %[9]s`
+const referenceRuleSQL = `FROM {table} r
+JOIN {target} g ON {on}
+JOIN {tenants} gt ON {target_tenant}
+{source_join}
+WHERE {source_cond} AND {target_active}
+  AND {violation}`
 
 func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	tg, tt := sr.Target, b.tt
@@ -708,10 +715,10 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 		spArg = *b.spID
 	}
 	target, targetOn := b.joinTarget(o, sr)
-	body := fmt.Sprintf(referenceRuleSQL,
-		o.Ident(), target, strings.Join(on, " AND ")+targetOn,
-		tt.Ident(), eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn),
-		srcJoin, srcCond, b.activeCond("gt"), rule.Violation())
+	body := sqlq.Expand(referenceRuleSQL, sqlq.Names{
+		"table": o.Ident(), "target": target, "on": strings.Join(on, " AND ") + targetOn,
+		"tenants": tt.Ident(), "target_tenant": eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn),
+		"source_join": srcJoin, "source_cond": srcCond, "target_active": b.activeCond("gt"), "violation": rule.Violation()})
 	var extras []string
 	extras = append(extras, "rt."+sqlq.Ident(tt.Name)+"::text")
 	for _, g := range keyExprs(tg, "g") {
@@ -733,7 +740,7 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	}
 }
 
-const danglingSQL = `FROM %[1]s r WHERE %[2]s AND NOT EXISTS (SELECT FROM %[3]s g WHERE %[4]s)`
+const danglingSQL = `FROM {table} r WHERE {not_null} AND NOT EXISTS (SELECT FROM {target} g WHERE {on})`
 
 func (b *builder) dangling(o *schema.Object, sr *schema.Srel) *query {
 	tg := sr.Target
@@ -746,7 +753,7 @@ func (b *builder) dangling(o *schema.Object, sr *schema.Srel) *query {
 	}
 	n := len(keys)
 	target, targetOn := b.joinTarget(o, sr)
-	body := fmt.Sprintf(danglingSQL, o.Ident(), strings.Join(notNull, " AND "), target, strings.Join(on, " AND ")+targetOn)
+	body := sqlq.Expand(danglingSQL, sqlq.Names{"table": o.Ident(), "not_null": strings.Join(notNull, " AND "), "target": target, "on": strings.Join(on, " AND ") + targetOn})
 	return &query{
 		finding: &Finding{Check: CheckDanglingReference, Object: o.Name, Srel: sr.Attr, Target: tg.Name},
 		sql:     sampledSQL("", keys, vals, body),

@@ -1,15 +1,22 @@
 package verify
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tenantkit/tenantkit/internal/testkit"
+	"github.com/tenantkit/tenantkit/schema"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }
@@ -69,30 +76,123 @@ func (r *reportJSON) lines() []string {
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
-func runVerify(t *testing.T, db *testkit.DB, args ...string) (reportJSON, testkit.Result) {
+// cli are the options the verify command runs Database with by default.
+var cli = Options{Sample: 10, Jobs: 2}
+
+// inProcess opens db as the command does and loads its object schema with
+// overlay (a path from the repository root).
+func inProcess(t *testing.T, db *testkit.DB, overlay string) (*pgxpool.Pool, *schema.Schema) {
 	t.Helper()
-	res := testkit.Run(t, db, append([]string{"verify", "--json", "--quiet"}, args...)...)
-	var rep reportJSON
-	if err := json.Unmarshal([]byte(res.Stdout), &rep); err != nil {
-		t.Fatalf("exit %d, bad JSON (%v): %s\nstderr: %s", res.Code, err, res.Stdout, res.Stderr)
+	pool := db.Session(t)
+	if !filepath.IsAbs(overlay) {
+		overlay = testkit.Path(overlay)
 	}
-	return rep, res
+	s, err := schema.Load(context.Background(), pool, schema.Options{Overlay: overlay})
+	if err != nil {
+		t.Fatalf("schema.Load: %v", err)
+	}
+	return pool, s
+}
+
+// asJSON gives a report as verify --json prints it.
+func asJSON(t *testing.T, r *Report) reportJSON {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep reportJSON
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	return rep
+}
+
+// verifyDB runs Database in process, on the objects the patterns select
+// (all without), and fails the test on an error.
+func verifyDB(t *testing.T, db *testkit.DB, overlay string, opts Options, objects ...string) reportJSON {
+	t.Helper()
+	pool, s := inProcess(t, db, overlay)
+	if len(objects) > 0 {
+		objs, err := s.Select(objects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Objects = objs
+	}
+	r, err := Database(context.Background(), pool, s, opts)
+	if err != nil {
+		t.Fatalf("Database: %v", err)
+	}
+	return asJSON(t, r)
+}
+
+// verifyFiles runs Files in process; a report is wanted, and Files' error
+// (sections userload cannot load) is returned beside it.
+func verifyFiles(t *testing.T, db *testkit.DB, overlay string, opts FileOptions, files ...string) (reportJSON, error) {
+	t.Helper()
+	pool, s := inProcess(t, db, overlay)
+	if opts.Sample == 0 {
+		opts.Sample = 10
+	}
+	r, err := Files(context.Background(), pool, s, files, opts)
+	if r == nil {
+		t.Fatalf("Files: no report: %v", err)
+	}
+	return asJSON(t, r), err
 }
 
 func TestVerifyCleanFixture(t *testing.T) {
 	db := testkit.NewFixtureDB(t)
 	db.Exec(t, cleanFixture)
-	rep, res := runVerify(t, db, "--schema", "fixtures/schema.xml")
-	if res.Code != 0 || rep.Violations != 0 || len(rep.Findings) != 0 {
-		t.Fatalf("clean database: exit %d, %d violations: %v\n%s", res.Code, rep.Violations, rep.lines(), res.Stderr)
+	rep := verifyDB(t, db, "fixtures/schema.xml", cli)
+	if rep.Violations != 0 || len(rep.Findings) != 0 {
+		t.Fatalf("clean database: %d violations: %v", rep.Violations, rep.lines())
 	}
 	if len(rep.Checks) != len(Checks) {
 		t.Errorf("%d check totals, want %d", len(rep.Checks), len(Checks))
 	}
 	// The text form says so too.
-	res = testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml")
+	res := testkit.Run(t, db, "verify", "--schema", "fixtures/schema.xml")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "\nreference-rule                   0\n") || !strings.Contains(res.Stdout, "\ntotal                            0\n") {
 		t.Errorf("text output, exit %d:\n%s", res.Code, res.Stdout)
+	}
+}
+
+// TestVerifyProgress: a progress writer that is no terminal receives a
+// timestamped line as each check starts, numbered of the total, in order
+// with one job.
+func TestVerifyProgress(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	db.Exec(t, cleanFixture)
+	pool, s := inProcess(t, db, "fixtures/schema.xml")
+	var out bytes.Buffer
+	r, err := Database(context.Background(), pool, s, Options{Sample: 10, Jobs: 1, Progress: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d) verify: check (\d+)/(\d+): (\S+) (.+)$`)
+	var refRule bool
+	n := 0
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			if !strings.Contains(l, ": done in ") {
+				t.Errorf("progress line %q", l)
+			}
+			continue
+		}
+		n++
+		if m[2] != strconv.Itoa(n) || m[3] != strconv.Itoa(r.Queries) {
+			t.Errorf("line %q, want check %d/%d", l, n, r.Queries)
+		}
+		refRule = refRule || (m[4] == CheckReferenceRule && strings.HasPrefix(m[5], "cr."))
+	}
+	if n != r.Queries || r.Queries < 10 {
+		t.Errorf("%d check lines for %d checks:\n%s", n, r.Queries, out.String())
+	}
+	if !refRule {
+		t.Errorf("no reference-rule check of call_req (cr) named:\n%s", out.String())
 	}
 }
 
@@ -225,10 +325,7 @@ func TestVerifyPlanted(t *testing.T) {
 			if ov == "" {
 				ov = "fixtures/schema.xml"
 			}
-			rep, res := runVerify(t, db, "--schema", ov)
-			if res.Code != 1 {
-				t.Errorf("exit %d, want 1; stderr %s", res.Code, res.Stderr)
-			}
+			rep := verifyDB(t, db, ov, cli)
 			if got := rep.lines(); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("findings\n got %q\nwant %q", got, tc.want)
 			}
@@ -307,10 +404,7 @@ func TestVerifyOtherSchema(t *testing.T) {
 			(8, pg_temp.t('T1'),  'north "pole"', 3, NULL, NULL), -- T1 -> T2: leak
 			(10, pg_temp.t('T2'), 'eu', 1, NULL, NULL);    -- T2 -> T1: leak, sorted after 8
 	`)
-	rep, res := runVerify(t, db, "--schema", overlay)
-	if res.Code != 1 {
-		t.Errorf("exit %d: %s", res.Code, res.Stderr)
-	}
+	rep := verifyDB(t, db, overlay, cli)
 	want := []string{
 		"dangling-reference order.parent->order: 1: id=7 -> parent_order=999",
 		`reference-rule order.Order_acct_region_acct_num_fkey->account: 4: id=1 (T2) -> region=eu num=1 (T1) | id=3 (public) -> region=eu num=1 (T1) | id=8 (T1) -> region="north \"pole\"" num=3 (T2) | id=10 (T2) -> region=eu num=1 (T1)`,
@@ -320,22 +414,24 @@ func TestVerifyOtherSchema(t *testing.T) {
 		t.Errorf("findings\n got %q\nwant %q", got, want)
 	}
 	// More jobs, same findings.
-	for _, jobs := range []string{"1", "8"} {
-		rep, _ := runVerify(t, db, "--schema", overlay, "--jobs", jobs)
+	for _, jobs := range []int{1, 8} {
+		opts := cli
+		opts.Jobs = jobs
+		rep := verifyDB(t, db, overlay, opts)
 		if got := rep.lines(); !reflect.DeepEqual(got, want) {
-			t.Errorf("--jobs %s: findings\n got %q\nwant %q", jobs, got, want)
+			t.Errorf("Jobs %d: findings\n got %q\nwant %q", jobs, got, want)
 		}
 	}
 	// --objects limits the row checks; --sample limits the keys.
-	rep, _ = runVerify(t, db, "--schema", overlay, "--objects", "acc*", "--sample", "1")
+	rep = verifyDB(t, db, overlay, Options{Sample: 1, Jobs: 2}, "acc*")
 	if rep.Violations != 0 {
 		t.Errorf("--objects acc*: %v", rep.lines())
 	}
-	rep, _ = runVerify(t, db, "--schema", overlay, "--sample", "0")
+	rep = verifyDB(t, db, overlay, Options{Sample: 0, Jobs: 2})
 	if rep.Violations != 7 || len(rep.Findings) != 3 || len(rep.Findings[0].Samples) != 0 {
 		t.Errorf("--sample 0: %d violations, %q", rep.Violations, rep.lines())
 	}
-	rep, _ = runVerify(t, db, "--schema", overlay, "--sample", "1")
+	rep = verifyDB(t, db, overlay, Options{Sample: 1, Jobs: 2})
 	if got := rep.lines(); len(got) != 3 || got[1] != "reference-rule order.Order_acct_region_acct_num_fkey->account: 4: id=1 (T2) -> region=eu num=1 (T1)" {
 		t.Errorf("--sample 1: %q", got)
 	}

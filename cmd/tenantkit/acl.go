@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/acl"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -19,8 +19,9 @@ func aclCommand() *cli.Command {
 		return &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "access-control `FILE` (XSD: schema/acl.xsd)", Required: true}
 	}
 	return &cli.Command{
-		Name:  "acl",
-		Usage: "object-based access control: plan and apply PostgreSQL privileges from a declarative file",
+		Name:      "acl",
+		UsageText: "tenantkit acl plan|apply|effective|export [options] [ARGUMENTS]",
+		Usage:     "object-based access control: plan and apply PostgreSQL privileges from a declarative file",
 		Description: `Persons are login roles; access groups are documentation-only group roles,
 one per database and group (tkg_<name>_<hash of database OID and name>).
 Each person's effective rights (own entries, groups' and EVERYONE's, No Access
@@ -32,11 +33,18 @@ tenant list (a tenant group, group:NAME, supertenants:T, subtenants:T,
 related:T; the prefixed items may also stand alone: object="subtenants:Acme").
 subtenants="true" on tenant:T means tenant:subtenants:T: T and its
 descendants, including those created later once acl apply reruns (verify
-reports a tenant created since that rights would reach).`,
+reports a tenant created since that rights would reach).
+
+Examples:
+   tenantkit acl plan -f acl.xml
+   tenantkit acl apply -f acl.xml
+   tenantkit acl effective -f acl.xml john table:public.deal
+   tenantkit acl export -o acl-live.xml`,
 		Subcommands: []*cli.Command{
 			{
-				Name:  "plan",
-				Usage: "print the SQL that makes the database match the file (nothing when it matches)",
+				Name:      "plan",
+				UsageText: "tenantkit acl plan [--repin] [options] -f FILE",
+				Usage:     "print the SQL that makes the database match the file (nothing when it matches)",
 				Description: `Examples:
    tenantkit acl plan -f acl.xml
    tenantkit acl plan -f acl.xml --db postgres://localhost/desk > changes.sql`,
@@ -48,7 +56,7 @@ reports a tenant created since that rights would reach).`,
 					}
 					tx, err := pool.BeginTx(e.c.Context, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer tx.Rollback(e.c.Context)
 					plan, err := acl.MakePlan(e.c.Context, tx, f, s, acl.PlanOptions{Repin: e.c.Bool("repin")})
@@ -56,6 +64,9 @@ reports a tenant created since that rights would reach).`,
 						return err
 					}
 					printWarnings(e, plan)
+					if e.JSON() {
+						return e.PrintJSON(map[string]any{"statements": nonNil(plan.Statements), "warnings": nonNil(plan.Warnings), "repins": nonNil(plan.Repins)}, nil)
+					}
 					for _, stmt := range plan.Statements {
 						fmt.Fprintln(e.Stdout, stmt)
 					}
@@ -63,8 +74,9 @@ reports a tenant created since that rights would reach).`,
 				}),
 			},
 			{
-				Name:  "apply",
-				Usage: "apply the plan in one transaction",
+				Name:      "apply",
+				UsageText: "tenantkit acl apply [--repin] [--wait] [options] -f FILE",
+				Usage:     "apply the plan in one transaction",
 				Description: `Examples:
    tenantkit acl apply -f acl.xml
    tenantkit acl apply -f acl.xml --json`,
@@ -79,12 +91,12 @@ reports a tenant created since that rights would reach).`,
 					// transaction of the session holding it.
 					conn, release, err := runlock.Session(ctx, pool)
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer release()
 					tx, err := conn.Begin(ctx)
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer tx.Rollback(ctx)
 					plan, err := acl.MakePlan(ctx, tx, f, s, acl.PlanOptions{Repin: e.c.Bool("repin")})
@@ -93,14 +105,14 @@ reports a tenant created since that rights would reach).`,
 					}
 					printWarnings(e, plan)
 					if err := acl.Apply(ctx, tx, plan); err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					if err := tx.Commit(ctx); err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					switch {
 					case e.JSON():
-						return e.PrintJSON(map[string]any{"statements": len(plan.Statements), "warnings": plan.Warnings})
+						return e.PrintJSON(map[string]any{"statements": len(plan.Statements), "warnings": nonNil(plan.Warnings)}, nil)
 					case e.Quiet():
 					case plan.Empty():
 						fmt.Fprintln(e.Stdout, "no changes: the database matches the file")
@@ -112,6 +124,7 @@ reports a tenant created since that rights would reach).`,
 			},
 			{
 				Name:      "effective",
+				UsageText: "tenantkit acl effective [--json] -f FILE PERSON OBJECT",
 				Usage:     "explain a person's effective rights on an object",
 				ArgsUsage: "PERSON OBJECT",
 				Description: `OBJECT is database, schema:NAME, table:SCHEMA.NAME, sequence:SCHEMA.NAME,
@@ -124,7 +137,7 @@ Example:
 				Action: func(c *cli.Context) error {
 					e := newEnv(c)
 					if c.NArg() != 2 {
-						return exit.Usagef("acl effective takes PERSON OBJECT")
+						return fault.Usagef("acl effective takes PERSON OBJECT")
 					}
 					f, err := acl.ParseFile(c.String("file"))
 					if err != nil {
@@ -132,19 +145,20 @@ Example:
 					}
 					o, err := acl.ParseObject(c.Args().Get(1))
 					if err != nil {
-						return exit.Usage(err)
+						return fault.Usage(err)
 					}
 					d := f.Policy("").Effective(c.Args().Get(0), o)
 					if e.JSON() {
-						return e.PrintJSON(map[string]any{"person": d.Person, "object": d.Object.String(), "rights": d.Rights.String(), "no_access": d.NoAccess, "super": d.Super})
+						return e.PrintJSON(map[string]any{"person": d.Person, "object": d.Object.String(), "rights": d.Rights.String(), "no_access": d.NoAccess, "super": d.Super}, nil)
 					}
 					_, err = fmt.Fprint(e.Stdout, d.Explain())
 					return err
 				},
 			},
 			{
-				Name:  "export",
-				Usage: "write what the last apply declared in this database as an access-control file",
+				Name:      "export",
+				UsageText: "tenantkit acl export [-o FILE] [options]",
+				Usage:     "write what the last apply declared in this database as an access-control file",
 				Description: `The file holds the persons and access groups acl manages in this database
 (groups with their tenant and members; SYSTEM and Super Administrators with
 the members declared), every permission entry as declared (tenants by name,
@@ -157,17 +171,25 @@ Example:
    tenantkit acl plan -f acl-live.xml     # prints nothing`,
 				Flags: withSchema(&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FILE` (default: stdout)"}),
 				Action: schemaAction(func(e *env, pool *pgxpool.Pool, _ *schema.Schema) error {
-					out := e.Stdout
-					if path := e.c.String("output"); path != "" {
-						f, err := os.Create(path)
+					out, path := e.Stdout, "-"
+					if p := e.c.String("output"); p != "" {
+						path = p
+						f, err := os.Create(p)
 						if err != nil {
-							return exit.Usage(err)
+							return fault.Usage(err)
 						}
 						defer f.Close()
 						out = f
 					}
 					if err := acl.Export(e.c.Context, pool, out); err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
+					}
+					if e.JSON() { // with the file on stdout, the summary goes to stderr
+						w := e.Stdout
+						if path == "-" {
+							w = e.Stderr
+						}
+						return e.writeJSON(w, map[string]any{"output": path}, nil)
 					}
 					return nil
 				}),

@@ -7,13 +7,14 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/aliases"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 )
 
 func aliasesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "aliases",
+		UsageText: "tenantkit aliases [-c] [--objects PATTERNS] [--prefix TEXT] [--include-subtenants] [--lock-down [--lock-down-db NAME]…] [--repin] [options] -f FILE",
 		Usage:     "publish per-tenant read-only views: one login and one schema of views per account of an alias file",
 		ArgsUsage: " ",
 		Description: `For each account of the alias file, creates (or updates) a login role and a
@@ -69,14 +70,14 @@ Examples:
 		Action: func(c *cli.Context) error {
 			// The file is read before connecting: a mistake in it needs no server.
 			if c.NArg() > 0 || c.String("file") == "" {
-				return exit.Usagef("aliases needs the alias file as -f FILE, and no arguments")
+				return fault.Usagef("aliases needs the alias file as -f FILE, and no arguments")
 			}
 			if len(c.StringSlice("lock-down-db")) > 0 && !c.Bool("lock-down") {
-				return exit.Usagef("aliases: --lock-down-db needs --lock-down")
+				return fault.Usagef("aliases: --lock-down-db needs --lock-down")
 			}
 			f, err := aliases.ParseFile(c.String("file"))
 			if err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			return dbAction(func(e *env, pool *pgxpool.Pool) error {
 				if !c.Bool("check") { // a plan changes nothing and takes no run lock
@@ -109,7 +110,7 @@ Examples:
 				}
 				switch {
 				case e.JSON():
-					return e.PrintJSON(res)
+					return e.PrintJSON(res, nil)
 				case !e.Quiet():
 					fmt.Fprintln(e.Stdout, res.Summary())
 				}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/buildtenant"
 	"github.com/tenantkit/tenantkit/fixtures"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -14,8 +14,8 @@ import (
 func buildtenantCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "buildtenant",
+		UsageText: "tenantkit buildtenant [-c] [-f FILE] [--on-conflict error|adopt] [options]",
 		Usage:     "create one tenant per row of a pre-tenant object (e.g. organizations) and link the rows to them",
-		UsageText: "tenantkit buildtenant [-f buildtenant.xml] [-c] [--on-conflict error|adopt] [--schema overlay.xml]",
 		Description: `Reads a configuration (schema/buildtenant.xsd; without -f the built-in
 fixtures/buildtenant.xml for the org object) naming the pre-tenant object,
 the attributes to copy into the tenant table, an optional <Parent> SREL that
@@ -51,11 +51,11 @@ Examples:
 			case "adopt":
 				opts.Adopt = true
 			default:
-				return exit.Usagef("--on-conflict %q: want error or adopt", c.String("on-conflict"))
+				return fault.Usagef("--on-conflict %q: want error or adopt", c.String("on-conflict"))
 			}
 			cfg, err := readBuildTenantConfig(c.String("file"))
 			if err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			return schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 				if !opts.Check { // a check rolls back and takes no run lock
@@ -66,7 +66,7 @@ Examples:
 					defer l.Release()
 					e.c.Context = runlock.With(e.c.Context, l)
 				}
-				opts.Quiet = e.Quiet()
+				opts.Progress = e.Progress()
 				return runBuildtenant(e, pool, s, cfg, opts)
 			})(c)
 		},
@@ -76,7 +76,7 @@ Examples:
 func runBuildtenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *buildtenant.Config, opts buildtenant.Options) error {
 	conn, release, err := runlock.Session(e.c.Context, pool) // the session holding the run lock
 	if err != nil {
-		return exit.Failure(err)
+		return fault.Failure(err)
 	}
 	defer release()
 	res, runErr := buildtenant.Run(e.c.Context, conn, s, cfg, opts)
@@ -88,11 +88,11 @@ func runBuildtenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *buildtena
 	}
 	switch {
 	case e.JSON():
-		if err := e.PrintJSON(res); err != nil {
+		if err := e.PrintJSON(res, runErr); err != nil {
 			return err
 		}
 	case !e.Quiet() && runErr == nil:
-		if err := res.WriteText(e.Stdout); err != nil {
+		if err := res.WriteText(wordFlags(e.Stdout)); err != nil {
 			return err
 		}
 	}

@@ -8,12 +8,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 func convertCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "convert",
+		UsageText: "tenantkit convert [--from FORMAT] [--format FORMAT] [--table NAME] [--encoding ENCODING] [--out-encoding ENCODING] [options] IN OUT",
 		Usage:     "convert a data file between the userload, CSV and XLSX formats",
 		ArgsUsage: "IN OUT",
 		Description: `Streams IN into OUT; formats come from the extensions (.dat/.txt userload,
@@ -38,7 +39,7 @@ Examples:
 		Action: func(c *cli.Context) error {
 			e := newEnv(c)
 			if c.NArg() != 2 {
-				return exit.Usagef("convert takes IN and OUT")
+				return fault.Usagef("convert takes IN and OUT")
 			}
 			in, out := c.Args().Get(0), c.Args().Get(1)
 			var null *string
@@ -47,21 +48,21 @@ Examples:
 				null = &v
 			}
 			inOpts := datafile.Options{Format: datafile.Format(c.String("from")), Encoding: c.String("encoding"),
-				LiteralBackslash: c.Bool("literal-backslash"), Null: null, Table: c.String("table")}
+				LiteralBackslash: c.Bool("literal-backslash"), Null: null, Table: c.String("table"), Stdin: e.Stdin}
 			outOpts := datafile.Options{Format: datafile.Format(c.String("format")), Encoding: c.String("out-encoding"),
-				LiteralBackslash: c.Bool("literal-backslash"), Null: null}
+				LiteralBackslash: c.Bool("literal-backslash"), Null: null, Stdout: e.Stdout}
 			lenient := applyCSVReadFlags(c, &inOpts)
 			if _, err := datafile.DetectFormat(in, inOpts.Format); err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			outFormat, err := datafile.DetectFormat(out, outOpts.Format)
 			if err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			outOpts.Format = outFormat
 			r, err := datafile.Open(in, inOpts)
 			if err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			defer r.Close()
 			// A file is written under a temporary name and renamed when
@@ -70,25 +71,25 @@ Examples:
 			var atomic *datafile.Atomic
 			if st, err := os.Stat(out); out != "-" && !strings.HasSuffix(out, "/") && (err != nil || !st.IsDir()) {
 				if atomic, err = datafile.CreateAtomic(out); err != nil {
-					return exit.Usage(err)
+					return fault.Usage(err)
 				}
 				defer atomic.Abort()
 				target = atomic.Temp
 			}
 			w, err := datafile.Create(target, outOpts)
 			if err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			rows, err := datafile.Copy(w, r)
 			if cerr := w.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			if atomic != nil {
 				if err := atomic.Commit(); err != nil {
-					return exit.Usage(err)
+					return fault.Usage(err)
 				}
 			}
 			switch {
@@ -97,7 +98,7 @@ Examples:
 				if n := lenient.n.Load(); n > 0 {
 					sum["lenient_quotes"] = n
 				}
-				return e.PrintJSON(sum)
+				return e.PrintJSON(sum, nil)
 			case !e.Quiet():
 				fmt.Fprintf(e.Stderr, "converted %d rows\n", rows)
 				lenient.report(e.Stderr)

@@ -24,14 +24,16 @@ func TestDepthHasOneBase(t *testing.T) {
 		t.Errorf("list: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 	res = testkit.Run(t, db, "tenant", "list", "--schema", overlay, "--json")
-	var list []struct {
-		Name  string `json:"name"`
-		Depth int    `json:"depth"`
+	var out struct {
+		Tenants []struct {
+			Name  string `json:"name"`
+			Depth int    `json:"depth"`
+		} `json:"tenants"`
 	}
-	if err := json.Unmarshal([]byte(res.Stdout), &list); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || len(out.Tenants) != 3 {
 		t.Fatalf("list --json: %v\n%s", err, res.Stdout)
 	}
-	for _, l := range list {
+	for _, l := range out.Tenants {
 		if want := map[string]int{"Provider": 0, "West": 1, "East": 1}[l.Name]; l.Depth != want {
 			t.Errorf("list --json: %s at depth %d, want %d", l.Name, l.Depth, want)
 		}

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/jackc/pgx/v5"
@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/distribute"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
@@ -56,12 +56,15 @@ func distributeCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:        "distribute",
+		UsageText:   "tenantkit distribute plan|apply|isolate [options]",
 		Usage:       "distribute a converted database over Citus by the tenant column (plan, apply, isolate)",
 		Description: distributeDescription,
 		Subcommands: []*cli.Command{
 			{
-				Name:  "plan",
-				Usage: "print the classification and the SQL that distributes the database (nothing when it is done)",
+				Name:      "plan",
+				UsageText: "tenantkit distribute plan [--keys-only] [--reference-for-shared] [--objects OBJECTS] [options]",
+				ArgsUsage: " ",
+				Usage:     "print the classification and the SQL that distributes the database (nothing when it is done)",
 				Description: `Prints an SQL script: the classification, the foreign key decisions, notes and
 the overlay fragment as comments, then the statements. Prints nothing when
 the database is distributed already.
@@ -74,7 +77,7 @@ Examples:
 				Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 					tx, err := pool.BeginTx(e.c.Context, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer tx.Rollback(e.c.Context)
 					p, err := distribute.Build(e.c.Context, tx, s, distributeOptions(e))
@@ -82,14 +85,16 @@ Examples:
 						return err
 					}
 					if e.JSON() {
-						return e.PrintJSON(p)
+						return e.PrintJSON(planJSON(p), nil)
 					}
-					return p.Write(e.Stdout)
+					return p.Write(wordFlags(e.Stdout))
 				}),
 			},
 			{
-				Name:  "apply",
-				Usage: "distribute the database: the schema changes in one transaction, then the Citus calls table by table",
+				Name:      "apply",
+				UsageText: "tenantkit distribute apply [--keys-only] [--reference-for-shared] [--objects OBJECTS] [--overlay-out FILE] [--wait] [options]",
+				ArgsUsage: " ",
+				Usage:     "distribute the database: the schema changes in one transaction, then the Citus calls table by table",
 				Description: `Runs the plan: the schema changes in one transaction, then each
 create_reference_table / create_distributed_table call (Citus moves the
 data), then the foreign keys added back; one progress line per table on
@@ -108,7 +113,7 @@ Examples:
 					ctx := e.c.Context
 					conn, release, err := runlock.Session(ctx, pool)
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer release()
 					opts := distributeOptions(e)
@@ -117,40 +122,36 @@ Examples:
 						return err
 					}
 					if !p.KeysOnly && !p.Citus {
-						return exit.Usage(fmt.Errorf("distribute apply: %w", distribute.ErrNoCitus))
+						return fault.Usage(fmt.Errorf("distribute apply: %w", distribute.ErrNoCitus))
 					}
 					out := e.c.String("overlay-out")
 					if len(p.Undeclared()) > 0 && out == "" {
-						return exit.Usagef("distribute apply: %d foreign keys would be dropped whose SRELs the overlay lacks (see distribute plan): give --overlay-out FILE to keep them, so that verify still checks them", len(p.Undeclared()))
+						return fault.Usagef("distribute apply: %d foreign keys would be dropped whose SRELs the overlay lacks (see distribute plan): give --overlay-out FILE to keep them, so that verify still checks them", len(p.Undeclared()))
 					}
 					if out != "" {
 						var src []byte
 						if opts.Overlay != "" {
 							if src, err = os.ReadFile(opts.Overlay); err != nil {
-								return exit.Usage(err)
+								return fault.Usage(err)
 							}
 						}
 						merged, err := distribute.MergeOverlay(src, p.Undeclared())
 						if err != nil {
-							return exit.Usage(fmt.Errorf("%s: %w", opts.Overlay, err))
+							return fault.Usage(fmt.Errorf("%s: %w", opts.Overlay, err))
 						}
 						// Written before the changes: the overlay is valid for
 						// the database before and after them.
 						if err := os.WriteFile(out, merged, 0o644); err != nil {
-							return exit.Usage(err)
+							return fault.Usage(err)
 						}
 					}
-					if p.Done() {
-						if !e.Quiet() && !e.JSON() {
+					if p.Done() && !e.JSON() {
+						if !e.Quiet() {
 							fmt.Fprintln(e.Stdout, "nothing to do: the database is distributed")
 						}
 						return nil
 					}
-					var progress io.Writer
-					if !e.Quiet() {
-						progress = e.Stderr
-					}
-					if err := p.Apply(ctx, conn, progress); err != nil {
+					if err := p.Apply(ctx, conn, e.Progress()); err != nil {
 						return err
 					}
 					counts := map[distribute.Type]int{}
@@ -160,7 +161,7 @@ Examples:
 					switch {
 					case e.JSON():
 						return e.PrintJSON(map[string]any{"steps": len(p.Steps), "distributed": counts[distribute.Distributed],
-							"reference": counts[distribute.Reference], "local": counts[distribute.Local], "keys_only": p.KeysOnly, "kept_srels": p.Undeclared()})
+							"reference": counts[distribute.Reference], "local": counts[distribute.Local], "keys_only": p.KeysOnly, "kept_srels": nonNil(p.Undeclared())}, nil)
 					case e.Quiet():
 					case p.KeysOnly:
 						fmt.Fprintf(e.Stdout, "applied %d schema changes (keys only)\n", len(p.Steps))
@@ -173,6 +174,7 @@ Examples:
 			},
 			{
 				Name:      "isolate",
+				UsageText: "tenantkit distribute isolate [--wait] [options] TENANT",
 				Usage:     "move one tenant's rows to shards of their own (Citus isolate_tenant_to_new_shard)",
 				ArgsUsage: "TENANT",
 				Description: `For a big tenant: its rows of every co-located distributed table move to new
@@ -184,17 +186,20 @@ Examples:
 				Flags: withSchema(writeFlags()...),
 				Action: writeAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 					if e.c.NArg() != 1 {
-						return exit.Usagef("distribute isolate takes one TENANT (name or key)")
+						return fault.Usagef("distribute isolate: want exactly one argument, TENANT (name or key; flags come before it)")
 					}
 					ctx := e.c.Context
 					conn, release, err := runlock.Session(ctx, pool)
 					if err != nil {
-						return exit.Failure(err)
+						return fault.Failure(err)
 					}
 					defer release()
 					tn, err := tenant.Lookup(ctx, conn, s.Tenants, e.c.Args().First())
-					if err != nil {
-						return exit.Usage(err)
+					switch {
+					case errors.Is(err, tenant.ErrNotFound):
+						return fault.NotFound(fmt.Errorf("distribute isolate: %w", err))
+					case err != nil:
+						return fault.Failure(fmt.Errorf("distribute isolate: %w", err))
 					}
 					shard, table, err := distribute.Isolate(ctx, conn, s, tn.ID)
 					if err != nil {
@@ -202,7 +207,7 @@ Examples:
 					}
 					switch {
 					case e.JSON():
-						return e.PrintJSON(map[string]any{"tenant": tn.Name, "key": tn.ID, "shard": shard, "table": table})
+						return e.PrintJSON(map[string]any{"tenant": tn.Name, "key": tn.ID, "shard": shard, "table": table}, nil)
 					case !e.Quiet():
 						fmt.Fprintf(e.Stdout, "tenant %s (key %s) isolated: shard %d of %s and its co-located shards\n", tn.Name, tn.ID, shard, table)
 					}
@@ -220,4 +225,12 @@ func distributeOptions(e *env) distribute.Options {
 		KeysOnly:           e.c.Bool("keys-only"),
 		Overlay:            e.SchemaOptions().Overlay,
 	}
+}
+
+// planJSON is the plan as distribute plan --json prints it: every list
+// present, empty rather than null.
+func planJSON(p *distribute.Plan) *distribute.Plan {
+	out := *p
+	out.Tables, out.ForeignKeys, out.Steps, out.Kept, out.Notes = nonNil(p.Tables), nonNil(p.ForeignKeys), nonNil(p.Steps), nonNil(p.Kept), nonNil(p.Notes)
+	return &out
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,7 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/internal/dbconn"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/runlock"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -58,12 +60,13 @@ func withSchema(flags ...cli.Flag) []cli.Flag {
 // env gives a command its settings, wherever on the command line they were.
 type env struct {
 	c      *cli.Context
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 }
 
 func newEnv(c *cli.Context) *env {
-	return &env{c: c, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+	return &env{c: c, Stdin: c.App.Reader, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
 }
 
 // isSet finds the innermost context where the flag was given.
@@ -97,6 +100,15 @@ func (e *env) Bool(name string) bool {
 // Quiet reports --quiet.
 func (e *env) Quiet() bool { return e.Bool("quiet") }
 
+// Progress is where a command reports its progress: standard error (a bar
+// when it is a terminal), nil (nothing) with --quiet.
+func (e *env) Progress() io.Writer {
+	if e.Quiet() {
+		return nil
+	}
+	return e.Stderr
+}
+
 // JSON reports --json.
 func (e *env) JSON() bool { return e.Bool("json") }
 
@@ -109,7 +121,7 @@ func (e *env) Pool() (*pgxpool.Pool, error) {
 	}
 	pool, err := dbconn.Open(e.c.Context, dbconn.Resolve(e.String("db")), sess)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	return pool, nil
 }
@@ -135,7 +147,7 @@ func (e *env) Lock(pool *pgxpool.Pool) (*runlock.Lock, error) {
 		}
 	})
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	return l, nil
 }
@@ -172,11 +184,70 @@ func (e *env) Schema(q schema.Querier) (*schema.Schema, error) {
 	return schema.Load(e.c.Context, q, e.SchemaOptions())
 }
 
-// PrintJSON writes v as indented JSON on stdout.
-func (e *env) PrintJSON(v any) error {
-	enc := json.NewEncoder(e.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// JSONSchemaVersion is the version of the --json shape that
+// docs/tenantkit.schema.json describes. It changes only when a member is
+// removed or changes meaning; new members keep the version.
+const JSONSchemaVersion = 1
+
+// errViolations marks a --json summary of a run that found violations or
+// rejects (exit 1) as not ok.
+var errViolations = errors.New("violations found")
+
+// nonNil makes a nil slice an empty one, so that --json prints [] rather
+// than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// PrintJSON writes the summary of a run on stdout (see writeJSON).
+func (e *env) PrintJSON(v any, runErr error) error {
+	return e.writeJSON(wordFlags(e.Stdout), v, runErr) // messages in it word settings as flags
+}
+
+// PrintJSONList writes a listing on stdout: list goes under key.
+func (e *env) PrintJSONList(key string, list any, runErr error) error {
+	return e.writeJSON(wordFlags(e.Stdout), map[string]any{key: list}, runErr)
+}
+
+// writeJSON writes v, a JSON object, as the --json output of the running
+// command: the envelope members schema_version, command (the command path,
+// e.g. "acl apply") and ok (false when the run ended with runErr: exit 1 or
+// a stopped run) come first, then v's own members, indented.
+func (e *env) writeJSON(w io.Writer, v any, runErr error) error {
+	var enc bytes.Buffer
+	je := json.NewEncoder(&enc)
+	je.SetEscapeHTML(false) // "->" stays readable
+	if err := je.Encode(v); err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	body := bytes.TrimSpace(enc.Bytes())
+	if len(body) < 2 || body[0] != '{' {
+		return fmt.Errorf("--json: the summary of %s is not a JSON object", strings.Join(e.commandPath(), " "))
+	}
+	head, err := json.Marshal(struct {
+		SchemaVersion int    `json:"schema_version"`
+		Command       string `json:"command"`
+		OK            bool   `json:"ok"`
+	}{JSONSchemaVersion, strings.Join(e.commandPath(), " "), runErr == nil})
+	if err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Write(head[:len(head)-1])
+	if len(body) > 2 {
+		buf.WriteByte(',')
+	}
+	buf.Write(body[1:])
+	var out bytes.Buffer
+	if err := json.Indent(&out, buf.Bytes(), "", "  "); err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
+	return err
 }
 
 // splitList splits comma-separated flag values, dropping empty items.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -9,7 +8,7 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/extract"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
@@ -26,6 +25,7 @@ func outputFlags() []cli.Flag {
 func extractCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "extract",
+		UsageText: "tenantkit extract [-o FILE] [--format FORMAT] [--where CONDITION] [--columns COLUMNS] [--sorted] [--control FILE] [options] TABLE… | ALL\ntenantkit extract [-o FILE] [--format FORMAT] [--name NAME] [options] --sql QUERY",
 		Usage:     "write tables, or the result of a query, to a data file that userload loads back",
 		ArgsUsage: "TABLE… | ALL",
 		Description: `Writes the rows of the named tables (object or table names, or shell patterns;
@@ -76,14 +76,27 @@ Examples:
 
 func tenantExtractCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "tenant-extract",
-		Usage: "write everything one tenant owns to a data file",
+		Name:      "tenant-extract",
+		UsageText: "tenantkit tenant-extract [--subtenants] [--with-public] [--strip-tenant] [--objects OBJECTS] [-o FILE] [--format FORMAT] [--control FILE] [options] --tenant TENANT",
+		Usage:     "write everything one tenant owns to a data file",
 		Description: `Writes every row the tenant owns across all tenanted objects (or --objects),
 parents before children (rows in key order with --sorted). --subtenants adds
 the rows of the tenant's descendants; --with-public adds the public rows (NULL
 tenant, or objects without tenancy) that those rows reference, directly or
 through other public rows; --strip-tenant leaves the tenant column out, so that
-the file can seed another tenant with userload -t.
+the file can seed another tenant with userload -t (with --with-public only when
+every public row comes from an object without tenancy).
+
+--with-references writes what moving the tenant into another database needs:
+its rows, and every row of another owner they reference where the reference
+rule allows it (public rows, its supertenants', the service provider's through
+eligible SRELs), directly or through rows so found. Those go into SHARED
+sections (userload format) after one for the tenant table naming their owners;
+userload -t T [--new-keys] on the other database maps the owners to its tenants
+by name, inserts a shared row only where it has no row with the same match key
+(overlay key, else primary key), keeps its own copies unchanged and points the
+tenant's references at them. See "Move a tenant to another database" in
+docs/workflows.md.
 
 --control FILE makes runs incremental: the first run extracts everything, each
 later run with the same file only the rows whose change column (changeColumn
@@ -99,30 +112,33 @@ Examples:
    tenantkit tenant-extract --tenant Template --strip-tenant -o seed.dat
    tenantkit userload -t NewCo -f seed.dat
    tenantkit tenant-extract --tenant Acme --control acme.ctl -o acme-changes.dat
-   tenantkit tenant-extract --tenant "group:US regions" -o us.dat`,
+   tenantkit tenant-extract --tenant "group:US regions" -o us.dat
+   tenantkit tenant-extract --tenant Acme --with-references -o acme.dat`,
 		Flags: withSchema(append(outputFlags(),
 			&cli.StringFlag{Name: "tenant", Usage: "the tenant's `NAME` or key, or a tenant list item (a tenant group, group:NAME, subtenants:T, supertenants:T, related:T): every tenant of the list"},
 			&cli.StringSliceFlag{Name: "objects", Usage: "only these `OBJECTS` (names or patterns, comma-separated)"},
 			&cli.BoolFlag{Name: "subtenants", Usage: "add the rows of the tenant's descendants"},
 			&cli.BoolFlag{Name: "with-public", Usage: "add the public rows the extracted rows reference"},
 			&cli.BoolFlag{Name: "strip-tenant", Usage: "leave the tenant column out (to seed another tenant with userload -t)"},
+			&cli.BoolFlag{Name: "with-references", Usage: "add every row of other owners the tenant's rows reference (public, supertenants', the service provider's), in SHARED sections, to move the tenant to another database with userload -t"},
 		)...),
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			c := e.c
 			if c.String("tenant") == "" {
-				return exit.Usagef("tenant-extract needs --tenant NAME (or key)")
+				return fault.Usagef("tenant-extract needs --tenant NAME (or key)")
 			}
 			if c.Args().Present() {
-				return exit.Usagef("tenant-extract takes no arguments (got %q); name objects with --objects", c.Args().First())
+				return fault.Usagef("tenant-extract takes no arguments (got %q); name objects with --objects", c.Args().First())
 			}
 			sum, err := extract.ExtractTenant(c.Context, pool, s, extract.TenantOptions{
-				Tenant:      c.String("tenant"),
-				Objects:     splitList(c.StringSlice("objects")),
-				Subtenants:  c.Bool("subtenants"),
-				WithPublic:  c.Bool("with-public"),
-				StripTenant: c.Bool("strip-tenant"),
-				Output:      e.extractOutput(),
-				Control:     c.String("control"),
+				Tenant:         c.String("tenant"),
+				Objects:        splitList(c.StringSlice("objects")),
+				Subtenants:     c.Bool("subtenants"),
+				WithPublic:     c.Bool("with-public"),
+				StripTenant:    c.Bool("strip-tenant"),
+				WithReferences: c.Bool("with-references"),
+				Output:         e.extractOutput(),
+				Control:        c.String("control"),
 			})
 			if err != nil {
 				return err
@@ -134,11 +150,11 @@ Examples:
 
 func (e *env) extractOutput() extract.Output {
 	return extract.Output{
-		Path:   e.c.String("output"),
-		Stdout: e.Stdout,
-		Format: datafile.Format(e.c.String("format")),
-		Quiet:  e.Quiet(),
-		Sorted: e.c.Bool("sorted"),
+		Path:     e.c.String("output"),
+		Stdout:   e.Stdout,
+		Format:   datafile.Format(e.c.String("format")),
+		Progress: e.Progress(),
+		Sorted:   e.c.Bool("sorted"),
 	}
 }
 
@@ -151,9 +167,7 @@ func (e *env) printExtractSummary(sum *extract.Summary) error {
 		w = e.Stderr
 	}
 	if e.JSON() {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		return e.writeJSON(w, sum, nil)
 	}
 	if e.Quiet() {
 		return nil

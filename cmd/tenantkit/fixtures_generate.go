@@ -9,13 +9,14 @@ import (
 
 	"github.com/tenantkit/tenantkit/fixtures"
 	"github.com/tenantkit/tenantkit/fixtures/gen"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 func fixturesGenerateCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "generate",
-		Usage: "fill the fixture tables with generated rows at any scale",
+		Name:      "generate",
+		UsageText: "tenantkit fixtures generate [--create] [--orgs N] [--contacts N] [--tickets N] [--tenants N] [--tenancy none|orgs|all] [--seed N] [options]",
+		Usage:     "fill the fixture tables with generated rows at any scale",
 		Description: `Generates the fixture service desk at any scale, straight into the database:
 organizations (a tenth top-level, the rest under them), one location per
 organization, public categories, contacts and tickets. The server computes
@@ -63,31 +64,31 @@ Examples:
 				CheckReferences: c.Bool("check-references"),
 			}
 			if c.NArg() > 0 {
-				return exit.Usagef("fixtures generate takes no arguments (got %q)", c.Args().First())
+				return fault.Usagef("fixtures generate takes no arguments (got %q)", c.Args().First())
 			}
 			if err := opts.Validate(); err != nil {
-				return exit.Usage(err)
+				return fault.Usage(err)
 			}
 			var exists bool
 			if err := pool.QueryRow(ctx, fixtures.ExistsSQL).Scan(&exists); err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			switch {
 			case !exists && !c.Bool("create"):
-				return exit.Usagef("the fixture tables do not exist in this database (add --create, or run tenantkit fixtures load --empty)")
+				return fault.Usagef("the fixture tables do not exist in this database (add --create, or run tenantkit fixtures load --empty)")
 			case !exists:
 				if err := fixtures.Load(ctx, pool, false); err != nil {
-					return exit.Failure(err)
+					return fault.Failure(err)
 				}
 			}
 			start := time.Now()
 			counts, err := gen.Generate(ctx, pool, opts)
 			if err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			switch {
 			case e.JSON():
-				return e.PrintJSON(counts)
+				return e.PrintJSON(counts, nil)
 			case !e.Quiet():
 				fmt.Fprintf(e.Stdout, "generated %d rows in %s: ca_tenant %d, priority %d, ca_organization %d, ca_location %d, category %d, ca_contact %d, call_req %d\n",
 					counts.Total(), time.Since(start).Round(time.Millisecond), counts.Tenants, counts.Priorities,

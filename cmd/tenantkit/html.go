@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/htmlreport"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
@@ -27,7 +27,7 @@ func startHTML(c *cli.Context) (*htmlreport.File, error) {
 	}
 	f, err := htmlreport.Create(path)
 	if err != nil {
-		return nil, exit.Usage(err)
+		return nil, fault.Usage(err)
 	}
 	return f, nil
 }

@@ -1,6 +1,9 @@
 // Command tenantkit converts single-tenant PostgreSQL databases into
 // multi-tenant ones and keeps them correct. Each subcommand lives in a file
-// of its own that parses flags and calls the package doing the work.
+// of its own that parses flags and calls the package doing the work. Only
+// this command touches the process's standard streams: it hands the
+// packages standard input, standard output and standard error (for progress
+// reports, none with --quiet) as io.Reader and io.Writer values.
 package main
 
 import (
@@ -18,19 +21,18 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
-	"github.com/tenantkit/tenantkit/internal/xmlnode"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	stderr = wordFlags(stderr) // messages word the libraries' settings as flags
 	defer startCPUProfile(stderr)()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -56,14 +58,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	app := newApp(stdout, stderr)
+	app := newApp(stdin, stdout, stderr)
 	err := app.RunContext(ctx, args)
 	if err == nil {
-		return exit.OK
+		return exitOK
 	}
 	var sig signalError
 	if errors.As(context.Cause(ctx), &sig) {
-		var ce *exit.CommittedError
+		var ce *fault.CommittedError
 		if errors.As(err, &ce) {
 			fmt.Fprintf(stderr, "tenantkit: interrupted by %s: the running statement was cancelled and its transaction rolled back; %s\n", sig, ce.What)
 		} else {
@@ -73,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	err = classify(err)
 	fmt.Fprintf(stderr, "tenantkit: %v\n", err)
-	return exit.Code(err)
+	return exitCodeOf(err)
 }
 
 // signalError is the cancellation cause of a run stopped by a signal.
@@ -88,20 +90,25 @@ func (s signalError) Error() string {
 
 func signalCode(sig os.Signal) int {
 	if sig == syscall.SIGTERM {
-		return exit.Terminated
+		return exitTerminated
 	}
-	return exit.Interrupt
+	return exitInterrupt
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
-	app := &cli.App{
-		Name:    "tenantkit",
-		Usage:   "convert single-tenant PostgreSQL databases into multi-tenant ones and keep them correct",
-		Version: version,
-		Description: `Connection: --db URL, else DATABASE_URL, else the PG* variables and ~/.pgpass.
+// appDescription is the DESCRIPTION of tenantkit --help and tenantkit(1).
+const appDescription = `Connection: --db URL, else DATABASE_URL, else the PG* variables and ~/.pgpass.
 Exit codes: 0 done, 1 violations or rejects found, 2 bad usage, input or
-configuration (nothing changed), 3 database or internal failure (nothing changed).`,
+configuration (nothing changed), 3 database or internal failure (nothing changed).
+--json prints a summary whose shape docs/tenantkit.schema.json describes.`
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                 "tenantkit",
+		Usage:                "convert single-tenant PostgreSQL databases into multi-tenant ones and keep them correct",
+		Version:              version,
+		Description:          appDescription,
 		Flags:                append(commonFlags(), schemaFlags()...),
+		Reader:               stdin,
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		HideHelpCommand:      true,
@@ -109,12 +116,13 @@ configuration (nothing changed), 3 database or internal failure (nothing changed
 		OnUsageError:         usageError,
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(c.App.ErrWriter, "tenantkit: unknown command %q (see tenantkit --help)\n", name)
-			os.Exit(exit.BadInput)
+			os.Exit(exitBadInput)
 		},
 		Commands: commands(),
 	}
 	for _, c := range app.Commands {
 		setUsageErrors(c)
+		setHelpLayout(c)
 	}
 	return app
 }
@@ -132,10 +140,14 @@ func commands() []*cli.Command {
 		verifyCommand(),
 		aliasesCommand(),
 		aclCommand(),
+		prepareCommand(),
 		convertCommand(),
 		distributeCommand(),
 		fixturesCommand(),
 		versionCommand(),
+		manCommand(),
+		completionCommand(),
+		completeCommand(),
 	}
 }
 
@@ -147,27 +159,22 @@ func setUsageErrors(c *cli.Command) {
 }
 
 func usageError(c *cli.Context, err error, isSubcommand bool) error {
-	return exit.Usage(err)
+	return fault.Usage(err)
 }
 
-// classify gives errors from the parsers their exit code: a malformed file
-// or configuration is bad input.
+// classify gives errors the command line knows about their kind: a missing
+// required flag is bad usage, a lost connection a failure.
 func classify(err error) error {
-	var xe *xmlnode.Error
-	var se *datafile.SyntaxError
-	if errors.As(err, &xe) || errors.As(err, &se) {
-		return exit.Usage(err)
-	}
 	// urfave/cli reports missing required flags without OnUsageError.
 	if msg := err.Error(); strings.HasPrefix(msg, "Required flag") {
-		return exit.Usage(err)
+		return fault.Usage(err)
 	}
 	if lost(err) {
-		var ce *exit.CommittedError
+		var ce *fault.CommittedError
 		if errors.As(err, &ce) {
-			return exit.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction; %s", ce.Err, ce.What))
+			return fault.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction; %s", ce.Err, ce.What))
 		}
-		return exit.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction, so nothing was changed", err))
+		return fault.Failure(fmt.Errorf("lost the database connection (%v); the server rolls back the open transaction, so nothing was changed", err))
 	}
 	return err
 }
@@ -189,9 +196,17 @@ func lost(err error) bool {
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "version",
-		Usage: "print tenantkit's version",
+		Name:      "version",
+		Usage:     "print tenantkit's version",
+		UsageText: "tenantkit version [--json]",
+		Description: `Examples:
+   tenantkit version
+   tenantkit version --json`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the version as JSON"}},
 		Action: func(c *cli.Context) error {
+			if e := newEnv(c); e.JSON() {
+				return e.PrintJSON(map[string]any{"version": version}, nil)
+			}
 			_, err := fmt.Fprintf(c.App.Writer, "tenantkit %s\n", version)
 			return err
 		},

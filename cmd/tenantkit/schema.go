@@ -6,14 +6,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 )
 
 func schemaCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "schema",
-		Usage: "print the object schema: objects, tenancy, match keys, SRELs, the tenant table",
+		Name:      "schema",
+		UsageText: "tenantkit schema [--json] [options]\ntenantkit schema --tenant-unique [options]",
+		Usage:     "print the object schema: objects, tenancy, match keys, SRELs, the tenant table",
 		Description: `Reads the live catalog and merges the overlay (--schema), then prints every
 object with its table, tenancy, tenant column, match key and SRELs.
 
@@ -32,7 +33,10 @@ Examples:
 			if e.c.Bool("tenant-unique") {
 				ddl, err := schema.TenantUniqueDDL(e.c.Context, pool, s)
 				if err != nil {
-					return exit.Failure(err)
+					return fault.Failure(err)
+				}
+				if e.JSON() {
+					return e.PrintJSON(map[string]any{"statements": nonNil(ddl)}, nil)
 				}
 				for _, line := range ddl {
 					fmt.Fprintln(e.Stdout, line)
@@ -40,7 +44,7 @@ Examples:
 				return nil
 			}
 			if e.JSON() {
-				return e.PrintJSON(map[string]any{"db_schema": s.DBSchema, "tenants": s.Tenants, "objects": s.Summaries()})
+				return e.PrintJSON(map[string]any{"db_schema": s.DBSchema, "tenants": s.Tenants, "objects": s.Summaries()}, nil)
 			}
 			return s.WriteText(e.Stdout)
 		}),

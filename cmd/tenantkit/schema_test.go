@@ -174,7 +174,7 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("version: %d %q", res.Code, res.Stdout)
 	}
 	res = testkit.Run(t, nil, "schema", "--help")
-	if res.Code != 0 || !strings.Contains(res.Stdout, "Examples:") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "\nEXAMPLES:\n   tenantkit schema --schema fixtures/schema.xml\n") {
 		t.Errorf("schema --help: %d %q", res.Code, res.Stdout)
 	}
 }

@@ -7,20 +7,22 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/htmlreport"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/settenant"
 )
 
 func settenantCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "settenant",
-		Usage: "set the tenant of rows by rules: from the row an SREL references, or a named tenant",
+		Name:      "settenant",
+		UsageText: "tenantkit settenant [-r | -c] [--sample N] [--batch-size N] [--commit-each-rule] [options] -f FILE",
+		Usage:     "set the tenant of rows by rules: from the row an SREL references, the rows that reference it, or a named tenant",
 		Description: `Reads a settenant file (XSD: schema/settenant.xsd) and runs its rules in file
 order, each as one set-based UPDATE, all in one transaction. A rule names an
 object and takes the tenant either from the row an SREL attribute references
 (type="SREL"; a dotted path such as organization.parent_org follows several
-SRELs) or from a named tenant (type="Name"), for the rows its optional <Where>
+SRELs), from the rows of another object that reference it (type="BREL", see
+below) or from a named tenant (type="Name"), for the rows its optional <Where>
 selects. Where is an SQL condition on the object's own table: unqualified
 column names are that table's. Whatever the server raises about a Where (a
 wrong name, a constant that does not convert, a cast failing on some row's
@@ -35,10 +37,27 @@ contacts first, then the objects that reference them.
     </Object>
   </SetTenant>
 
+A BREL rule names an SREL of another object that points at the rule's
+object, object.attr, optionally followed by / and an SREL path from that
+object to the tenant (as an SREL rule on it would write it):
+
+    <Object name="employees">
+      <TenantRule type="BREL">employee_territories.employee_id / territory_id.region_id</TenantRule>
+    </Object>
+
+Without a path the referencing rows' own tenant column is read. Each
+referencing row votes with the tenant it yields; one that yields none (NULL
+tenant, NULL or dangling reference on the path) casts no vote. A row takes
+the tenant when all votes name it; with agree="majority" the tenant most
+votes name, a tie none. Rows left without a tenant are reported as no
+referrers, referrers have no tenant, referrers disagree or referrers tie,
+the last two with the tenants and their votes.
+
 -r reports per rule the rows matched, updated, unchanged, the rows left
 without a tenant and why (null reference, referenced row has no tenant,
-dangling reference) with a sample of their keys, and references the new
-tenants break. -c previews the same report and changes nothing.
+dangling reference; for BREL rules the reasons above) with a sample of
+their keys, and references the new tenants break. -c previews the same
+report and changes nothing.
 --html FILE also writes the report (it implies -r) as one self-contained web
 page: per rule the funnel matched → updated → unchanged, kept, left without
 a tenant by reason, and the tenant hierarchy with the rows per tenant per
@@ -64,7 +83,7 @@ Examples:
 		}, writeFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.String("file") == "" {
-				return exit.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
+				return fault.Usagef("settenant: -f FILE is required (see tenantkit settenant --help)")
 			}
 			// A malformed file is reported before connecting.
 			cfg, err := settenant.ParseFile(c.String("file"))
@@ -92,7 +111,7 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 		Sample:         e.c.Int("sample"),
 		BatchSize:      e.c.Int("batch-size"),
 		CommitEachRule: e.c.Bool("commit-each-rule"),
-		Quiet:          e.Quiet(),
+		Progress:       e.Progress(),
 	})
 	if err != nil && res == nil {
 		return err
@@ -101,10 +120,10 @@ func runSettenant(e *env, pool *pgxpool.Pool, s *schema.Schema, cfg *settenant.C
 	var outErr error
 	switch {
 	case e.JSON():
-		outErr = e.PrintJSON(res)
+		outErr = e.PrintJSON(res, err)
 	case err == nil && e.Quiet():
 	default:
-		outErr = res.WriteText(e.Stdout)
+		outErr = res.WriteText(wordFlags(e.Stdout))
 	}
 	if html != nil {
 		note := "rows per tenant as the run left them"

@@ -10,15 +10,16 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/acl"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/tenant"
 )
 
 func tenantCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "tenant",
-		Usage: "create tenants, show and change the tenant hierarchy, manage tenant groups",
+		Name:      "tenant",
+		UsageText: "tenantkit tenant create|list|tree|groups|set-parent|group [options] [ARGUMENTS]",
+		Usage:     "create tenants, show and change the tenant hierarchy, manage tenant groups",
 		Description: `Manages the tenant table named by the object schema under the hierarchy
 rules: exactly one service provider, created first and never with a parent; a
 parent must allow subtenants; no cycles; at most maxDepth levels (overlay
@@ -60,7 +61,7 @@ func tenantWriteAction(fn func(e *env, pool *pgxpool.Pool, tt *schema.TenantTabl
 func withTenantTable(fn func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error) func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 	return func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		if s.Tenants == nil {
-			return exit.Usagef("schema %s has no tenant table (name it in the overlay's <Tenants table=…>)", s.DBSchema)
+			return fault.Usagef("schema %s has no tenant table (name it in the overlay's <Tenants table=…>)", s.DBSchema)
 		}
 		return tenantError(fn(e, pool, s.Tenants))
 	}
@@ -74,16 +75,16 @@ func tenantError(err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &re), errors.Is(err, tenant.ErrGroupExists):
-		return exit.Violations(fmt.Errorf("refused: %w", err))
+		return fault.Violations(fmt.Errorf("refused: %w", err))
 	case errors.Is(err, tenant.ErrNotFound), errors.Is(err, tenant.ErrUnsupported), errors.Is(err, tenant.ErrInvalid):
-		return exit.Usage(err)
+		return fault.Usage(err)
 	}
 	return err
 }
 
 func oneArg(e *env, what string) (string, error) {
 	if e.c.NArg() != 1 {
-		return "", exit.Usagef("%s: want exactly one argument, %s (flags come before it)", e.c.Command.Name, what)
+		return "", fault.Usagef("%s: want exactly one argument, %s (flags come before it)", e.c.Command.Name, what)
 	}
 	return e.c.Args().First(), nil
 }
@@ -91,6 +92,7 @@ func oneArg(e *env, what string) (string, error) {
 func tenantCreateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "create",
+		UsageText: "tenantkit tenant create [--service-provider | --parent TENANT] [--subtenants-allowed] [--inactive] [--id KEY] [--with-access-groups] [options] NAME",
 		Usage:     "create a tenant",
 		ArgsUsage: "NAME",
 		Description: `Creates one tenant. The service provider comes first (--service-provider)
@@ -118,13 +120,13 @@ Examples:
 				return err
 			}
 			if strings.TrimSpace(name) == "" {
-				return exit.Usagef("tenant create: the name is empty")
+				return fault.Usagef("tenant create: the name is empty")
 			}
 			ctx := e.c.Context
 			// One transaction for the tenant and its default access groups.
 			tx, err := pool.Begin(ctx)
 			if err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			defer tx.Rollback(ctx)
 			t, err := tenant.Create(ctx, tx, tt, tenant.CreateOptions{
@@ -137,14 +139,14 @@ Examples:
 			}
 			if e.c.Bool("with-access-groups") {
 				if err := acl.AddTenantDefaults(ctx, tx, t.Name); err != nil {
-					return exit.Failure(err)
+					return fault.Failure(err)
 				}
 			}
 			if err := tx.Commit(ctx); err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			if e.JSON() {
-				return e.PrintJSON(t)
+				return e.PrintJSON(t, nil)
 			}
 			if !e.Quiet() {
 				fmt.Fprintf(e.Stdout, "created tenant %s (key %s, depth %d", t.Name, t.ID, t.Depth)
@@ -161,15 +163,16 @@ Examples:
 func loadHierarchy(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) (*tenant.Hierarchy, error) {
 	all, err := tenant.List(e.c.Context, pool, tt)
 	if err != nil {
-		return nil, exit.Failure(err)
+		return nil, fault.Failure(err)
 	}
 	return tenant.NewHierarchy(all), nil
 }
 
 func tenantListCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "list",
-		Usage: "list tenants with their key, parent, depth and flags",
+		Name:      "list",
+		UsageText: "tenantkit tenant list [--json] [options]",
+		Usage:     "list tenants with their key, parent, depth and flags",
 		Description: `Lists every tenant in name order. DEPTH is 0 for a root (the service
 provider), 1 for its children, … as in the depth column and tenant create.
 
@@ -189,7 +192,7 @@ Examples:
 					c.Depth = h.Depth(t) // the hierarchy's, whether or not a column stores it
 					out = append(out, c)
 				}
-				return e.PrintJSON(out)
+				return e.PrintJSONList("tenants", nonNil(out), nil)
 			}
 			tw := tabwriter.NewWriter(e.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tKEY\tPARENT\tDEPTH\tFLAGS")
@@ -209,8 +212,9 @@ Examples:
 
 func tenantTreeCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "tree",
-		Usage: "print the tenant hierarchy as an indented tree",
+		Name:      "tree",
+		UsageText: "tenantkit tenant tree [--json] [options]",
+		Usage:     "print the tenant hierarchy as an indented tree",
 		Description: `Prints every root tenant (the service provider first) with its subtenants
 indented below it, two spaces per level, with the tenant's flags.
 
@@ -224,7 +228,7 @@ Examples:
 				return err
 			}
 			if e.JSON() {
-				return e.PrintJSON(h.Tree())
+				return e.PrintJSONList("tree", nonNil(h.Tree()), nil)
 			}
 			return h.WriteTree(e.Stdout)
 		}),
@@ -252,6 +256,7 @@ func names(ts []*tenant.Tenant) []string {
 func tenantGroupsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "groups",
+		UsageText: "tenantkit tenant groups [--json] [options] TENANT",
 		Usage:     "show a tenant's system-maintained groups",
 		ArgsUsage: "TENANT",
 		Description: `Shows the tenant's supertenants (itself, its parent, … up to the root),
@@ -286,7 +291,7 @@ Examples:
 				out.ServiceProvider = sp.Name
 			}
 			if e.JSON() {
-				return e.PrintJSON(out)
+				return e.PrintJSON(out, nil)
 			}
 			fmt.Fprintf(e.Stdout, "tenant %s\n", t.Name)
 			tw := tabwriter.NewWriter(e.Stdout, 0, 4, 1, ' ', 0)
@@ -306,6 +311,7 @@ Examples:
 func tenantSetParentCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "set-parent",
+		UsageText: "tenantkit tenant set-parent [options] TENANT PARENT\ntenantkit tenant set-parent --none [options] TENANT",
 		Usage:     "move a tenant (and its subtenants) under another parent, or make it a root",
 		ArgsUsage: "TENANT PARENT | --none TENANT",
 		Description: `Gives TENANT the parent PARENT, or none with --none. Refused when the
@@ -326,14 +332,14 @@ Examples:
 			case !e.c.Bool("none") && len(args) == 2:
 				ref, parent = args[0], args[1]
 			default:
-				return exit.Usagef("set-parent: want TENANT PARENT, or --none TENANT (flags come first)")
+				return fault.Usagef("set-parent: want TENANT PARENT, or --none TENANT (flags come first)")
 			}
 			t, changed, err := tenant.SetParent(e.c.Context, pool, tt, ref, parent)
 			if err != nil {
 				return err
 			}
 			if e.JSON() {
-				return e.PrintJSON(map[string]any{"tenant": t, "depth_updates": changed})
+				return e.PrintJSON(map[string]any{"tenant": t, "depth_updates": changed}, nil)
 			}
 			if !e.Quiet() {
 				if parent == "" {
@@ -353,8 +359,9 @@ Examples:
 
 func tenantGroupCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "group",
-		Usage: "manage user-defined tenant groups",
+		Name:      "group",
+		UsageText: "tenantkit tenant group create|list|delete [options] [ARGUMENTS]",
+		Usage:     "manage user-defined tenant groups",
 		Description: `User-defined tenant groups are kept in tenantkit's own tables
 (tenantkit.tenant_group, tenantkit.tenant_group_member; created on first use)
 and can be used wherever a list of tenants is accepted, like the
@@ -367,6 +374,7 @@ Examples:
 		Subcommands: []*cli.Command{
 			{
 				Name:      "create",
+				UsageText: "tenantkit tenant group create [--replace] [options] NAME TENANT…",
 				Usage:     "create a tenant group from a tenant list",
 				ArgsUsage: "NAME TENANT…",
 				Description: `Creates group NAME holding the tenants the list resolves to: tenant names or
@@ -380,7 +388,7 @@ Examples:
 				Flags: withSchema(append(writeFlags(), &cli.BoolFlag{Name: "replace", Usage: "replace the members of an existing group"})...),
 				Action: tenantWriteAction(func(e *env, pool *pgxpool.Pool, tt *schema.TenantTable) error {
 					if e.c.NArg() < 2 {
-						return exit.Usagef("group create: want NAME TENANT… (flags come first)")
+						return fault.Usagef("group create: want NAME TENANT… (flags come first)")
 					}
 					args := e.c.Args().Slice()
 					g, change, err := tenant.CreateGroup(e.c.Context, pool, tt, args[0], args[1:], e.c.Bool("replace"))
@@ -388,7 +396,7 @@ Examples:
 						return err
 					}
 					if e.JSON() {
-						return e.PrintJSON(map[string]any{"group": g.Name, "change": change, "members": names(g.Members)})
+						return e.PrintJSON(map[string]any{"group": g.Name, "change": change, "members": names(g.Members)}, nil)
 					}
 					if !e.Quiet() {
 						fmt.Fprintf(e.Stdout, "tenant group %s %s: %s\n", g.Name, change, strings.Join(names(g.Members), ", "))
@@ -397,8 +405,9 @@ Examples:
 				}),
 			},
 			{
-				Name:  "list",
-				Usage: "list the user-defined tenant groups and their members",
+				Name:      "list",
+				UsageText: "tenantkit tenant group list [--json] [options]",
+				Usage:     "list the user-defined tenant groups and their members",
 				Description: `Examples:
    tenantkit tenant group list
    tenantkit tenant group list --json`,
@@ -411,9 +420,9 @@ Examples:
 					if e.JSON() {
 						out := []map[string]any{}
 						for _, g := range gs {
-							out = append(out, map[string]any{"group": g.Name, "members": names(g.Members), "missing": g.Missing})
+							out = append(out, map[string]any{"group": g.Name, "members": names(g.Members), "missing": nonNil(g.Missing)})
 						}
-						return e.PrintJSON(out)
+						return e.PrintJSONList("groups", out, nil)
 					}
 					for _, g := range gs {
 						fmt.Fprintf(e.Stdout, "%s: %s", g.Name, strings.Join(names(g.Members), ", "))
@@ -427,6 +436,7 @@ Examples:
 			},
 			{
 				Name:      "delete",
+				UsageText: "tenantkit tenant group delete [--if-exists] [options] NAME",
 				Usage:     "delete a user-defined tenant group",
 				ArgsUsage: "NAME",
 				Description: `Deleting a group that does not exist is an error (exit 2) unless --if-exists.
@@ -445,6 +455,9 @@ Examples:
 					}
 					if !deleted && !e.c.Bool("if-exists") {
 						return fmt.Errorf("tenant group %q: %w", name, tenant.ErrNotFound)
+					}
+					if e.JSON() {
+						return e.PrintJSON(map[string]any{"group": name, "deleted": deleted}, nil)
 					}
 					if !e.Quiet() && deleted {
 						fmt.Fprintf(e.Stdout, "tenant group %s deleted\n", name)

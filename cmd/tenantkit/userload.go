@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/load"
 	"github.com/tenantkit/tenantkit/schema"
 )
@@ -17,6 +17,7 @@ import (
 func userloadCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "userload",
+		UsageText: "tenantkit userload [-c] [-v] [-i | -u | -r [-a]] [-t TENANT [--new-keys]] [--key COLUMNS] [--rejects FILE] [--format FORMAT] [options] -f FILE…",
 		Usage:     "load data files into the database: insert, update or delete, set-based, in one transaction",
 		ArgsUsage: " ",
 		Description: `Reads userload (.dat, .txt), CSV (.csv) or Excel (.xlsx) files and applies every
@@ -44,6 +45,15 @@ first moved past the table's largest key; a tenanted table whose integer or
 uuid key has no default (and is no rewired reference) is an error (exit 2);
 natural keys (text, composite) are kept. Records rejected
 only because a record they reference was rejected are summed up in one line.
+
+SHARED sections (TABLE name SHARED, written by tenant-extract
+--with-references) hold the rows of other owners a moved tenant references;
+they need -t. The tenant table's SHARED section names their owners, which must
+exist here by name (else exit 2, nothing changed) and get this database's keys.
+A shared record matching a row (by the overlay key, else the primary key, and
+its owner) is not applied: the row is kept and the run's references to the
+record point at it; one matching no row is inserted (with --new-keys, under a
+fresh key if its own is taken).
 
 Into an empty table, userload loads like pg_restore: it drops the table's
 indexes, its primary key, unique, exclusion and foreign-key constraints and
@@ -94,7 +104,7 @@ var memorySetting = regexp.MustCompile(`^[0-9]{1,12}(B|kB|MB|GB|TB)?$`)
 func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 	c := e.c
 	if c.NArg() > 0 {
-		return exit.Usagef("userload: unexpected argument %q (data files are given with -f)", c.Args().First())
+		return fault.Usagef("userload: unexpected argument %q (data files are given with -f)", c.Args().First())
 	}
 	opts := load.Options{
 		Files:              c.StringSlice("file"),
@@ -107,17 +117,20 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 		NewKeys:            c.Bool("new-keys"),
 		NoDefer:            c.Bool("no-defer"),
 		MaintenanceWorkMem: c.String("maintenance-work-mem"),
-		Quiet:              e.Quiet() || e.JSON(),
-		Detail:             e.Stdout,
+		Reword:             flagWording.Replace,
+		Detail:             wordFlags(e.Stdout),
 		File: datafile.Options{
 			Format:           datafile.Format(c.String("format")),
 			LiteralBackslash: c.Bool("literal-backslash"),
 			Encoding:         c.String("encoding"),
 			Table:            c.String("table"),
+			Stdin:            e.Stdin,
 		},
 	}
-	if e.JSON() { // stdout holds the JSON summary
+	if e.JSON() { // stdout holds the JSON summary; no progress either
 		opts.Detail = e.Stderr
+	} else {
+		opts.Progress = e.Progress()
 	}
 	if c.IsSet("null") {
 		null := c.String("null")
@@ -133,29 +146,29 @@ func runUserload(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 	}
 	switch {
 	case modes > 1:
-		return exit.Usagef("userload: -i, -u and -r exclude each other")
+		return fault.Usagef("userload: -i, -u and -r exclude each other")
 	case opts.All && opts.Mode == load.InsertOnly:
-		return exit.Usagef("userload: -a applies to updates and deletes, not to -i")
+		return fault.Usagef("userload: -a applies to updates and deletes, not to -i")
 	case opts.Check && opts.RejectsFile != "":
-		return exit.Usagef("userload: -c changes nothing; --rejects makes no sense with it")
+		return fault.Usagef("userload: -c changes nothing; --rejects makes no sense with it")
 	}
 	if m := opts.MaintenanceWorkMem; m != "" && !memorySetting.MatchString(m) {
-		return exit.Usagef("userload: --maintenance-work-mem %q: want a PostgreSQL memory size such as 512MB or 2GB (units B, kB, MB, GB, TB)", m)
+		return fault.Usagef("userload: --maintenance-work-mem %q: want a PostgreSQL memory size such as 512MB or 2GB (units B, kB, MB, GB, TB)", m)
 	}
 	if _, err := datafile.DetectFormat("", opts.File.Format); opts.File.Format != "" && err != nil {
-		return exit.Usage(fmt.Errorf("userload: --format: %w", err))
+		return fault.Usage(fmt.Errorf("userload: --format: %w", err))
 	}
 	opts.OnReject = func(r load.Reject) { fmt.Fprintf(e.Stderr, "%s\n", r) }
 	if os.Getenv("TENANTKIT_TRACE") != "" {
 		opts.Trace = e.Stderr
 	}
 	sum, err := load.Run(c.Context, pool, s, opts)
-	if sum != nil && !e.Quiet() && exit.Code(err) <= exit.Violation {
+	if sum != nil && !e.Quiet() && exitCodeOf(err) <= exitViolation {
 		if e.JSON() {
-			if perr := e.PrintJSON(sum); perr != nil && err == nil {
+			if perr := e.PrintJSON(sum, err); perr != nil && err == nil {
 				err = perr
 			}
-		} else if perr := sum.WriteText(e.Stdout); perr != nil && err == nil {
+		} else if perr := sum.WriteText(wordFlags(e.Stdout)); perr != nil && err == nil {
 			err = perr
 		}
 	}

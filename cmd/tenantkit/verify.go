@@ -8,15 +8,16 @@ import (
 
 	"github.com/tenantkit/tenantkit/datafile"
 	"github.com/tenantkit/tenantkit/htmlreport"
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/schema"
 	"github.com/tenantkit/tenantkit/verify"
 )
 
 func verifyCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "verify",
-		Usage: "prove that nothing leaks across tenants (database or data files)",
+		Name:      "verify",
+		UsageText: "tenantkit verify [--objects OBJECTS] [--sample N] [-j N] [options]\ntenantkit verify [-t TENANT] [--format FORMAT] [--table NAME] [options] -f FILE…",
+		Usage:     "prove that nothing leaks across tenants (database or data files)",
 		Description: `Checks the database against the object schema, one set-based query per check
 and object or SREL, all in one read-only snapshot:
 
@@ -76,27 +77,27 @@ Examples:
 		}, "null", "with -f: ")...),
 		Action: schemaAction(func(e *env, pool *pgxpool.Pool, s *schema.Schema) error {
 			if e.c.NArg() > 0 {
-				return exit.Usagef("verify takes no arguments (got %q)", e.c.Args().First())
+				return fault.Usagef("verify takes no arguments (got %q)", e.c.Args().First())
 			}
 			if e.c.Int("sample") < 0 {
-				return exit.Usagef("--sample must be 0 or more")
+				return fault.Usagef("--sample must be 0 or more")
 			}
 			if e.c.Int("jobs") < 1 {
-				return exit.Usagef("--jobs must be 1 or more")
+				return fault.Usagef("--jobs must be 1 or more")
 			}
 			var objs []*schema.Object
 			if pats := splitList(e.c.StringSlice("objects")); len(pats) > 0 {
 				var err error
 				if objs, err = s.Select(pats); err != nil {
-					return exit.Usage(err)
+					return fault.Usage(err)
 				}
 			}
 			files := e.c.StringSlice("file")
 			if len(files) > 0 && objs != nil {
-				return exit.Usagef("--objects does not apply to -f")
+				return fault.Usagef("--objects does not apply to -f")
 			}
 			if len(files) == 0 && e.c.String("tenant") != "" {
-				return exit.Usagef("-t/--tenant is for checking data files (-f)")
+				return fault.Usagef("-t/--tenant is for checking data files (-f)")
 			}
 			html, err := startHTML(e.c)
 			if err != nil {
@@ -108,50 +109,54 @@ Examples:
 			if len(files) > 0 {
 				return verifyFiles(e, pool, s, files, html)
 			}
-			rep, err := verify.Database(e.c.Context, pool, s, verify.Options{Objects: objs, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
+			rep, err := verify.Database(e.c.Context, pool, s, verify.Options{Objects: objs, Sample: e.c.Int("sample"), Progress: e.Progress(),
 				// Each job holds a connection for the whole run.
 				Jobs: min(e.c.Int("jobs"), int(pool.Config().MaxConns))})
 			if err != nil {
-				return exit.Failure(err)
+				return fault.Failure(err)
 			}
 			if html != nil {
 				if err := writeHTML(e, html, pool, s, &htmlreport.Page{Command: "verify", Verify: rep}); err != nil {
 					return err
 				}
 			}
-			return printVerifyReport(e, rep)
+			return printVerifyReport(e, rep, nil)
 		}),
 	}
 }
 
 // printVerifyReport prints the report (text or JSON) and turns violations
 // into exit 1.
-func printVerifyReport(e *env, rep *verify.Report) error {
+func printVerifyReport(e *env, rep *verify.Report, runErr error) error {
 	if e.JSON() {
-		if err := e.PrintJSON(rep); err != nil {
+		if runErr == nil && rep.Violations > 0 {
+			runErr = errViolations
+		}
+		rep.Findings = nonNil(rep.Findings) // [] rather than null when clean
+		if err := e.PrintJSON(rep, runErr); err != nil {
 			return err
 		}
 	} else if !e.Quiet() || rep.Violations > 0 {
-		if err := rep.WriteText(e.Stdout); err != nil {
+		if err := rep.WriteText(wordFlags(e.Stdout)); err != nil {
 			return err
 		}
 	}
 	if rep.Violations > 0 {
-		return exit.Violations(fmt.Errorf("verify: %d violations", rep.Violations))
+		return fault.Violations(fmt.Errorf("verify: %d violations", rep.Violations))
 	}
 	return nil
 }
 
 func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string, html *htmlreport.File) error {
 	read := datafile.Options{Format: datafile.Format(e.c.String("format")), Table: e.c.String("table"),
-		Encoding: e.c.String("encoding"), LiteralBackslash: e.c.Bool("literal-backslash")}
+		Encoding: e.c.String("encoding"), LiteralBackslash: e.c.Bool("literal-backslash"), Stdin: e.Stdin}
 	if e.c.IsSet("null") {
 		v := e.c.String("null")
 		read.Null = &v
 	}
 	lenient := applyCSVReadFlags(e.c, &read)
 	rep, err := verify.Files(e.c.Context, pool, s, files, verify.FileOptions{
-		Tenant: e.c.String("tenant"), Read: read, Sample: e.c.Int("sample"), Quiet: e.Quiet(),
+		Tenant: e.c.String("tenant"), Read: read, Sample: e.c.Int("sample"), Progress: e.Progress(),
 	})
 	if rep == nil {
 		return err // bad input (exit 2) or a database failure (3)
@@ -165,7 +170,7 @@ func verifyFiles(e *env, pool *pgxpool.Pool, s *schema.Schema, files []string, h
 			return herr
 		}
 	}
-	if perr := printVerifyReport(e, rep); err == nil {
+	if perr := printVerifyReport(e, rep, err); err == nil {
 		err = perr
 	}
 	return err // sections userload cannot load: exit 2 after the report

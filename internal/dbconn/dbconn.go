@@ -1,5 +1,9 @@
 // Package dbconn opens tenantkit's connection pool and turns connection
-// failures into one readable line.
+// failures into one readable line. Every connection it makes carries the
+// session invariants the other packages' statements rely on: search_path
+// pinned to SearchPath (so every user object is named with its schema),
+// standard_conforming_strings on, and the run's application_name and
+// timeouts.
 package dbconn
 
 import (

@@ -121,7 +121,7 @@ func Acquire(ctx context.Context, pool *pgxpool.Pool, wait bool, notify func(Hol
 	}
 	if !wait {
 		conn.Release()
-		return nil, fmt.Errorf("%w: held by server process %d (%s) since %s; rerun with --wait to queue behind it",
+		return nil, fmt.Errorf("%w: held by server process %d (%s) since %s; rerun with the wait option to queue behind it",
 			ErrHeld, h.PID, appOrUnknown(h.App), h.Started.Format(time.RFC3339))
 	}
 	if notify != nil {

@@ -1,6 +1,9 @@
 // Package sqlcond checks SQL conditions taken from configuration files
 // (the <Where> of settenant and buildtenant) before they are pasted into a
 // statement: wrapped in parentheses, a condition must stay one expression.
+// When a statement using configured SQL fails, Refusal, DataFailure and
+// Probe tell whether the configuration is to blame (exit 2) rather than
+// the database.
 package sqlcond
 
 import (
@@ -10,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tenantkit/tenantkit/internal/sqlq"
@@ -21,8 +25,7 @@ import (
 // strings, quoted identifiers and comments are closed. It reads SQL the way
 // PostgreSQL does with standard_conforming_strings on, which callers must set
 // for the session running the statement; what the condition means is left to
-// the server. Callers wrap it as "(\n" + cond + "\n)", so that a trailing
-// -- comment ends before the closing parenthesis.
+// the server. Callers put it into a statement with Wrap.
 func Check(s string) error {
 	depth := 0
 	for i := 0; i < len(s); {
@@ -83,6 +86,12 @@ func Check(s string) error {
 	}
 	return nil
 }
+
+// Wrap puts a condition into a statement the one way tenantkit does: in
+// parentheses, on lines of its own, so that a trailing -- comment ends
+// before the closing parenthesis. A condition from a configuration file is
+// checked with Check first.
+func Wrap(cond string) string { return "(\n" + cond + "\n)" }
 
 // isIdentChar reports whether c may continue an SQL identifier or keyword
 // (any non-ASCII byte counts, as in PostgreSQL's scanner).
@@ -202,17 +211,12 @@ func DataFailure(err error) *pgconn.PgError {
 // condition is to blame. A failure that is not the server refusing the
 // condition is returned in second place.
 func Probe(ctx context.Context, db Beginner, table, cond string) (*pgconn.PgError, error) {
-	sp, err := db.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var n int64
-	err = sp.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE (\n"+cond+"\n)").Scan(&n)
+	err := sqlq.Savepoint(ctx, db, func(sp pgx.Tx) error {
+		var n int64
+		return sp.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE "+Wrap(cond)).Scan(&n)
+	})
 	if err == nil {
-		return nil, sp.Rollback(ctx)
-	}
-	if rerr := sp.Rollback(ctx); rerr != nil {
-		return nil, rerr
+		return nil, nil
 	}
 	if pe := Refusal(err); pe != nil {
 		return pe, nil

@@ -1,10 +1,12 @@
 // Package sqlq is tenantkit's one place for quoting SQL text: identifiers
-// and string literals for the statements PostgreSQL takes no parameters in
-// (DDL such as CREATE ROLE, CREATE VIEW, COMMENT ON, ALTER ROLE SET) and for
-// plans printed for a person to read or run.
+// (Ident), which no statement takes as parameters, and string literals
+// (Lit) for the statements PostgreSQL takes no parameters in (DDL such as
+// CREATE ROLE, CREATE VIEW, COMMENT ON, ALTER ROLE SET) and for plans
+// printed for a person to read or run.
 //
 // Values go as bound parameters wherever PostgreSQL allows them; these
-// functions are for the places it does not.
+// functions are for the places it does not. The package also declares the
+// database interfaces every package takes (Querier, Execer, Beginner).
 package sqlq
 
 import (

@@ -108,3 +108,54 @@ func NewNorthwindDB(t testing.TB) *DB {
 	db.Exec(t, NorthwindSQL)
 	return db
 }
+
+// NorthwindTerritoriesSQL adds to NorthwindSQL what reaches an employee's
+// region only through link rows: tenants 3 "East" and 4 "North" (children
+// of the provider), the regions' tenants (1 East, 2 West, 3 none, 4
+// North), territories and employee_territories (composite primary key),
+// and employees whose territories' regions agree, disagree, tie or are
+// missing:
+//
+//	employee 1  T1 T2 (East East)            3  W1 W2 T1 (West West East)
+//	employee 2  W1 T1 (West East)            4  no territory
+//	employee 5  U1 (region without a tenant) 6  U1 W1 (none, West)
+//	employee 7  X1 (territory without a region)
+//	employee 8  T1 W1 N1 (East West North)
+//	employee 9  W1 T1, already North         10 T1 T2, already West
+const NorthwindTerritoriesSQL = `
+INSERT INTO tenant VALUES (3, 'East', 1, true, true, false, 1), (4, 'North', 1, true, true, false, 1);
+INSERT INTO region VALUES (4, 'Northern', NULL);
+UPDATE region SET tenant = CASE region_id WHEN 1 THEN 3 WHEN 2 THEN 2 WHEN 4 THEN 4 END;
+INSERT INTO employees VALUES
+	(3, 'Leverling', 'Janet', 'WA', '98033', 2, NULL), (4, 'Peacock', 'Margaret', 'WA', '98052', 2, NULL),
+	(6, 'Suyama', 'Michael', NULL, 'EC2 7JR', 5, NULL), (7, 'King', 'Robert', NULL, 'RG1 9SP', 5, NULL),
+	(8, 'Callahan', 'Laura', 'WA', '98105', 2, NULL), (9, 'Dodsworth', 'Anne', NULL, 'WG2 7LT', 5, 4),
+	(10, 'Hill', 'Ted', NULL, '12345', 5, 2);
+CREATE TABLE territories (
+	territory_id varchar(20) PRIMARY KEY,
+	territory_description varchar(60) NOT NULL,
+	region_id smallint REFERENCES region,
+	tenant integer REFERENCES tenant
+);
+INSERT INTO territories VALUES
+	('T1', 'Boston', 1, NULL), ('T2', 'Providence', 1, NULL), ('W1', 'Seattle', 2, NULL), ('W2', 'Portland', 2, NULL),
+	('N1', 'Duluth', 4, NULL), ('U1', 'Nowhere', 3, NULL), ('X1', 'Unplaced', NULL, NULL);
+CREATE TABLE employee_territories (
+	employee_id smallint NOT NULL REFERENCES employees,
+	territory_id varchar(20) NOT NULL REFERENCES territories,
+	tenant integer REFERENCES tenant,
+	PRIMARY KEY (employee_id, territory_id)
+);
+INSERT INTO employee_territories (employee_id, territory_id) VALUES
+	(1, 'T1'), (1, 'T2'), (2, 'W1'), (2, 'T1'), (3, 'W1'), (3, 'W2'), (3, 'T1'), (5, 'U1'), (6, 'U1'), (6, 'W1'),
+	(7, 'X1'), (8, 'T1'), (8, 'W1'), (8, 'N1'), (9, 'W1'), (9, 'T1'), (10, 'T1'), (10, 'T2');
+`
+
+// NewNorthwindTerritoriesDB creates a database holding NorthwindSQL and
+// NorthwindTerritoriesSQL.
+func NewNorthwindTerritoriesDB(t testing.TB) *DB {
+	t.Helper()
+	db := NewNorthwindDB(t)
+	db.Exec(t, NorthwindTerritoriesSQL)
+	return db
+}

@@ -12,23 +12,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/tenantkit/tenantkit/internal/exit"
+	"github.com/tenantkit/tenantkit/internal/fault"
 )
-
-// Error is a configuration error at a position in a file.
-type Error struct {
-	File string
-	Line int
-	Col  int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Col > 0 {
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
-	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-}
 
 // Attr is one attribute with its position.
 type Attr struct {
@@ -59,7 +44,7 @@ func ParseFile(path string) (*Node, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		// A configuration that cannot be read is bad input, like a malformed one.
-		return nil, exit.Usage(err)
+		return nil, fault.Usage(err)
 	}
 	return Parse(path, data)
 }
@@ -83,7 +68,7 @@ func Parse(file string, data []byte) (*Node, error) {
 				return nil, syntaxError(file, data, lc, se, dec.InputOffset())
 			}
 			line, col := lc.pos(dec.InputOffset())
-			return nil, &Error{File: file, Line: line, Col: col, Msg: "malformed XML: " + err.Error()}
+			return nil, fault.At(file, line, col, "malformed XML: %v", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -98,7 +83,7 @@ func Parse(file string, data []byte) (*Node, error) {
 			}
 			if len(stack) == 0 {
 				if root != nil {
-					return nil, &Error{File: file, Line: line, Col: col, Msg: "malformed XML: more than one root element"}
+					return nil, fault.At(file, line, col, "malformed XML: more than one root element")
 				}
 				root = n
 			} else {
@@ -124,7 +109,7 @@ func Parse(file string, data []byte) (*Node, error) {
 		}
 	}
 	if root == nil {
-		return nil, &Error{File: file, Line: 1, Msg: "malformed XML: no root element"}
+		return nil, fault.At(file, 1, 0, "malformed XML: no root element")
 	}
 	return root, nil
 }
@@ -149,23 +134,23 @@ func syntaxError(file string, data []byte, lc *lineCounter, se *xml.SyntaxError,
 		i = bytes.LastIndexByte(data[:min(off, int64(len(data)))], mark)
 	}
 	if i < 0 { // elsewhere the decoder's line is all that is sure
-		return &Error{File: file, Line: se.Line, Msg: msg}
+		return fault.At(file, se.Line, 0, "%s", msg)
 	}
 	line, col := lc.pos(int64(i))
 	if line != se.Line {
 		line, col = se.Line, 0
 	}
-	return &Error{File: file, Line: line, Col: col, Msg: msg}
+	return fault.At(file, line, col, "%s", msg)
 }
 
 // Errorf returns an error positioned at n.
 func (n *Node) Errorf(format string, args ...any) error {
-	return &Error{File: n.File, Line: n.Line, Col: n.Col, Msg: fmt.Sprintf(format, args...)}
+	return fault.At(n.File, n.Line, n.Col, format, args...)
 }
 
 // AttrErrorf returns an error positioned at attribute a of n.
 func (n *Node) AttrErrorf(a Attr, format string, args ...any) error {
-	return &Error{File: n.File, Line: a.Line, Col: a.Col, Msg: fmt.Sprintf(format, args...)}
+	return fault.At(n.File, a.Line, a.Col, format, args...)
 }
 
 // Lookup returns the named attribute and whether it is present, and marks it used.
