@@ -145,12 +145,22 @@ func TestJSONOutputsMatchSchema(t *testing.T) {
 	run("acl export", 0, true, "acl", "export")
 
 	// distribute isolate needs Citus: on plain PostgreSQL it is refused
-	// (exit 2, no summary); e2e TestCitusDistribute runs it on Citus.
+	// (exit 2, no summary); with a Citus coordinator
+	// (TENANTKIT_TEST_CITUS_URL) its summary is validated too.
 	res := testkit.Run(t, db, "--json", "--schema", "fixtures/schema.xml", "distribute", "isolate", "Acme")
 	if res.Code != 2 || res.Stdout != "" || !strings.Contains(res.Stderr, "no citus extension") {
 		t.Errorf("distribute isolate --json without Citus: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 	covered["distribute isolate"] = true
+	if testkit.CitusURL() != "" {
+		db = testkit.NewCitusFixtureDB(t)
+		testkit.ConvertFixture(t, db)
+		run("distribute plan", 0, false, "distribute", "plan")
+		run("distribute apply", 0, false, "distribute", "apply", "--overlay-out", file("distributed.xml"))
+		if out := run("distribute isolate", 0, false, "distribute", "isolate", "Acme"); !strings.Contains(out, `"tenant": "Acme"`) {
+			t.Errorf("distribute isolate --json:\n%s", out)
+		}
+	}
 
 	db = testkit.NewDB(t)
 	run("fixtures load", 0, false, "fixtures", "load", "--empty")
