@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenantkit/tenantkit/internal/testkit"
 )
@@ -85,6 +86,22 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
+	// The prepare contenders ran next to the concurrent writer.
+	for _, sc := range []int64{1000, 2000} {
+		wrote := 0
+		for _, v := range res.scenarioAt("prepare", sc).Variants {
+			if v.Status != statusOK {
+				continue
+			}
+			if len(v.Writer) != 1 || v.WriterSummary == nil || v.WriterSummary.Transactions != v.Writer[0].Transactions || v.WriterSummary.MaxMS < v.WriterSummary.P99MS {
+				t.Errorf("prepare at %d: %s: writer %+v, summary %+v", sc, v.Name, v.Writer, v.WriterSummary)
+			}
+			wrote += v.Writer[0].Transactions
+		}
+		if wrote == 0 {
+			t.Errorf("prepare at %d: the concurrent writer committed nothing", sc)
+		}
+	}
 	if ran < 4 {
 		t.Errorf("only %d contenders ran; the psql references at least should", ran)
 	}
@@ -93,7 +110,8 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| comparison | contender | 1k | × ref | 2k | × ref | 3k | × ref | growth 3k/1k | ÷ reference's |", `psql \copy (CSV) *(reference)*`,
-		"## Goals", "## Peak RSS per scale", "## Every round at 2k rows", "## Statement durations (--server-log)", "**settenant**", "**rowscope**", "extract --sorted"} {
+		"## Goals", "## Peak RSS per scale", "## Every round at 2k rows", "## Statement durations (--server-log)", "**settenant**", "**rowscope**", "extract --sorted",
+		"## Lock waits of a concurrent writer", "| **prepare** — " + contactWriter.Text + " | 1k | tenantkit prepare apply --online |"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
 		}
@@ -381,5 +399,95 @@ func TestServerLog(t *testing.T) {
 	got := fmt.Sprint(parseServerLog(lines))
 	if got != "[{[server] COPY ca_contact FROM STDIN [1.50025]} {[server] UPDATE t SET x = N [0.252]}]" {
 		t.Errorf("parseServerLog = %s", got)
+	}
+}
+
+func TestWriterStats(t *testing.T) {
+	var lat []time.Duration
+	for i := 1; i <= 200; i++ {
+		lat = append(lat, time.Duration(i)*time.Millisecond)
+	}
+	lat[7] = 3 * time.Second // one transaction waited for a lock
+	// Nearest rank: the 198th of 200 sorted latencies.
+	if got := writerStats(lat); got != (WriterRound{Transactions: 200, P99MS: 199, MaxMS: 3000}) {
+		t.Errorf("writerStats = %+v", got)
+	}
+	if got := writerStats(nil); got != (WriterRound{}) {
+		t.Errorf("writerStats(nil) = %+v", got)
+	}
+	got := summarizeWriter([]WriterRound{{10, 5, 7}, {30, 9, 40}, {20, 6, 8}})
+	if *got != (WriterRound{Transactions: 20, P99MS: 6, MaxMS: 40}) {
+		t.Errorf("summarizeWriter = %+v", *got)
+	}
+	if summarizeWriter(nil) != nil {
+		t.Error("summarizeWriter(nil) is not nil")
+	}
+}
+
+func TestMarkdownWriter(t *testing.T) {
+	res := &Results{Scales: []int64{1_000_000}, Rounds: 2, BigRounds: 1, Scenarios: []ScenarioResult{
+		{Name: "prepare", Title: "prepare", Scale: 1_000_000, Rows: 1_020_000, Writer: "UPDATE t | one row, then COMMIT", Variants: []VariantResult{
+			{Name: "tenantkit prepare apply --online", Tool: "tenantkit", Status: statusOK, Seconds: []float64{4, 6}, PeakRSSKB: []int64{20 << 10, 20 << 10},
+				Writer: []WriterRound{{Transactions: 900, P99MS: 12.25, MaxMS: 80}, {Transactions: 1100, P99MS: 14.75, MaxMS: 95.5}}},
+			{Name: "tenantkit prepare apply", Tool: "tenantkit", Status: statusOK, Seconds: []float64{3, 3}, PeakRSSKB: []int64{20 << 10, 20 << 10},
+				Writer: []WriterRound{{Transactions: 2, P99MS: 2950, MaxMS: 2950}, {Transactions: 3, P99MS: 2900, MaxMS: 2990}}},
+			{Name: prepareRefName, Tool: "psql", Reference: true, Status: statusFailed, Reason: "exit 3: boom"},
+		}},
+		// No writer: no rows in the writer's table.
+		{Name: "verify", Title: "verify", Scale: 1_000_000, Rows: 2, Variants: []VariantResult{
+			{Name: "tenantkit verify", Tool: "tenantkit", Status: statusOK, Seconds: []float64{1}},
+		}},
+	}}
+	for i := range res.Scenarios {
+		res.Scenarios[i].summarize()
+	}
+	md := res.Markdown()
+	for _, line := range []string{
+		"## Lock waits of a concurrent writer",
+		"| comparison | rows | contender | transactions | per second | p99 latency | max latency | rounds (transactions / p99 / max) |",
+		// Median 1000 transactions over a median 5 s run; median p99, largest max.
+		`| **prepare** — UPDATE t \| one row, then COMMIT | 1M | tenantkit prepare apply --online | 1000 | 200 | 13.5 ms | 95.5 ms | 900 / 12.2 ms / 80.0 ms; 1100 / 14.8 ms / 95.5 ms |`,
+		"|  | 1M | tenantkit prepare apply | 3 | 1 | 2.92 s | 2.99 s | 2 / 2.95 s / 2.95 s; 3 / 2.90 s / 2.99 s |",
+		"|  | 1M | " + prepareRefName + " *(reference)* | failed: exit 3: boom | | | | |",
+	} {
+		if !strings.Contains(md, line+"\n") {
+			t.Errorf("Markdown lacks\n%s\nin\n%s", line, md)
+		}
+	}
+	if _, section, _ := strings.Cut(md, "## Lock waits of a concurrent writer"); strings.Contains(section, "verify") {
+		t.Errorf("a comparison without a writer is in the writer's table:\n%s", section)
+	}
+	js, err := json.Marshal(res.Scenarios[0].Variants[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"writer":[{"transactions":900,"p99_ms":12.25,"max_ms":80},`) || !strings.Contains(string(js), `"writer_summary":{"transactions":1000,"p99_ms":13.5,"max_ms":95.5}`) {
+		t.Errorf("results.json of a contender: %s", js)
+	}
+}
+
+// TestPrepareFingerprint checks that the prepare scenario's fingerprint
+// tells a foreign key left NOT VALID and a missing index from the prepared
+// state the scenario expects.
+func TestPrepareFingerprint(t *testing.T) {
+	db := testkit.NewFixtureDB(t)
+	for _, tbl := range prepareTables {
+		db.Exec(t, "ALTER TABLE "+tbl+" DROP COLUMN tenant")
+	}
+	steps := prepareSQL()
+	last := len(steps) - 2 // ca_contact's VALIDATE, then its index
+	for _, s := range steps[:last] {
+		db.Exec(t, s)
+	}
+	contacts := db.Value(t, "SELECT count(*) FROM ca_contact")
+	want := prepareExpected + "; " + contacts + " contacts"
+	if got := db.Value(t, prepareFingerprint); got != strings.Replace(want, "ca_contact.tenant integer, foreign key valid true, index valid true", "ca_contact.tenant integer, foreign key valid false, index valid none", 1) {
+		t.Errorf("half prepared: %s", got)
+	}
+	for _, s := range steps[last:] {
+		db.Exec(t, s)
+	}
+	if got := db.Value(t, prepareFingerprint); got != want {
+		t.Errorf("prepared: %s, want %s", got, want)
 	}
 }

@@ -34,15 +34,15 @@ type harness struct {
 	log      io.Writer
 	admin    *pgx.Conn
 	server   *pgx.ConnConfig
-	psql     string            // "" when missing
-	pgloader string            // "" when missing
+	psql     string // "" when missing
+	pgloader string // "" when missing
 	// serverLog is the server's log file when --server-log can read it.
 	serverLog string
-	missing  map[string]string // tenantkit command → why it cannot run
-	built    map[string]bool   // template databases made by this run
-	files    map[string]string // input files written: path → "" or why writing failed
-	runs     int
-	cleanup  []func()
+	missing   map[string]string // tenantkit command → why it cannot run
+	built     map[string]bool   // template databases made by this run
+	files     map[string]string // input files written: path → "" or why writing failed
+	runs      int
+	cleanup   []func()
 }
 
 // templateVersion names the generator's output; bump it when the generated
@@ -50,7 +50,7 @@ type harness struct {
 const templateVersion = "tenantkit bench template v1"
 
 // tenantkitCommands are the commands the scenarios compare.
-var tenantkitCommands = []string{"userload", "extract", "settenant", "verify", "buildtenant"}
+var tenantkitCommands = []string{"userload", "extract", "settenant", "verify", "buildtenant", "prepare"}
 
 func newHarness(ctx context.Context, cfg config, log io.Writer) (*harness, error) {
 	h := &harness{cfg: cfg, log: log, missing: map[string]string{}, built: map[string]bool{}, files: map[string]string{}}
@@ -323,6 +323,9 @@ func templateOptions(scale, seed int64) map[string]gen.Options {
 		"full": {Seed: seed, Orgs: orgs, Contacts: scale, Tickets: scale, Tenants: tenants, Tenancy: gen.TenancyAll},
 		// buildtenant: the service provider and scale/10 pre-tenant organizations.
 		"pretenant": {Seed: seed, Orgs: max(scale/10, 1), ServiceProvider: true},
+		// prepare: "contacts" without the tenant columns of prepareTables
+		// (templateFinish).
+		"untenanted": {Seed: seed, Orgs: orgs, Contacts: scale},
 		// rowscope: "full" with acl row scoping for one reader (templateFinish).
 		"scoped": {Seed: seed, Orgs: max(orgs, 20), Contacts: scale, Tickets: scale, Tenants: max(tenants, 2), Tenancy: gen.TenancyAll},
 	}
@@ -331,6 +334,14 @@ func templateOptions(scale, seed int64) map[string]gen.Options {
 // templateFinish completes the kinds of template the generator alone does
 // not make.
 var templateFinish = map[string]func(ctx context.Context, h *harness, name string, conn *pgx.Conn) error{
+	"untenanted": func(ctx context.Context, h *harness, name string, conn *pgx.Conn) error {
+		for _, t := range prepareTables {
+			if _, err := conn.Exec(ctx, "ALTER TABLE "+sqlq.Ident(t)+" DROP COLUMN tenant"); err != nil {
+				return fmt.Errorf("dropping %s.tenant: %w", t, err)
+			}
+		}
+		return nil
+	},
 	"scoped": func(ctx context.Context, h *harness, name string, conn *pgx.Conn) error {
 		// A tenant column is indexed in any real multi-tenant database.
 		if _, err := conn.Exec(ctx, "CREATE INDEX ON ca_contact (tenant)"); err != nil {
@@ -360,6 +371,8 @@ type outcome struct {
 	Errors string
 	// Statements are the statement durations of the run (--server-log).
 	Statements []StatementTime
+	// Writer is what the scenario's concurrent writer saw, if it has one.
+	Writer *WriterRound
 }
 
 // timed runs a program and measures its wall time and peak RSS (getrusage

@@ -48,8 +48,11 @@ type ScenarioResult struct {
 	Rows   int64  `json:"rows"`
 	Rounds int    `json:"rounds"`
 	// TenantkitOnly: the run at --rss-scale, without references.
-	TenantkitOnly bool            `json:"tenantkit_only,omitempty"`
-	Variants      []VariantResult `json:"variants"`
+	TenantkitOnly bool `json:"tenantkit_only,omitempty"`
+	// Writer describes the transaction of the concurrent writer that ran
+	// next to every contender, if any.
+	Writer   string          `json:"writer,omitempty"`
+	Variants []VariantResult `json:"variants"`
 }
 
 // VariantResult is one contender: its time and peak RSS in every round.
@@ -68,6 +71,10 @@ type VariantResult struct {
 	// Statements are the statement durations the contender reported
 	// (--server-log), summed per statement in each round.
 	Statements []StatementTime `json:"statements,omitempty"`
+	// Writer is what the scenario's concurrent writer saw in each round,
+	// WriterSummary that over the rounds (summarizeWriter).
+	Writer        []WriterRound `json:"writer,omitempty"`
+	WriterSummary *WriterRound  `json:"writer_summary,omitempty"`
 }
 
 // StatementTime is one statement's duration in each round, summed over its
@@ -181,6 +188,7 @@ func (s *ScenarioResult) summarize() {
 			continue
 		}
 		v.Median = median(v.Seconds)
+		v.WriterSummary = summarizeWriter(v.Writer)
 		for _, kb := range v.PeakRSSKB {
 			v.MaxRSSKB = max(v.MaxRSSKB, kb)
 		}
@@ -547,6 +555,7 @@ func (r *Results) Markdown() string {
 			}
 		}
 	}
+	r.writerMarkdown(p, scales)
 	r.statementsMarkdown(p, scales)
 	if len(r.Profiles) > 0 {
 		p("\n## CPU profiles of the runs that missed a goal\n\n")
@@ -568,6 +577,59 @@ func (r *Results) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// writerMarkdown lists, for every comparison that ran with a concurrent
+// writer, what the writer saw while each contender ran: the transactions it
+// committed (and per second of the run), their p99 and largest latency.
+func (r *Results) writerMarkdown(p func(string, ...any), scales []int64) {
+	header := false
+	for _, sc := range scales {
+		for _, s := range r.Scenarios {
+			if s.Scale != sc || s.Writer == "" {
+				continue
+			}
+			if !header {
+				p("\n## Lock waits of a concurrent writer\n\n")
+				p("While each contender of these comparisons ran, a concurrent writer (a connection of the harness) looped over small write transactions and timed each one. ")
+				p("Transactions it committed during the run (median over the rounds, and per second of the run), their p99 latency (median over the rounds) and their largest (over every round): a transaction that waits for a lock the contender holds shows here.\n\n")
+				p("| comparison | rows | contender | transactions | per second | p99 latency | max latency | rounds (transactions / p99 / max) |\n")
+				p("|---|--:|---|--:|--:|--:|--:|---|\n")
+				header = true
+			}
+			title := fmt.Sprintf("**%s** — %s", s.Name, md(s.Writer))
+			for _, v := range s.Variants {
+				name := v.Name
+				if v.Reference {
+					name += " *(reference)*"
+				}
+				w := v.WriterSummary
+				if v.Status != statusOK || w == nil {
+					p("| %s | %s | %s | %s | | | | |\n", title, formatScale(s.Scale), md(name), md(statusText(v)))
+				} else {
+					rounds := make([]string, len(v.Writer))
+					for i, wr := range v.Writer {
+						rounds[i] = fmt.Sprintf("%d / %s / %s", wr.Transactions, formatMS(wr.P99MS), formatMS(wr.MaxMS))
+					}
+					perSecond := ""
+					if v.Median > 0 {
+						perSecond = fmt.Sprintf("%.0f", float64(w.Transactions)/v.Median)
+					}
+					p("| %s | %s | %s | %d | %s | %s | %s | %s |\n", title, formatScale(s.Scale), md(name), w.Transactions, perSecond,
+						formatMS(w.P99MS), formatMS(w.MaxMS), strings.Join(rounds, "; "))
+				}
+				title = ""
+			}
+		}
+	}
+}
+
+// formatMS writes a latency in milliseconds, in seconds from 1 s on.
+func formatMS(ms float64) string {
+	if ms >= 1000 {
+		return fmt.Sprintf("%.2f s", ms/1000)
+	}
+	return fmt.Sprintf("%.1f ms", ms)
 }
 
 // statementsTop is how many statements of a contender RESULTS.md lists.

@@ -199,6 +199,9 @@ func (h *harness) program(tool string) string {
 // work).
 func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rounds int, tenantkitOnly bool) ScenarioResult {
 	res := ScenarioResult{Name: sc.Name, Title: sc.Title, Scale: scale, Rows: sc.Rows(scale), Rounds: rounds, TenantkitOnly: tenantkitOnly}
+	if sc.Writer != nil {
+		res.Writer = sc.Writer.Text
+	}
 	var live []int     // indexes into res.Variants of the contenders that run
 	var defs []variant // the definitions, aligned with res.Variants
 	for _, v := range sc.Variants {
@@ -272,6 +275,9 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, scale int64, rou
 			}
 			vr.Seconds = append(vr.Seconds, o.Seconds)
 			vr.PeakRSSKB = append(vr.PeakRSSKB, o.RSSKB)
+			if o.Writer != nil {
+				vr.Writer = append(vr.Writer, *o.Writer)
+			}
 			if trace != "" {
 				addStatements(vr, round, o.Statements)
 			}
@@ -339,7 +345,21 @@ func (h *harness) runOnce(ctx context.Context, sc scenario, v variant, scale int
 			logFrom = fi.Size()
 		}
 	}
+	var w *writer
+	if sc.Writer != nil {
+		if w, err = h.startWriter(ctx, db, sc.Writer, scale); err != nil {
+			return outcome{}, "", err
+		}
+		defer w.finish()
+	}
 	o, err := h.timed(ctx, logFile, env, h.program(v.Tool), args...)
+	if w != nil {
+		wr, werr := w.finish()
+		o.Writer = &wr
+		if err == nil && werr != nil {
+			err = werr
+		}
+	}
 	if err != nil {
 		return o, "", err
 	}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -25,7 +28,9 @@ type scenario struct {
 	// give the same answer, and Expect's when Expect is set.
 	Fingerprint string
 	Expect      func(ctx context.Context, h *harness, scale int64) (string, error)
-	Variants    []variant
+	// Writer, when set, runs next to every contender (writer.go).
+	Writer   *writerSpec
+	Variants []variant
 }
 
 // variant is one contender of a scenario.
@@ -315,6 +320,29 @@ func scenarios() []scenario {
 			},
 		},
 		{
+			Name: "prepare", Title: "make the organizations, locations and contacts tenant-ready (tenant column, foreign key, index) under a concurrent writer",
+			Template: "untenanted", Rows: func(scale int64) int64 { return scale + 2*max(scale/100, 1) },
+			Fingerprint: prepareFingerprint,
+			Expect: func(_ context.Context, _ *harness, scale int64) (string, error) {
+				return fmt.Sprintf("%s; %d contacts", prepareExpected, scale), nil
+			},
+			Writer: &contactWriter,
+			Variants: []variant{
+				{Name: "tenantkit prepare apply --online", Tool: "tenantkit", Command: "prepare", Check: checkPrepared,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						return r.tkPrepare("apply", "--online")
+					}},
+				{Name: "tenantkit prepare apply", Tool: "tenantkit", Command: "prepare", Check: checkPrepared,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						return r.tkPrepare("apply")
+					}},
+				{Name: prepareRefName, Tool: "psql", Reference: true, Check: checkPrepared,
+					Args: func(ctx context.Context, r *runEnv) ([]string, error) {
+						return r.psqlArgs(prepareSQL()...), nil
+					}},
+			},
+		},
+		{
 			Name: "buildtenant", Title: "one tenant per active organization", Template: "pretenant",
 			Rows:        func(scale int64) int64 { return max(scale/10, 1) },
 			Fingerprint: `SELECT (SELECT count(*) FROM ca_tenant) || ' tenants, ' || (SELECT count(*) FROM ca_organization WHERE inactive = 0 AND tenant IS NULL) || ' active organizations untenanted'`,
@@ -334,6 +362,100 @@ func scenarios() []scenario {
 			},
 		},
 	}
+}
+
+// prepareTables are the tables of the prepare scenario, whose tenant
+// column the untenanted template lacks.
+var prepareTables = []string{"ca_organization", "ca_location", "ca_contact"}
+
+// prepareXML is the overlay of the prepare scenario: the existing tenant
+// table and the three tenant-required objects.
+const prepareXML = `<Schema>
+  <Tenants table="ca_tenant" key="id" name="name" parent="parent"
+           subtenantsAllowed="subtenants_ok" active="active"
+           serviceProvider="service_provider" depth="tenant_depth"/>
+  <Object name="org" table="ca_organization" tenancy="required" key="id"/>
+  <Object name="loc" table="ca_location" tenancy="required"/>
+  <Object name="cnt" table="ca_contact" tenancy="required" key="userid"/>
+</Schema>
+`
+
+// tkPrepare is a prepare command line with the scenario's overlay, which
+// it writes into the run's directory.
+func (r *runEnv) tkPrepare(args ...string) ([]string, error) {
+	f := filepath.Join(r.dir, "prepare.xml")
+	if err := os.WriteFile(f, []byte(prepareXML), 0o600); err != nil {
+		return nil, err
+	}
+	return append([]string{"--db", r.url, "--quiet", "--schema", f, "prepare"}, args...), nil
+}
+
+const prepareRefName = "psql ADD COLUMN; ADD CONSTRAINT … NOT VALID; VALIDATE; CREATE INDEX CONCURRENTLY"
+
+// prepareSQL is what a DBA writes by hand for the prepare scenario, each
+// statement in its own transaction, under prepare's names.
+func prepareSQL() []string {
+	var out []string
+	for _, t := range prepareTables {
+		fk, idx := sqlq.Ident(t+"_tenant_tkfk"), sqlq.Ident(t+"_tenant_tkidx")
+		out = append(out,
+			fmt.Sprintf("ALTER TABLE %s ADD COLUMN tenant integer", sqlq.Ident(t)),
+			fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (tenant) REFERENCES ca_tenant (id) NOT VALID", sqlq.Ident(t), fk),
+			fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", sqlq.Ident(t), fk),
+			fmt.Sprintf("CREATE INDEX CONCURRENTLY %s ON %s (tenant)", idx, sqlq.Ident(t)))
+	}
+	return out
+}
+
+// prepareFingerprint names, for each table of the scenario, its tenant
+// column's type, whether a validated foreign key on it references the
+// tenant table, and whether a valid index leads with it; and the contacts.
+const prepareFingerprint = `SELECT string_agg(format('%s.%s %s, foreign key valid %s, index valid %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+    (SELECT coalesce(bool_and(k.convalidated)::text, 'none') FROM pg_constraint k
+     WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.conkey = ARRAY[a.attnum] AND k.confrelid = 'ca_tenant'::regclass),
+    (SELECT coalesce(bool_and(i.indisvalid)::text, 'none') FROM pg_index i WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum)), '; ' ORDER BY c.relname)
+  || '; ' || (SELECT count(*) FROM ca_contact) || ' contacts'
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant' AND NOT a.attisdropped
+WHERE c.oid IN ('ca_organization'::regclass, 'ca_location'::regclass, 'ca_contact'::regclass)`
+
+// prepareExpected is the fingerprint of a prepared database, before the
+// number of contacts.
+const prepareExpected = "ca_contact.tenant integer, foreign key valid true, index valid true; " +
+	"ca_location.tenant integer, foreign key valid true, index valid true; " +
+	"ca_organization.tenant integer, foreign key valid true, index valid true"
+
+// contactWriter is the concurrent writer of the prepare scenario: one
+// random contact's last name changes by its key.
+var contactWriter = writerSpec{
+	Text: "UPDATE ca_contact SET last_name = $2 WHERE userid = $1 (a random contact), then COMMIT",
+	SQL:  "UPDATE ca_contact SET last_name = $2 WHERE userid = $1",
+	Args: func(rnd *rand.Rand, scale int64) []any {
+		return []any{fmt.Sprintf("u%08d", 1+rnd.Int64N(scale)), fmt.Sprintf("writer %d", rnd.Uint32())}
+	},
+}
+
+// checkPrepared checks that prepare finds nothing more to do: `prepare
+// plan` prints nothing, the reference's work included.
+func checkPrepared(ctx context.Context, r *runEnv) error {
+	if _, ok := r.h.missing["prepare"]; ok {
+		return nil
+	}
+	args, err := r.tkPrepare("plan")
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, r.h.bin, args...)
+	cmd.Env = cleanEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("prepare plan after the run: %v: %s", err, lastLines(stderr.String(), 3))
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		return fmt.Errorf("prepare plan after the run still plans: %s", lastLines(s, 3))
+	}
+	return nil
 }
 
 // Names of the pgloader contenders of the load scenario.
