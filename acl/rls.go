@@ -329,6 +329,9 @@ func (rs *rowScope) planDDL(ctx context.Context, q Querier, emit func(string, ..
 // policies of its own (the application's) gets no tenantkit_unscoped: a
 // permissive USING (true) would OR them away.
 func (rs *rowScope) plan(ctx context.Context, q Querier, plan *Plan, p *Policy, persons, scoped []string, emit func(string, ...any)) error {
+	if err := refuseDistributed(ctx, q, rs.s); err != nil {
+		return err
+	}
 	liveRights, _, err := readRights(ctx, q)
 	if err != nil {
 		return fmt.Errorf("reading tenantkit.acl_tenant_rights: %w", err)

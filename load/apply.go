@@ -313,13 +313,14 @@ func (l *loader) findDuplicates(ctx context.Context, g *group, idx []int, reason
 // detail and for keys the database does not enforce (several matches).
 // Elsewhere, matches are found by joining the target directly.
 func (l *loader) findMatches(ctx context.Context, g *group) error {
-	if g.key == nil || !(l.opts.Verbose || !g.keyUnique) {
+	if g.key == nil || !(l.opts.Verbose || !g.keyUnique || l.distributed(g)) {
 		return nil
 	}
+	from, where := l.staged(g)
 	_, err := l.exec(ctx, "matching records to rows of "+g.obj.Table, fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS
 		SELECT s._n, count(*) AS cnt, count(*) FILTER (WHERE %s) AS changed
-		FROM %s s JOIN %s t ON %s WHERE %s GROUP BY s._n`,
-		g.match(), l.differs(g), g.typed(), g.obj.Ident(), g.keyJoin("t", "s"), notRejected))
+		FROM %s JOIN %s t ON %s WHERE %s GROUP BY s._n`,
+		g.match(), l.differs(g), from, g.obj.Ident(), g.keyJoin("t", "s"), where))
 	g.hasMatches = err == nil
 	return err
 }
@@ -388,9 +389,9 @@ func (l *loader) checkMatches(ctx context.Context, g *group) error {
 		// public row or another tenant's would move it to the tenant.
 		tc := sqlq.Ident(g.obj.TenantColumn)
 		other := fmt.Sprintf("EXISTS (SELECT FROM %s t WHERE %s AND t.%s::text IS DISTINCT FROM %s)",
-			g.obj.Ident(), g.keyJoin("t", "s"), tc, sqlq.Lit(g.stamp.Str))
+			l.correlated(g.obj), g.keyJoin("t", "s"), tc, sqlq.Lit(g.stamp.Str))
 		owner := sqlq.Expand("(SELECT CASE WHEN t.{tc} IS NULL THEN 'that is public' ELSE 'owned by ' || {label} END FROM {table} t WHERE {match} AND t.{tc}::text IS DISTINCT FROM {tenant} LIMIT 1)",
-			sqlq.Names{"tc": tc, "label": l.tenantLabel("t." + tc + "::text"), "table": g.obj.Ident(), "match": g.keyJoin("t", "s"), "tenant": sqlq.Lit(g.stamp.Str)})
+			sqlq.Names{"tc": tc, "label": l.tenantLabel("t." + tc + "::text"), "table": l.correlated(g.obj), "match": g.keyJoin("t", "s"), "tenant": sqlq.Lit(g.stamp.Str)})
 		loadedFor := sqlq.Lit(fmt.Sprintf("; loading for tenant %q (%s), a record may change only that tenant's rows", l.tenant.Name, l.tenant.ID))
 		reason := "'key ' || " + key + " || ' matches a row ' || " + owner + " || " + loadedFor
 		rules = append(rules, rule{other, reason, "another tenant's row"})
@@ -473,7 +474,7 @@ func (l *loader) checkForeignKeys(ctx context.Context, g *group) error {
 			present = append(present, fmt.Sprintf("s.%s IS NOT NULL", col(k)))
 			join = append(join, fmt.Sprintf("p.%s = s.%s", sqlq.Ident(sr.TargetColumns[i]), col(k)))
 		}
-		cond := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s)", sr.Target.Ident(), strings.Join(join, " AND "))
+		cond := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s)", l.correlated(sr.Target), strings.Join(join, " AND "))
 		if sr.Target == g.obj {
 			if tidx := g.indexes(sr.TargetColumns); tidx != nil {
 				for i, k := range idx {
@@ -578,8 +579,9 @@ type statement struct {
 // the rest, or DELETE the matched rows.
 func (l *loader) change(ctx context.Context, g *group) error {
 	if l.opts.Mode == Delete {
-		n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`DELETE FROM %s t USING %s s WHERE %s AND %s `,
-			g.obj.Ident(), g.typed(), g.keyJoin("t", "s"), notRejected)})
+		from, where := l.staged(g)
+		n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`DELETE FROM %s t USING %s WHERE %s AND %s `,
+			g.obj.Ident(), from, g.keyJoin("t", "s"), where)})
 		g.counts.Deleted += n
 		return err
 	}
@@ -684,8 +686,9 @@ func (l *loader) update(ctx context.Context, g *group) (int64, error) {
 	if len(set) == 0 { // the file holds only the key: matched rows stay as they are
 		return 0, nil
 	}
-	n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`UPDATE %s t SET %s FROM %s s WHERE %s AND %s AND %s `,
-		g.obj.Ident(), strings.Join(g.stamped(set, "t"), ", "), g.typed(), g.keyJoin("t", "s"), l.differs(g), notRejected)})
+	from, where := l.staged(g)
+	n, _, err := l.changeSafely(ctx, g, statement{sql: fmt.Sprintf(`UPDATE %s t SET %s FROM %s WHERE %s AND %s AND %s `,
+		g.obj.Ident(), strings.Join(g.stamped(set, "t"), ", "), from, g.keyJoin("t", "s"), l.differs(g), where)})
 	return n, err
 }
 

@@ -45,6 +45,9 @@ type loader struct {
 	valuePos map[fieldKey]datafile.Pos
 	// tenant is the tenant of -t, nil without; serviceProvider may be nil.
 	tenant, serviceProvider *tenant.Tenant
+	// citus names the tables Citus distributes (with their distribution
+	// columns); nil without Citus.
+	citus map[string]string
 	// keyMaps names, per object, the temporary table mapping the labels of
 	// Options.NewKeys to the new keys.
 	keyMaps map[*schema.Object]string
@@ -179,6 +182,9 @@ func (l *loader) rejectError() error {
 }
 
 func (l *loader) run(ctx context.Context) error {
+	if err := l.readCitus(ctx); err != nil {
+		return err
+	}
 	if err := l.setup(ctx); err != nil {
 		return err
 	}
@@ -335,7 +341,8 @@ func (l *loader) canCopyStraight(ctx context.Context, g *group) (bool, error) {
 		return true, nil
 	}
 	var empty bool
-	err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT NOT EXISTS (SELECT FROM %s)", g.obj.Ident())).Scan(&empty)
+	// SELECT 1: Citus cannot push down a subquery with no column.
+	err := l.tx.QueryRow(ctx, fmt.Sprintf("SELECT NOT EXISTS (SELECT 1 FROM %s)", g.obj.Ident())).Scan(&empty)
 	if err != nil {
 		return false, fault.Failure(fmt.Errorf("userload: reading %s: %w", g.obj.Table, err))
 	}
@@ -357,7 +364,7 @@ func (l *loader) copyText(ctx context.Context, stream *batchStream, sec *section
 	var tag pgconn.CommandTag
 	err := sqlq.Savepoint(ctx, l.tx, func(sp pgx.Tx) error {
 		var d *deferred
-		if straight {
+		if straight && !l.distributed(g) { // Citus: the shards keep their indexes
 			var err error
 			if d, err = l.deferConstraints(ctx, sp, g.obj); err != nil {
 				return fmt.Errorf("userload: %s: %w", g.obj.Table, err)
@@ -475,12 +482,17 @@ func (l *loader) groupFor(ctx context.Context, sec *section) (*group, error) {
 	g.setStamp(l.tenant)
 	if k := l.newKeyColumn(g); k >= 0 { // labels: every record is inserted with a fresh key
 		g.key, g.keyUnique = []int{k}, true
+		if len(g.obj.PrimaryKey) > 1 { // the logical key id of a primary key (tenant, id)
+			g.key, g.keyUnique = tenantScoped(g, g.key, false)
+		}
 	} else {
-		key, unique, err := chooseKey(sec.obj, sec.cols, l.opts.Key, where)
+		// g.cols holds the tenant column of -t: a key (tenant, …) of a
+		// database distributed by the tenant is among them.
+		key, unique, err := chooseKey(sec.obj, g.cols, l.opts.Key, where)
 		if err != nil {
 			return nil, bad(KeyProblem, err)
 		}
-		g.key, g.keyUnique = key, unique
+		g.key, g.keyUnique = tenantScoped(g, key, unique)
 	}
 	if kept := l.keptKeys(g); kept != nil {
 		return nil, fault.Usagef("%s: table %q: Options.NewKeys: its key (%s) has no default (identity, sequence, gen_random_uuid() …), so the file's keys would be kept; give the key a default, or load this table without Options.NewKeys",

@@ -144,6 +144,9 @@ func (l *loader) refRules(g *group) []refRule {
 		if t == nil || !t.Tenanted() || t.IsTenantTable || len(sr.TargetColumns) != len(sr.Columns) {
 			continue
 		}
+		if c := g.obj.Column(g.obj.TenantColumn); sr.WithTenant && c != nil && c.NotNull {
+			continue // its foreign key (tenant, …) → (tenant, …) admits only rows of the same tenant
+		}
 		if idx := g.indexes(sr.Columns); idx != nil {
 			rules = append(rules, refRule{owner: g.obj, srel: sr, idx: idx})
 		}
@@ -174,7 +177,7 @@ func (l *loader) refViolation(r refRule, column func(j int) string, owner string
 	if r.srel.ServiceProviderEligible && l.serviceProvider != nil {
 		rule.ServiceProvider = sqlq.Lit(l.serviceProvider.ID)
 	}
-	join = r.srel.Target.Ident() + " p ON " + strings.Join(on, " AND ")
+	join = l.correlated(r.srel.Target) + " p ON " + strings.Join(on, " AND ")
 	return join, ptenant, rule.Violation()
 }
 
@@ -200,7 +203,8 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 		if r.srel.ServiceProviderEligible {
 			eligible = ", service-provider eligible"
 		}
-		sql := fmt.Sprintf(`WITH RECURSIVE %s
+		from, where := l.staged(g)
+		sql := fmt.Sprintf(`%s
 			INSERT INTO tk_rej
 			SELECT s._n, $1, s._f, s._l, s._c, $2, %s,
 				CASE WHEN %s IS NULL
@@ -208,10 +212,10 @@ func (l *loader) checkReferences(ctx context.Context, g *group) error {
 					$3::text, $4::text, $5::text, $6::text, %s)
 				ELSE format('reference rule: SREL %%s (%%s%%s) points at a row of %%s owned by %%s, which is neither public nor %%s or one of its supertenants',
 					$3::text, $4::text, $5::text, $6::text, %s, %s) END, 'reference rule'
-			FROM %s s JOIN %s
+			FROM %s JOIN %s
 			WHERE %s AND %s`,
-			tenant.AncestorsCTE(tt, "anc"), value, owner, l.tenantLabel(ptenant), l.tenantLabel(ptenant), l.tenantLabel(owner),
-			g.typed(), join, violates, notRejected)
+			tenant.AncestorsWith(tt, "anc"), value, owner, l.tenantLabel(ptenant), l.tenantLabel(ptenant), l.tenantLabel(owner),
+			from, join, violates, where)
 		n, err := l.exec(ctx, "checking the reference rule", sql, g.id, column, r.srel.Attr, how, eligible, r.srel.Target.Name)
 		if err != nil {
 			return err
@@ -239,11 +243,11 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 	owner := "s." + sqlq.Ident(g.obj.TenantColumn)
 	var conds []string
 	if g.obj.Tenancy == schema.Required && !g.stamps() {
-		conds = append(conds, fmt.Sprintf("EXISTS (SELECT FROM %s s WHERE %s IS NULL)", g.obj.Ident(), owner))
+		conds = append(conds, fmt.Sprintf("EXISTS (SELECT 1 FROM %s s WHERE %s IS NULL)", g.obj.Ident(), owner))
 	}
 	for _, r := range l.refRules(g) {
 		join, _, violates := l.refViolation(r, func(j int) string { return "s." + sqlq.Ident(r.srel.Columns[j]) }, g.owner(owner))
-		conds = append(conds, fmt.Sprintf("EXISTS (SELECT FROM %s s JOIN %s WHERE %s)", g.obj.Ident(), join, violates))
+		conds = append(conds, fmt.Sprintf("EXISTS (SELECT 1 FROM %s s JOIN %s WHERE %s)", g.obj.Ident(), join, violates))
 	}
 	if len(conds) == 0 {
 		return false, nil
@@ -252,7 +256,7 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 	var bad bool
 	sql := "SELECT " + strings.Join(conds, " OR ")
 	if l.schema.Tenants != nil {
-		sql = "WITH RECURSIVE " + tenant.AncestorsCTE(l.schema.Tenants, "anc") + " " + sql
+		sql = tenant.AncestorsWith(l.schema.Tenants, "anc") + " " + sql
 	}
 	defer l.trace(time.Now(), sql)
 	if err := l.tx.QueryRow(ctx, sql).Scan(&bad); err != nil {
@@ -266,13 +270,16 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 // it has a default and is in the file; -1 otherwise.
 func (l *loader) newKeyColumn(g *group) int {
 	o := g.obj
-	if !l.opts.NewKeys || len(o.PrimaryKey) != 1 || g.shared { // shared records are matched (matchShared)
+	// (tenant, id) on a distributed database: id; shared records are
+	// matched (matchShared).
+	pk := o.LogicalKey(o.PrimaryKey)
+	if !l.opts.NewKeys || len(pk) != 1 || g.shared {
 		return -1
 	}
-	if c := o.Column(o.PrimaryKey[0]); c == nil || !c.HasDefault() {
+	if c := o.Column(pk[0]); c == nil || !c.HasDefault() {
 		return -1
 	}
-	return g.indexOf(o.PrimaryKey[0])
+	return g.indexOf(pk[0])
 }
 
 // keptKeys returns, under --new-keys, the surrogate key of a tenanted
@@ -284,17 +291,18 @@ func (l *loader) newKeyColumn(g *group) int {
 // doc_repository) — are kept and matched as usual. nil otherwise.
 func (l *loader) keptKeys(g *group) []string {
 	o := g.obj
-	if !l.opts.NewKeys || !o.Tenanted() || len(o.PrimaryKey) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete || g.shared {
+	pk := o.LogicalKey(o.PrimaryKey)
+	if !l.opts.NewKeys || !o.Tenanted() || len(pk) != 1 || l.newKeyColumn(g) >= 0 || l.opts.Mode == Delete || g.shared {
 		return nil
 	}
-	k := o.PrimaryKey[0]
+	k := pk[0]
 	c := o.Column(k)
 	if g.indexOf(k) < 0 || c == nil || c.HasDefault() || findSrelColumn(o, k) {
 		return nil
 	}
 	switch c.Type {
 	case "smallint", "integer", "bigint", "uuid":
-		return o.PrimaryKey
+		return pk
 	}
 	return nil
 }
@@ -360,7 +368,10 @@ func (l *loader) rewireReferences(ctx context.Context, g *group) error {
 	}
 	for _, sr := range g.obj.Srels {
 		m := l.keyMaps[sr.Target]
-		if m == "" || len(sr.Columns) != 1 || sr.Target == nil || len(sr.Target.PrimaryKey) != 1 || sr.TargetColumns[0] != sr.Target.PrimaryKey[0] {
+		if m == "" || len(sr.Columns) != 1 || sr.Target == nil {
+			continue
+		}
+		if pk := sr.Target.LogicalKey(sr.Target.PrimaryKey); len(pk) != 1 || sr.TargetColumns[0] != pk[0] {
 			continue
 		}
 		i := g.indexOf(sr.Columns[0])

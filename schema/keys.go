@@ -62,6 +62,35 @@ func (o *Object) IsUnique(cols []string) bool {
 	return false
 }
 
+// IsLogicallyUnique reports whether cols are unique (IsUnique) or, with
+// the object's tenant column added, the primary key or a unique
+// constraint: the logical key id of a key (tenant, id) on a database
+// distributed by the tenant (see package distribute), unique within each
+// tenant, whose rows keep their ids.
+func (o *Object) IsLogicallyUnique(cols []string) bool {
+	if o.IsUnique(cols) {
+		return true
+	}
+	for _, k := range append([][]string{o.PrimaryKey}, o.Uniques...) {
+		if lk := o.LogicalKey(k); len(lk) < len(k) && sameSet(lk, cols) {
+			return true
+		}
+	}
+	return false
+}
+
+// LogicalKey is key without the object's tenant column when the key has
+// other columns too: on a database distributed by the tenant (see package
+// distribute) a primary key (tenant, id) is the logical key id, unique
+// within each tenant. Other keys come back as they are.
+func (o *Object) LogicalKey(key []string) []string {
+	i := slices.Index(key, o.TenantColumn)
+	if !o.Tenanted() || i < 0 || len(key) < 2 {
+		return key
+	}
+	return slices.Delete(slices.Clone(key), i, i+1)
+}
+
 // RowKey is the key that identifies one row: the primary key, else the
 // first unique constraint (catalog order) whose columns are all NOT NULL;
 // nil when the object has neither (a unique constraint over a nullable

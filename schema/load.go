@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -291,13 +292,14 @@ func (m *merger) foreignKeySrels(tt *TenantTable) error {
 		if tt != nil && to == tt.Object && len(fk.cols) == 1 && fk.cols[0] == from.TenantColumn {
 			continue // the tenant column itself is not an SREL
 		}
-		attr := fk.cols[0]
-		if len(fk.cols) > 1 {
+		cols, targetCols, withTenant := logicalReference(from, to, fk.cols, fk.targetCols)
+		attr := cols[0]
+		if len(cols) > 1 {
 			attr = fk.name
 		}
 		from.Srels = append(from.Srels, &Srel{
-			Attr: attr, Columns: fk.cols, Target: to, TargetName: to.Name,
-			TargetColumns: fk.targetCols, ForeignKey: fk.name,
+			Attr: attr, Columns: cols, Target: to, TargetName: to.Name,
+			TargetColumns: targetCols, ForeignKey: fk.name, WithTenant: withTenant,
 		})
 	}
 	return nil
@@ -317,7 +319,7 @@ func (m *merger) overlaySrels(o *Object, oo *overlayObject) error {
 			a, _ := n.Lookup("to")
 			return n.AttrErrorf(a, "object %q: SREL %q points at unknown object %q", o.Name, os.attr, os.to)
 		}
-		toCols := target.PrimaryKey
+		toCols := target.LogicalKey(target.PrimaryKey)
 		if os.toColumn != "" {
 			if target.Column(os.toColumn) == nil {
 				a, _ := n.Lookup("toColumn")
@@ -347,6 +349,20 @@ func (m *merger) overlaySrels(o *Object, oo *overlayObject) error {
 		}
 	}
 	return nil
+}
+
+// logicalReference strips the pair of tenant columns from a foreign key
+// (tenant, org) → (tenant, id) between two tenanted objects: the SREL is
+// org → id. Other keys come back as they are, withTenant false.
+func logicalReference(from, to *Object, cols, targetCols []string) (lcols, ltarget []string, withTenant bool) {
+	if len(cols) < 2 || len(cols) != len(targetCols) || !from.Tenanted() || !to.Tenanted() {
+		return cols, targetCols, false
+	}
+	i := slices.Index(cols, from.TenantColumn)
+	if i < 0 || targetCols[i] != to.TenantColumn {
+		return cols, targetCols, false
+	}
+	return slices.Delete(slices.Clone(cols), i, i+1), slices.Delete(slices.Clone(targetCols), i, i+1), true
 }
 
 func findSrelByColumn(o *Object, column string) *Srel {

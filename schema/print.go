@@ -48,6 +48,9 @@ func (s *Schema) WriteText(w io.Writer) error {
 			if r.ForeignKey == "" {
 				b.WriteString(" [overlay]")
 			}
+			if r.WithTenant {
+				b.WriteString(" [with tenant]")
+			}
 			if r.ServiceProviderEligible {
 				b.WriteString(" [service provider eligible]")
 			}

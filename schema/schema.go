@@ -56,6 +56,11 @@ type Srel struct {
 	ServiceProviderEligible bool `json:"service_provider_eligible"`
 	// ForeignKey is the constraint's name; "" when the SREL exists only in the overlay.
 	ForeignKey string `json:"foreign_key,omitempty"`
+	// WithTenant marks a foreign key that also pairs the two objects' tenant
+	// columns, (tenant, org) → (tenant, id), as on a database distributed
+	// by the tenant (see package distribute). Columns and TargetColumns
+	// leave the tenant columns out: the SREL is the logical org → id.
+	WithTenant bool `json:"with_tenant,omitempty"`
 }
 
 // Object is a table as tenantkit sees it.

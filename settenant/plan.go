@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tenantkit/tenantkit/distribute"
 	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/sqlcond"
 	"github.com/tenantkit/tenantkit/schema"
@@ -48,6 +49,10 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 			return nil, fault.Failure(err)
 		}
 	}
+	distributed, err := distribute.DistributedTables(ctx, q, s.DBSchema)
+	if err != nil {
+		return nil, fault.Failure(err)
+	}
 	plans := make([]*plan, 0, len(cfg.Rules))
 	for i, r := range cfg.Rules {
 		p := &plan{rule: r, index: i + 1}
@@ -56,6 +61,9 @@ func compile(ctx context.Context, q tenant.Querier, s *schema.Schema, cfg *Confi
 		}
 		if !p.obj.Tenanted() {
 			return nil, r.Errorf("object %q (table %q) has no tenant column", p.obj.Name, p.obj.Table)
+		}
+		if col := distributed[p.obj.Table]; col != "" && col == p.obj.TenantColumn {
+			return nil, r.Errorf("object %q (table %q) is distributed by its tenant column on Citus, which cannot change a distribution column: set tenants before distribute apply (settenant works on reference tables only)", p.obj.Name, p.obj.Table)
 		}
 		var err error
 		switch r.Type {
@@ -113,7 +121,7 @@ func (p *plan) followPath(start *schema.Object, text string) ([]*schema.Srel, er
 			}
 			return nil, r.ruleErrorf("SREL path %q: object %q has no attribute %q", text, cur.Name, attr)
 		}
-		if !sr.Target.IsUnique(sr.TargetColumns) {
+		if !sr.Target.IsLogicallyUnique(sr.TargetColumns) {
 			return nil, r.ruleErrorf("SREL path %q: %q points at %s(%s), which is not a primary key or unique constraint, so a row may reference several", text, attr, sr.Target.Name, strings.Join(sr.TargetColumns, ", "))
 		}
 		path = append(path, sr)

@@ -55,6 +55,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantkit/tenantkit/acl"
+	"github.com/tenantkit/tenantkit/distribute"
 	"github.com/tenantkit/tenantkit/internal/progress"
 	"github.com/tenantkit/tenantkit/internal/sqlq"
 	"github.com/tenantkit/tenantkit/schema"
@@ -221,6 +222,9 @@ func Database(ctx context.Context, db tenant.TxStarter, s *schema.Schema, opts O
 		rep.Checks = append(rep.Checks, CheckTotal{Check: c})
 	}
 	b := &builder{s: s, tt: s.Tenants, sample: opts.Sample}
+	if b.citus, err = distribute.DistributedTables(ctx, tx, s.DBSchema); err != nil {
+		return nil, err
+	}
 	if b.tt == nil {
 		rep.Notes = append(rep.Notes, "no tenant table: only missing-tenant and dangling-reference are checked")
 	} else {
@@ -366,6 +370,9 @@ type builder struct {
 	tt     *schema.TenantTable
 	spID   *string
 	sample int
+	// citus names the tables Citus distributes (with their distribution
+	// columns); nil without Citus.
+	citus map[string]string
 }
 
 func ident(alias, col string) string { return alias + "." + sqlq.Ident(col) }
@@ -707,8 +714,9 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 	if sr.ServiceProviderEligible && b.spID != nil {
 		spArg = *b.spID
 	}
+	target, targetOn := b.joinTarget(o, sr)
 	body := sqlq.Expand(referenceRuleSQL, sqlq.Names{
-		"table": o.Ident(), "target": tg.Ident(), "on": strings.Join(on, " AND "),
+		"table": o.Ident(), "target": target, "on": strings.Join(on, " AND ") + targetOn,
 		"tenants": tt.Ident(), "target_tenant": eq("gt", tt.Object, tt.Key, "g", tg, tg.TenantColumn),
 		"source_join": srcJoin, "source_cond": srcCond, "target_active": b.activeCond("gt"), "violation": rule.Violation()})
 	var extras []string
@@ -717,7 +725,9 @@ func (b *builder) referenceRule(o *schema.Object, sr *schema.Srel) *query {
 		extras = append(extras, g+"::text")
 	}
 	extras = append(extras, "gt."+sqlq.Ident(tt.Name)+"::text")
-	sql := sampledSQL("WITH RECURSIVE "+tenant.AncestorsCTE(tt, "anc"), rkeys, extras, body)
+	// The recursive CTE is nested in a plain one, which Citus plans on its
+	// own (it refuses a recursive CTE in a query on distributed tables).
+	sql := sampledSQL(tenant.AncestorsWith(tt, "anc"), rkeys, extras, body)
 	n := len(rkeys)
 	return &query{
 		finding: &Finding{Check: CheckReferenceRule, Object: o.Name, Srel: sr.Attr, Target: tg.Name},
@@ -742,7 +752,8 @@ func (b *builder) dangling(o *schema.Object, sr *schema.Srel) *query {
 		on = append(on, eq("g", tg, sr.TargetColumns[i], "r", o, c))
 	}
 	n := len(keys)
-	body := sqlq.Expand(danglingSQL, sqlq.Names{"table": o.Ident(), "not_null": strings.Join(notNull, " AND "), "target": tg.Ident(), "on": strings.Join(on, " AND ")})
+	target, targetOn := b.joinTarget(o, sr)
+	body := sqlq.Expand(danglingSQL, sqlq.Names{"table": o.Ident(), "not_null": strings.Join(notNull, " AND "), "target": target, "on": strings.Join(on, " AND ") + targetOn})
 	return &query{
 		finding: &Finding{Check: CheckDanglingReference, Object: o.Name, Srel: sr.Attr, Target: tg.Name},
 		sql:     sampledSQL("", keys, vals, body),

@@ -59,6 +59,7 @@ var flagWords = map[fault.Option]string{
 	"Options.Control":        "--control",
 	"Options.Files":          "-f FILE",
 	"Options.Key":            "--key",
+	"Options.KeysOnly":       "--keys-only",
 	"Options.LenientQuotes":  "--lenient-quotes",
 	"Options.LockDown":       "--lock-down",
 	"Options.LockDownDBs":    "--lock-down-db",
@@ -67,6 +68,7 @@ var flagWords = map[fault.Option]string{
 	"Options.NewKeys":                 "--new-keys",
 	"Options.Objects":                 "--objects",
 	"Options.Prefix":                  "--prefix",
+	"Options.ReferenceForShared":      "--reference-for-shared",
 	"Options.RejectsFile":             "--rejects",
 	"use Options.RejectsFile":         "use --rejects FILE",
 	"Options.Repin":                   "--repin",
@@ -99,6 +101,7 @@ var flagWords = map[fault.Option]string{
 	"(use replace)":                                           "(use --replace)",
 	"create it with CreateOptions.ServiceProvider":            "tenant create --service-provider NAME",
 	"CreateOptions.ID":                                        "--id",
+	"distribute apply writes it to its overlay output file":   "apply --overlay-out FILE writes it",
 }
 
 // flagWording rewrites the libraries' wording of settings into flags; at

@@ -124,6 +124,10 @@ func TestJSONOutputsMatchSchema(t *testing.T) {
 	}
 	run("settenant", 0, false, "settenant", "-f", "fixtures/settenant.xml")
 	run("verify", 0, false, "verify")
+	out = run("distribute plan", 0, false, "distribute", "plan")
+	if !strings.Contains(out, `"type": "distributed"`) || !strings.Contains(out, `"citus": false`) {
+		t.Errorf("distribute plan --json classifies nothing as distributed, or sees Citus on plain PostgreSQL:\n%s", out)
+	}
 	run("extract", 0, false, "extract", "-o", file("all.dat"), "ALL")
 	run("extract", 0, true, "extract", "--format", "csv", "priority")
 	run("tenant-extract", 0, false, "tenant-extract", "--tenant", "Acme", "-o", file("acme.dat"))
@@ -140,9 +144,31 @@ func TestJSONOutputsMatchSchema(t *testing.T) {
 	run("acl export", 0, false, "acl", "export", "-o", file("acl-live.xml"))
 	run("acl export", 0, true, "acl", "export")
 
+	// distribute isolate needs Citus: on plain PostgreSQL it is refused
+	// (exit 2, no summary); with a Citus coordinator
+	// (TENANTKIT_TEST_CITUS_URL) its summary is validated too.
+	res := testkit.Run(t, db, "--json", "--schema", "fixtures/schema.xml", "distribute", "isolate", "Acme")
+	if res.Code != 2 || res.Stdout != "" || !strings.Contains(res.Stderr, "no citus extension") {
+		t.Errorf("distribute isolate --json without Citus: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	covered["distribute isolate"] = true
+	if testkit.CitusURL() != "" {
+		db = testkit.NewCitusFixtureDB(t)
+		testkit.ConvertFixture(t, db)
+		run("distribute plan", 0, false, "distribute", "plan")
+		run("distribute apply", 0, false, "distribute", "apply", "--overlay-out", file("distributed.xml"))
+		if out := run("distribute isolate", 0, false, "distribute", "isolate", "Acme"); !strings.Contains(out, `"tenant": "Acme"`) {
+			t.Errorf("distribute isolate --json:\n%s", out)
+		}
+	}
+
 	db = testkit.NewDB(t)
 	run("fixtures load", 0, false, "fixtures", "load", "--empty")
 	run("fixtures generate", 0, false, "fixtures", "generate", "--orgs", "3", "--contacts", "5", "--tickets", "5", "--tenants", "2", "--tenancy", "all")
+	out = run("distribute apply", 0, false, "distribute", "apply", "--keys-only")
+	if !strings.Contains(out, `"keys_only": true`) || strings.Contains(out, `"steps": 0,`) {
+		t.Errorf("distribute apply --keys-only --json:\n%s", out)
+	}
 
 	// Every command that takes --json was run.
 	var missing []string

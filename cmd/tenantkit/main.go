@@ -142,6 +142,7 @@ func commands() []*cli.Command {
 		aclCommand(),
 		prepareCommand(),
 		convertCommand(),
+		distributeCommand(),
 		fixturesCommand(),
 		versionCommand(),
 		manCommand(),

@@ -133,7 +133,12 @@ func urlFor(host string, port uint16, user, db string) string {
 // NewFixtureDB creates a database holding the fixture tables and rows.
 func NewFixtureDB(t testing.TB) *DB {
 	t.Helper()
-	db := NewDB(t)
+	return withFixtures(t, NewDB(t))
+}
+
+// withFixtures loads the fixture tables and rows into db.
+func withFixtures(t testing.TB, db *DB) *DB {
+	t.Helper()
 	if err := fixtures.Load(context.Background(), db.Pool, true); err != nil {
 		t.Fatalf("testkit: loading fixtures: %v", err)
 	}
