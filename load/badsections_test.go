@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/schema"
@@ -24,11 +23,7 @@ func TestSkipBadSections(t *testing.T) {
 	db.Exec(t, `CREATE TABLE shelf (shelf_code text PRIMARY KEY, slots int NOT NULL, label text GENERATED ALWAYS AS (upper(shelf_code)) STORED);
 		CREATE TABLE bin (bin_no int PRIMARY KEY, shelf_code text REFERENCES shelf)`)
 	ctx := context.Background()
-	pool, err := dbconn.Open(ctx, db.URL, dbconn.Session{App: "load test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := db.Session(t)
 	s, err := schema.Load(ctx, pool, schema.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -68,11 +68,7 @@ SELECT string_agg(x, E'\n' ORDER BY x) FROM (
 func deferRun(t *testing.T, db *testkit.DB, opts load.Options) (*load.Summary, string, error) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := dbconn.Open(ctx, db.URL, dbconn.Session{App: "tenantkit test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := db.Session(t)
 	s, err := schema.Load(ctx, pool, schema.Options{})
 	if err != nil {
 		t.Fatal(err)

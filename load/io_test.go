@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantkit/tenantkit/datafile"
-	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/fault"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/schema"
@@ -24,11 +23,7 @@ func ioDB(t *testing.T) (*testkit.DB, *pgxpool.Pool, *schema.Schema) {
 	db := testkit.NewDB(t)
 	db.Exec(t, `CREATE TABLE shelf (shelf_code text PRIMARY KEY, slots int NOT NULL)`)
 	ctx := context.Background()
-	pool, err := dbconn.Open(ctx, db.URL, dbconn.Session{App: "load test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := db.Session(t)
 	s, err := schema.Load(ctx, pool, schema.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tenantkit/tenantkit/internal/dbconn"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/prepare"
 	"github.com/tenantkit/tenantkit/schema"
@@ -41,16 +40,6 @@ const shopOverlay = `<Schema dbSchema="shop" tenantColumn="owner_id">
   <Object name="currency" tenancy="none"/>
 </Schema>
 `
-
-func open(t *testing.T, db *testkit.DB) *pgxpool.Pool {
-	t.Helper()
-	pool, err := dbconn.Open(context.Background(), db.URL, dbconn.Session{App: "tenantkit test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
 
 func overlay(t *testing.T, text string) string {
 	t.Helper()
@@ -89,7 +78,7 @@ func apply(t *testing.T, pool *pgxpool.Pool, o prepare.Options) {
 func TestPrepareMakesTheDatabaseTenantReady(t *testing.T) {
 	db := testkit.NewDB(t)
 	db.Exec(t, shop)
-	pool := open(t, db)
+	pool := db.Session(t)
 	o := prepare.Options{Overlay: overlay(t, shopOverlay), ServiceProvider: "Provider 'Ops'", KeyDefaults: true}
 	_, text := plan(t, pool, o)
 	for _, want := range []string{
@@ -166,7 +155,7 @@ func TestPrepareMakesTheDatabaseTenantReady(t *testing.T) {
 func TestPrepareOnlineResumes(t *testing.T) {
 	db := testkit.NewDB(t)
 	db.Exec(t, shop)
-	pool := open(t, db)
+	pool := db.Session(t)
 	o := prepare.Options{Overlay: overlay(t, shopOverlay), Online: true}
 	_, text := plan(t, pool, o)
 	for _, want := range []string{
@@ -209,7 +198,7 @@ func TestPrepareBadInputChangesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db := testkit.NewDB(t)
 			db.Exec(t, shop+tc.setup)
-			pool := open(t, db)
+			pool := db.Session(t)
 			before := db.Value(t, "SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'shop'")
 			f := overlay(t, tc.overlay)
 			_, err := prepare.Build(context.Background(), pool, prepare.Options{Overlay: f})
