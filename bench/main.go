@@ -3,7 +3,7 @@
 // chosen scale, in one run, and writes the results as Markdown and JSON.
 //
 // Each comparison runs its contenders side by side at every scale asked for,
-// alternating A B A B over several rounds, each run on a fresh database
+// over several rounds (A B, then B A, …), each run on a fresh database
 // copied from a template, and reports medians, the ratio tenantkit /
 // reference, the growth of each contender from the smallest to the largest
 // scale and the peak RSS of every run (from getrusage of the child process).
@@ -53,6 +53,7 @@ type config struct {
 	Seed          int64
 	Prefix        string
 	KeepTemplates bool
+	TemplatesOnly bool
 	Command       string
 }
 
@@ -72,6 +73,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		cfg.Out = filepath.Join(root, "bench")
+	}
+	if cfg.TemplatesOnly {
+		if err := makeTemplates(ctx, cfg, stderr); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 3
+		}
+		return 0
 	}
 	res, err := benchmark(ctx, cfg, stderr)
 	if err != nil {
@@ -99,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&scales, "scales", "", "comma-separated scales at which every comparison runs, each a row count of the largest table: 100k, 1M, 10M or a number (default: 1M,10M)")
 	fs.StringVar(&scale, "scale", "", "run every comparison at this one scale only (instead of --scales); --rss-scale then repeats the tenantkit runs at a second one")
 	fs.StringVar(&rssScale, "rss-scale", "", "further scale at which every tenantkit run is repeated once, without its references, to show that peak RSS is flat (default with --scale: 10 × --scale; with --scales: none; 0 = skip)")
-	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of each comparison (A B A B …) at the smallest scale")
+	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of each comparison (A B, B A, …) at the smallest scale")
 	fs.IntVar(&cfg.BigRounds, "big-rounds", 1, "rounds of each comparison at every larger scale")
 	fs.BoolVar(&cfg.ServerLog, "server-log", false, "keep every run's statement durations in trace/ of --out and sum them up in RESULTS.md: tenantkit's own (TENANTKIT_TRACE) and, for every contender, the server's (log_min_duration_statement = 0 on the run's database, read from --server-log-file)")
 	fs.StringVar(&cfg.ServerLogFile, "server-log-file", "", "the server's log file, readable here, with the database name in log_line_prefix (%d, e.g. /var/log/postgresql/postgresql-15-main.log; default: pg_current_logfile() when the logging collector runs)")
@@ -108,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.Out, "out", "", "directory for RESULTS.md and results.json (default: bench/ of the repository)")
 	fs.StringVar(&cfg.Work, "work", "", "directory for data files (default: a temporary directory, removed afterwards)")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated data")
+	fs.BoolVar(&cfg.TemplatesOnly, "templates-only", false, "only generate the template databases of every scale and keep them (a later run reuses them), e.g. while the machine is still busy; no timings, no results files")
 	fs.StringVar(&cfg.Prefix, "prefix", "tkbench", "prefix of the databases the benchmark creates")
 	fs.BoolVar(&cfg.KeepTemplates, "keep-templates", false, "keep the generated template databases for the next run")
 	fs.Usage = func() {

@@ -420,7 +420,7 @@ func (r *Results) Markdown() string {
 	if r.RSSScale > 0 {
 		p("The tenantkit contenders ran once more at %s rows, without their references, for peak RSS.\n", formatScale(r.RSSScale))
 	}
-	p("Contenders of a comparison run in turn, round after round (A B A B …), each on a fresh copy of the same template database; times are wall-clock medians, RSS is the peak resident set of the process (getrusage).\n\n")
+	p("Contenders of a comparison run in turn, in reversed order every second round (A B, B A, A B …), each on a fresh copy of the same template database; times are wall-clock medians, RSS is the peak resident set of the process (getrusage).\n\n")
 	p("Machine: %s.\n\n", r.Machine)
 
 	lo, hi := int64(0), int64(0)

@@ -247,7 +247,11 @@ func (l *loader) straightViolations(ctx context.Context, g *group) (bool, error)
 	}
 	for _, r := range l.refRules(g) {
 		join, _, violates := l.refViolation(r, func(j int) string { return "s." + sqlq.Ident(r.srel.Columns[j]) }, g.owner(owner))
-		conds = append(conds, fmt.Sprintf("EXISTS (SELECT 1 FROM %s s JOIN %s WHERE %s)", g.obj.Ident(), join, violates))
+		// A count, not EXISTS: EXISTS plans for its first row, a nested
+		// loop of one index probe per loaded row, which must scan every row
+		// when (as usual) none violates — a thousand times slower at 1M
+		// rows than the hash join a count gets.
+		conds = append(conds, fmt.Sprintf("(SELECT count(*) FROM %s s JOIN %s WHERE %s) > 0", g.obj.Ident(), join, violates))
 	}
 	if len(conds) == 0 {
 		return false, nil
