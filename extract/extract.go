@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"strings"
 	"time"
 
@@ -119,6 +120,9 @@ type section struct {
 	// from is the query's FROM and WHERE clauses (table alias t), for
 	// aggregates over the same rows; empty for --sql.
 	from string
+	// whole is set when the section reads every row of its table (no
+	// condition), which sortedScan may read with a sort.
+	whole bool
 	// what names the section in error messages.
 	what string
 	// inc is set when the section takes part in an incremental run.
@@ -256,7 +260,7 @@ func tableSection(o *schema.Object, columns []string, where string, ctl *control
 		sec.table.Columns = append(sec.table.Columns, c.Name)
 		sec.table.Types = append(sec.table.Types, c.Type)
 	}
-	sec.from = fromClause(o, conds)
+	sec.from, sec.whole = fromClause(o, conds), len(conds) == 0
 	sec.query = selectList(cols) + sec.from
 	return sec, nil
 }
@@ -347,6 +351,12 @@ func run(ctx context.Context, tx pgx.Tx, sections []*section, out Output, ctl *c
 	sum := &Summary{Output: f.name(), Format: f.format}
 	rep := progress.New(out.Progress, "extract", progress.Options{Total: -1, Unit: "rows"})
 	for _, sec := range sections {
+		if out.Sorted {
+			if err := sortedScan(ctx, tx, sec); err != nil {
+				rep.Finish()
+				return nil, err
+			}
+		}
 		n, err := copySection(ctx, tx, f.w, f.name(), sec, rep)
 		if err != nil {
 			rep.Finish()
@@ -376,6 +386,37 @@ func run(ctx context.Context, tx pgx.Tx, sections []*section, out Output, ctl *c
 		}
 	}
 	return sum, nil
+}
+
+// sortedScan chooses how the server reads a table for --sorted. A table
+// whose rows are not stored in key order is read with a sequential scan
+// and a sort rather than an index scan, which fetches every row from a
+// random page: the planner costs those fetches low when the table fits in
+// memory, yet at 1M rows of a uuid key the index scan takes 4.5 s against
+// 2.2 s for the (parallel) scan and sort. A table stored in key order (the
+// leading key column's correlation, as ANALYZE measured it, at least 0.9
+// either way) keeps the planner's choice, as does a query (--sql) and a
+// section that reads some rows only (--where, a tenant's rows), where an
+// index can find them in key order. The setting lasts to the next
+// section's; the transaction is read-only.
+func sortedScan(ctx context.Context, tx pgx.Tx, sec *section) error {
+	indexScan := "on"
+	if o := sec.obj; o != nil && sec.whole && len(o.SortKey()) > 0 {
+		var corr *float64
+		err := tx.QueryRow(ctx, `SELECT correlation FROM pg_catalog.pg_stats
+			WHERE schemaname = $1 AND tablename = $2 AND attname = $3
+			ORDER BY inherited LIMIT 1`, o.Schema, o.Table, o.SortKey()[0]).Scan(&corr)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fault.Failure(fmt.Errorf("%s: reading the statistics of its key: %w", sec.what, err))
+		}
+		if corr == nil || math.Abs(*corr) < 0.9 {
+			indexScan = "off"
+		}
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('enable_indexscan', $1, true)", indexScan); err != nil {
+		return fault.Failure(fmt.Errorf("%s: choosing how to read the rows in key order: %w", sec.what, err))
+	}
+	return nil
 }
 
 // prepare checks a section's query before anything is written, so that a

@@ -18,7 +18,7 @@ func outputFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (a directory for several tables as CSV; default: standard output)"},
 		&cli.StringFlag{Name: "format", Usage: "file `FORMAT`: userload, csv or xlsx (default: from the -o extension, else userload)"},
 		&cli.StringFlag{Name: "control", Usage: "incremental control `FILE`: the first run extracts everything, later runs only rows changed since"},
-		&cli.BoolFlag{Name: "sorted", Usage: "write each table's rows in key order (primary key, else overlay key, else first unique constraint), so reruns diff cleanly; costs a sort on the server"},
+		&cli.BoolFlag{Name: "sorted", Usage: "write each table's rows in key order (primary key, else overlay key, else first unique constraint), so reruns diff cleanly; costs a sort on the server (a whole table not stored in key order is read with a sequential scan and a sort rather than an index scan)"},
 	}
 }
 
